@@ -1,0 +1,95 @@
+//! Domain errors, one enum per surface. The server maps each once: [`AuthError`] to Entra's OAuth2 body,
+//! [`VaultError`] to Key Vault's error body.
+
+use keyhold_crypto::CryptoError;
+use keyhold_store::StoreError;
+
+/// Token-endpoint failures, named for what happened; the AADSTS code is the server's business.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("tenant '{0}' not found")]
+    UnknownTenant(String),
+    #[error("application '{0}' was not found in the directory")]
+    UnknownClient(String),
+    #[error("invalid client secret provided")]
+    InvalidSecret,
+    #[error("client assertion is invalid: {0}")]
+    InvalidAssertion(String),
+    #[error("too many failed attempts for this client")]
+    Throttled { retry_after_secs: u64 },
+    #[error("the request body must contain 'client_assertion' or 'client_secret'")]
+    MissingCredential,
+    #[error("the request body must contain the parameter '{0}'")]
+    MissingParameter(&'static str),
+    #[error("the grant type '{0}' is not supported")]
+    UnsupportedGrant(String),
+    #[error("the provided scope '{0}' is not valid: client credentials need '<resource>/.default'")]
+    InvalidScope(String),
+    #[error("the resource principal named {0} was not found in the tenant")]
+    UnknownResource(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// Data-plane and admin failures.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("{0}")]
+    BadParameter(String),
+    #[error("A secret with (name/id) {name} was not found in this key vault.")]
+    SecretNotFound { name: String },
+    #[error("Deleted Secret not found: {name}")]
+    DeletedSecretNotFound { name: String },
+    #[error(
+        "Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged."
+    )]
+    DeletedButRecoverable { name: String },
+    #[error("Secret {name} already exists.")]
+    AlreadyExists { name: String },
+    #[error("Operation get is not allowed on a disabled secret.")]
+    Disabled,
+    #[error(
+        "Operation \"purge\" is not allowed because purge protection is enabled for this vault."
+    )]
+    PurgeProtected,
+    #[error("Vault not found: {0}")]
+    VaultNotFound(String),
+    #[error(
+        "Backup blob could not be restored: it is corrupt, was altered, or comes from another keyhold instance or tenant."
+    )]
+    BadBackup,
+    /// Stored ciphertext failed authentication: tampering or rows swapped in the database.
+    #[error("integrity check failed for a stored record")]
+    Integrity,
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for VaultError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<CryptoError> for VaultError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::Integrity | CryptoError::Malformed | CryptoError::UnknownKey(_) => {
+                Self::Integrity
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<CryptoError> for AuthError {
+    fn from(e: CryptoError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}

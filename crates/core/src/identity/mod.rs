@@ -1,0 +1,176 @@
+//! The identity provider: principals and their credentials, client authentication, and the tokens
+//! keyhold issues and verifies.
+
+mod client_auth;
+mod principals;
+mod signing;
+mod throttle;
+mod verify;
+
+use std::sync::Arc;
+
+use keyhold_proto::entra::{AccessClaims, Jwk};
+use keyhold_store::Store;
+
+pub use client_auth::ClientCredential;
+pub use principals::NewServicePrincipal;
+pub use verify::{Audience, TokenError, VerifiedToken};
+
+use crate::{AuthError, CoreConfig, Keys, clock::Clock};
+
+pub struct Identity {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: Arc<CoreConfig>,
+    tenant_id: String,
+    signing: signing::SigningKeys,
+    verifier: verify::Verifier,
+    throttle: throttle::Throttle,
+    assertions: client_auth::ReplayCache,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Identity(tenant {})", self.tenant_id)
+    }
+}
+
+/// An issued access token and its lifetime, for the token endpoint's response.
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub expires_on: i64,
+    pub not_before: i64,
+    pub resource: String,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IssuedToken(<redacted>, for {})", self.resource)
+    }
+}
+
+impl Identity {
+    pub(crate) async fn open(
+        store: Arc<dyn Store>,
+        keys: Keys,
+        clock: Arc<dyn Clock>,
+        config: Arc<CoreConfig>,
+        tenant_id: String,
+    ) -> Result<Self, AuthError> {
+        let signing =
+            signing::SigningKeys::load(store.clone(), keys.clone(), clock.clone(), &config).await?;
+        Ok(Self {
+            verifier: verify::Verifier::new(),
+            throttle: throttle::Throttle::new(10, 60),
+            assertions: client_auth::ReplayCache::default(),
+            store,
+            clock,
+            config,
+            tenant_id,
+            signing,
+        })
+    }
+
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    /// The `iss` of every token we issue.
+    pub fn issuer(&self) -> String {
+        format!("{}/{}/v2.0", self.config.public_url, self.tenant_id)
+    }
+
+    /// Maps a tenant path segment (the GUID, or the `adfs` alias MSAL uses to skip instance
+    /// discovery) to our tenant.
+    pub fn resolve_tenant(&self, segment: &str) -> Result<&str, AuthError> {
+        if segment.eq_ignore_ascii_case(&self.tenant_id) || segment.eq_ignore_ascii_case("adfs") {
+            Ok(&self.tenant_id)
+        } else {
+            Err(AuthError::UnknownTenant(segment.to_owned()))
+        }
+    }
+
+    /// Client credentials grant: authenticates the client and issues a token for `resource`.
+    pub async fn client_credentials(
+        &self,
+        client_id: &str,
+        credential: ClientCredential<'_>,
+        resource: &str,
+    ) -> Result<IssuedToken, AuthError> {
+        if self.audience_of(resource).is_none() {
+            return Err(AuthError::UnknownResource(resource.to_owned()));
+        }
+        self.throttle.check(client_id, self.clock.now())?;
+        let result = self.authenticate(client_id, credential).await;
+        let (principal, acr) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                if matches!(e, AuthError::InvalidSecret | AuthError::InvalidAssertion(_)) {
+                    self.throttle.fail(client_id, self.clock.now());
+                }
+                return Err(e);
+            }
+        };
+        let app_id = principal.app_id.clone().unwrap_or_default();
+        self.issue(&principal.object_id, &app_id, acr, resource, None)
+    }
+
+    /// Signs a token for a principal. `mirid` is the resource id of a managed identity.
+    pub fn issue(
+        &self,
+        oid: &str,
+        app_id: &str,
+        acr: &str,
+        resource: &str,
+        mirid: Option<String>,
+    ) -> Result<IssuedToken, AuthError> {
+        let now = self.clock.now();
+        let exp = now + self.config.token_lifetime_secs;
+        let claims = AccessClaims {
+            aud: resource.to_owned(),
+            iss: self.issuer(),
+            iat: now,
+            nbf: now,
+            exp,
+            appid: app_id.to_owned(),
+            appidacr: acr.to_owned(),
+            azp: app_id.to_owned(),
+            azpacr: acr.to_owned(),
+            idp: self.issuer(),
+            idtyp: "app".into(),
+            oid: oid.to_owned(),
+            sub: oid.to_owned(),
+            tid: self.tenant_id.clone(),
+            uti: keyhold_crypto::random::token(16),
+            ver: "2.0".into(),
+            xms_mirid: mirid,
+        };
+        Ok(IssuedToken {
+            access_token: self.signing.sign(&claims)?,
+            expires_in: exp - now,
+            expires_on: exp,
+            not_before: now,
+            resource: resource.to_owned(),
+        })
+    }
+
+    /// Which of our audiences a resource URI names, if any.
+    pub fn audience_of(&self, resource: &str) -> Option<Audience> {
+        verify::classify(&self.config, resource)
+    }
+
+    /// Verifies a bearer token for `want` (signature, issuer, audience, lifetime).
+    pub async fn verify(&self, token: &str, want: Audience) -> Result<VerifiedToken, TokenError> {
+        self.verifier.verify(token, want, self).await
+    }
+
+    pub async fn jwks(&self) -> Vec<Jwk> {
+        self.signing.published(&self.issuer())
+    }
+
+    /// Adds a new signing key; the old one stays published until its last token has expired.
+    pub async fn rotate_signing_key(&self) -> Result<String, AuthError> {
+        self.signing.rotate().await
+    }
+}

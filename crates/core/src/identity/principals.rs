@@ -1,0 +1,95 @@
+//! Service principals and their credentials. A client secret is shown once, at creation, and stored
+//! only as a SHA-256 hash: it is 240 random bits, so a fast hash is as safe as a slow one here.
+
+use keyhold_crypto::{random, x509::ClientCertificate};
+use keyhold_store::{ClientCertificateRecord, ClientSecretRecord, PrincipalKind, PrincipalRecord};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::Identity;
+use crate::AuthError;
+
+/// What `az ad sp create-for-rbac` prints.
+pub struct NewServicePrincipal {
+    pub app_id: String,
+    pub object_id: String,
+    pub display_name: String,
+    pub tenant: String,
+    pub password: SecretString,
+}
+
+impl std::fmt::Debug for NewServicePrincipal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "NewServicePrincipal({}, password <redacted>)",
+            self.app_id
+        )
+    }
+}
+
+/// Client secrets live two years, Entra's default for new credentials.
+const SECRET_LIFETIME_SECS: i64 = 2 * 365 * 24 * 3600;
+
+impl Identity {
+    pub async fn create_service_principal(
+        &self,
+        display_name: &str,
+    ) -> Result<NewServicePrincipal, AuthError> {
+        let now = self.clock.now();
+        let principal = PrincipalRecord {
+            object_id: random::guid(),
+            app_id: Some(random::guid()),
+            display_name: display_name.to_owned(),
+            kind: PrincipalKind::ServicePrincipal,
+            tenant_id: self.tenant_id.clone(),
+            created: now,
+        };
+        self.store.put_principal(&principal).await?;
+        let password = self.add_client_secret(&principal.object_id).await?;
+        Ok(NewServicePrincipal {
+            app_id: principal.app_id.unwrap_or_default(),
+            object_id: principal.object_id,
+            display_name: principal.display_name,
+            tenant: self.tenant_id.clone(),
+            password,
+        })
+    }
+
+    async fn add_client_secret(&self, object_id: &str) -> Result<SecretString, AuthError> {
+        let secret = random::client_secret();
+        let now = self.clock.now();
+        self.store
+            .put_client_secret(&ClientSecretRecord {
+                key_id: random::guid(),
+                object_id: object_id.to_owned(),
+                hash: keyhold_crypto::sha256(secret.expose_secret().as_bytes()).to_vec(),
+                hint: secret.expose_secret().chars().take(3).collect(),
+                created: now,
+                expires: now + SECRET_LIFETIME_SECS,
+            })
+            .await?;
+        Ok(secret)
+    }
+
+    /// Registers a certificate for client assertions; returns its hex SHA-1 thumbprint.
+    pub async fn add_certificate(&self, app_id: &str, pem: &[u8]) -> Result<String, AuthError> {
+        let principal = self
+            .store
+            .principal_by_app_id(app_id)
+            .await?
+            .ok_or_else(|| AuthError::UnknownClient(app_id.to_owned()))?;
+        let cert = ClientCertificate::parse(pem)
+            .map_err(|e| AuthError::InvalidAssertion(e.to_string()))?;
+        self.store
+            .put_client_certificate(&ClientCertificateRecord {
+                key_id: random::guid(),
+                object_id: principal.object_id,
+                x5t: cert.x5t.clone(),
+                x5t_s256: cert.x5t_s256.clone(),
+                der: cert.der.clone(),
+                not_after: cert.not_after,
+            })
+            .await?;
+        Ok(cert.thumbprint_hex)
+    }
+}

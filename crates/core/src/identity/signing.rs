@@ -1,0 +1,166 @@
+//! Token signing keys. The newest key signs; a retired key stays published (and accepted) until every
+//! token it signed has expired, so rotation never invalidates a live token. Other nodes' rotations are
+//! picked up by reloading from the store when an unknown `kid` shows up.
+
+use std::sync::Arc;
+
+use keyhold_crypto::jwt::{PublicKey, SigningKey};
+use keyhold_proto::entra::Jwk;
+use keyhold_store::{SigningKeyRecord, Store};
+use std::sync::RwLock;
+
+use crate::{AuthError, CoreConfig, Keys, clock::Clock};
+
+struct Loaded {
+    key: SigningKey,
+    public: PublicKey,
+    retired_at: Option<i64>,
+}
+
+pub(super) struct SigningKeys {
+    store: Arc<dyn Store>,
+    keys: Keys,
+    clock: Arc<dyn Clock>,
+    /// How long a retired key stays valid: the longest token lifetime plus skew.
+    overlap_secs: i64,
+    loaded: RwLock<Vec<Loaded>>,
+    last_reload: std::sync::Mutex<i64>,
+}
+
+fn aad(kid: &str) -> [&str; 2] {
+    ["signing-key", kid]
+}
+
+impl SigningKeys {
+    pub(super) async fn load(
+        store: Arc<dyn Store>,
+        keys: Keys,
+        clock: Arc<dyn Clock>,
+        config: &CoreConfig,
+    ) -> Result<Self, AuthError> {
+        let this = Self {
+            store,
+            keys,
+            clock,
+            overlap_secs: config.token_lifetime_secs.max(24 * 3600) + config.clock_skew_secs,
+            loaded: RwLock::new(Vec::new()),
+            last_reload: std::sync::Mutex::new(0),
+        };
+        this.reload().await?;
+        let none_active = this
+            .loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .all(|k| k.retired_at.is_some());
+        if none_active {
+            this.rotate().await?;
+        }
+        Ok(this)
+    }
+
+    async fn reload(&self) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        let mut fresh = Vec::new();
+        for rec in self.store.signing_keys().await? {
+            if rec.retired_at.is_some_and(|r| r + self.overlap_secs < now) {
+                self.store.delete_signing_key(&rec.kid).await?;
+                continue;
+            }
+            let pkcs8 = self.keys.open(&aad(&rec.kid), &rec.sealed)?;
+            let key = SigningKey::from_pkcs8(&pkcs8)?;
+            let public = key.public_key()?;
+            fresh.push(Loaded {
+                key,
+                public,
+                retired_at: rec.retired_at,
+            });
+        }
+        *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+
+    pub(super) async fn rotate(&self) -> Result<String, AuthError> {
+        let key = SigningKey::generate()?;
+        let now = self.clock.now();
+        let record = SigningKeyRecord {
+            kid: key.kid.clone(),
+            created: now,
+            retired_at: None,
+            sealed: self.keys.seal(&aad(&key.kid), key.pkcs8())?,
+        };
+        self.store.put_signing_key(&record).await?;
+        let active: Vec<String> = self
+            .loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|k| k.retired_at.is_none())
+            .map(|k| k.key.kid.clone())
+            .collect();
+        for kid in active {
+            self.store.retire_signing_key(&kid, now).await?;
+        }
+        self.reload().await?;
+        Ok(key.kid)
+    }
+
+    pub(super) fn sign<C: serde::Serialize>(&self, claims: &C) -> Result<String, AuthError> {
+        let guard = self.loaded.read().unwrap_or_else(|e| e.into_inner());
+        let active = guard
+            .iter()
+            .rev()
+            .find(|k| k.retired_at.is_none())
+            .ok_or_else(|| AuthError::Internal("no active signing key".into()))?;
+        Ok(active.key.sign(claims)?)
+    }
+
+    /// The public key for `kid`, reloading once a minute at most when it is unknown.
+    pub(super) async fn public(&self, kid: &str) -> Option<PublicKey> {
+        if let Some(k) = self.find(kid) {
+            return Some(k);
+        }
+        let now = self.clock.now();
+        {
+            let Ok(mut last) = self.last_reload.lock() else {
+                return None;
+            };
+            if now - *last < 60 {
+                return None;
+            }
+            *last = now;
+        }
+        self.reload().await.ok()?;
+        self.find(kid)
+    }
+
+    fn find(&self, kid: &str) -> Option<PublicKey> {
+        self.loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|k| k.key.kid == kid)
+            .map(|k| k.public.clone())
+    }
+
+    pub(super) fn published(&self, issuer: &str) -> Vec<Jwk> {
+        self.loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|k| {
+                let (n, e) = k.key.public_jwk();
+                Jwk {
+                    kty: "RSA".into(),
+                    use_: "sig".into(),
+                    alg: "RS256".into(),
+                    kid: k.key.kid.clone(),
+                    x5t: k.key.kid.clone(),
+                    n,
+                    e,
+                    issuer: issuer.to_owned(),
+                }
+            })
+            .collect()
+    }
+}

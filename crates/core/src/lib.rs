@@ -1,0 +1,42 @@
+//! The domain: tenants, principals, tokens, vaults and secrets. Knows no HTTP and no SQL: handlers call
+//! in with parsed values and get domain results or one of this crate's error enums back.
+#![forbid(unsafe_code)]
+
+mod bootstrap;
+pub mod clock;
+mod error;
+pub mod identity;
+mod keys;
+pub mod secrets;
+pub mod vaults;
+
+use std::sync::Arc;
+
+pub use bootstrap::{AdminCredentials, Bootstrap};
+pub use error::{AuthError, VaultError};
+pub use keyhold_store::{Store, StoreError};
+pub use keys::Keys;
+
+/// Settings the domain needs, resolved by the server once its listeners are bound.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// `https://localhost:PORT`: the identity provider's canonical origin, used in token `iss`.
+    pub public_url: String,
+    /// `https://<dns-suffix>[:port]`: the audience of vault tokens and the challenge resource.
+    pub vault_resource: String,
+    pub dns_suffix: String,
+    pub token_lifetime_secs: i64,
+    pub clock_skew_secs: i64,
+}
+
+/// Everything the handlers call, built once at start-up and shared.
+#[derive(Clone)]
+pub struct Keyhold {
+    pub config: Arc<CoreConfig>,
+    pub tenant_id: String,
+    /// The admin principal: the one caller allowed on the admin API until RBAC lands.
+    pub admin_object_id: String,
+    pub identity: Arc<identity::Identity>,
+    pub vaults: vaults::Vaults,
+    pub secrets: secrets::Secrets,
+}

@@ -1,0 +1,312 @@
+//! Secrets: versions, attributes, soft delete, recover, purge, backup and restore, with Azure's rules.
+//! Values are sealed under the keyring with associated data `["secret", vault, name, version]`, so a
+//! ciphertext moved to another row fails to open instead of answering with someone else's value.
+
+mod backup;
+mod paging;
+mod validate;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use keyhold_store::{DeletedSecretRecord, SecretVersionRecord, Store, StoreError, VaultRecord};
+use secrecy::{ExposeSecret, SecretString};
+
+pub use paging::Cursor;
+pub use validate::validate_secret_name;
+
+use crate::{Keys, VaultError, clock::Clock};
+
+pub type Tags = BTreeMap<String, String>;
+
+#[derive(Clone)]
+pub struct Secrets {
+    store: Arc<dyn Store>,
+    keys: Keys,
+    clock: Arc<dyn Clock>,
+    tenant_id: String,
+    instance_id: String,
+}
+
+/// A new version, as the client asked for it.
+pub struct NewSecret {
+    pub value: SecretString,
+    pub content_type: Option<String>,
+    pub tags: Option<Tags>,
+    pub enabled: Option<bool>,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+}
+
+/// PATCH: `None` leaves a field unchanged.
+#[derive(Debug, Default)]
+pub struct SecretPatch {
+    pub content_type: Option<String>,
+    pub tags: Option<Tags>,
+    pub enabled: Option<bool>,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+}
+
+/// A version with its value opened (only for operations that return values).
+pub struct SecretWithValue {
+    pub record: SecretVersionRecord,
+    pub value: SecretString,
+}
+
+/// A page of results and the cursor of the next page, if any.
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+pub type DeletedSecret = (DeletedSecretRecord, SecretVersionRecord);
+
+fn aad<'a>(vault: &'a str, name: &'a str, version: &'a str) -> [&'a str; 4] {
+    ["secret", vault, name, version]
+}
+
+fn not_found(name: &str) -> VaultError {
+    VaultError::SecretNotFound {
+        name: name.to_owned(),
+    }
+}
+
+impl Secrets {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        keys: Keys,
+        clock: Arc<dyn Clock>,
+        tenant_id: String,
+        instance_id: String,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            clock,
+            tenant_id,
+            instance_id,
+        }
+    }
+
+    pub async fn set(
+        &self,
+        vault: &VaultRecord,
+        name: &str,
+        new: NewSecret,
+    ) -> Result<SecretWithValue, VaultError> {
+        validate_secret_name(name)?;
+        validate::value(new.value.expose_secret())?;
+        validate::content_type(new.content_type.as_deref())?;
+        validate::tags(new.tags.as_ref())?;
+        let now = self.clock.now();
+        let version = keyhold_crypto::random::version_id();
+        let record = SecretVersionRecord {
+            vault: vault.name.clone(),
+            name: name.to_owned(),
+            value: self.keys.seal(
+                &aad(&vault.name, name, &version),
+                new.value.expose_secret().as_bytes(),
+            )?,
+            version,
+            content_type: new.content_type,
+            tags: new.tags,
+            enabled: new.enabled.unwrap_or(true),
+            nbf: new.nbf,
+            exp: new.exp,
+            created: now,
+            updated: now,
+            seq: 0,
+        };
+        match self.store.put_secret_version(&record).await {
+            Ok(()) => Ok(SecretWithValue {
+                record,
+                value: new.value,
+            }),
+            Err(StoreError::Deleted) => Err(VaultError::DeletedButRecoverable {
+                name: name.to_owned(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads a version with its value. Disabled versions are refused; expired or not-yet-valid ones are
+    /// returned, as Key Vault does for secrets.
+    pub async fn get(
+        &self,
+        vault: &VaultRecord,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<SecretWithValue, VaultError> {
+        validate_secret_name(name)?;
+        let record = self
+            .store
+            .secret_version(&vault.name, name, version)
+            .await?
+            .ok_or_else(|| not_found(name))?;
+        if !record.enabled {
+            return Err(VaultError::Disabled);
+        }
+        let value = self.open(&record)?;
+        Ok(SecretWithValue { record, value })
+    }
+
+    fn open(&self, r: &SecretVersionRecord) -> Result<SecretString, VaultError> {
+        let bytes = self
+            .keys
+            .open(&aad(&r.vault, &r.name, &r.version), &r.value)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| VaultError::Integrity)?;
+        Ok(SecretString::from(text.to_owned()))
+    }
+
+    pub async fn update(
+        &self,
+        vault: &VaultRecord,
+        name: &str,
+        version: Option<&str>,
+        patch: SecretPatch,
+    ) -> Result<SecretVersionRecord, VaultError> {
+        validate_secret_name(name)?;
+        validate::content_type(patch.content_type.as_deref())?;
+        validate::tags(patch.tags.as_ref())?;
+        let mut record = self
+            .store
+            .secret_version(&vault.name, name, version)
+            .await?
+            .ok_or_else(|| not_found(name))?;
+        if let Some(ct) = patch.content_type {
+            record.content_type = Some(ct);
+        }
+        if let Some(tags) = patch.tags {
+            record.tags = Some(tags);
+        }
+        record.enabled = patch.enabled.unwrap_or(record.enabled);
+        record.nbf = patch.nbf.or(record.nbf);
+        record.exp = patch.exp.or(record.exp);
+        record.updated = self.clock.now();
+        match self.store.update_secret_version(&record).await {
+            Ok(()) => Ok(record),
+            Err(StoreError::NotFound) => Err(not_found(name)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn list(
+        &self,
+        vault: &VaultRecord,
+        max: Option<u32>,
+        cursor: Option<Cursor>,
+    ) -> Result<Listing<SecretVersionRecord>, VaultError> {
+        let page = paging::request(max, cursor)?;
+        let rows = self.store.list_secrets(&vault.name, &page).await?;
+        Ok(paging::finish(rows, page.limit, |r| r.name.clone()))
+    }
+
+    pub async fn list_versions(
+        &self,
+        vault: &VaultRecord,
+        name: &str,
+        max: Option<u32>,
+        cursor: Option<Cursor>,
+    ) -> Result<Listing<SecretVersionRecord>, VaultError> {
+        validate_secret_name(name)?;
+        let page = paging::request(max, cursor)?;
+        let rows = self
+            .store
+            .list_secret_versions(&vault.name, name, &page)
+            .await?;
+        Ok(paging::finish(rows, page.limit, |r| r.seq.to_string()))
+    }
+
+    /// Soft delete: the secret moves to the deleted list until recovered, purged, or its retention ends.
+    pub async fn delete(
+        &self,
+        vault: &VaultRecord,
+        name: &str,
+    ) -> Result<DeletedSecret, VaultError> {
+        validate_secret_name(name)?;
+        let now = self.clock.now();
+        let record = DeletedSecretRecord {
+            vault: vault.name.clone(),
+            name: name.to_owned(),
+            deleted_date: now,
+            scheduled_purge_date: now + vault.retention_days * 86_400,
+        };
+        match self.store.delete_secret(&record).await {
+            Ok(()) => self.deleted(vault, name).await,
+            Err(StoreError::NotFound) => Err(not_found(name)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn deleted(
+        &self,
+        vault: &VaultRecord,
+        name: &str,
+    ) -> Result<DeletedSecret, VaultError> {
+        validate_secret_name(name)?;
+        self.store
+            .deleted_secret(&vault.name, name)
+            .await?
+            .ok_or_else(|| VaultError::DeletedSecretNotFound {
+                name: name.to_owned(),
+            })
+    }
+
+    pub async fn list_deleted(
+        &self,
+        vault: &VaultRecord,
+        max: Option<u32>,
+        cursor: Option<Cursor>,
+    ) -> Result<Listing<DeletedSecret>, VaultError> {
+        let page = paging::request(max, cursor)?;
+        let rows = self.store.list_deleted_secrets(&vault.name, &page).await?;
+        Ok(paging::finish(rows, page.limit, |(d, _)| d.name.clone()))
+    }
+
+    pub async fn recover(
+        &self,
+        vault: &VaultRecord,
+        name: &str,
+    ) -> Result<SecretVersionRecord, VaultError> {
+        validate_secret_name(name)?;
+        match self.store.recover_secret(&vault.name, name).await {
+            Ok(()) => self
+                .store
+                .secret_version(&vault.name, name, None)
+                .await?
+                .ok_or_else(|| not_found(name)),
+            Err(StoreError::NotFound) => Err(VaultError::DeletedSecretNotFound {
+                name: name.to_owned(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn purge(&self, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
+        validate_secret_name(name)?;
+        if vault.purge_protection {
+            // Still 404 for a name that is not deleted, so callers learn the right thing first.
+            self.deleted(vault, name).await?;
+            return Err(VaultError::PurgeProtected);
+        }
+        match self.store.purge_secret(&vault.name, name).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::NotFound) => Err(VaultError::DeletedSecretNotFound {
+                name: name.to_owned(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes deleted secrets whose retention has ended; returns how many.
+    pub async fn purge_expired(&self) -> Result<usize, VaultError> {
+        let due = self.store.purgeable_secrets(self.clock.now()).await?;
+        for (vault, name) in &due {
+            match self.store.purge_secret(vault, name).await {
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(due.len())
+    }
+}

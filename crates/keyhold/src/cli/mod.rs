@@ -1,0 +1,49 @@
+//! Command-line surface. Each command lives in its own module.
+
+mod env;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyhold",
+    version,
+    about = "Self-hosted secrets vault with workload identity, wire-compatible with Azure Key Vault"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: HTTPS vaults + identity provider, and the managed-identity endpoint.
+    Serve(serve::ServeArgs),
+    /// Print `export` lines that point the unmodified Azure SDKs at a running server.
+    #[command(
+        after_help = "Example:\n  eval \"$(keyhold env --service-principal)\"\n  python -c 'from azure.identity import DefaultAzureCredential; ...'"
+    )]
+    Env(env::EnvArgs),
+}
+
+/// `--data-dir`, shared by every command that reads the server's files.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataDir {
+    /// The server's data directory.
+    #[arg(
+        long = "data-dir",
+        env = "KEYHOLD_DATA_DIR",
+        default_value = "./keyhold-data"
+    )]
+    pub path: PathBuf,
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Env(args) => env::run(args),
+    }
+}

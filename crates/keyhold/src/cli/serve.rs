@@ -1,0 +1,76 @@
+//! `keyhold serve`.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Args;
+use keyhold_server::ServeConfig;
+
+use super::DataDir;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    data_dir: DataDir,
+    /// HTTPS listener for vaults, the identity provider and the admin API (port 0 picks a free port).
+    #[arg(long, env = "KEYHOLD_LISTEN", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Plain-HTTP listener for the managed-identity endpoints of this host.
+    #[arg(long, env = "KEYHOLD_MI_LISTEN", default_value = "127.0.0.1:8480")]
+    mi_listen: SocketAddr,
+    /// Vault `v` is served at `https://v.<suffix>:<port>`.
+    #[arg(long, env = "KEYHOLD_DNS_SUFFIX", default_value = "vault.localhost")]
+    dns_suffix: String,
+    /// Lifetime of issued access tokens, in seconds. The SDKs refresh 5 minutes before expiry.
+    #[arg(long, env = "KEYHOLD_TOKEN_LIFETIME_SECS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..=86_400))]
+    token_lifetime_secs: i64,
+    /// Accepted clock difference when checking `nbf`/`exp`, in seconds.
+    #[arg(long, env = "KEYHOLD_CLOCK_SKEW_SECS", default_value_t = 60, value_parser = clap::value_parser!(i64).range(0..=600))]
+    clock_skew_secs: i64,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEYHOLD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let suffix = args
+        .dns_suffix
+        .trim()
+        .trim_matches('.')
+        .to_ascii_lowercase();
+    anyhow::ensure!(
+        suffix.contains('.') || suffix == "localhost",
+        "--dns-suffix must be a domain such as vault.localhost"
+    );
+    let config = ServeConfig {
+        data_dir: args.data_dir.path,
+        listen: args.listen,
+        mi_listen: args.mi_listen,
+        dns_suffix: suffix,
+        token_lifetime_secs: args.token_lifetime_secs,
+        clock_skew_secs: args.clock_skew_secs,
+    };
+    keyhold_server::run(config, shutdown_signal())
+        .await
+        .context("keyhold serve")
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

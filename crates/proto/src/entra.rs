@@ -1,0 +1,76 @@
+//! Entra ID shapes: token responses, OpenID discovery, JWKS, and the JWT claims keyhold issues.
+
+use serde::{Deserialize, Serialize};
+
+/// Client-credentials response. `expires_in` is a JSON number: the Rust SDK parses it as `i64`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub token_type: String,
+    pub expires_in: i64,
+    pub ext_expires_in: i64,
+    pub access_token: String,
+    /// The v1 endpoint (`resource=`) also echoes these, as Entra's v1 endpoint does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_on: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenIdConfiguration {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub device_authorization_endpoint: String,
+    pub response_types_supported: Vec<String>,
+    pub subject_types_supported: Vec<String>,
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    pub grant_types_supported: Vec<String>,
+    pub tenant_region_scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// A public RSA signing key. There is deliberately no field for private members.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+    pub alg: String,
+    pub kid: String,
+    pub x5t: String,
+    pub n: String,
+    pub e: String,
+    pub issuer: String,
+}
+
+/// Claims of an access token, Entra-shaped.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub appid: String,
+    pub appidacr: String,
+    pub azp: String,
+    pub azpacr: String,
+    pub idp: String,
+    pub idtyp: String,
+    pub oid: String,
+    pub sub: String,
+    pub tid: String,
+    pub uti: String,
+    pub ver: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub xms_mirid: Option<String>,
+}

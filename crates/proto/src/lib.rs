@@ -1,0 +1,7 @@
+//! Azure wire types shared by server, CLI and tests: Key Vault bodies, Entra/OAuth2 responses and the
+//! error envelopes. Serde shapes only: no behaviour, no I/O, and never a database row.
+#![forbid(unsafe_code)]
+
+pub mod entra;
+pub mod error;
+pub mod keyvault;

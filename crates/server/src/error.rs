@@ -1,0 +1,218 @@
+//! The one place where domain errors become HTTP: Key Vault's `{"error":{"code","message"}}` for the
+//! vault and admin APIs, Entra's OAuth2 body for the token endpoint, and the 401 challenge. Matches are
+//! exhaustive so a new variant cannot silently become a 500.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use keyhold_core::{AuthError, VaultError, identity::TokenError};
+use keyhold_proto::error::{ErrorBody, OAuthErrorBody};
+
+/// Errors of the vault data plane and the admin API.
+#[derive(Debug)]
+pub enum ApiError {
+    Vault(VaultError),
+    /// No usable bearer token: 401 with the Key Vault challenge.
+    Unauthorized {
+        challenge: String,
+        reason: Option<TokenError>,
+    },
+    /// A valid caller without the right: 403 naming the caller.
+    Forbidden {
+        message: String,
+    },
+    /// A request the router does not know.
+    NotFound {
+        message: String,
+    },
+}
+
+impl From<VaultError> for ApiError {
+    fn from(e: VaultError) -> Self {
+        Self::Vault(e)
+    }
+}
+
+pub fn bad_parameter(message: impl Into<String>) -> ApiError {
+    ApiError::Vault(VaultError::BadParameter(message.into()))
+}
+
+fn body(status: StatusCode, body: ErrorBody) -> Response {
+    (status, Json(body)).into_response()
+}
+
+fn internal(detail: &str) -> Response {
+    let request_id = keyhold_crypto::random::guid();
+    tracing::error!(%request_id, detail, "internal error");
+    body(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorBody::new(
+            "InternalError",
+            format!("Internal error. Request id: {request_id}"),
+        ),
+    )
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Unauthorized { challenge, reason } => {
+                let message = match &reason {
+                    None => "AKV10000: Request is missing a Bearer or PoP token.".to_owned(),
+                    Some(TokenError::Audience { found }) => {
+                        format!("AKV10022: Invalid audience. Found: {found}.")
+                    }
+                    Some(TokenError::Issuer) => "AKV10032: Invalid issuer.".to_owned(),
+                    Some(TokenError::Expired) => {
+                        "AKV10000: Token validation failed: the token is expired.".to_owned()
+                    }
+                    Some(other) => format!("AKV10000: Token validation failed: {other}."),
+                };
+                let mut resp = body(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorBody::new("Unauthorized", message),
+                );
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                resp
+            }
+            ApiError::Forbidden { message } => {
+                body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", message))
+            }
+            ApiError::NotFound { message } => {
+                body(StatusCode::NOT_FOUND, ErrorBody::new("NotFound", message))
+            }
+            ApiError::Vault(e) => vault_error(e),
+        }
+    }
+}
+
+fn vault_error(e: VaultError) -> Response {
+    let msg = e.to_string();
+    match e {
+        VaultError::BadParameter(_) | VaultError::BadBackup => {
+            body(StatusCode::BAD_REQUEST, ErrorBody::new("BadParameter", msg))
+        }
+        VaultError::SecretNotFound { .. } | VaultError::DeletedSecretNotFound { .. } => {
+            body(StatusCode::NOT_FOUND, ErrorBody::new("SecretNotFound", msg))
+        }
+        VaultError::VaultNotFound(_) => {
+            body(StatusCode::NOT_FOUND, ErrorBody::new("VaultNotFound", msg))
+        }
+        VaultError::DeletedButRecoverable { .. } => body(
+            StatusCode::CONFLICT,
+            ErrorBody::new("Conflict", msg).with_inner("ObjectIsDeletedButRecoverable"),
+        ),
+        VaultError::AlreadyExists { .. } => {
+            body(StatusCode::CONFLICT, ErrorBody::new("Conflict", msg))
+        }
+        VaultError::Disabled => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", msg)),
+        VaultError::PurgeProtected => body(
+            StatusCode::FORBIDDEN,
+            ErrorBody::new("Forbidden", msg).with_inner("ForbiddenByPolicy"),
+        ),
+        VaultError::Integrity => internal("integrity check failed on a stored record"),
+        VaultError::Internal(detail) => internal(&detail),
+    }
+}
+
+/// Token-endpoint errors in Entra's shape, with the AADSTS code the Rust SDK insists on.
+#[derive(Debug)]
+pub struct OAuthError {
+    pub error: AuthError,
+    pub tenant: String,
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let tenant = self.tenant;
+        let (status, code, aadsts, description) = match &self.error {
+            AuthError::UnknownTenant(t) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                90002,
+                format!("Tenant '{t}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            ),
+            AuthError::UnknownClient(id) => (
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                700016,
+                format!("Application with identifier '{id}' was not found in the directory '{tenant}'."),
+            ),
+            AuthError::InvalidSecret => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.".into(),
+            ),
+            AuthError::InvalidAssertion(why) => {
+                (StatusCode::UNAUTHORIZED, "invalid_client", 700027, format!("Client assertion failed validation: {why}."))
+            }
+            AuthError::MissingCredential => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into(),
+            ),
+            AuthError::Throttled { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "temporarily_unavailable",
+                50053,
+                "Too many failed attempts for this client. Try again later.".into(),
+            ),
+            AuthError::MissingParameter(p) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                900144,
+                format!("The request body must contain the following parameter: '{p}'."),
+            ),
+            AuthError::UnsupportedGrant(g) => (
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                70003,
+                format!("The app requested an unsupported grant type '{g}'."),
+            ),
+            AuthError::InvalidScope(s) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                70011,
+                format!("The provided value for the input parameter 'scope' is not valid. The scope {s} is not valid; client credentials need '<resource>/.default'."),
+            ),
+            AuthError::UnknownResource(r) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_resource",
+                500011,
+                format!("The resource principal named {r} was not found in the tenant named {tenant}."),
+            ),
+            AuthError::Internal(detail) => {
+                tracing::error!(detail, "token endpoint internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033, "An internal error occurred.".into())
+            }
+        };
+        let trace_id = keyhold_crypto::random::guid();
+        let body = OAuthErrorBody {
+            error: code.into(),
+            error_description: format!("AADSTS{aadsts}: {description} Trace ID: {trace_id}"),
+            error_codes: vec![aadsts],
+            timestamp: now_rfc3339(),
+            correlation_id: keyhold_crypto::random::guid(),
+            trace_id,
+            error_uri: String::new(),
+        };
+        let mut resp = (status, Json(body)).into_response();
+        if let AuthError::Throttled { retry_after_secs } = self.error {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        resp
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

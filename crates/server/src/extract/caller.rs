@@ -1,0 +1,84 @@
+//! Bearer-token callers. [`VaultCaller`] answers a missing or bad token with Key Vault's challenge
+//! before any body is read (the SDKs' first request is bodiless and expects exactly that).
+//! [`AdminCaller`] accepts management tokens of the admin principal only.
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use keyhold_core::identity::{Audience, TokenError, VerifiedToken};
+
+use crate::{AppState, error::ApiError};
+
+#[derive(Debug, Clone)]
+pub struct VaultCaller(pub VerifiedToken);
+
+#[derive(Debug, Clone)]
+pub struct AdminCaller(pub VerifiedToken);
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// `Bearer authorization="https://idp/<tenant>", resource="https://<suffix>:port"` (wire-protocol §2.2).
+pub fn challenge(state: &AppState) -> String {
+    format!(
+        "Bearer authorization=\"{}/{}\", resource=\"{}\"",
+        state.core.config.public_url, state.core.tenant_id, state.core.config.vault_resource
+    )
+}
+
+async fn verify(
+    parts: &Parts,
+    state: &AppState,
+    want: Audience,
+) -> Result<VerifiedToken, ApiError> {
+    let unauthorized = |reason: Option<TokenError>| ApiError::Unauthorized {
+        challenge: challenge(state),
+        reason,
+    };
+    let token = bearer(parts).ok_or_else(|| unauthorized(None))?;
+    state
+        .core
+        .identity
+        .verify(token, want)
+        .await
+        .map_err(|e| unauthorized(Some(e)))
+}
+
+impl FromRequestParts<AppState> for VaultCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        verify(parts, state, Audience::Vault).await.map(Self)
+    }
+}
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = verify(parts, state, Audience::Management).await?;
+        if token.claims.oid != state.core.admin_object_id {
+            return Err(ApiError::Forbidden {
+                message: format!(
+                    "The client with object id '{}' does not have authorization to perform keyhold admin operations.",
+                    token.claims.oid
+                ),
+            });
+        }
+        Ok(Self(token))
+    }
+}

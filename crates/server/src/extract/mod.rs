@@ -1,0 +1,24 @@
+//! Extractors: every protected route takes a caller extractor, so a handler cannot forget to
+//! authenticate; bodies and queries are parsed into Azure's error shape, never axum's.
+
+mod caller;
+mod json;
+mod query;
+
+pub use caller::{AdminCaller, VaultCaller};
+pub use json::KvJson;
+pub use query::{ApiVersion, ListQuery};
+
+use axum::http::request::Parts;
+
+/// `https://host[:port]` as the client addressed us, for ids and links in responses.
+pub fn request_origin(parts: &Parts) -> String {
+    let host = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    format!("https://{host}")
+}

@@ -1,0 +1,120 @@
+//! Query parameters, decoded the way the SDKs send them: JS percent-encodes the *name*
+//! (`api%2Dversion`), Rust sends `%24skiptoken`, Python leaves values unencoded.
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use keyhold_core::secrets::Cursor;
+
+use crate::{
+    AppState,
+    error::{ApiError, bad_parameter},
+};
+
+fn params(parts: &Parts) -> Vec<(String, String)> {
+    form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn param(all: &[(String, String)], name: &str) -> Option<String> {
+    all.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+/// The api-version of a vault request: the versions the SDKs and tutorials send, and any dated
+/// version from 2025 on (newer SDKs send newer dates; refusing them would break upgrades).
+#[derive(Debug, Clone)]
+pub struct ApiVersion(pub String);
+
+const KNOWN: &[&str] = &[
+    "2016-10-01",
+    "7.0",
+    "7.1",
+    "7.2",
+    "7.3",
+    "7.4",
+    "7.5",
+    "7.6",
+];
+
+fn accepted(v: &str) -> bool {
+    if KNOWN.contains(&v) {
+        return true;
+    }
+    let date = v.strip_suffix("-preview").unwrap_or(v);
+    let parts: Vec<&str> = date.split('-').collect();
+    matches!(parts.as_slice(), [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2
+        && [y, m, d].iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && *y >= "2025" && (*m >= "01" && *m <= "12") && (*d >= "01" && *d <= "31"))
+}
+
+impl FromRequestParts<AppState> for ApiVersion {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        match param(&params(parts), "api-version") {
+            None => Err(bad_parameter(
+                "The 'api-version' query parameter is missing.",
+            )),
+            Some(v) if accepted(&v) => Ok(Self(v)),
+            Some(v) => Err(bad_parameter(format!(
+                "The specified version ({v}) is not recognized. Consider using the latest supported version (2025-07-01)."
+            ))),
+        }
+    }
+}
+
+/// `maxresults` and `$skiptoken` of list operations.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub max: Option<u32>,
+    pub cursor: Option<Cursor>,
+}
+
+impl FromRequestParts<AppState> for ListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let all = params(parts);
+        let max =
+            match param(&all, "maxresults") {
+                Some(m) => Some(m.parse::<u32>().map_err(|_| {
+                    bad_parameter("Invalid maxresults: it must be between 1 and 25.")
+                })?),
+                None => None,
+            };
+        let cursor = param(&all, "$skiptoken")
+            .map(|t| Cursor::decode(&t))
+            .transpose()?;
+        Ok(Self { max, cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepted;
+
+    #[test]
+    fn api_versions() {
+        for ok in [
+            "2016-10-01",
+            "7.4",
+            "7.6",
+            "2025-07-01",
+            "2026-04-01",
+            "2026-03-01-preview",
+        ] {
+            assert!(accepted(ok), "{ok}");
+        }
+        for bad in [
+            "1999-01-01",
+            "7.9",
+            "",
+            "2024-01-01",
+            "latest",
+            "2026-13-01",
+        ] {
+            assert!(!accepted(bad), "{bad}");
+        }
+    }
+}

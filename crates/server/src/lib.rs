@@ -1,0 +1,57 @@
+//! The HTTPS server: binds the listeners, opens the store and unlocks the keys, then routes each
+//! request by `Host` to a vault's data plane or to the identity provider and admin API. The only crate
+//! that knows status codes.
+#![forbid(unsafe_code)]
+
+mod error;
+mod extract;
+mod files;
+mod listener;
+mod routes;
+mod run;
+mod tls;
+mod vault;
+
+use axum::{Router, extract::Request, http::header};
+use keyhold_core::Keyhold;
+use tower::ServiceExt;
+
+pub use files::{AdminFile, StateFile};
+pub use run::{ServeConfig, run};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ServeError(pub String);
+
+/// Shared by every handler. No globals: two servers can live in one process.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Keyhold,
+}
+
+/// The whole HTTPS application: vault hosts to the data plane, anything else to the IdP and admin API.
+pub fn app(state: AppState) -> Router {
+    let suffix = state.core.config.dns_suffix.clone();
+    let vault = routes::vault_router(state.clone());
+    let main = routes::main_router(state);
+    Router::new().fallback(move |mut req: Request| {
+        let (vault, main, suffix) = (vault.clone(), main.clone(), suffix.clone());
+        async move {
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| req.uri().authority().map(|a| a.to_string()))
+                .unwrap_or_default();
+            let target = match vault::vault_label(&host, &suffix) {
+                Some(label) => {
+                    req.extensions_mut().insert(vault::VaultName(label));
+                    vault
+                }
+                None => main,
+            };
+            target.oneshot(req).await
+        }
+    })
+}

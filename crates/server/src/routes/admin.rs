@@ -1,0 +1,158 @@
+//! keyhold's own admin API, for the admin principal only: vaults (until the ARM management plane
+//! lands), service principals, certificates and signing-key rotation.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    routing::{post, put},
+};
+use keyhold_core::vaults::VaultSettings;
+use keyhold_store::VaultRecord;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    AppState,
+    error::{ApiError, bad_parameter},
+    extract::{AdminCaller, KvJson},
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/keyhold/v1/vaults/{name}", put(put_vault).get(get_vault))
+        .route("/keyhold/v1/servicePrincipals", post(create_sp))
+        .route(
+            "/keyhold/v1/servicePrincipals/{app_id}/certificates",
+            post(add_certificate),
+        )
+        .route("/keyhold/v1/signingKeys/rotate", post(rotate))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VaultBody {
+    soft_delete_retention_in_days: Option<i64>,
+    enable_purge_protection: Option<bool>,
+}
+
+fn vault_json(s: &AppState, v: &VaultRecord) -> Value {
+    let host = s.core.config.vault_resource.trim_start_matches("https://");
+    let uri = format!("https://{}.{host}/", v.name);
+    json!({
+        "name": v.name,
+        "vaultUri": uri,
+        "properties": {
+            "tenantId": v.tenant_id,
+            "vaultUri": uri,
+            "enableSoftDelete": true,
+            "softDeleteRetentionInDays": v.retention_days,
+            "enablePurgeProtection": v.purge_protection,
+        }
+    })
+}
+
+async fn put_vault(
+    _: AdminCaller,
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    KvJson(body): KvJson<VaultBody>,
+) -> Result<Json<Value>, ApiError> {
+    let defaults = VaultSettings::default();
+    let settings = VaultSettings {
+        retention_days: body
+            .soft_delete_retention_in_days
+            .unwrap_or(defaults.retention_days),
+        purge_protection: body
+            .enable_purge_protection
+            .unwrap_or(defaults.purge_protection),
+    };
+    let vault = s.core.vaults.create_or_update(&name, settings).await?;
+    Ok(Json(vault_json(&s, &vault)))
+}
+
+async fn get_vault(
+    _: AdminCaller,
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let vault = s
+        .core
+        .vaults
+        .get(&name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            message: format!("Vault '{name}' was not found."),
+        })?;
+    Ok(Json(vault_json(&s, &vault)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SpBody {
+    display_name: String,
+}
+
+async fn create_sp(
+    _: AdminCaller,
+    State(s): State<AppState>,
+    KvJson(body): KvJson<SpBody>,
+) -> Result<Json<Value>, ApiError> {
+    if body.display_name.trim().is_empty() || body.display_name.len() > 256 {
+        return Err(bad_parameter("displayName must be 1-256 characters."));
+    }
+    let sp = s
+        .core
+        .identity
+        .create_service_principal(&body.display_name)
+        .await
+        .map_err(auth_to_api)?;
+    Ok(Json(json!({
+        "appId": sp.app_id,
+        "displayName": sp.display_name,
+        "password": sp.password.expose_secret(),
+        "tenant": sp.tenant,
+        "objectId": sp.object_id,
+    })))
+}
+
+#[derive(Deserialize)]
+struct CertBody {
+    certificate: String,
+}
+
+async fn add_certificate(
+    _: AdminCaller,
+    State(s): State<AppState>,
+    Path(app_id): Path<String>,
+    KvJson(body): KvJson<CertBody>,
+) -> Result<Json<Value>, ApiError> {
+    let thumbprint = s
+        .core
+        .identity
+        .add_certificate(&app_id, body.certificate.as_bytes())
+        .await
+        .map_err(auth_to_api)?;
+    Ok(Json(json!({ "thumbprint": thumbprint })))
+}
+
+async fn rotate(_: AdminCaller, State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let kid = s
+        .core
+        .identity
+        .rotate_signing_key()
+        .await
+        .map_err(auth_to_api)?;
+    Ok(Json(json!({ "kid": kid })))
+}
+
+fn auth_to_api(e: keyhold_core::AuthError) -> ApiError {
+    use keyhold_core::{AuthError, VaultError};
+    match e {
+        AuthError::UnknownClient(id) => ApiError::NotFound {
+            message: format!("Service principal '{id}' was not found."),
+        },
+        AuthError::InvalidAssertion(why) => bad_parameter(why),
+        other => ApiError::Vault(VaultError::Internal(other.to_string())),
+    }
+}

@@ -1,0 +1,79 @@
+//! `/deletedsecrets/...`: soft-deleted secrets, recover and purge.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, post},
+};
+use keyhold_proto::keyvault::{Page, SecretBundle, SecretItem};
+
+use super::bundle::{bundle, deleted_bundle, deleted_item, next_link};
+use crate::{
+    AppState,
+    error::ApiError,
+    extract::{ApiVersion, ListQuery, VaultCaller},
+    vault::{Origin, Vault},
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/deletedsecrets", get(list))
+        .route("/deletedsecrets/{name}", get(show).delete(purge))
+        .route("/deletedsecrets/{name}/recover", post(recover))
+}
+
+async fn list(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    api: ApiVersion,
+    q: ListQuery,
+) -> Result<Json<Page<SecretItem>>, ApiError> {
+    let page = s.core.secrets.list_deleted(&vault, q.max, q.cursor).await?;
+    Ok(Json(Page {
+        value: page
+            .items
+            .iter()
+            .map(|d| deleted_item(&origin, &vault, d))
+            .collect(),
+        next_link: next_link(&origin, "/deletedsecrets", &api, q.max, page.next),
+    }))
+}
+
+async fn show(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<Json<SecretBundle>, ApiError> {
+    let deleted = s.core.secrets.deleted(&vault, &name).await?;
+    Ok(Json(deleted_bundle(&origin, &vault, &deleted)))
+}
+
+async fn recover(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<Json<SecretBundle>, ApiError> {
+    let recovered = s.core.secrets.recover(&vault, &name).await?;
+    Ok(Json(bundle(&origin, &vault, &recovered, None)))
+}
+
+/// 204 with an empty body: the SDKs accept exactly that.
+async fn purge(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.core.secrets.purge(&vault, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

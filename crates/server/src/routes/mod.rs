@@ -1,0 +1,32 @@
+//! One router per resource, merged by host: vault hosts get the data plane, every other host the
+//! identity provider and the admin API.
+
+mod admin;
+mod bundle;
+mod deleted;
+mod oidc;
+mod secrets;
+mod token;
+
+use axum::{Json, Router, routing::get};
+
+use crate::AppState;
+
+pub fn vault_router(state: AppState) -> Router {
+    Router::new()
+        .merge(secrets::routes())
+        .merge(deleted::routes())
+        .with_state(state)
+}
+
+pub fn main_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .merge(oidc::routes())
+        .merge(token::routes())
+        .merge(admin::routes())
+        .with_state(state)
+}

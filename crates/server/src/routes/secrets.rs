@@ -1,0 +1,245 @@
+//! `/secrets/...` on a vault host. Handlers are thin: caller first (so the challenge precedes any
+//! body parsing), then the vault, then one domain call.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    routing::{get, post},
+};
+use keyhold_core::secrets::{NewSecret, SecretPatch};
+use keyhold_proto::keyvault::{
+    BackupBlob, Page, SecretBundle, SecretItem, SecretSetParameters, SecretUpdateParameters,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::bundle::{bundle, item, next_link};
+use crate::{
+    AppState,
+    error::{ApiError, bad_parameter},
+    extract::{ApiVersion, KvJson, ListQuery, VaultCaller},
+    vault::{Origin, Vault},
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/secrets", get(list))
+        .route("/secrets/restore", post(restore))
+        .route(
+            "/secrets/{name}",
+            get(get_latest).put(set).patch(update_latest).delete(delete),
+        )
+        .route("/secrets/{name}/", get(get_latest).patch(update_latest))
+        .route("/secrets/{name}/versions", get(list_versions))
+        .route("/secrets/{name}/backup", post(backup))
+        .route(
+            "/secrets/{name}/{version}",
+            get(get_version).patch(update_version),
+        )
+}
+
+type Result<T> = std::result::Result<Json<T>, ApiError>;
+
+async fn set(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+    KvJson(body): KvJson<SecretSetParameters>,
+) -> Result<SecretBundle> {
+    let value = body
+        .value
+        .ok_or_else(|| bad_parameter("The parameter 'value' is required."))?;
+    let attrs = body.attributes.unwrap_or_default();
+    let new = NewSecret {
+        value: SecretString::from(value),
+        content_type: body.content_type,
+        tags: body.tags,
+        enabled: attrs.enabled,
+        nbf: attrs.nbf,
+        exp: attrs.exp,
+    };
+    let created = s.core.secrets.set(&vault, &name, new).await?;
+    Ok(Json(bundle(
+        &origin,
+        &vault,
+        &created.record,
+        Some(created.value.expose_secret().to_owned()),
+    )))
+}
+
+async fn read(
+    s: &AppState,
+    vault: &keyhold_store::VaultRecord,
+    origin: &str,
+    name: &str,
+    version: Option<&str>,
+) -> Result<SecretBundle> {
+    let found = s.core.secrets.get(vault, name, version).await?;
+    Ok(Json(bundle(
+        origin,
+        vault,
+        &found.record,
+        Some(found.value.expose_secret().to_owned()),
+    )))
+}
+
+async fn get_latest(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<SecretBundle> {
+    read(&s, &vault, &origin, &name, None).await
+}
+
+async fn get_version(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<SecretBundle> {
+    // The SDKs send an empty version for "latest"; axum never matches an empty segment here, but a
+    // client may still send one explicitly.
+    let version = Some(version.as_str()).filter(|v| !v.is_empty());
+    read(&s, &vault, &origin, &name, version).await
+}
+
+async fn patch(
+    s: &AppState,
+    vault: &keyhold_store::VaultRecord,
+    origin: &str,
+    name: &str,
+    version: Option<&str>,
+    body: SecretUpdateParameters,
+) -> Result<SecretBundle> {
+    let attrs = body.attributes.unwrap_or_default();
+    let patch = SecretPatch {
+        content_type: body.content_type,
+        tags: body.tags,
+        enabled: attrs.enabled,
+        nbf: attrs.nbf,
+        exp: attrs.exp,
+    };
+    let updated = s.core.secrets.update(vault, name, version, patch).await?;
+    Ok(Json(bundle(origin, vault, &updated, None)))
+}
+
+async fn update_latest(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+    KvJson(body): KvJson<SecretUpdateParameters>,
+) -> Result<SecretBundle> {
+    patch(&s, &vault, &origin, &name, None, body).await
+}
+
+async fn update_version(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path((name, version)): Path<(String, String)>,
+    KvJson(body): KvJson<SecretUpdateParameters>,
+) -> Result<SecretBundle> {
+    patch(&s, &vault, &origin, &name, Some(&version), body).await
+}
+
+async fn list(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    api: ApiVersion,
+    q: ListQuery,
+) -> Result<Page<SecretItem>> {
+    let page = s.core.secrets.list(&vault, q.max, q.cursor).await?;
+    Ok(Json(Page {
+        value: page
+            .items
+            .iter()
+            .map(|r| item(&origin, &vault, r, false))
+            .collect(),
+        next_link: next_link(&origin, "/secrets", &api, q.max, page.next),
+    }))
+}
+
+async fn list_versions(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    api: ApiVersion,
+    q: ListQuery,
+    Path(name): Path<String>,
+) -> Result<Page<SecretItem>> {
+    let page = s
+        .core
+        .secrets
+        .list_versions(&vault, &name, q.max, q.cursor)
+        .await?;
+    Ok(Json(Page {
+        value: page
+            .items
+            .iter()
+            .map(|r| item(&origin, &vault, r, true))
+            .collect(),
+        next_link: next_link(
+            &origin,
+            &format!("/secrets/{name}/versions"),
+            &api,
+            q.max,
+            page.next,
+        ),
+    }))
+}
+
+async fn delete(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<SecretBundle> {
+    let deleted = s.core.secrets.delete(&vault, &name).await?;
+    Ok(Json(super::bundle::deleted_bundle(
+        &origin, &vault, &deleted,
+    )))
+}
+
+async fn backup(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<BackupBlob> {
+    Ok(Json(BackupBlob {
+        value: Some(s.core.secrets.backup(&vault, &name).await?),
+    }))
+}
+
+async fn restore(
+    _: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    KvJson(body): KvJson<BackupBlob>,
+) -> Result<SecretBundle> {
+    let blob = body
+        .value
+        .ok_or_else(|| bad_parameter("The parameter 'value' is required."))?;
+    let restored = s.core.secrets.restore(&vault, &blob).await?;
+    Ok(Json(bundle(&origin, &vault, &restored, None)))
+}

@@ -1,0 +1,118 @@
+//! Persistence behind one narrow, domain-shaped trait. Backends implement [`Store`]; nothing above
+//! this crate knows SQL. Secret values and private keys arrive as [`Sealed`] ciphertext only.
+#![forbid(unsafe_code)]
+
+mod records;
+mod sqlite;
+
+use async_trait::async_trait;
+pub use keyhold_crypto::Sealed;
+pub use records::*;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// The name exists as a soft-deleted object.
+    #[error("object is deleted")]
+    Deleted,
+    /// The name already exists (restore, create).
+    #[error("object already exists")]
+    Exists,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database: {0}")]
+    Backend(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where a list page starts: after this name (or sequence number) exclusive, at most `limit` rows.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Instance metadata: the wrapped root key and keyring, the tenant, the CA.
+    async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    async fn put_meta(&self, key: &str, value: &[u8]) -> Result<()>;
+    /// Sets `key` only if absent; returns the value that is stored afterwards. Lets several starting
+    /// nodes agree on one root key / tenant.
+    async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<Vec<u8>>;
+
+    // Principals and their credentials.
+    async fn put_principal(&self, p: &PrincipalRecord) -> Result<()>;
+    async fn principal_by_app_id(&self, app_id: &str) -> Result<Option<PrincipalRecord>>;
+    async fn principal(&self, object_id: &str) -> Result<Option<PrincipalRecord>>;
+    async fn put_client_secret(&self, s: &ClientSecretRecord) -> Result<()>;
+    async fn client_secrets(&self, object_id: &str) -> Result<Vec<ClientSecretRecord>>;
+    async fn put_client_certificate(&self, c: &ClientCertificateRecord) -> Result<()>;
+    async fn client_certificates(&self, object_id: &str) -> Result<Vec<ClientCertificateRecord>>;
+
+    // Token signing keys.
+    async fn put_signing_key(&self, k: &SigningKeyRecord) -> Result<()>;
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<()>;
+    async fn delete_signing_key(&self, kid: &str) -> Result<()>;
+
+    // Vaults.
+    async fn put_vault(&self, v: &VaultRecord) -> Result<()>;
+    async fn vault(&self, name: &str) -> Result<Option<VaultRecord>>;
+
+    // Secrets. Reads of live secrets never return versions of a soft-deleted name.
+    /// Adds a version; `Deleted` if the name is soft-deleted.
+    async fn put_secret_version(&self, s: &SecretVersionRecord) -> Result<()>;
+    /// Replaces the metadata (not the value) of an existing version.
+    async fn update_secret_version(&self, s: &SecretVersionRecord) -> Result<()>;
+    /// The given version, or the latest when `version` is `None`.
+    async fn secret_version(
+        &self,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Option<SecretVersionRecord>>;
+    /// Latest version of each live secret, by name.
+    async fn list_secrets(
+        &self,
+        vault: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<SecretVersionRecord>>;
+    /// All versions of one live secret, oldest first; `after` is a sequence number.
+    async fn list_secret_versions(
+        &self,
+        vault: &str,
+        name: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<SecretVersionRecord>>;
+    /// Every version of a live secret, for backup.
+    async fn all_secret_versions(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<Vec<SecretVersionRecord>>;
+    /// Soft-deletes a live secret; `NotFound` if there is none.
+    async fn delete_secret(&self, d: &DeletedSecretRecord) -> Result<()>;
+    async fn deleted_secret(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<Option<(DeletedSecretRecord, SecretVersionRecord)>>;
+    async fn list_deleted_secrets(
+        &self,
+        vault: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<(DeletedSecretRecord, SecretVersionRecord)>>;
+    async fn recover_secret(&self, vault: &str, name: &str) -> Result<()>;
+    /// Removes a soft-deleted secret and all its versions for good.
+    async fn purge_secret(&self, vault: &str, name: &str) -> Result<()>;
+    /// Hard-deletes a live secret (vaults without soft delete).
+    async fn erase_secret(&self, vault: &str, name: &str) -> Result<()>;
+    /// Restores versions as a new live secret; `Exists` / `Deleted` if the name is taken.
+    async fn restore_secret(&self, versions: &[SecretVersionRecord]) -> Result<()>;
+    /// Soft-deleted secrets whose purge date has passed.
+    async fn purgeable_secrets(&self, now: i64) -> Result<Vec<(String, String)>>;
+}

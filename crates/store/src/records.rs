@@ -1,0 +1,110 @@
+//! Rows as the domain sees them. These are not wire types: the server maps them to `proto` bodies.
+
+use std::collections::BTreeMap;
+
+use keyhold_crypto::Sealed;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    ServicePrincipal,
+    ManagedIdentity,
+}
+
+impl PrincipalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ServicePrincipal => "ServicePrincipal",
+            Self::ManagedIdentity => "ManagedIdentity",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ServicePrincipal" => Some(Self::ServicePrincipal),
+            "ManagedIdentity" => Some(Self::ManagedIdentity),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalRecord {
+    pub object_id: String,
+    pub app_id: Option<String>,
+    pub display_name: String,
+    pub kind: PrincipalKind,
+    pub tenant_id: String,
+    pub created: i64,
+}
+
+/// A client secret, stored as a SHA-256 hash only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecretRecord {
+    pub key_id: String,
+    pub object_id: String,
+    pub hash: Vec<u8>,
+    /// First three characters, shown in listings as Entra does.
+    pub hint: String,
+    pub created: i64,
+    pub expires: i64,
+}
+
+impl std::fmt::Debug for ClientSecretRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClientSecretRecord({}, {})", self.key_id, self.object_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificateRecord {
+    pub key_id: String,
+    pub object_id: String,
+    pub x5t: String,
+    pub x5t_s256: String,
+    pub der: Vec<u8>,
+    pub not_after: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub created: i64,
+    pub retired_at: Option<i64>,
+    /// PKCS#8, sealed with associated data `["signing-key", kid]`.
+    pub sealed: Sealed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultRecord {
+    pub name: String,
+    pub tenant_id: String,
+    pub retention_days: i64,
+    pub purge_protection: bool,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecretVersionRecord {
+    pub vault: String,
+    pub name: String,
+    pub version: String,
+    /// Sealed with associated data `["secret", vault, name, version]`.
+    pub value: Sealed,
+    pub content_type: Option<String>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub enabled: bool,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub created: i64,
+    pub updated: i64,
+    /// Insertion order; the paging cursor of version lists.
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedSecretRecord {
+    pub vault: String,
+    pub name: String,
+    pub deleted_date: i64,
+    pub scheduled_purge_date: i64,
+}

@@ -1,0 +1,501 @@
+//! Embedded SQLite backend: WAL with `synchronous=FULL`, so an acknowledged write has reached the disk.
+//! One connection behind a mutex, driven from the blocking pool.
+
+mod secrets;
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::*;
+
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(db_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+        )
+        .map_err(db_err)?;
+        let store = Self {
+            conn: Arc::new(Mutex::new(conn)),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Backend("poisoned".into()))?;
+        let tx = conn.transaction().map_err(db_err)?;
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)",
+            [],
+        )
+        .map_err(db_err)?;
+        for (name, sql) in MIGRATIONS {
+            let done: Option<String> = tx
+                .query_row(
+                    "SELECT name FROM schema_migrations WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            if done.is_none() {
+                tx.execute_batch(sql).map_err(db_err)?;
+                tx.execute("INSERT INTO schema_migrations (name) VALUES (?1)", [name])
+                    .map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Backend("poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+fn principal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PrincipalRecord> {
+    let kind: String = r.get(3)?;
+    Ok(PrincipalRecord {
+        object_id: r.get(0)?,
+        app_id: r.get(1)?,
+        display_name: r.get(2)?,
+        kind: PrincipalKind::parse(&kind).unwrap_or(PrincipalKind::ServicePrincipal),
+        tenant_id: r.get(4)?,
+        created: r.get(5)?,
+    })
+}
+
+const PRINCIPAL_COLS: &str = "object_id, app_id, display_name, kind, tenant_id, created";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_meta(&self, key: &str, value: &[u8]) -> Result<()> {
+        let (key, value) = (key.to_owned(), value.to_vec());
+        self.run(move |c| {
+            c.execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])
+                .map(drop)
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<Vec<u8>> {
+        let (key, value) = (key.to_owned(), value.to_vec());
+        self.run(move |c| {
+            let tx = c.transaction().map_err(db_err)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
+                params![key, value],
+            )
+            .map_err(db_err)?;
+            let stored: Vec<u8> = tx
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn put_principal(&self, p: &PrincipalRecord) -> Result<()> {
+        let p = p.clone();
+        self.run(move |c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO principals ({PRINCIPAL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ),
+                params![
+                    p.object_id,
+                    p.app_id,
+                    p.display_name,
+                    p.kind.as_str(),
+                    p.tenant_id,
+                    p.created
+                ],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn principal_by_app_id(&self, app_id: &str) -> Result<Option<PrincipalRecord>> {
+        let app_id = app_id.to_owned();
+        self.run(move |c| {
+            c.query_row(
+                &format!("SELECT {PRINCIPAL_COLS} FROM principals WHERE app_id = ?1"),
+                [app_id],
+                principal_row,
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn principal(&self, object_id: &str) -> Result<Option<PrincipalRecord>> {
+        let oid = object_id.to_owned();
+        self.run(move |c| {
+            c.query_row(
+                &format!("SELECT {PRINCIPAL_COLS} FROM principals WHERE object_id = ?1"),
+                [oid],
+                principal_row,
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_client_secret(&self, s: &ClientSecretRecord) -> Result<()> {
+        let s = s.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO client_secrets (key_id, object_id, hash, hint, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![s.key_id, s.object_id, s.hash, s.hint, s.created, s.expires],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn client_secrets(&self, object_id: &str) -> Result<Vec<ClientSecretRecord>> {
+        let oid = object_id.to_owned();
+        self.run(move |c| {
+            let mut st = c
+                .prepare("SELECT key_id, object_id, hash, hint, created, expires FROM client_secrets WHERE object_id = ?1")
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([oid], |r| {
+                    Ok(ClientSecretRecord {
+                        key_id: r.get(0)?,
+                        object_id: r.get(1)?,
+                        hash: r.get(2)?,
+                        hint: r.get(3)?,
+                        created: r.get(4)?,
+                        expires: r.get(5)?,
+                    })
+                })
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_client_certificate(&self, cert: &ClientCertificateRecord) -> Result<()> {
+        let k = cert.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO client_certificates (key_id, object_id, x5t, x5t_s256, der, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![k.key_id, k.object_id, k.x5t, k.x5t_s256, k.der, k.not_after],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn client_certificates(&self, object_id: &str) -> Result<Vec<ClientCertificateRecord>> {
+        let oid = object_id.to_owned();
+        self.run(move |c| {
+            let mut st = c
+                .prepare("SELECT key_id, object_id, x5t, x5t_s256, der, not_after FROM client_certificates WHERE object_id = ?1")
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([oid], |r| {
+                    Ok(ClientCertificateRecord {
+                        key_id: r.get(0)?,
+                        object_id: r.get(1)?,
+                        x5t: r.get(2)?,
+                        x5t_s256: r.get(3)?,
+                        der: r.get(4)?,
+                        not_after: r.get(5)?,
+                    })
+                })
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_signing_key(&self, k: &SigningKeyRecord) -> Result<()> {
+        let k = k.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO signing_keys (kid, created, retired_at, sealed) VALUES (?1, ?2, ?3, ?4)",
+                params![k.kid, k.created, k.retired_at, k.sealed.as_bytes()],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        self.run(move |c| {
+            let mut st = c
+                .prepare(
+                    "SELECT kid, created, retired_at, sealed FROM signing_keys ORDER BY created",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                    ))
+                })
+                .map_err(db_err)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (kid, created, retired_at, sealed) = row.map_err(db_err)?;
+                let sealed =
+                    Sealed::from_stored(sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                out.push(SigningKeyRecord {
+                    kid,
+                    created,
+                    retired_at,
+                    sealed,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<()> {
+        let kid = kid.to_owned();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE signing_keys SET retired_at = ?2 WHERE kid = ?1 AND retired_at IS NULL",
+                params![kid, at],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<()> {
+        let kid = kid.to_owned();
+        self.run(move |c| {
+            c.execute("DELETE FROM signing_keys WHERE kid = ?1", [kid])
+                .map(drop)
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
+        let v = v.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO vaults (name, tenant_id, retention_days, purge_protection, created) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(name) DO UPDATE SET retention_days = excluded.retention_days, purge_protection = excluded.purge_protection",
+                params![v.name, v.tenant_id, v.retention_days, v.purge_protection, v.created],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn vault(&self, name: &str) -> Result<Option<VaultRecord>> {
+        let name = name.to_owned();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT name, tenant_id, retention_days, purge_protection, created FROM vaults WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(VaultRecord {
+                        name: r.get(0)?,
+                        tenant_id: r.get(1)?,
+                        retention_days: r.get(2)?,
+                        purge_protection: r.get(3)?,
+                        created: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_secret_version(&self, s: &SecretVersionRecord) -> Result<()> {
+        let s = s.clone();
+        self.run(move |c| secrets::put_version(c, &s)).await
+    }
+
+    async fn update_secret_version(&self, s: &SecretVersionRecord) -> Result<()> {
+        let s = s.clone();
+        self.run(move |c| secrets::update_version(c, &s)).await
+    }
+
+    async fn secret_version(
+        &self,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Option<SecretVersionRecord>> {
+        let (vault, name, version) = (
+            vault.to_owned(),
+            name.to_owned(),
+            version.map(str::to_owned),
+        );
+        self.run(move |c| secrets::version(c, &vault, &name, version.as_deref()))
+            .await
+    }
+
+    async fn list_secrets(
+        &self,
+        vault: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<SecretVersionRecord>> {
+        let (vault, page) = (vault.to_owned(), page.clone());
+        self.run(move |c| secrets::list_latest(c, &vault, &page))
+            .await
+    }
+
+    async fn list_secret_versions(
+        &self,
+        vault: &str,
+        name: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<SecretVersionRecord>> {
+        let (vault, name, page) = (vault.to_owned(), name.to_owned(), page.clone());
+        self.run(move |c| secrets::list_versions(c, &vault, &name, &page))
+            .await
+    }
+
+    async fn all_secret_versions(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<Vec<SecretVersionRecord>> {
+        let page = PageRequest {
+            after: None,
+            limit: u32::MAX,
+        };
+        self.list_secret_versions(vault, name, &page).await
+    }
+
+    async fn delete_secret(&self, d: &DeletedSecretRecord) -> Result<()> {
+        let d = d.clone();
+        self.run(move |c| secrets::soft_delete(c, &d)).await
+    }
+
+    async fn deleted_secret(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<Option<(DeletedSecretRecord, SecretVersionRecord)>> {
+        let (vault, name) = (vault.to_owned(), name.to_owned());
+        self.run(move |c| secrets::deleted(c, &vault, &name)).await
+    }
+
+    async fn list_deleted_secrets(
+        &self,
+        vault: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<(DeletedSecretRecord, SecretVersionRecord)>> {
+        let (vault, page) = (vault.to_owned(), page.clone());
+        self.run(move |c| secrets::list_deleted(c, &vault, &page))
+            .await
+    }
+
+    async fn recover_secret(&self, vault: &str, name: &str) -> Result<()> {
+        let (vault, name) = (vault.to_owned(), name.to_owned());
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM deleted_secrets WHERE vault = ?1 AND name = ?2",
+                    params![vault, name],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn purge_secret(&self, vault: &str, name: &str) -> Result<()> {
+        let (vault, name) = (vault.to_owned(), name.to_owned());
+        self.run(move |c| secrets::purge(c, &vault, &name, true))
+            .await
+    }
+
+    async fn erase_secret(&self, vault: &str, name: &str) -> Result<()> {
+        let (vault, name) = (vault.to_owned(), name.to_owned());
+        self.run(move |c| secrets::purge(c, &vault, &name, false))
+            .await
+    }
+
+    async fn restore_secret(&self, versions: &[SecretVersionRecord]) -> Result<()> {
+        let versions = versions.to_vec();
+        self.run(move |c| secrets::restore(c, &versions)).await
+    }
+
+    async fn purgeable_secrets(&self, now: i64) -> Result<Vec<(String, String)>> {
+        self.run(move |c| {
+            let mut st = c
+                .prepare("SELECT vault, name FROM deleted_secrets WHERE scheduled_purge_date <= ?1")
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+}
