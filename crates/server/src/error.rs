@@ -187,6 +187,7 @@ impl IntoResponse for OAuthError {
                 500011,
                 format!("The resource principal named {r} was not found in the tenant named {tenant}."),
             ),
+            AuthError::IdentityNotFound => (StatusCode::BAD_REQUEST, "invalid_request", 90002, "Identity not found.".into()),
             AuthError::Internal(detail) => {
                 tracing::error!(detail, "token endpoint internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033, "An internal error occurred.".into())
@@ -208,6 +209,60 @@ impl IntoResponse for OAuthError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         resp
+    }
+}
+
+/// Managed-identity endpoint errors, in IMDS's `{"error","error_description"}` shape.
+#[derive(Debug)]
+pub enum MiError {
+    BadRequest(String),
+    Unauthorized(String),
+    NotFound,
+    Auth(AuthError),
+}
+
+impl From<AuthError> for MiError {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
+    }
+}
+
+impl IntoResponse for MiError {
+    fn into_response(self) -> Response {
+        let (status, error, description) = match self {
+            MiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d),
+            MiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "invalid_request", d),
+            MiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "No such managed-identity endpoint.".to_owned(),
+            ),
+            MiError::Auth(AuthError::IdentityNotFound) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Identity not found".to_owned(),
+            ),
+            MiError::Auth(AuthError::UnknownResource(r)) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_resource",
+                format!(
+                    "AADSTS500011: The resource principal named {r} was not found in the tenant."
+                ),
+            ),
+            MiError::Auth(other) => {
+                tracing::error!(error = %other, "managed identity token failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "An internal error occurred.".to_owned(),
+                )
+            }
+        };
+        (
+            status,
+            Json(serde_json::json!({ "error": error, "error_description": description })),
+        )
+            .into_response()
     }
 }
 

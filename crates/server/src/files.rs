@@ -23,6 +23,24 @@ pub struct StateFile {
     pub vault_resource: String,
 }
 
+/// What `keyhold env` needs to point workloads at this host's managed-identity endpoints (0600: the
+/// header is a secret).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct MiFile {
+    pub identity_endpoint: String,
+    pub identity_header: String,
+    pub imds_authority: String,
+    pub client_id: String,
+    pub object_id: String,
+    pub resource_id: String,
+}
+
+impl std::fmt::Debug for MiFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MiFile({}, header <redacted>)", self.identity_endpoint)
+    }
+}
+
 /// The admin's credentials in `az ad sp create-for-rbac`'s shape.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -12,11 +12,13 @@ mod run;
 mod tls;
 mod vault;
 
+use std::sync::Arc;
+
 use axum::{Router, extract::Request, http::header};
 use keyhold_core::Keyhold;
 use tower::ServiceExt;
 
-pub use files::{AdminFile, StateFile};
+pub use files::{AdminFile, MiFile, StateFile};
 pub use run::{ServeConfig, run};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,14 @@ pub struct ServeError(pub String);
 #[derive(Clone)]
 pub struct AppState {
     pub core: Keyhold,
+    pub mi: Arc<MiState>,
+}
+
+/// What the managed-identity endpoints serve: this host's identity, and the header secret of the App
+/// Service and 2017 protocols.
+pub struct MiState {
+    pub host: keyhold_core::identity::HostIdentity,
+    pub header: secrecy::SecretString,
 }
 
 /// The whole HTTPS application: vault hosts to the data plane, anything else to the IdP and admin API.

@@ -9,8 +9,8 @@ use secrecy::ExposeSecret;
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
-    AppState, ServeError, app,
-    files::{self, AdminFile, StateFile},
+    AppState, MiState, ServeError, app,
+    files::{self, AdminFile, MiFile, StateFile},
     listener, tls,
 };
 
@@ -94,8 +94,35 @@ pub async fn run(
         .map_err(err("leaf certificate"))?;
     let tls = tls::server_config(&leaf.cert_pem, &leaf.key_pem)?;
 
+    let host_name = fs_host_name();
+    let host = boot
+        .core
+        .identity
+        .host_identity(&host_name)
+        .await
+        .map_err(err("host identity"))?;
+    let header = boot
+        .core
+        .identity
+        .identity_header()
+        .await
+        .map_err(err("identity header"))?;
+    let mi_file = MiFile {
+        identity_endpoint: format!("http://{mi_addr}{}", crate::routes::mi::APP_SERVICE_PATH),
+        identity_header: header.clone(),
+        imds_authority: format!("http://{mi_addr}"),
+        client_id: host.client_id.clone(),
+        object_id: host.object_id.clone(),
+        resource_id: host.resource_id.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&mi_file).map_err(err("mi.json"))?;
+    files::write_atomic(&config.data_dir.join("mi.json"), &json, 0o600)?;
     let state = AppState {
         core: boot.core.clone(),
+        mi: Arc::new(MiState {
+            host,
+            header: header.into(),
+        }),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let https_task = tokio::spawn(listener::serve(
@@ -107,7 +134,7 @@ pub async fn run(
     let mi_task = tokio::spawn(listener::serve(
         mi,
         None,
-        axum::Router::new(),
+        crate::routes::mi_router(state.clone()),
         stop_rx.clone(),
     ));
     let purge_task = tokio::spawn(purge_loop(state.clone(), stop_rx.clone()));
@@ -130,6 +157,19 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = tokio::join!(https_task, mi_task, purge_task);
     Ok(())
+}
+
+/// This machine's name, for the host resource (`.../virtualMachines/<name>`).
+fn fs_host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        })
+        .unwrap_or_else(|| "keyhold-host".into())
 }
 
 /// Removes soft-deleted secrets whose retention has ended, once a minute.

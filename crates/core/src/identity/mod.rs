@@ -2,6 +2,7 @@
 //! keyhold issues and verifies.
 
 mod client_auth;
+mod managed;
 mod principals;
 mod signing;
 mod throttle;
@@ -13,6 +14,7 @@ use keyhold_proto::entra::{AccessClaims, Jwk};
 use keyhold_store::Store;
 
 pub use client_auth::ClientCredential;
+pub use managed::{HostIdentity, IdentitySelector};
 pub use principals::NewServicePrincipal;
 pub use verify::{Audience, TokenError, VerifiedToken};
 
@@ -20,6 +22,8 @@ use crate::{AuthError, CoreConfig, Keys, clock::Clock};
 
 pub struct Identity {
     store: Arc<dyn Store>,
+    keys: Keys,
+    mi_cache: managed::TokenCache,
     clock: Arc<dyn Clock>,
     config: Arc<CoreConfig>,
     tenant_id: String,
@@ -65,6 +69,8 @@ impl Identity {
             throttle: throttle::Throttle::new(10, 60),
             assertions: client_auth::ReplayCache::default(),
             store,
+            keys,
+            mi_cache: managed::TokenCache::default(),
             clock,
             config,
             tenant_id,

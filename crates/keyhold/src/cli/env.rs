@@ -4,7 +4,7 @@ use std::{fs, path::Path};
 
 use anyhow::Context;
 use clap::Args;
-use keyhold_server::{AdminFile, StateFile};
+use keyhold_server::{AdminFile, MiFile, StateFile};
 
 use super::DataDir;
 
@@ -41,6 +41,13 @@ pub fn run(args: EnvArgs) -> anyhow::Result<()> {
         ("KEYHOLD_URL", state.url.clone()),
         ("KEYHOLD_VAULT_RESOURCE", state.vault_resource.clone()),
     ];
+    if let Ok(mi) = read_json::<MiFile>(&dir.join("mi.json")) {
+        vars.push(("IDENTITY_ENDPOINT", mi.identity_endpoint.clone()));
+        vars.push(("IDENTITY_HEADER", mi.identity_header.clone()));
+        vars.push(("MSI_ENDPOINT", mi.identity_endpoint));
+        vars.push(("MSI_SECRET", mi.identity_header));
+        vars.push(("AZURE_POD_IDENTITY_AUTHORITY_HOST", mi.imds_authority));
+    }
     if let Some(name) = &args.service_principal {
         let file = if name == "admin" {
             dir.join("admin.json")

@@ -8,9 +8,14 @@ use keyhold_core::identity::{Audience, TokenError, VerifiedToken};
 use crate::{AppState, error::ApiError};
 
 #[derive(Debug, Clone)]
+#[expect(
+    dead_code,
+    reason = "authorization (access policies, RBAC) and audit will read the caller"
+)]
 pub struct VaultCaller(pub VerifiedToken);
 
 #[derive(Debug, Clone)]
+#[expect(dead_code, reason = "audit will read the caller")]
 pub struct AdminCaller(pub VerifiedToken);
 
 fn bearer(parts: &Parts) -> Option<&str> {

@@ -4,6 +4,7 @@
 mod admin;
 mod bundle;
 mod deleted;
+pub mod mi;
 mod oidc;
 mod secrets;
 mod token;
@@ -11,6 +12,8 @@ mod token;
 use axum::{Json, Router, routing::get};
 
 use crate::AppState;
+
+pub use mi::routes as mi_router;
 
 pub fn vault_router(state: AppState) -> Router {
     Router::new()

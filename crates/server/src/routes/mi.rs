@@ -1,0 +1,202 @@
+//! The managed-identity endpoints of this host (wire-protocol §4): IMDS, App Service (2019), the 2017
+//! `secret` protocol and the legacy VM-extension POST. Paths are matched case-insensitively with an
+//! optional trailing slash (msal-node lower-cases the URL and appends `/`). Unknown identities get
+//! 400 `invalid_request`, never 404, which the SDKs would retry for a minute.
+
+use std::collections::HashMap;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Request, State},
+    http::{HeaderMap, Method},
+    response::{IntoResponse, Response},
+};
+use keyhold_core::identity::IdentitySelector;
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::{AppState, error::MiError};
+
+pub const APP_SERVICE_PATH: &str = "/msi/token";
+
+pub fn routes(state: AppState) -> Router {
+    Router::new().fallback(dispatch).with_state(state)
+}
+
+type Params = HashMap<String, String>;
+
+async fn dispatch(State(s): State<AppState>, req: Request) -> Response {
+    let path = req.uri().path().trim_end_matches('/').to_ascii_lowercase();
+    let query: Params = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let method = req.method().clone();
+    let (parts, body) = req.into_parts();
+    let result = match (method, path.as_str()) {
+        (Method::GET, "/metadata/identity/oauth2/token") => imds(&s, &parts.headers, &query),
+        (Method::GET, APP_SERVICE_PATH) => app_service(&s, &parts.headers, &query),
+        (Method::POST, APP_SERVICE_PATH | "/oauth2/token") => {
+            match axum::body::to_bytes(body, 64 * 1024).await {
+                Ok(bytes) => legacy_post(&s, &parts.headers, &bytes),
+                Err(_) => Err(MiError::BadRequest(
+                    "The request body could not be read.".into(),
+                )),
+            }
+        }
+        _ => return MiError::NotFound.into_response(),
+    };
+    result.map_or_else(IntoResponse::into_response, IntoResponse::into_response)
+}
+
+fn metadata_true(headers: &HeaderMap) -> bool {
+    headers
+        .get("metadata")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+fn header_matches(headers: &HeaderMap, name: &str, expected: &str) -> bool {
+    headers
+        .get(name)
+        .is_some_and(|v| keyhold_crypto::ct_eq(v.as_bytes(), expected.as_bytes()))
+}
+
+/// The user-assigned selector, by whichever parameter name the protocol uses.
+fn selector(
+    p: &Params,
+    client: &[&str],
+    object: &[&str],
+    resource: &[&str],
+) -> Result<IdentitySelector, MiError> {
+    let find = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| p.get(*n).filter(|v| !v.is_empty()).cloned())
+    };
+    let picks = [
+        find(client).map(IdentitySelector::ClientId),
+        find(object).map(IdentitySelector::ObjectId),
+        find(resource).map(IdentitySelector::ResourceId),
+    ];
+    let mut given = picks.into_iter().flatten();
+    match (given.next(), given.next()) {
+        (None, _) => Ok(IdentitySelector::SystemAssigned),
+        (Some(sel), None) => Ok(sel),
+        (Some(_), Some(_)) => Err(MiError::BadRequest(
+            "Only one of client_id, object_id or msi_res_id may be specified.".into(),
+        )),
+    }
+}
+
+fn api_version_at_least(p: &Params, min: &str) -> Result<(), MiError> {
+    match p.get("api-version") {
+        None => Err(MiError::BadRequest(
+            "Required query variable 'api-version' is missing".into(),
+        )),
+        Some(v) if v.as_str() >= min && v.len() >= 10 => Ok(()),
+        Some(v) => Err(MiError::BadRequest(format!(
+            "Invalid api-version '{v}'. Use {min} or later."
+        ))),
+    }
+}
+
+fn resource(p: &Params) -> Result<String, MiError> {
+    p.get("resource")
+        .filter(|r| !r.is_empty())
+        .map(|r| r.trim_end_matches("/.default").to_owned())
+        .ok_or_else(|| MiError::BadRequest("Required audience parameter not specified".into()))
+}
+
+fn issue(
+    s: &AppState,
+    sel: &IdentitySelector,
+    resource: &str,
+) -> Result<Json<serde_json::Value>, MiError> {
+    let mi = &s.mi;
+    let token = s
+        .core
+        .identity
+        .managed_identity_token(&mi.host, sel, resource)?;
+    // Strings throughout, as real IMDS sends them: the Rust SDK insists on a string `expires_on`.
+    Ok(Json(json!({
+        "access_token": token.access_token,
+        "client_id": mi.host.client_id,
+        "expires_in": token.expires_in.to_string(),
+        "expires_on": token.expires_on.to_string(),
+        "ext_expires_in": token.expires_in.to_string(),
+        "not_before": token.not_before.to_string(),
+        "resource": token.resource,
+        "token_type": "Bearer",
+    })))
+}
+
+fn imds(s: &AppState, headers: &HeaderMap, p: &Params) -> Result<Json<serde_json::Value>, MiError> {
+    if !metadata_true(headers) {
+        return Err(MiError::BadRequest(
+            "Required metadata header not specified".into(),
+        ));
+    }
+    api_version_at_least(p, "2018-02-01")?;
+    let resource = resource(p)?;
+    let sel = selector(
+        p,
+        &["client_id"],
+        &["object_id"],
+        &["msi_res_id", "mi_res_id"],
+    )?;
+    issue(s, &sel, &resource)
+}
+
+/// `IDENTITY_ENDPOINT` (2019, `X-IDENTITY-HEADER`) and `MSI_ENDPOINT` (2017, `secret`) share one URL.
+fn app_service(
+    s: &AppState,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<Json<serde_json::Value>, MiError> {
+    let secret = s.mi.header.expose_secret();
+    if headers.contains_key("x-identity-header") {
+        if !header_matches(headers, "x-identity-header", secret) {
+            return Err(MiError::Unauthorized(
+                "The X-IDENTITY-HEADER is invalid.".into(),
+            ));
+        }
+        api_version_at_least(p, "2019-08-01")?;
+        let sel = selector(
+            p,
+            &["client_id"],
+            &["object_id"],
+            &["mi_res_id", "msi_res_id"],
+        )?;
+        return issue(s, &sel, &resource(p)?);
+    }
+    if headers.contains_key("secret") {
+        if !header_matches(headers, "secret", secret) {
+            return Err(MiError::Unauthorized(
+                "The secret header is invalid.".into(),
+            ));
+        }
+        api_version_at_least(p, "2017-09-01")?;
+        let sel = selector(p, &["clientid", "client_id"], &[], &[])?;
+        return issue(s, &sel, &resource(p)?);
+    }
+    Err(MiError::Unauthorized(
+        "Missing X-IDENTITY-HEADER (or secret) header.".into(),
+    ))
+}
+
+/// The VM extension's `POST /oauth2/token` (and Cloud Shell's `POST $MSI_ENDPOINT`): form body.
+fn legacy_post(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Json<serde_json::Value>, MiError> {
+    if !metadata_true(headers) {
+        return Err(MiError::BadRequest(
+            "Required metadata header not specified".into(),
+        ));
+    }
+    let form: Params = form_urlencoded::parse(body).into_owned().collect();
+    let sel = selector(&form, &["client_id"], &["object_id"], &["msi_res_id"])?;
+    issue(s, &sel, &resource(&form)?)
+}
