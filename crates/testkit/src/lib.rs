@@ -1,1 +1,251 @@
-//! placeholder
+//! A real `keyhold serve` for tests: the binary, started on port 0 in a temp dir, reached over real
+//! HTTPS that trusts only the server's own CA. Vault host names resolve to loopback inside the client,
+//! so tests need no `/etc/hosts` edits. Test support code: `anyhow` and panics on setup failure are fine.
+#![forbid(unsafe_code)]
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use rustls::pki_types::{CertificateDer, pem::PemObject};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `state.json` as the server writes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct State {
+    pub pid: u32,
+    pub listen: String,
+    pub mi_listen: String,
+    pub url: String,
+    pub tenant_id: String,
+    pub dns_suffix: String,
+    pub vault_resource: String,
+}
+
+/// `admin.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Admin {
+    pub app_id: String,
+    pub password: String,
+    pub tenant: String,
+    pub object_id: String,
+}
+
+pub struct Server {
+    bin: PathBuf,
+    extra: Vec<String>,
+    _dir: tempfile::TempDir,
+    pub data_dir: PathBuf,
+    child: Option<Child>,
+    pub state: State,
+    pub admin: Admin,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts `bin serve` on ephemeral ports with extra flags.
+    pub fn start(bin: &Path, extra: &[&str]) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let data_dir = dir.path().join("data");
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = spawn(bin, &data_dir, "127.0.0.1:0", "127.0.0.1:0", &extra)?;
+        let state = wait_for_state(&data_dir, child.id())?;
+        let admin: Admin = serde_json::from_slice(&std::fs::read(data_dir.join("admin.json"))?)?;
+        let http = client(&data_dir)?;
+        Ok(Self {
+            bin: bin.to_owned(),
+            extra,
+            _dir: dir,
+            data_dir,
+            child: Some(child),
+            state,
+            admin,
+            http,
+        })
+    }
+
+    /// SIGTERM; returns the exit status.
+    pub fn stop(&mut self) -> Result<ExitStatus> {
+        let Some(mut child) = self.child.take() else {
+            bail!("server not running")
+        };
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("server did not stop within 20 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server (if running) and starts it again on the same data dir and ports.
+    pub fn restart(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            let status = self.stop()?;
+            anyhow::ensure!(status.success(), "server exited with {status} on SIGTERM");
+        }
+        let _ = std::fs::remove_file(self.data_dir.join("state.json"));
+        let child = spawn(
+            &self.bin,
+            &self.data_dir,
+            &self.state.listen,
+            &self.state.mi_listen,
+            &self.extra,
+        )?;
+        self.state = wait_for_state(&self.data_dir, child.id())?;
+        self.child = Some(child);
+        self.http = client(&self.data_dir)?;
+        Ok(())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.state
+            .listen
+            .parse::<SocketAddr>()
+            .map(|a| a.port())
+            .unwrap_or(0)
+    }
+
+    pub fn mi_url(&self) -> String {
+        format!("http://{}", self.state.mi_listen)
+    }
+
+    pub fn vault_url(&self, vault: &str) -> String {
+        format!("https://{vault}.{}:{}", self.state.dns_suffix, self.port())
+    }
+
+    /// Client-credentials token for `resource` with the admin's secret (v2 endpoint).
+    pub async fn token(&self, resource: &str) -> Result<String> {
+        let (client_id, secret) = (self.admin.app_id.clone(), self.admin.password.clone());
+        self.token_for(&client_id, &secret, resource).await
+    }
+
+    pub async fn token_for(&self, client_id: &str, secret: &str, resource: &str) -> Result<String> {
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.state.url, self.state.tenant_id
+        );
+        let scope = format!("{resource}/.default");
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("scope", &scope),
+        ];
+        let resp = self.http.post(url).form(&form).send().await?;
+        let status = resp.status();
+        let body: Value = resp.json().await?;
+        anyhow::ensure!(status.is_success(), "token request failed: {status} {body}");
+        body["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("no access_token")
+    }
+
+    /// Creates a vault through the admin API.
+    pub async fn create_vault(&self, name: &str) -> Result<Value> {
+        let token = self.token(&self.state.url).await?;
+        let resp = self
+            .http
+            .put(format!("{}/keyhold/v1/vaults/{name}", self.state.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await?;
+        anyhow::ensure!(status.is_success(), "create vault failed: {status} {body}");
+        Ok(body)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The server's stderr goes to `server.log` beside the data dir, to read when a test fails.
+fn spawn(bin: &Path, data_dir: &Path, listen: &str, mi: &str, extra: &[String]) -> Result<Child> {
+    let log_path = data_dir.parent().unwrap_or(data_dir).join("server.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)?;
+    Command::new(bin)
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", listen, "--mi-listen", mi])
+        .args(extra)
+        .env("KEYHOLD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))
+}
+
+fn wait_for_state(data_dir: &Path, pid: u32) -> Result<State> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let path = data_dir.join("state.json");
+    loop {
+        if let Ok(bytes) = std::fs::read(&path) {
+            if let Ok(state) = serde_json::from_slice::<State>(&bytes) {
+                if state.pid == pid {
+                    return Ok(state);
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("server did not write {} within 30 s", path.display());
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// An HTTPS client trusting only the server's CA, with every name resolving to loopback.
+pub fn client(data_dir: &Path) -> Result<reqwest::Client> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(data_dir.join("ca.pem"))?;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert?)?;
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .dns_resolver(Arc::new(Loopback))
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+struct Loopback;
+
+impl reqwest::dns::Resolve for Loopback {
+    fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let addrs: reqwest::dns::Addrs =
+            Box::new(std::iter::once(SocketAddr::from(([127, 0, 0, 1], 0))));
+        Box::pin(std::future::ready(Ok(addrs)))
+    }
+}
