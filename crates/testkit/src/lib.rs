@@ -207,12 +207,11 @@ fn wait_for_state(data_dir: &Path, pid: u32) -> Result<State> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let path = data_dir.join("state.json");
     loop {
-        if let Ok(bytes) = std::fs::read(&path) {
-            if let Ok(state) = serde_json::from_slice::<State>(&bytes) {
-                if state.pid == pid {
-                    return Ok(state);
-                }
-            }
+        if let Ok(bytes) = std::fs::read(&path)
+            && let Ok(state) = serde_json::from_slice::<State>(&bytes)
+            && state.pid == pid
+        {
+            return Ok(state);
         }
         if Instant::now() > deadline {
             bail!("server did not write {} within 30 s", path.display());

@@ -181,7 +181,7 @@ async fn bad_managed_identity_requests_get_imds_errors() {
     for (name, req, status, text) in cases {
         let (got, body) = json(req.send().await.unwrap()).await;
         assert_eq!(got, status, "{name}: {body}");
-        assert_eq!(body["error"].as_str().is_some(), true, "{name}: {body}");
+        assert_eq!(body["error"], "invalid_request", "{name}: {body}");
         assert!(
             body["error_description"].as_str().unwrap().contains(text),
             "{name}: {body}"
