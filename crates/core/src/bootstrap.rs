@@ -1,17 +1,14 @@
-//! First start and every start: unwrap the root key with the seal, the keyring with the root key, and
-//! make sure the tenant, the admin principal, the local CA and a signing key exist. Several nodes
+//! Every start, once the root key is unsealed: unwrap the keyring, and make sure the tenant, the admin
+//! principal and a signing key exist. Several nodes
 //! starting at once agree through `put_meta_if_absent`.
 
 use std::sync::Arc;
 
-use keyhold_crypto::{KeyFileSeal, Keyring, RootKey, Sealed, random, tls::LocalCa};
+use keyhold_crypto::{Keyring, RootKey, Sealed, random};
 use keyhold_store::Store;
 use secrecy::SecretString;
-use zeroize::Zeroizing;
 
-use crate::{
-    CoreConfig, Keyhold, Keys, clock::Clock, identity::Identity, secrets::Secrets, vaults::Vaults,
-};
+use crate::{CoreConfig, Keyhold, Keys, clock::Clock, identity::Identity, secrets::Secrets, vaults::Vaults};
 
 /// The admin's credentials, returned only by the start that created them.
 pub struct AdminCredentials {
@@ -38,7 +35,6 @@ fn boot<E: std::fmt::Display>(e: E) -> BootError {
 
 pub struct Bootstrap {
     pub core: Keyhold,
-    pub ca: LocalCa,
     pub admin: Option<AdminCredentials>,
 }
 
@@ -51,16 +47,14 @@ impl std::fmt::Debug for Bootstrap {
 impl Bootstrap {
     pub async fn open(
         store: Arc<dyn Store>,
-        seal: &KeyFileSeal,
+        root: RootKey,
         clock: Arc<dyn Clock>,
         config: CoreConfig,
     ) -> Result<Self, BootError> {
-        let root = unwrap_root(&*store, seal).await?;
         let keys = Keys::new(unwrap_keyring(&*store, &root).await?);
         drop(root);
-        let tenant_id = meta_string(&*store, "tenant_id", random::guid()).await?;
+        let tenant_id = tenant_id(&*store).await?;
         let instance_id = meta_string(&*store, "instance_id", random::guid()).await?;
-        let ca = local_ca(&*store, &keys).await?;
         let config = Arc::new(config);
         let identity = Arc::new(
             Identity::open(
@@ -88,30 +82,13 @@ impl Bootstrap {
                 vaults,
                 secrets,
             },
-            ca,
             admin,
         })
     }
 }
 
-async fn unwrap_root(store: &dyn Store, seal: &KeyFileSeal) -> Result<RootKey, BootError> {
-    let candidate = seal
-        .wrap_root(&RootKey::generate().map_err(boot)?)
-        .map_err(boot)?;
-    let stored = store
-        .put_meta_if_absent("root_key", candidate.as_bytes())
-        .await
-        .map_err(boot)?;
-    let sealed = Sealed::from_stored(stored).map_err(boot)?;
-    seal.unwrap_root(&sealed).map_err(|_| {
-        BootError("the seal does not open this database's root key (wrong key file?)".into())
-    })
-}
-
 async fn unwrap_keyring(store: &dyn Store, root: &RootKey) -> Result<Keyring, BootError> {
-    let candidate = root
-        .wrap_keyring(&Keyring::generate().map_err(boot)?)
-        .map_err(boot)?;
+    let candidate = root.wrap_keyring(&Keyring::generate().map_err(boot)?).map_err(boot)?;
     let stored = store
         .put_meta_if_absent("keyring", candidate.as_bytes())
         .await
@@ -120,57 +97,21 @@ async fn unwrap_keyring(store: &dyn Store, root: &RootKey) -> Result<Keyring, Bo
         .map_err(boot)
 }
 
+/// The tenant id: readable while sealed (it is not secret), so a sealed server can already name it.
+pub async fn tenant_id(store: &dyn Store) -> Result<String, BootError> {
+    meta_string(store, "tenant_id", random::guid()).await
+}
+
 async fn meta_string(store: &dyn Store, key: &str, fresh: String) -> Result<String, BootError> {
-    let stored = store
-        .put_meta_if_absent(key, fresh.as_bytes())
-        .await
-        .map_err(boot)?;
+    let stored = store.put_meta_if_absent(key, fresh.as_bytes()).await.map_err(boot)?;
     String::from_utf8(stored).map_err(boot)
 }
 
-async fn local_ca(store: &dyn Store, keys: &Keys) -> Result<LocalCa, BootError> {
-    const AAD: [&str; 1] = ["ca-key"];
-    if let (Some(cert), Some(key)) = (
-        store.meta("ca_cert").await.map_err(boot)?,
-        store.meta("ca_key").await.map_err(boot)?,
-    ) {
-        let key = keys
-            .open(&AAD, &Sealed::from_stored(key).map_err(boot)?)
-            .map_err(boot)?;
-        let key_pem = Zeroizing::new(String::from_utf8(key.to_vec()).map_err(boot)?);
-        return Ok(LocalCa::from_parts(
-            String::from_utf8(cert).map_err(boot)?,
-            key_pem,
-        ));
-    }
-    let ca = LocalCa::generate("keyhold local CA").map_err(boot)?;
-    store
-        .put_meta(
-            "ca_key",
-            keys.seal(&AAD, ca.key_pem().as_bytes())
-                .map_err(boot)?
-                .as_bytes(),
-        )
-        .await
-        .map_err(boot)?;
-    store
-        .put_meta("ca_cert", ca.cert_pem.as_bytes())
-        .await
-        .map_err(boot)?;
-    Ok(ca)
-}
-
-async fn ensure_admin(
-    store: &dyn Store,
-    identity: &Identity,
-) -> Result<Option<AdminCredentials>, BootError> {
+async fn ensure_admin(store: &dyn Store, identity: &Identity) -> Result<Option<AdminCredentials>, BootError> {
     if store.meta("admin_object_id").await.map_err(boot)?.is_some() {
         return Ok(None);
     }
-    let sp = identity
-        .create_service_principal("keyhold-admin")
-        .await
-        .map_err(boot)?;
+    let sp = identity.create_service_principal("keyhold-admin").await.map_err(boot)?;
     store
         .put_meta("admin_object_id", sp.object_id.as_bytes())
         .await

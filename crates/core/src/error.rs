@@ -51,9 +51,7 @@ pub enum VaultError {
     AlreadyExists { name: String },
     #[error("Operation get is not allowed on a disabled secret.")]
     Disabled,
-    #[error(
-        "Operation \"purge\" is not allowed because purge protection is enabled for this vault."
-    )]
+    #[error("Operation \"purge\" is not allowed because purge protection is enabled for this vault.")]
     PurgeProtected,
     #[error("Vault not found: {0}")]
     VaultNotFound(String),
@@ -77,9 +75,7 @@ impl From<StoreError> for VaultError {
 impl From<CryptoError> for VaultError {
     fn from(e: CryptoError) -> Self {
         match e {
-            CryptoError::Integrity | CryptoError::Malformed | CryptoError::UnknownKey(_) => {
-                Self::Integrity
-            }
+            CryptoError::Integrity | CryptoError::Malformed | CryptoError::UnknownKey(_) => Self::Integrity,
             other => Self::Internal(other.to_string()),
         }
     }

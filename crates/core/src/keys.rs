@@ -19,9 +19,7 @@ impl std::fmt::Debug for Keys {
 
 impl Keys {
     pub fn new(ring: Keyring) -> Self {
-        Self {
-            ring: Arc::new(ring),
-        }
+        Self { ring: Arc::new(ring) }
     }
 
     pub fn seal(&self, owner: &[&str], plaintext: &[u8]) -> Result<Sealed, CryptoError> {

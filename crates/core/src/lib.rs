@@ -7,12 +7,13 @@ pub mod clock;
 mod error;
 pub mod identity;
 mod keys;
+pub mod seal;
 pub mod secrets;
 pub mod vaults;
 
 use std::sync::Arc;
 
-pub use bootstrap::{AdminCredentials, Bootstrap};
+pub use bootstrap::{AdminCredentials, Bootstrap, tenant_id};
 pub use error::{AuthError, VaultError};
 pub use keyhold_store::{Store, StoreError};
 pub use keys::Keys;

@@ -38,11 +38,7 @@ impl Vaults {
     }
 
     /// Creates a vault, or updates its settings. Purge protection, once on, stays on (as in Azure).
-    pub async fn create_or_update(
-        &self,
-        name: &str,
-        settings: VaultSettings,
-    ) -> Result<VaultRecord, VaultError> {
+    pub async fn create_or_update(&self, name: &str, settings: VaultSettings) -> Result<VaultRecord, VaultError> {
         validate_vault_name(name)?;
         if !(7..=90).contains(&settings.retention_days) {
             return Err(VaultError::BadParameter(
@@ -57,12 +53,8 @@ impl Vaults {
                 .unwrap_or_else(|| name.to_ascii_lowercase()),
             tenant_id: self.tenant_id.clone(),
             retention_days: settings.retention_days,
-            purge_protection: settings.purge_protection
-                || existing.as_ref().is_some_and(|v| v.purge_protection),
-            created: existing
-                .as_ref()
-                .map(|v| v.created)
-                .unwrap_or_else(|| self.clock.now()),
+            purge_protection: settings.purge_protection || existing.as_ref().is_some_and(|v| v.purge_protection),
+            created: existing.as_ref().map(|v| v.created).unwrap_or_else(|| self.clock.now()),
         };
         self.store.put_vault(&record).await?;
         Ok(record)

@@ -32,12 +32,7 @@ const HEADER: usize = 1 + 4 + NONCE_LEN;
 
 impl std::fmt::Debug for Sealed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Sealed(key {}, {} bytes)",
-            self.key_id().unwrap_or(0),
-            self.0.len()
-        )
+        write!(f, "Sealed(key {}, {} bytes)", self.key_id().unwrap_or(0), self.0.len())
     }
 }
 
@@ -60,22 +55,13 @@ impl Sealed {
     }
 }
 
-pub(crate) fn seal(
-    key_id: u32,
-    key: &[u8; 32],
-    aad: &Aad,
-    plaintext: &[u8],
-) -> Result<Sealed, CryptoError> {
+pub(crate) fn seal(key_id: u32, key: &[u8; 32], aad: &Aad, plaintext: &[u8]) -> Result<Sealed, CryptoError> {
     let lkey = less_safe(key)?;
     let mut nonce = [0u8; NONCE_LEN];
     aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CryptoError::KeyGen)?;
     let mut buf = plaintext.to_vec();
-    lkey.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce),
-        LcAad::from(&aad.0),
-        &mut buf,
-    )
-    .map_err(|_| CryptoError::Integrity)?;
+    lkey.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), LcAad::from(&aad.0), &mut buf)
+        .map_err(|_| CryptoError::Integrity)?;
     let mut out = Vec::with_capacity(HEADER + buf.len());
     out.push(FORMAT_V1);
     out.extend_from_slice(&key_id.to_be_bytes());
@@ -84,23 +70,13 @@ pub(crate) fn seal(
     Ok(Sealed(out))
 }
 
-pub(crate) fn open(
-    key: &[u8; 32],
-    aad: &Aad,
-    sealed: &Sealed,
-) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+pub(crate) fn open(key: &[u8; 32], aad: &Aad, sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let lkey = less_safe(key)?;
     let bytes = &sealed.0;
-    let nonce: [u8; NONCE_LEN] = bytes[5..HEADER]
-        .try_into()
-        .map_err(|_| CryptoError::Malformed)?;
+    let nonce: [u8; NONCE_LEN] = bytes[5..HEADER].try_into().map_err(|_| CryptoError::Malformed)?;
     let mut buf = Zeroizing::new(bytes[HEADER..].to_vec());
     let len = lkey
-        .open_in_place(
-            Nonce::assume_unique_for_key(nonce),
-            LcAad::from(&aad.0),
-            &mut buf,
-        )
+        .open_in_place(Nonce::assume_unique_for_key(nonce), LcAad::from(&aad.0), &mut buf)
         .map_err(|_| CryptoError::Integrity)?
         .len();
     buf.truncate(len);

@@ -55,9 +55,7 @@ pub struct Unverified<'a> {
 impl<'a> Unverified<'a> {
     pub fn parse(token: &'a str) -> Result<Self, JwtError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(JwtError::Malformed);
         };
         let header: Header = serde_json::from_slice(&b64(h)?).map_err(|_| JwtError::Malformed)?;
@@ -133,12 +131,7 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     pub fn generate() -> Result<Self, CryptoError> {
         let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| CryptoError::KeyGen)?;
-        let pkcs8 = Zeroizing::new(
-            pair.as_der()
-                .map_err(|_| CryptoError::KeyGen)?
-                .as_ref()
-                .to_vec(),
-        );
+        let pkcs8 = Zeroizing::new(pair.as_der().map_err(|_| CryptoError::KeyGen)?.as_ref().to_vec());
         Self::from_pkcs8(&pkcs8)
     }
 
@@ -181,20 +174,13 @@ impl SigningKey {
             x5t: Some(self.kid.clone()),
             x5t_s256: None,
         };
-        let h =
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|_| CryptoError::Signing)?);
-        let p =
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(|_| CryptoError::Signing)?);
+        let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|_| CryptoError::Signing)?);
+        let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(|_| CryptoError::Signing)?);
         let input = format!("{h}.{p}");
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let mut sig = vec![0u8; self.pair.public_modulus_len()];
         self.pair
-            .sign(
-                &signature::RSA_PKCS1_SHA256,
-                &rng,
-                input.as_bytes(),
-                &mut sig,
-            )
+            .sign(&signature::RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
             .map_err(|_| CryptoError::Signing)?;
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
@@ -238,15 +224,11 @@ mod tests {
             parts.join(".")
         };
         assert_eq!(
-            Unverified::parse(&forged)?
-                .verify::<C>(Alg::Rs256, &pk)
-                .err(),
+            Unverified::parse(&forged)?.verify::<C>(Alg::Rs256, &pk).err(),
             Some(JwtError::Signature)
         );
         assert_eq!(
-            Unverified::parse(&token)?
-                .verify::<C>(Alg::Ps256, &pk)
-                .err(),
+            Unverified::parse(&token)?.verify::<C>(Alg::Ps256, &pk).err(),
             Some(JwtError::Algorithm)
         );
         let reloaded = SigningKey::from_pkcs8(key.pkcs8())?;

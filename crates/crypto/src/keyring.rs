@@ -72,10 +72,7 @@ mod tests {
     fn records_open_only_with_their_own_aad() -> Result<(), CryptoError> {
         let ring = Keyring::generate()?;
         let a = ring.seal(&Aad::new(&["secret", "v", "a", "1"]), b"alpha")?;
-        assert_eq!(
-            &ring.open(&Aad::new(&["secret", "v", "a", "1"]), &a)?[..],
-            b"alpha"
-        );
+        assert_eq!(&ring.open(&Aad::new(&["secret", "v", "a", "1"]), &a)?[..], b"alpha");
         assert!(matches!(
             ring.open(&Aad::new(&["secret", "v", "b", "1"]), &a),
             Err(CryptoError::Integrity)

@@ -18,7 +18,7 @@ pub mod x509;
 pub use aead::{Aad, Sealed};
 pub use error::CryptoError;
 pub use keyring::Keyring;
-pub use seal::{KeyFileSeal, RootKey};
+pub use seal::{PassphraseParams, RootKey, UnsealKey};
 
 /// SHA-256 digest, for token-cache keys and hashed client secrets.
 pub fn sha256(data: &[u8]) -> [u8; 32] {

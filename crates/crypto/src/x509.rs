@@ -23,8 +23,7 @@ impl ClientCertificate {
             Ok((_, pem)) => pem.contents,
             Err(_) => input.to_vec(),
         };
-        let (_, cert) =
-            X509Certificate::from_der(&der).map_err(|e| CryptoError::Certificate(e.to_string()))?;
+        let (_, cert) = X509Certificate::from_der(&der).map_err(|e| CryptoError::Certificate(e.to_string()))?;
         pkcs1_of(&cert)?;
         let sha1 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
         let sha256 = crate::sha256(&der);
@@ -38,8 +37,7 @@ impl ClientCertificate {
     }
 
     pub fn public_key(&self) -> Result<PublicKey, CryptoError> {
-        let (_, cert) = X509Certificate::from_der(&self.der)
-            .map_err(|e| CryptoError::Certificate(e.to_string()))?;
+        let (_, cert) = X509Certificate::from_der(&self.der).map_err(|e| CryptoError::Certificate(e.to_string()))?;
         pkcs1_of(&cert).map(PublicKey::from_pkcs1)
     }
 }
@@ -47,9 +45,7 @@ impl ClientCertificate {
 fn pkcs1_of(cert: &X509Certificate<'_>) -> Result<Vec<u8>, CryptoError> {
     let spki = cert.public_key();
     if spki.algorithm.algorithm != x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION {
-        return Err(CryptoError::Certificate(
-            "only RSA certificates are supported".into(),
-        ));
+        return Err(CryptoError::Certificate("only RSA certificates are supported".into()));
     }
     Ok(spki.subject_public_key.data.to_vec())
 }

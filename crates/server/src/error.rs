@@ -48,10 +48,7 @@ fn internal(detail: &str) -> Response {
     tracing::error!(%request_id, detail, "internal error");
     body(
         StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorBody::new(
-            "InternalError",
-            format!("Internal error. Request id: {request_id}"),
-        ),
+        ErrorBody::new("InternalError", format!("Internal error. Request id: {request_id}")),
     )
 }
 
@@ -65,26 +62,17 @@ impl IntoResponse for ApiError {
                         format!("AKV10022: Invalid audience. Found: {found}.")
                     }
                     Some(TokenError::Issuer) => "AKV10032: Invalid issuer.".to_owned(),
-                    Some(TokenError::Expired) => {
-                        "AKV10000: Token validation failed: the token is expired.".to_owned()
-                    }
+                    Some(TokenError::Expired) => "AKV10000: Token validation failed: the token is expired.".to_owned(),
                     Some(other) => format!("AKV10000: Token validation failed: {other}."),
                 };
-                let mut resp = body(
-                    StatusCode::UNAUTHORIZED,
-                    ErrorBody::new("Unauthorized", message),
-                );
+                let mut resp = body(StatusCode::UNAUTHORIZED, ErrorBody::new("Unauthorized", message));
                 if let Ok(v) = HeaderValue::from_str(&challenge) {
                     resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
                 }
                 resp
             }
-            ApiError::Forbidden { message } => {
-                body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", message))
-            }
-            ApiError::NotFound { message } => {
-                body(StatusCode::NOT_FOUND, ErrorBody::new("NotFound", message))
-            }
+            ApiError::Forbidden { message } => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", message)),
+            ApiError::NotFound { message } => body(StatusCode::NOT_FOUND, ErrorBody::new("NotFound", message)),
             ApiError::Vault(e) => vault_error(e),
         }
     }
@@ -99,16 +87,12 @@ fn vault_error(e: VaultError) -> Response {
         VaultError::SecretNotFound { .. } | VaultError::DeletedSecretNotFound { .. } => {
             body(StatusCode::NOT_FOUND, ErrorBody::new("SecretNotFound", msg))
         }
-        VaultError::VaultNotFound(_) => {
-            body(StatusCode::NOT_FOUND, ErrorBody::new("VaultNotFound", msg))
-        }
+        VaultError::VaultNotFound(_) => body(StatusCode::NOT_FOUND, ErrorBody::new("VaultNotFound", msg)),
         VaultError::DeletedButRecoverable { .. } => body(
             StatusCode::CONFLICT,
             ErrorBody::new("Conflict", msg).with_inner("ObjectIsDeletedButRecoverable"),
         ),
-        VaultError::AlreadyExists { .. } => {
-            body(StatusCode::CONFLICT, ErrorBody::new("Conflict", msg))
-        }
+        VaultError::AlreadyExists { .. } => body(StatusCode::CONFLICT, ErrorBody::new("Conflict", msg)),
         VaultError::Disabled => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", msg)),
         VaultError::PurgeProtected => body(
             StatusCode::FORBIDDEN,
@@ -245,9 +229,7 @@ impl IntoResponse for MiError {
             MiError::Auth(AuthError::UnknownResource(r)) => (
                 StatusCode::BAD_REQUEST,
                 "invalid_resource",
-                format!(
-                    "AADSTS500011: The resource principal named {r} was not found in the tenant."
-                ),
+                format!("AADSTS500011: The resource principal named {r} was not found in the tenant."),
             ),
             MiError::Auth(other) => {
                 tracing::error!(error = %other, "managed identity token failed");

@@ -86,7 +86,6 @@ pub fn create_data_dir(dir: &Path) -> Result<(), ServeError> {
 
 /// System trust roots plus our CA, so one bundle serves both keyhold and the rest of the internet.
 pub fn write_ca_bundle(dir: &Path, ca_pem: &str) -> Result<(), ServeError> {
-    write_atomic(&dir.join("ca.pem"), ca_pem.as_bytes(), 0o644)?;
     let mut bundle = String::new();
     for candidate in [
         "/etc/ssl/certs/ca-certificates.crt",

@@ -7,8 +7,10 @@ mod error;
 mod extract;
 mod files;
 mod listener;
+mod node;
 mod routes;
 mod run;
+mod sys;
 mod tls;
 mod vault;
 
@@ -19,7 +21,7 @@ use keyhold_core::Keyhold;
 use tower::ServiceExt;
 
 pub use files::{AdminFile, MiFile, StateFile};
-pub use run::{ServeConfig, run};
+pub use run::{SealMode, ServeConfig, run};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -44,14 +44,11 @@ pub async fn serve(
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             match acceptor {
-                Some(acceptor) => {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
-                    {
-                        Ok(Ok(stream)) => connection(stream, peer, app, watcher).await,
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                }
+                Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => connection(stream, peer, app, watcher).await,
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                },
                 None => connection(tcp, peer, app, watcher).await,
             }
         });
@@ -60,12 +57,8 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
 }
 
-async fn connection<IO>(
-    io: IO,
-    peer: SocketAddr,
-    app: Router,
-    watcher: hyper_util::server::graceful::Watcher,
-) where
+async fn connection<IO>(io: IO, peer: SocketAddr, app: Router, watcher: hyper_util::server::graceful::Watcher)
+where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = app.map_request(move |mut req: Request<Incoming>| {

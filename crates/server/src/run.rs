@@ -1,18 +1,32 @@
-//! `keyhold serve`: bind, unlock, write the data-dir files, serve until told to stop.
+//! `keyhold serve`: bind, open the store, start serving (sealed), unseal when the seal allows it at
+//! start, and stop cleanly.
 
-use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
 
-use keyhold_core::{Bootstrap, CoreConfig, clock::SystemClock};
-use keyhold_crypto::KeyFileSeal;
+use keyhold_core::{CoreConfig, seal};
+use keyhold_crypto::UnsealKey;
 use keyhold_store::{SqliteStore, Store};
-use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
-    AppState, MiState, ServeError, app,
-    files::{self, AdminFile, MiFile, StateFile},
-    listener, tls,
+    ServeError,
+    files::{self, StateFile},
+    listener,
+    node::Node,
+    tls,
 };
+
+/// Which seal protects a new instance. An initialised instance keeps the seal it was created with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealMode {
+    /// `seal.key` in the data dir: unseals itself at start. A development convenience.
+    Keyfile,
+    /// Argon2id passphrase, given at start or through `keyhold operator unseal`.
+    Passphrase,
+    /// k-of-n shares from `keyhold operator init`, submitted with `keyhold operator unseal`.
+    Shamir,
+}
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -24,63 +38,39 @@ pub struct ServeConfig {
     pub token_lifetime_secs: i64,
     /// Tolerance for `nbf`/`exp` between machines' clocks.
     pub clock_skew_secs: i64,
+    pub seal: SealMode,
+    /// Unseals (or initialises) a passphrase seal at start.
+    pub passphrase: Option<SecretString>,
 }
 
 fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
     move |e| ServeError(format!("{what}: {e}"))
 }
 
-pub async fn run(
-    config: ServeConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
+pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
     files::create_data_dir(&config.data_dir)?;
-    let https = TcpListener::bind(config.listen)
-        .await
-        .map_err(err("bind --listen"))?;
+    let https = TcpListener::bind(config.listen).await.map_err(err("bind --listen"))?;
     let mi = TcpListener::bind(config.mi_listen)
         .await
         .map_err(err("bind --mi-listen"))?;
     let https_addr = https.local_addr().map_err(err("listen address"))?;
     let mi_addr = mi.local_addr().map_err(err("mi address"))?;
     let port = https_addr.port();
+    let suffix = &config.dns_suffix;
     let public_url = format!("https://localhost:{port}");
     let vault_resource = if port == 443 {
-        format!("https://{}", config.dns_suffix)
+        format!("https://{suffix}")
     } else {
-        format!("https://{}:{port}", config.dns_suffix)
+        format!("https://{suffix}:{port}")
     };
 
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&config.data_dir.join("keyhold.db")).map_err(err("open database"))?,
-    );
-    let seal =
-        KeyFileSeal::load_or_create(&config.data_dir.join("seal.key")).map_err(err("seal"))?;
-    let core_config = CoreConfig {
-        public_url: public_url.clone(),
-        vault_resource: vault_resource.clone(),
-        dns_suffix: config.dns_suffix.clone(),
-        token_lifetime_secs: config.token_lifetime_secs,
-        clock_skew_secs: config.clock_skew_secs,
-    };
-    let boot = Bootstrap::open(store, &seal, Arc::new(SystemClock), core_config)
-        .await
-        .map_err(err("bootstrap"))?;
-    drop(seal);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&config.data_dir.join("keyhold.db")).map_err(err("open database"))?);
+    let tenant_id = keyhold_core::tenant_id(&*store).await.map_err(err("tenant"))?;
 
-    files::write_ca_bundle(&config.data_dir, &boot.ca.cert_pem)?;
-    if let Some(admin) = &boot.admin {
-        let file = AdminFile {
-            app_id: admin.app_id.clone(),
-            display_name: admin.display_name.clone(),
-            password: admin.password.expose_secret().to_owned(),
-            tenant: admin.tenant.clone(),
-            object_id: admin.object_id.clone(),
-        };
-        let json = serde_json::to_vec_pretty(&file).map_err(err("admin.json"))?;
-        files::write_atomic(&config.data_dir.join("admin.json"), &json, 0o600)?;
-    }
-    let suffix = &config.dns_suffix;
+    // TLS material lives outside the seal, as it must to accept unseal requests.
+    let ca = tls::load_or_create_ca(&config.data_dir)?;
+    files::write_ca_bundle(&config.data_dir, &ca.cert_pem)?;
     let names = [
         "localhost".to_owned(),
         "127.0.0.1".into(),
@@ -88,116 +78,129 @@ pub async fn run(
         suffix.clone(),
         format!("*.{suffix}"),
     ];
-    let leaf = boot
-        .ca
-        .issue_leaf(&names)
-        .map_err(err("leaf certificate"))?;
+    let leaf = ca.issue_leaf(&names).map_err(err("leaf certificate"))?;
     let tls = tls::server_config(&leaf.cert_pem, &leaf.key_pem)?;
 
-    let host_name = fs_host_name();
-    let host = boot
-        .core
-        .identity
-        .host_identity(&host_name)
-        .await
-        .map_err(err("host identity"))?;
-    let header = boot
-        .core
-        .identity
-        .identity_header()
-        .await
-        .map_err(err("identity header"))?;
-    let mi_file = MiFile {
-        identity_endpoint: format!("http://{mi_addr}{}", crate::routes::mi::APP_SERVICE_PATH),
-        identity_header: header.clone(),
-        imds_authority: format!("http://{mi_addr}"),
-        client_id: host.client_id.clone(),
-        object_id: host.object_id.clone(),
-        resource_id: host.resource_id.clone(),
-    };
-    let json = serde_json::to_vec_pretty(&mi_file).map_err(err("mi.json"))?;
-    files::write_atomic(&config.data_dir.join("mi.json"), &json, 0o600)?;
-    let state = AppState {
-        core: boot.core.clone(),
-        mi: Arc::new(MiState {
-            host,
-            header: header.into(),
-        }),
+    let core_config = CoreConfig {
+        public_url: public_url.clone(),
+        vault_resource: vault_resource.clone(),
+        dns_suffix: suffix.clone(),
+        token_lifetime_secs: config.token_lifetime_secs,
+        clock_skew_secs: config.clock_skew_secs,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let https_task = tokio::spawn(listener::serve(
-        https,
-        Some(tls),
-        app(state.clone()),
+    let node = Node::new(
+        store.clone(),
+        core_config,
+        config.data_dir.clone(),
+        mi_addr,
         stop_rx.clone(),
-    ));
-    let mi_task = tokio::spawn(listener::serve(
-        mi,
-        None,
-        crate::routes::mi_router(state.clone()),
-        stop_rx.clone(),
-    ));
-    let purge_task = tokio::spawn(purge_loop(state.clone(), stop_rx.clone()));
+    );
+    let https_task = tokio::spawn(listener::serve(https, Some(tls), node.https_router(), stop_rx.clone()));
+    let mi_task = tokio::spawn(listener::serve(mi, None, node.mi_router(), stop_rx.clone()));
+
+    let seal_note = unseal_at_start(&node, &config).await?;
 
     let state_file = StateFile {
         pid: std::process::id(),
         listen: https_addr.to_string(),
         mi_listen: mi_addr.to_string(),
-        url: public_url.clone(),
-        tenant_id: boot.core.tenant_id.clone(),
-        dns_suffix: config.dns_suffix.clone(),
+        url: public_url,
+        tenant_id,
+        dns_suffix: suffix.clone(),
         vault_resource,
     };
     let json = serde_json::to_vec_pretty(&state_file).map_err(err("state.json"))?;
     files::write_atomic(&config.data_dir.join("state.json"), &json, 0o644)?;
-    banner(&config, &state_file);
+    banner(&config, &state_file, &seal_note, node.is_sealed());
 
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(https_task, mi_task, purge_task);
+    let _ = tokio::join!(https_task, mi_task);
     Ok(())
 }
 
-/// This machine's name, for the host resource (`.../virtualMachines/<name>`).
-fn fs_host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        })
-        .unwrap_or_else(|| "keyhold-host".into())
-}
-
-/// Removes soft-deleted secrets whose retention has ended, once a minute.
-async fn purge_loop(state: AppState, mut stop: watch::Receiver<bool>) {
-    loop {
-        match state.core.secrets.purge_expired().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "purged expired deleted secrets"),
-            Err(e) => tracing::warn!(error = %e, "purge run failed"),
+/// Unseals now if the seal allows it; returns a line for the banner.
+async fn unseal_at_start(node: &Node, config: &ServeConfig) -> Result<String, ServeError> {
+    let store = &*node.store;
+    let key_file = config.data_dir.join("seal.key");
+    match seal::info(store).await.map_err(err("seal"))? {
+        None => match (config.seal, &config.passphrase) {
+            (SealMode::Keyfile, _) => {
+                let key = UnsealKey::load_or_create_file(&key_file).map_err(err("seal"))?;
+                node.unlock(seal::init_keyfile(store, &key).await.map_err(err("seal"))?)
+                    .await?;
+            }
+            (SealMode::Passphrase, Some(pass)) => {
+                node.unlock(seal::init_passphrase(store, pass).await.map_err(err("seal"))?)
+                    .await?;
+            }
+            (SealMode::Passphrase, None) => {
+                return Ok("not initialised: run `keyhold operator init --passphrase-file FILE`".into());
+            }
+            (SealMode::Shamir, _) => {
+                return Ok("not initialised: run `keyhold operator init --shares N --threshold K`".into());
+            }
+        },
+        Some(seal::SealInfo::Keyfile) => {
+            if !key_file.exists() {
+                return Err(ServeError(format!(
+                    "{} is missing: this data dir uses the key-file seal",
+                    key_file.display()
+                )));
+            }
+            let key = UnsealKey::load_or_create_file(&key_file).map_err(err("seal"))?;
+            node.unlock(seal::unseal(store, &key).await.map_err(err("seal.key"))?)
+                .await?;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-            _ = stop.changed() => return,
+        Some(seal::SealInfo::Passphrase { params }) => {
+            let Some(pass) = config.passphrase.clone() else {
+                return Ok("sealed (passphrase): run `keyhold operator unseal --passphrase-file FILE`".into());
+            };
+            let key = tokio::task::spawn_blocking(move || UnsealKey::from_passphrase(&pass, &params))
+                .await
+                .map_err(err("passphrase"))?
+                .map_err(err("passphrase"))?;
+            match seal::unseal(store, &key).await {
+                Ok(root) => node.unlock(root).await?,
+                Err(e) => {
+                    tracing::error!(error = %e, "the configured passphrase does not unseal this keyhold");
+                    return Ok("sealed: the configured passphrase is wrong; use `keyhold operator unseal`".into());
+                }
+            }
+        }
+        Some(seal::SealInfo::Shamir { threshold, shares }) => {
+            return Ok(format!(
+                "sealed (shamir, {threshold} of {shares}): run `keyhold operator unseal` with {threshold} shares"
+            ));
         }
     }
+    Ok(match config.seal {
+        SealMode::Keyfile => format!(
+            "key file {}: a development convenience, anyone who can read the data dir can unseal",
+            key_file.display()
+        ),
+        _ => "unsealed".into(),
+    })
 }
 
-fn banner(config: &ServeConfig, s: &StateFile) {
+fn banner(config: &ServeConfig, s: &StateFile, seal: &str, sealed: bool) {
     let dir = config.data_dir.display();
     eprintln!(
-        "keyhold is running\n  \
+        "keyhold is running{sealed}\n  \
          identity provider + admin API  {url}\n  \
          vaults                         https://<vault>.{suffix}:{port}\n  \
          managed identity endpoint      http://{mi}\n  \
          tenant                         {tenant}\n  \
          data dir                       {dir}  (CA: {dir}/ca.pem, admin credentials: {dir}/admin.json)\n  \
-         seal                           key file {dir}/seal.key — a development convenience: anyone who can read the data dir can unseal\n\
+         seal                           {seal}\n\
          Point the Azure SDKs at it:  eval \"$(keyhold env --data-dir {dir} --service-principal)\"",
+        sealed = if sealed {
+            " (SEALED: everything but the sys API answers 503)"
+        } else {
+            ""
+        },
         url = s.url,
         suffix = s.dns_suffix,
         port = s.listen.rsplit(':').next().unwrap_or(""),

@@ -17,10 +17,7 @@ pub struct Vault(pub VaultRecord);
 impl FromRequestParts<AppState> for Vault {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let name = parts
             .extensions
             .get::<VaultName>()
@@ -54,9 +51,7 @@ pub fn vault_label(host: &str, suffix: &str) -> Option<String> {
         _ => host,
     };
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let label = host
-        .strip_suffix(&suffix.to_ascii_lowercase())?
-        .strip_suffix('.')?;
+    let label = host.strip_suffix(&suffix.to_ascii_lowercase())?.strip_suffix('.')?;
     (!label.is_empty() && !label.contains('.')).then(|| label.to_owned())
 }
 

@@ -76,11 +76,7 @@ pub trait Store: Send + Sync + 'static {
         version: Option<&str>,
     ) -> Result<Option<SecretVersionRecord>>;
     /// Latest version of each live secret, by name.
-    async fn list_secrets(
-        &self,
-        vault: &str,
-        page: &PageRequest,
-    ) -> Result<Vec<SecretVersionRecord>>;
+    async fn list_secrets(&self, vault: &str, page: &PageRequest) -> Result<Vec<SecretVersionRecord>>;
     /// All versions of one live secret, oldest first; `after` is a sequence number.
     async fn list_secret_versions(
         &self,
@@ -89,11 +85,7 @@ pub trait Store: Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Vec<SecretVersionRecord>>;
     /// Every version of a live secret, for backup.
-    async fn all_secret_versions(
-        &self,
-        vault: &str,
-        name: &str,
-    ) -> Result<Vec<SecretVersionRecord>>;
+    async fn all_secret_versions(&self, vault: &str, name: &str) -> Result<Vec<SecretVersionRecord>>;
     /// Soft-deletes a live secret; `NotFound` if there is none.
     async fn delete_secret(&self, d: &DeletedSecretRecord) -> Result<()>;
     async fn deleted_secret(

@@ -29,7 +29,7 @@ pub struct State {
 }
 
 /// `admin.json`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Admin {
     pub app_id: String,
@@ -52,12 +52,18 @@ pub struct Server {
 impl Server {
     /// Starts `bin serve` on ephemeral ports with extra flags.
     pub fn start(bin: &Path, extra: &[&str]) -> Result<Self> {
+        let mut server = Self::start_sealed(bin, extra)?;
+        server.load_admin()?;
+        Ok(server)
+    }
+
+    /// Starts a server that may come up sealed: `admin` stays empty until [`Server::load_admin`].
+    pub fn start_sealed(bin: &Path, extra: &[&str]) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let data_dir = dir.path().join("data");
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let child = spawn(bin, &data_dir, "127.0.0.1:0", "127.0.0.1:0", &extra)?;
         let state = wait_for_state(&data_dir, child.id())?;
-        let admin: Admin = serde_json::from_slice(&std::fs::read(data_dir.join("admin.json"))?)?;
         let http = client(&data_dir)?;
         Ok(Self {
             bin: bin.to_owned(),
@@ -66,9 +72,29 @@ impl Server {
             data_dir,
             child: Some(child),
             state,
-            admin,
+            admin: Admin::default(),
             http,
         })
+    }
+
+    /// Reads `admin.json`, written when the server first unseals.
+    pub fn load_admin(&mut self) -> Result<()> {
+        self.admin = serde_json::from_slice(&std::fs::read(self.data_dir.join("admin.json"))?)?;
+        Ok(())
+    }
+
+    /// Runs the keyhold CLI against this server's data dir; returns (success, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> Result<(bool, String, String)> {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .output()?;
+        Ok((
+            out.status.success(),
+            String::from_utf8(out.stdout)?,
+            String::from_utf8(out.stderr)?,
+        ))
     }
 
     /// SIGTERM; returns the exit status.
@@ -76,10 +102,7 @@ impl Server {
         let Some(mut child) = self.child.take() else {
             bail!("server not running")
         };
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()?;
+        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = child.try_wait()? {
@@ -93,8 +116,15 @@ impl Server {
         }
     }
 
-    /// Stops the server (if running) and starts it again on the same data dir and ports.
+    /// Stops the server (if running) and starts it again on the same data dir, ports and flags.
     pub fn restart(&mut self) -> Result<()> {
+        let extra = self.extra.clone();
+        self.restart_with(&extra)
+    }
+
+    /// [`Server::restart`] with other flags.
+    pub fn restart_with(&mut self, extra: &[String]) -> Result<()> {
+        self.extra = extra.to_vec();
         if self.child.is_some() {
             let status = self.stop()?;
             anyhow::ensure!(status.success(), "server exited with {status} on SIGTERM");
@@ -114,11 +144,7 @@ impl Server {
     }
 
     pub fn port(&self) -> u16 {
-        self.state
-            .listen
-            .parse::<SocketAddr>()
-            .map(|a| a.port())
-            .unwrap_or(0)
+        self.state.listen.parse::<SocketAddr>().map(|a| a.port()).unwrap_or(0)
     }
 
     pub fn mi_url(&self) -> String {
@@ -136,10 +162,7 @@ impl Server {
     }
 
     pub async fn token_for(&self, client_id: &str, secret: &str, resource: &str) -> Result<String> {
-        let url = format!(
-            "{}/{}/oauth2/v2.0/token",
-            self.state.url, self.state.tenant_id
-        );
+        let url = format!("{}/{}/oauth2/v2.0/token", self.state.url, self.state.tenant_id);
         let scope = format!("{resource}/.default");
         let form = [
             ("grant_type", "client_credentials"),
@@ -186,10 +209,7 @@ impl Drop for Server {
 /// The server's stderr goes to `server.log` beside the data dir, to read when a test fails.
 fn spawn(bin: &Path, data_dir: &Path, listen: &str, mi: &str, extra: &[String]) -> Result<Child> {
     let log_path = data_dir.parent().unwrap_or(data_dir).join("server.log");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path)?;
     Command::new(bin)
         .arg("serve")
         .arg("--data-dir")
@@ -243,8 +263,7 @@ struct Loopback;
 
 impl reqwest::dns::Resolve for Loopback {
     fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let addrs: reqwest::dns::Addrs =
-            Box::new(std::iter::once(SocketAddr::from(([127, 0, 0, 1], 0))));
+        let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(SocketAddr::from(([127, 0, 0, 1], 0))));
         Box::pin(std::future::ready(Ok(addrs)))
     }
 }

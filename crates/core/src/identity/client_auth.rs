@@ -77,8 +77,7 @@ impl Identity {
                 }
             }
             ClientCredential::Assertion { jwt, audiences } => {
-                self.check_assertion(&principal, client_id, jwt, audiences, now)
-                    .await?;
+                self.check_assertion(&principal, client_id, jwt, audiences, now).await?;
                 Ok((principal, "2"))
             }
         }
@@ -98,23 +97,13 @@ impl Identity {
             .header
             .alg()
             .ok_or_else(|| bad("the assertion must be signed with RS256 or PS256"))?;
-        let x5t = parsed
-            .header
-            .x5t
-            .as_deref()
-            .map(|t| t.trim_end_matches('='));
-        let x5t_s256 = parsed
-            .header
-            .x5t_s256
-            .as_deref()
-            .map(|t| t.trim_end_matches('='));
+        let x5t = parsed.header.x5t.as_deref().map(|t| t.trim_end_matches('='));
+        let x5t_s256 = parsed.header.x5t_s256.as_deref().map(|t| t.trim_end_matches('='));
         let certs = self.store.client_certificates(&principal.object_id).await?;
         let cert = certs
             .iter()
             .find(|c| Some(c.x5t.as_str()) == x5t || Some(c.x5t_s256.as_str()) == x5t_s256)
-            .ok_or_else(|| {
-                bad("no certificate registered for this client matches the assertion's thumbprint")
-            })?;
+            .ok_or_else(|| bad("no certificate registered for this client matches the assertion's thumbprint"))?;
         if cert.not_after < now {
             return Err(bad("the certificate has expired"));
         }
@@ -125,9 +114,7 @@ impl Identity {
             .verify(alg, &key)
             .map_err(|_| bad("the assertion's signature is invalid"))?;
         if claims.iss != client_id || claims.sub != client_id {
-            return Err(bad(
-                "the assertion's iss and sub must both be the client id",
-            ));
+            return Err(bad("the assertion's iss and sub must both be the client id"));
         }
         let aud = claims.aud.trim_end_matches('/');
         if !audiences

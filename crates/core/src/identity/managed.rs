@@ -72,12 +72,8 @@ impl Identity {
             ),
         };
         let json = serde_json::to_vec(&host).map_err(|e| AuthError::Internal(e.to_string()))?;
-        let stored = self
-            .store
-            .put_meta_if_absent("host_identity", &json)
-            .await?;
-        let host: HostIdentity =
-            serde_json::from_slice(&stored).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let stored = self.store.put_meta_if_absent("host_identity", &json).await?;
+        let host: HostIdentity = serde_json::from_slice(&stored).map_err(|e| AuthError::Internal(e.to_string()))?;
         if self.store.principal(&host.object_id).await?.is_none() {
             self.store
                 .put_principal(&PrincipalRecord {

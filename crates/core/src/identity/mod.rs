@@ -62,8 +62,7 @@ impl Identity {
         config: Arc<CoreConfig>,
         tenant_id: String,
     ) -> Result<Self, AuthError> {
-        let signing =
-            signing::SigningKeys::load(store.clone(), keys.clone(), clock.clone(), &config).await?;
+        let signing = signing::SigningKeys::load(store.clone(), keys.clone(), clock.clone(), &config).await?;
         Ok(Self {
             verifier: verify::Verifier::new(),
             throttle: throttle::Throttle::new(10, 60),

@@ -19,11 +19,7 @@ pub struct NewServicePrincipal {
 
 impl std::fmt::Debug for NewServicePrincipal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "NewServicePrincipal({}, password <redacted>)",
-            self.app_id
-        )
+        write!(f, "NewServicePrincipal({}, password <redacted>)", self.app_id)
     }
 }
 
@@ -31,10 +27,7 @@ impl std::fmt::Debug for NewServicePrincipal {
 const SECRET_LIFETIME_SECS: i64 = 2 * 365 * 24 * 3600;
 
 impl Identity {
-    pub async fn create_service_principal(
-        &self,
-        display_name: &str,
-    ) -> Result<NewServicePrincipal, AuthError> {
+    pub async fn create_service_principal(&self, display_name: &str) -> Result<NewServicePrincipal, AuthError> {
         let now = self.clock.now();
         let principal = PrincipalRecord {
             object_id: random::guid(),
@@ -78,8 +71,7 @@ impl Identity {
             .principal_by_app_id(app_id)
             .await?
             .ok_or_else(|| AuthError::UnknownClient(app_id.to_owned()))?;
-        let cert = ClientCertificate::parse(pem)
-            .map_err(|e| AuthError::InvalidAssertion(e.to_string()))?;
+        let cert = ClientCertificate::parse(pem).map_err(|e| AuthError::InvalidAssertion(e.to_string()))?;
         self.store
             .put_client_certificate(&ClientCertificateRecord {
                 key_id: random::guid(),

@@ -23,11 +23,9 @@ impl Throttle {
     pub(super) fn check(&self, client: &str, now: i64) -> Result<(), AuthError> {
         let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         match map.get(client) {
-            Some(&(start, count)) if count >= self.max && now - start < self.window => {
-                Err(AuthError::Throttled {
-                    retry_after_secs: (self.window - (now - start)).max(1) as u64,
-                })
-            }
+            Some(&(start, count)) if count >= self.max && now - start < self.window => Err(AuthError::Throttled {
+                retry_after_secs: (self.window - (now - start)).max(1) as u64,
+            }),
             _ => Ok(()),
         }
     }
@@ -58,9 +56,7 @@ mod tests {
         }
         assert!(matches!(
             t.check("c", 110),
-            Err(AuthError::Throttled {
-                retry_after_secs: 50
-            })
+            Err(AuthError::Throttled { retry_after_secs: 50 })
         ));
         assert!(t.check("other", 110).is_ok());
         assert!(t.check("c", 161).is_ok());

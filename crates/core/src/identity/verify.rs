@@ -58,12 +58,7 @@ impl Verifier {
         }
     }
 
-    pub(super) async fn verify(
-        &self,
-        token: &str,
-        want: Audience,
-        id: &Identity,
-    ) -> Result<VerifiedToken, TokenError> {
+    pub(super) async fn verify(&self, token: &str, want: Audience, id: &Identity) -> Result<VerifiedToken, TokenError> {
         let digest = keyhold_crypto::sha256(token.as_bytes());
         let cached = self
             .cache
@@ -128,9 +123,7 @@ pub(crate) fn classify(config: &CoreConfig, resource: &str) -> Option<Audience> 
     let is = |s: &str| r == s.trim_end_matches('/').to_ascii_lowercase();
     if is(&config.vault_resource) || is("https://vault.azure.net") {
         Some(Audience::Vault)
-    } else if is(&config.public_url)
-        || is("https://management.azure.com")
-        || is("https://management.core.windows.net")
+    } else if is(&config.public_url) || is("https://management.azure.com") || is("https://management.core.windows.net")
     {
         Some(Audience::Management)
     } else {

@@ -64,9 +64,7 @@ impl Secrets {
             name: name.to_owned(),
             versions,
         };
-        let plain = Zeroizing::new(
-            serde_json::to_vec(&payload).map_err(|e| VaultError::Internal(e.to_string()))?,
-        );
+        let plain = Zeroizing::new(serde_json::to_vec(&payload).map_err(|e| VaultError::Internal(e.to_string()))?);
         drop(payload);
         let sealed = self.keys.seal(&self.backup_aad(), &plain)?;
         let mut blob = MAGIC.to_vec();
@@ -75,17 +73,11 @@ impl Secrets {
     }
 
     /// Restores a blob into `vault`; returns the latest version.
-    pub async fn restore(
-        &self,
-        vault: &VaultRecord,
-        blob: &str,
-    ) -> Result<SecretVersionRecord, VaultError> {
+    pub async fn restore(&self, vault: &VaultRecord, blob: &str) -> Result<SecretVersionRecord, VaultError> {
         let bytes = URL_SAFE_NO_PAD
             .decode(blob.trim_end_matches('='))
             .map_err(|_| VaultError::BadBackup)?;
-        let sealed = bytes
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or(VaultError::BadBackup)?;
+        let sealed = bytes.strip_prefix(MAGIC.as_slice()).ok_or(VaultError::BadBackup)?;
         let sealed = Sealed::from_stored(sealed.to_vec()).map_err(|_| VaultError::BadBackup)?;
         let plain = self
             .keys

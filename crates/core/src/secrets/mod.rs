@@ -66,9 +66,7 @@ fn aad<'a>(vault: &'a str, name: &'a str, version: &'a str) -> [&'a str; 4] {
 }
 
 fn not_found(name: &str) -> VaultError {
-    VaultError::SecretNotFound {
-        name: name.to_owned(),
-    }
+    VaultError::SecretNotFound { name: name.to_owned() }
 }
 
 impl Secrets {
@@ -88,12 +86,7 @@ impl Secrets {
         }
     }
 
-    pub async fn set(
-        &self,
-        vault: &VaultRecord,
-        name: &str,
-        new: NewSecret,
-    ) -> Result<SecretWithValue, VaultError> {
+    pub async fn set(&self, vault: &VaultRecord, name: &str, new: NewSecret) -> Result<SecretWithValue, VaultError> {
         validate_secret_name(name)?;
         validate::value(new.value.expose_secret())?;
         validate::content_type(new.content_type.as_deref())?;
@@ -103,10 +96,9 @@ impl Secrets {
         let record = SecretVersionRecord {
             vault: vault.name.clone(),
             name: name.to_owned(),
-            value: self.keys.seal(
-                &aad(&vault.name, name, &version),
-                new.value.expose_secret().as_bytes(),
-            )?,
+            value: self
+                .keys
+                .seal(&aad(&vault.name, name, &version), new.value.expose_secret().as_bytes())?,
             version,
             content_type: new.content_type,
             tags: new.tags,
@@ -122,9 +114,7 @@ impl Secrets {
                 record,
                 value: new.value,
             }),
-            Err(StoreError::Deleted) => Err(VaultError::DeletedButRecoverable {
-                name: name.to_owned(),
-            }),
+            Err(StoreError::Deleted) => Err(VaultError::DeletedButRecoverable { name: name.to_owned() }),
             Err(e) => Err(e.into()),
         }
     }
@@ -151,9 +141,7 @@ impl Secrets {
     }
 
     fn open(&self, r: &SecretVersionRecord) -> Result<SecretString, VaultError> {
-        let bytes = self
-            .keys
-            .open(&aad(&r.vault, &r.name, &r.version), &r.value)?;
+        let bytes = self.keys.open(&aad(&r.vault, &r.name, &r.version), &r.value)?;
         let text = std::str::from_utf8(&bytes).map_err(|_| VaultError::Integrity)?;
         Ok(SecretString::from(text.to_owned()))
     }
@@ -210,19 +198,12 @@ impl Secrets {
     ) -> Result<Listing<SecretVersionRecord>, VaultError> {
         validate_secret_name(name)?;
         let page = paging::request(max, cursor)?;
-        let rows = self
-            .store
-            .list_secret_versions(&vault.name, name, &page)
-            .await?;
+        let rows = self.store.list_secret_versions(&vault.name, name, &page).await?;
         Ok(paging::finish(rows, page.limit, |r| r.seq.to_string()))
     }
 
     /// Soft delete: the secret moves to the deleted list until recovered, purged, or its retention ends.
-    pub async fn delete(
-        &self,
-        vault: &VaultRecord,
-        name: &str,
-    ) -> Result<DeletedSecret, VaultError> {
+    pub async fn delete(&self, vault: &VaultRecord, name: &str) -> Result<DeletedSecret, VaultError> {
         validate_secret_name(name)?;
         let now = self.clock.now();
         let record = DeletedSecretRecord {
@@ -238,18 +219,12 @@ impl Secrets {
         }
     }
 
-    pub async fn deleted(
-        &self,
-        vault: &VaultRecord,
-        name: &str,
-    ) -> Result<DeletedSecret, VaultError> {
+    pub async fn deleted(&self, vault: &VaultRecord, name: &str) -> Result<DeletedSecret, VaultError> {
         validate_secret_name(name)?;
         self.store
             .deleted_secret(&vault.name, name)
             .await?
-            .ok_or_else(|| VaultError::DeletedSecretNotFound {
-                name: name.to_owned(),
-            })
+            .ok_or_else(|| VaultError::DeletedSecretNotFound { name: name.to_owned() })
     }
 
     pub async fn list_deleted(
@@ -263,11 +238,7 @@ impl Secrets {
         Ok(paging::finish(rows, page.limit, |(d, _)| d.name.clone()))
     }
 
-    pub async fn recover(
-        &self,
-        vault: &VaultRecord,
-        name: &str,
-    ) -> Result<SecretVersionRecord, VaultError> {
+    pub async fn recover(&self, vault: &VaultRecord, name: &str) -> Result<SecretVersionRecord, VaultError> {
         validate_secret_name(name)?;
         match self.store.recover_secret(&vault.name, name).await {
             Ok(()) => self
@@ -275,9 +246,7 @@ impl Secrets {
                 .secret_version(&vault.name, name, None)
                 .await?
                 .ok_or_else(|| not_found(name)),
-            Err(StoreError::NotFound) => Err(VaultError::DeletedSecretNotFound {
-                name: name.to_owned(),
-            }),
+            Err(StoreError::NotFound) => Err(VaultError::DeletedSecretNotFound { name: name.to_owned() }),
             Err(e) => Err(e.into()),
         }
     }
@@ -291,9 +260,7 @@ impl Secrets {
         }
         match self.store.purge_secret(&vault.name, name).await {
             Ok(()) => Ok(()),
-            Err(StoreError::NotFound) => Err(VaultError::DeletedSecretNotFound {
-                name: name.to_owned(),
-            }),
+            Err(StoreError::NotFound) => Err(VaultError::DeletedSecretNotFound { name: name.to_owned() }),
             Err(e) => Err(e.into()),
         }
     }

@@ -15,9 +15,7 @@ fn bad(msg: String) -> VaultError {
 
 /// 1–127 characters of `[0-9a-zA-Z-]`.
 pub fn validate_secret_name(name: &str) -> Result<(), VaultError> {
-    if (1..=127).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
+    if (1..=127).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         Ok(())
     } else {
         Err(bad(format!(
@@ -53,10 +51,7 @@ pub(super) fn tags(tags: Option<&super::Tags>) -> Result<(), VaultError> {
         )));
     }
     for (k, v) in tags {
-        if k.is_empty()
-            || k.chars().count() > MAX_TAG_NAME_CHARS
-            || v.chars().count() > MAX_TAG_VALUE_CHARS
-        {
+        if k.is_empty() || k.chars().count() > MAX_TAG_NAME_CHARS || v.chars().count() > MAX_TAG_VALUE_CHARS {
             return Err(bad(format!(
                 "Tag names must be 1-{MAX_TAG_NAME_CHARS} characters and tag values at most {MAX_TAG_VALUE_CHARS} characters."
             )));

@@ -25,8 +25,8 @@ pub fn run(args: EnvArgs) -> anyhow::Result<()> {
             args.data_dir.path.display()
         )
     })?;
-    let state: StateFile = read_json(&dir.join("state.json"))
-        .context("the server has not started in this data dir yet")?;
+    let state: StateFile =
+        read_json(&dir.join("state.json")).context("the server has not started in this data dir yet")?;
     let bundle = dir.join("ca-bundle.pem").display().to_string();
     let mut vars: Vec<(&str, String)> = vec![
         ("REQUESTS_CA_BUNDLE", bundle.clone()),
@@ -54,8 +54,8 @@ pub fn run(args: EnvArgs) -> anyhow::Result<()> {
         } else {
             dir.join("principals").join(format!("{name}.json"))
         };
-        let sp: AdminFile = read_json(&file)
-            .with_context(|| format!("no saved credentials for service principal '{name}'"))?;
+        let sp: AdminFile =
+            read_json(&file).with_context(|| format!("no saved credentials for service principal '{name}'"))?;
         vars.push(("AZURE_CLIENT_ID", sp.app_id));
         vars.push(("AZURE_CLIENT_SECRET", sp.password));
     }

@@ -1,6 +1,8 @@
 //! Command-line surface. Each command lives in its own module.
 
 mod env;
+mod operator;
+mod rest;
 mod serve;
 
 use std::path::PathBuf;
@@ -27,6 +29,8 @@ enum Command {
         after_help = "Example:\n  eval \"$(keyhold env --service-principal)\"\n  python -c 'from azure.identity import DefaultAzureCredential; ...'"
     )]
     Env(env::EnvArgs),
+    /// Initialise, unseal and inspect the seal of a running server.
+    Operator(operator::OperatorArgs),
 }
 
 /// `--data-dir`, shared by every command that reads the server's files.
@@ -36,7 +40,8 @@ pub struct DataDir {
     #[arg(
         long = "data-dir",
         env = "KEYHOLD_DATA_DIR",
-        default_value = "./keyhold-data"
+        default_value = "./keyhold-data",
+        global = true
     )]
     pub path: PathBuf,
 }
@@ -45,5 +50,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Env(args) => env::run(args),
+        Command::Operator(args) => operator::run(args).await,
     }
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Args;
-use keyhold_server::ServeConfig;
+use keyhold_server::{SealMode, ServeConfig};
 
 use super::DataDir;
 
@@ -27,6 +27,12 @@ pub struct ServeArgs {
     /// Accepted clock difference when checking `nbf`/`exp`, in seconds.
     #[arg(long, env = "KEYHOLD_CLOCK_SKEW_SECS", default_value_t = 60, value_parser = clap::value_parser!(i64).range(0..=600))]
     clock_skew_secs: i64,
+    /// The seal of a new instance: `keyfile` (development default), `passphrase` or `shamir`.
+    #[arg(long, env = "KEYHOLD_SEAL", default_value = "keyfile", value_parser = ["keyfile", "passphrase", "shamir"])]
+    seal: String,
+    /// Read the seal passphrase from this file at start (unseals, or initialises a new instance).
+    #[arg(long, env = "KEYHOLD_SEAL_PASSPHRASE_FILE")]
+    seal_passphrase_file: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -37,15 +43,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let suffix = args
-        .dns_suffix
-        .trim()
-        .trim_matches('.')
-        .to_ascii_lowercase();
+    let suffix = args.dns_suffix.trim().trim_matches('.').to_ascii_lowercase();
     anyhow::ensure!(
         suffix.contains('.') || suffix == "localhost",
         "--dns-suffix must be a domain such as vault.localhost"
     );
+    let passphrase = match &args.seal_passphrase_file {
+        Some(path) => Some(secrecy::SecretString::from(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_owned(),
+        )),
+        None => None,
+    };
+    let seal = match args.seal.as_str() {
+        "passphrase" => SealMode::Passphrase,
+        "shamir" => SealMode::Shamir,
+        _ => SealMode::Keyfile,
+    };
     let config = ServeConfig {
         data_dir: args.data_dir.path,
         listen: args.listen,
@@ -53,6 +69,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         dns_suffix: suffix,
         token_lifetime_secs: args.token_lifetime_secs,
         clock_skew_secs: args.clock_skew_secs,
+        seal,
+        passphrase,
     };
     keyhold_server::run(config, shutdown_signal())
         .await

@@ -25,10 +25,7 @@ async fn secret_values_and_client_secrets_are_not_in_the_database_files() {
     let (status, _) = json(
         server
             .http
-            .put(format!(
-                "{}/secrets/canary?api-version=7.4",
-                server.vault_url("kv1")
-            ))
+            .put(format!("{}/secrets/canary?api-version=7.4", server.vault_url("kv1")))
             .bearer_auth(&token)
             .json(&json!({"value": value}))
             .send()
@@ -60,10 +57,7 @@ async fn swapped_ciphertexts_fail_with_an_integrity_error() {
         let (status, _) = json(
             server
                 .http
-                .put(format!(
-                    "{}/secrets/{name}?api-version=7.4",
-                    server.vault_url("kv1")
-                ))
+                .put(format!("{}/secrets/{name}?api-version=7.4", server.vault_url("kv1")))
                 .bearer_auth(&token)
                 .json(&json!({"value": value}))
                 .send()
@@ -77,51 +71,32 @@ async fn swapped_ciphertexts_fail_with_an_integrity_error() {
     {
         let db = rusqlite::Connection::open(server.data_dir.join("keyhold.db")).unwrap();
         let a: Vec<u8> = db
-            .query_row(
-                "SELECT value FROM secret_versions WHERE name = 'alpha'",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT value FROM secret_versions WHERE name = 'alpha'", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         let b: Vec<u8> = db
-            .query_row(
-                "SELECT value FROM secret_versions WHERE name = 'beta'",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT value FROM secret_versions WHERE name = 'beta'", [], |r| {
+                r.get(0)
+            })
             .unwrap();
-        db.execute(
-            "UPDATE secret_versions SET value = ?1 WHERE name = 'alpha'",
-            [&b],
-        )
-        .unwrap();
-        db.execute(
-            "UPDATE secret_versions SET value = ?1 WHERE name = 'beta'",
-            [&a],
-        )
-        .unwrap();
+        db.execute("UPDATE secret_versions SET value = ?1 WHERE name = 'alpha'", [&b])
+            .unwrap();
+        db.execute("UPDATE secret_versions SET value = ?1 WHERE name = 'beta'", [&a])
+            .unwrap();
     }
     server.restart().unwrap();
     for name in ["alpha", "beta"] {
         let resp = server
             .http
-            .get(format!(
-                "{}/secrets/{name}?api-version=7.4",
-                server.vault_url("kv1")
-            ))
+            .get(format!("{}/secrets/{name}?api-version=7.4", server.vault_url("kv1")))
             .bearer_auth(&token)
             .send()
             .await
             .unwrap();
         let (status, body) = json(resp).await;
-        assert_eq!(
-            status, 500,
-            "{name}: a moved ciphertext must not open: {body}"
-        );
+        assert_eq!(status, 500, "{name}: a moved ciphertext must not open: {body}");
         assert_eq!(body["error"]["code"], "InternalError");
-        assert!(
-            !body.to_string().contains("value-"),
-            "no value leaks: {body}"
-        );
+        assert!(!body.to_string().contains("value-"), "no value leaks: {body}");
     }
 }

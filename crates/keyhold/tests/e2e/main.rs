@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod managed_identity;
+mod seal;
 mod token_endpoint;
 mod tokens;
 
@@ -18,10 +19,7 @@ pub fn start(extra: &[&str]) -> Server {
 pub async fn with_vault(name: &str) -> (Server, String) {
     let server = start(&[]);
     server.create_vault(name).await.expect("vault created");
-    let token = server
-        .token(&server.state.vault_resource)
-        .await
-        .expect("vault token");
+    let token = server.token(&server.state.vault_resource).await.expect("vault token");
     (server, token)
 }
 

@@ -91,10 +91,7 @@ async fn every_protocol_issues_a_token_the_vault_accepts() {
     );
 
     // The token is the host's identity, accepted by the vault; and it is not the admin.
-    let url = format!(
-        "{}/secrets/mi-check?api-version=7.4",
-        server.vault_url("kv1")
-    );
+    let url = format!("{}/secrets/mi-check?api-version=7.4", server.vault_url("kv1"));
     let (status, _) = json(
         server
             .http
@@ -107,33 +104,16 @@ async fn every_protocol_issues_a_token_the_vault_accepts() {
     )
     .await;
     assert_eq!(status, 200);
-    let (status, body) = json(
-        server
-            .http
-            .get(&url)
-            .bearer_auth(&tokens[0])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = json(server.http.get(&url).bearer_auth(&tokens[0]).send().await.unwrap()).await;
     assert_eq!((status, body["value"].as_str()), (200, Some("x")), "{body}");
     let claims: Value = {
         use base64::Engine;
         let p = tokens[0].split('.').nth(1).unwrap();
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(p)
-                .unwrap(),
-        )
-        .unwrap()
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
     };
     assert_eq!(claims["oid"], mi["object_id"]);
     assert_eq!(claims["xms_mirid"], mi["resource_id"]);
-    assert_ne!(
-        claims["oid"].as_str(),
-        Some(server.admin.object_id.as_str())
-    );
+    assert_ne!(claims["oid"].as_str(), Some(server.admin.object_id.as_str()));
 }
 
 #[tokio::test]

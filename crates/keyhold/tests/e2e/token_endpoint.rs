@@ -4,11 +4,7 @@ use serde_json::Value;
 
 use crate::{json, start};
 
-async fn post(
-    server: &keyhold_testkit::Server,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (u16, Value, Option<String>) {
+async fn post(server: &keyhold_testkit::Server, path: &str, form: &[(&str, &str)]) -> (u16, Value, Option<String>) {
     let resp = server
         .http
         .post(format!("{}{path}", server.state.url))
@@ -46,12 +42,7 @@ async fn refusals_have_entra_bodies() {
     let v2 = format!("/{tid}/oauth2/v2.0/token");
     let scope = format!("{}/.default", server.state.vault_resource);
     let app = server.admin.app_id.clone();
-    let base = |secret: &'static str| {
-        vec![
-            ("grant_type", "client_credentials"),
-            ("client_secret", secret),
-        ]
-    };
+    let base = |secret: &'static str| vec![("grant_type", "client_credentials"), ("client_secret", secret)];
 
     let mut form = base("wrong-secret");
     form.extend([("client_id", app.as_str()), ("scope", scope.as_str())]);
@@ -83,12 +74,7 @@ async fn refusals_have_entra_bodies() {
     assert_eq!(status, 400);
     assert_entra(&body, "invalid_request", 900144);
 
-    let (status, body, _) = post(
-        &server,
-        &v2,
-        &[("grant_type", "password"), ("client_id", app.as_str())],
-    )
-    .await;
+    let (status, body, _) = post(&server, &v2, &[("grant_type", "password"), ("client_id", app.as_str())]).await;
     assert_eq!(status, 400);
     assert_entra(&body, "unsupported_grant_type", 70003);
 
@@ -137,10 +123,7 @@ async fn v1_endpoint_and_adfs_alias_issue_tokens() {
         let (status, body, _) = post(&server, &format!("/{tenant}/oauth2/token"), &form).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["resource"], "https://vault.azure.net");
-        assert!(
-            body["expires_in"].is_i64(),
-            "expires_in must be a JSON number: {body}"
-        );
+        assert!(body["expires_in"].is_i64(), "expires_in must be a JSON number: {body}");
     }
 }
 

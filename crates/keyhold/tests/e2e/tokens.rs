@@ -17,15 +17,10 @@ fn encode(v: &Value) -> String {
     B64.encode(serde_json::to_vec(v).unwrap())
 }
 
-async fn assert_challenged(
-    server: &keyhold_testkit::Server,
-    token: Option<&str>,
-    why: &str,
-) -> Value {
-    let mut req = server.http.get(format!(
-        "{}/secrets/x?api-version=7.4",
-        server.vault_url("kv1")
-    ));
+async fn assert_challenged(server: &keyhold_testkit::Server, token: Option<&str>, why: &str) -> Value {
+    let mut req = server
+        .http
+        .get(format!("{}/secrets/x?api-version=7.4", server.vault_url("kv1")));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -119,11 +114,7 @@ async fn forged_and_misused_tokens_get_the_challenge() {
     let forged = format!("{}.{}.{sig}", encode(&header), encode(&forged_claims));
     assert_challenged(&server, Some(&forged), "altered payload").await;
 
-    let none = format!(
-        "{}.{}.",
-        encode(&json!({"alg": "none", "typ": "JWT"})),
-        encode(&claims)
-    );
+    let none = format!("{}.{}.", encode(&json!({"alg": "none", "typ": "JWT"})), encode(&claims));
     assert_challenged(&server, Some(&none), "alg none").await;
 
     // HS256 keyed with the public key: the classic algorithm-confusion attack.
@@ -157,20 +148,14 @@ async fn forged_and_misused_tokens_get_the_challenge() {
     let mgmt = server.token(&server.state.url).await.unwrap();
     let body = assert_challenged(&server, Some(&mgmt), "management audience").await;
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("AKV10022"),
+        body["error"]["message"].as_str().unwrap().contains("AKV10022"),
         "{body}"
     );
 
     // And the genuine token still works, so the rejections above are not a broken vault.
     let resp = server
         .http
-        .get(format!(
-            "{}/secrets/x?api-version=7.4",
-            server.vault_url("kv1")
-        ))
+        .get(format!("{}/secrets/x?api-version=7.4", server.vault_url("kv1")))
         .bearer_auth(&good)
         .send()
         .await
@@ -185,13 +170,7 @@ async fn expired_token_is_rejected() {
     let token = server.token(&server.state.vault_resource).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let body = assert_challenged(&server, Some(&token), "expired").await;
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("expired"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("expired"), "{body}");
 }
 
 #[tokio::test]
@@ -200,10 +179,7 @@ async fn a_bodiless_unauthenticated_put_gets_the_challenge_not_a_400() {
     for body in ["", "{not json"] {
         let resp = server
             .http
-            .put(format!(
-                "{}/secrets/s?api-version=7.4",
-                server.vault_url("kv1")
-            ))
+            .put(format!("{}/secrets/s?api-version=7.4", server.vault_url("kv1")))
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -239,24 +215,9 @@ async fn restart_keeps_tenant_principals_ca_and_keys() {
     server.restart().unwrap();
 
     assert_eq!(before.0, server.state.tenant_id);
-    assert_eq!(
-        before.1,
-        std::fs::read(server.data_dir.join("ca.pem")).unwrap()
-    );
-    assert_eq!(
-        admin_before,
-        std::fs::read(server.data_dir.join("admin.json")).unwrap()
-    );
-    let (status, body) = json(
-        server
-            .http
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    assert_eq!(before.1, std::fs::read(server.data_dir.join("ca.pem")).unwrap());
+    assert_eq!(admin_before, std::fs::read(server.data_dir.join("admin.json")).unwrap());
+    let (status, body) = json(server.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
     assert_eq!(
         (status, body["value"].as_str()),
         (200, Some("v1")),
@@ -275,10 +236,7 @@ async fn signing_key_rotation_keeps_old_tokens_valid() {
     let (status, rotated) = json(
         server
             .http
-            .post(format!(
-                "{}/keyhold/v1/signingKeys/rotate",
-                server.state.url
-            ))
+            .post(format!("{}/keyhold/v1/signingKeys/rotate", server.state.url))
             .bearer_auth(&mgmt)
             .send()
             .await
@@ -309,10 +267,7 @@ async fn signing_key_rotation_keeps_old_tokens_valid() {
     for token in [&old, &new] {
         let resp = server
             .http
-            .get(format!(
-                "{}/secrets/x?api-version=7.4",
-                server.vault_url("kv1")
-            ))
+            .get(format!("{}/secrets/x?api-version=7.4", server.vault_url("kv1")))
             .bearer_auth(token)
             .send()
             .await
@@ -377,15 +332,6 @@ async fn admin_api_refuses_other_principals_and_vault_tokens() {
     )
     .await;
     assert_eq!(status, 401, "a vault token is not a management token");
-    let (status, _) = json(
-        server
-            .http
-            .get(&url)
-            .bearer_auth(&mgmt)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = json(server.http.get(&url).bearer_auth(&mgmt).send().await.unwrap()).await;
     assert_eq!(status, 404, "nothing was created");
 }

@@ -19,11 +19,7 @@ pub struct VaultCaller(pub VerifiedToken);
 pub struct AdminCaller(pub VerifiedToken);
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -39,11 +35,7 @@ pub fn challenge(state: &AppState) -> String {
     )
 }
 
-async fn verify(
-    parts: &Parts,
-    state: &AppState,
-    want: Audience,
-) -> Result<VerifiedToken, ApiError> {
+async fn verify(parts: &Parts, state: &AppState, want: Audience) -> Result<VerifiedToken, ApiError> {
     let unauthorized = |reason: Option<TokenError>| ApiError::Unauthorized {
         challenge: challenge(state),
         reason,
@@ -60,10 +52,7 @@ async fn verify(
 impl FromRequestParts<AppState> for VaultCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         verify(parts, state, Audience::Vault).await.map(Self)
     }
 }
@@ -71,10 +60,7 @@ impl FromRequestParts<AppState> for VaultCaller {
 impl FromRequestParts<AppState> for AdminCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = verify(parts, state, Audience::Management).await?;
         if token.claims.oid != state.core.admin_object_id {
             return Err(ApiError::Forbidden {

@@ -24,9 +24,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KvJson<T> {
             return Err(bad_parameter("The request body is too large."));
         }
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(bad_parameter(
-                "The request body is empty; a JSON object was expected.",
-            ));
+            return Err(bad_parameter("The request body is empty; a JSON object was expected."));
         }
         serde_json::from_slice(&bytes)
             .map(Self)

@@ -26,16 +26,7 @@ fn param(all: &[(String, String)], name: &str) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct ApiVersion(pub String);
 
-const KNOWN: &[&str] = &[
-    "2016-10-01",
-    "7.0",
-    "7.1",
-    "7.2",
-    "7.3",
-    "7.4",
-    "7.5",
-    "7.6",
-];
+const KNOWN: &[&str] = &["2016-10-01", "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6"];
 
 fn accepted(v: &str) -> bool {
     if KNOWN.contains(&v) {
@@ -53,9 +44,7 @@ impl FromRequestParts<AppState> for ApiVersion {
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
         match param(&params(parts), "api-version") {
-            None => Err(bad_parameter(
-                "The 'api-version' query parameter is missing.",
-            )),
+            None => Err(bad_parameter("The 'api-version' query parameter is missing.")),
             Some(v) if accepted(&v) => Ok(Self(v)),
             Some(v) => Err(bad_parameter(format!(
                 "The specified version ({v}) is not recognized. Consider using the latest supported version (2025-07-01)."
@@ -76,16 +65,14 @@ impl FromRequestParts<AppState> for ListQuery {
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
         let all = params(parts);
-        let max =
-            match param(&all, "maxresults") {
-                Some(m) => Some(m.parse::<u32>().map_err(|_| {
-                    bad_parameter("Invalid maxresults: it must be between 1 and 25.")
-                })?),
-                None => None,
-            };
-        let cursor = param(&all, "$skiptoken")
-            .map(|t| Cursor::decode(&t))
-            .transpose()?;
+        let max = match param(&all, "maxresults") {
+            Some(m) => Some(
+                m.parse::<u32>()
+                    .map_err(|_| bad_parameter("Invalid maxresults: it must be between 1 and 25."))?,
+            ),
+            None => None,
+        };
+        let cursor = param(&all, "$skiptoken").map(|t| Cursor::decode(&t)).transpose()?;
         Ok(Self { max, cursor })
     }
 }
@@ -106,14 +93,7 @@ mod tests {
         ] {
             assert!(accepted(ok), "{ok}");
         }
-        for bad in [
-            "1999-01-01",
-            "7.9",
-            "",
-            "2024-01-01",
-            "latest",
-            "2026-13-01",
-        ] {
+        for bad in ["1999-01-01", "7.9", "", "2024-01-01", "latest", "2026-13-01"] {
             assert!(!accepted(bad), "{bad}");
         }
     }

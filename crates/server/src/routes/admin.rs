@@ -60,12 +60,8 @@ async fn put_vault(
 ) -> Result<Json<Value>, ApiError> {
     let defaults = VaultSettings::default();
     let settings = VaultSettings {
-        retention_days: body
-            .soft_delete_retention_in_days
-            .unwrap_or(defaults.retention_days),
-        purge_protection: body
-            .enable_purge_protection
-            .unwrap_or(defaults.purge_protection),
+        retention_days: body.soft_delete_retention_in_days.unwrap_or(defaults.retention_days),
+        purge_protection: body.enable_purge_protection.unwrap_or(defaults.purge_protection),
     };
     let vault = s.core.vaults.create_or_update(&name, settings).await?;
     Ok(Json(vault_json(&s, &vault)))
@@ -76,14 +72,9 @@ async fn get_vault(
     State(s): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let vault = s
-        .core
-        .vaults
-        .get(&name)
-        .await?
-        .ok_or_else(|| ApiError::NotFound {
-            message: format!("Vault '{name}' was not found."),
-        })?;
+    let vault = s.core.vaults.get(&name).await?.ok_or_else(|| ApiError::NotFound {
+        message: format!("Vault '{name}' was not found."),
+    })?;
     Ok(Json(vault_json(&s, &vault)))
 }
 
@@ -137,12 +128,7 @@ async fn add_certificate(
 }
 
 async fn rotate(_: AdminCaller, State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let kid = s
-        .core
-        .identity
-        .rotate_signing_key()
-        .await
-        .map_err(auth_to_api)?;
+    let kid = s.core.identity.rotate_signing_key().await.map_err(auth_to_api)?;
     Ok(Json(json!({ "kid": kid })))
 }
 

@@ -27,12 +27,7 @@ fn attributes(vault: &VaultRecord, r: &SecretVersionRecord) -> SecretAttributes 
     }
 }
 
-pub fn bundle(
-    origin: &str,
-    vault: &VaultRecord,
-    r: &SecretVersionRecord,
-    value: Option<String>,
-) -> SecretBundle {
+pub fn bundle(origin: &str, vault: &VaultRecord, r: &SecretVersionRecord, value: Option<String>) -> SecretBundle {
     SecretBundle {
         value,
         id: format!("{origin}/secrets/{}/{}", r.name, r.version),
@@ -55,12 +50,7 @@ pub fn deleted_bundle(origin: &str, vault: &VaultRecord, (d, r): &DeletedSecret)
 }
 
 /// A list entry: the unversioned id for secret lists, the versioned one for version lists.
-pub fn item(
-    origin: &str,
-    vault: &VaultRecord,
-    r: &SecretVersionRecord,
-    versioned: bool,
-) -> SecretItem {
+pub fn item(origin: &str, vault: &VaultRecord, r: &SecretVersionRecord, versioned: bool) -> SecretItem {
     let id = if versioned {
         format!("{origin}/secrets/{}/{}", r.name, r.version)
     } else {
@@ -87,19 +77,9 @@ pub fn deleted_item(origin: &str, vault: &VaultRecord, (d, r): &DeletedSecret) -
 }
 
 /// Absolute `nextLink` on the vault's own host, as Azure sends it.
-pub fn next_link(
-    origin: &str,
-    path: &str,
-    api: &ApiVersion,
-    max: Option<u32>,
-    next: Option<Cursor>,
-) -> Option<String> {
+pub fn next_link(origin: &str, path: &str, api: &ApiVersion, max: Option<u32>, next: Option<Cursor>) -> Option<String> {
     next.map(|c| {
-        let mut link = format!(
-            "{origin}{path}?api-version={}&$skiptoken={}",
-            api.0,
-            c.encode()
-        );
+        let mut link = format!("{origin}{path}?api-version={}&$skiptoken={}", api.0, c.encode());
         if let Some(m) = max {
             link.push_str(&format!("&maxresults={m}"));
         }

@@ -33,11 +33,7 @@ async fn list(
 ) -> Result<Json<Page<SecretItem>>, ApiError> {
     let page = s.core.secrets.list_deleted(&vault, q.max, q.cursor).await?;
     Ok(Json(Page {
-        value: page
-            .items
-            .iter()
-            .map(|d| deleted_item(&origin, &vault, d))
-            .collect(),
+        value: page.items.iter().map(|d| deleted_item(&origin, &vault, d)).collect(),
         next_link: next_link(&origin, "/deletedsecrets", &api, q.max, page.next),
     }))
 }

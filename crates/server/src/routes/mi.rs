@@ -36,14 +36,10 @@ async fn dispatch(State(s): State<AppState>, req: Request) -> Response {
     let result = match (method, path.as_str()) {
         (Method::GET, "/metadata/identity/oauth2/token") => imds(&s, &parts.headers, &query),
         (Method::GET, APP_SERVICE_PATH) => app_service(&s, &parts.headers, &query),
-        (Method::POST, APP_SERVICE_PATH | "/oauth2/token") => {
-            match axum::body::to_bytes(body, 64 * 1024).await {
-                Ok(bytes) => legacy_post(&s, &parts.headers, &bytes),
-                Err(_) => Err(MiError::BadRequest(
-                    "The request body could not be read.".into(),
-                )),
-            }
-        }
+        (Method::POST, APP_SERVICE_PATH | "/oauth2/token") => match axum::body::to_bytes(body, 64 * 1024).await {
+            Ok(bytes) => legacy_post(&s, &parts.headers, &bytes),
+            Err(_) => Err(MiError::BadRequest("The request body could not be read.".into())),
+        },
         _ => return MiError::NotFound.into_response(),
     };
     result.map_or_else(IntoResponse::into_response, IntoResponse::into_response)
@@ -63,17 +59,8 @@ fn header_matches(headers: &HeaderMap, name: &str, expected: &str) -> bool {
 }
 
 /// The user-assigned selector, by whichever parameter name the protocol uses.
-fn selector(
-    p: &Params,
-    client: &[&str],
-    object: &[&str],
-    resource: &[&str],
-) -> Result<IdentitySelector, MiError> {
-    let find = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| p.get(*n).filter(|v| !v.is_empty()).cloned())
-    };
+fn selector(p: &Params, client: &[&str], object: &[&str], resource: &[&str]) -> Result<IdentitySelector, MiError> {
+    let find = |names: &[&str]| names.iter().find_map(|n| p.get(*n).filter(|v| !v.is_empty()).cloned());
     let picks = [
         find(client).map(IdentitySelector::ClientId),
         find(object).map(IdentitySelector::ObjectId),
@@ -108,16 +95,9 @@ fn resource(p: &Params) -> Result<String, MiError> {
         .ok_or_else(|| MiError::BadRequest("Required audience parameter not specified".into()))
 }
 
-fn issue(
-    s: &AppState,
-    sel: &IdentitySelector,
-    resource: &str,
-) -> Result<Json<serde_json::Value>, MiError> {
+fn issue(s: &AppState, sel: &IdentitySelector, resource: &str) -> Result<Json<serde_json::Value>, MiError> {
     let mi = &s.mi;
-    let token = s
-        .core
-        .identity
-        .managed_identity_token(&mi.host, sel, resource)?;
+    let token = s.core.identity.managed_identity_token(&mi.host, sel, resource)?;
     // Strings throughout, as real IMDS sends them: the Rust SDK insists on a string `expires_on`.
     Ok(Json(json!({
         "access_token": token.access_token,
@@ -133,48 +113,28 @@ fn issue(
 
 fn imds(s: &AppState, headers: &HeaderMap, p: &Params) -> Result<Json<serde_json::Value>, MiError> {
     if !metadata_true(headers) {
-        return Err(MiError::BadRequest(
-            "Required metadata header not specified".into(),
-        ));
+        return Err(MiError::BadRequest("Required metadata header not specified".into()));
     }
     api_version_at_least(p, "2018-02-01")?;
     let resource = resource(p)?;
-    let sel = selector(
-        p,
-        &["client_id"],
-        &["object_id"],
-        &["msi_res_id", "mi_res_id"],
-    )?;
+    let sel = selector(p, &["client_id"], &["object_id"], &["msi_res_id", "mi_res_id"])?;
     issue(s, &sel, &resource)
 }
 
 /// `IDENTITY_ENDPOINT` (2019, `X-IDENTITY-HEADER`) and `MSI_ENDPOINT` (2017, `secret`) share one URL.
-fn app_service(
-    s: &AppState,
-    headers: &HeaderMap,
-    p: &Params,
-) -> Result<Json<serde_json::Value>, MiError> {
+fn app_service(s: &AppState, headers: &HeaderMap, p: &Params) -> Result<Json<serde_json::Value>, MiError> {
     let secret = s.mi.header.expose_secret();
     if headers.contains_key("x-identity-header") {
         if !header_matches(headers, "x-identity-header", secret) {
-            return Err(MiError::Unauthorized(
-                "The X-IDENTITY-HEADER is invalid.".into(),
-            ));
+            return Err(MiError::Unauthorized("The X-IDENTITY-HEADER is invalid.".into()));
         }
         api_version_at_least(p, "2019-08-01")?;
-        let sel = selector(
-            p,
-            &["client_id"],
-            &["object_id"],
-            &["mi_res_id", "msi_res_id"],
-        )?;
+        let sel = selector(p, &["client_id"], &["object_id"], &["mi_res_id", "msi_res_id"])?;
         return issue(s, &sel, &resource(p)?);
     }
     if headers.contains_key("secret") {
         if !header_matches(headers, "secret", secret) {
-            return Err(MiError::Unauthorized(
-                "The secret header is invalid.".into(),
-            ));
+            return Err(MiError::Unauthorized("The secret header is invalid.".into()));
         }
         api_version_at_least(p, "2017-09-01")?;
         let sel = selector(p, &["clientid", "client_id"], &[], &[])?;
@@ -186,15 +146,9 @@ fn app_service(
 }
 
 /// The VM extension's `POST /oauth2/token` (and Cloud Shell's `POST $MSI_ENDPOINT`): form body.
-fn legacy_post(
-    s: &AppState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Json<serde_json::Value>, MiError> {
+fn legacy_post(s: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Json<serde_json::Value>, MiError> {
     if !metadata_true(headers) {
-        return Err(MiError::BadRequest(
-            "Required metadata header not specified".into(),
-        ));
+        return Err(MiError::BadRequest("Required metadata header not specified".into()));
     }
     let form: Params = form_urlencoded::parse(body).into_owned().collect();
     let sel = selector(&form, &["client_id"], &["object_id"], &["msi_res_id"])?;

@@ -24,10 +24,7 @@ pub fn vault_router(state: AppState) -> Router {
 
 pub fn main_router(state: AppState) -> Router {
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-        )
+        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .merge(oidc::routes())
         .merge(token::routes())
         .merge(admin::routes())

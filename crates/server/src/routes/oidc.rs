@@ -43,10 +43,7 @@ fn document(s: &AppState, origin: &str, segment: &str, issuer: String) -> OpenId
         response_types_supported: vec!["token".into()],
         subject_types_supported: vec!["pairwise".into()],
         id_token_signing_alg_values_supported: vec!["RS256".into()],
-        token_endpoint_auth_methods_supported: vec![
-            "client_secret_post".into(),
-            "private_key_jwt".into(),
-        ],
+        token_endpoint_auth_methods_supported: vec!["client_secret_post".into(), "private_key_jwt".into()],
         grant_types_supported: vec!["client_credentials".into()],
         tenant_region_scope: None,
     }
@@ -80,10 +77,7 @@ async fn v1(
     Ok(Json(document(&s, &origin, &tenant, issuer)))
 }
 
-async fn keys(
-    State(s): State<AppState>,
-    Path(tenant): Path<String>,
-) -> Result<Json<Jwks>, ApiError> {
+async fn keys(State(s): State<AppState>, Path(tenant): Path<String>) -> Result<Json<Jwks>, ApiError> {
     tenant_or_404(&s, &tenant)?;
     Ok(Json(Jwks {
         keys: s.core.identity.jwks().await,

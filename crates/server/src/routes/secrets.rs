@@ -31,10 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/secrets/{name}/", get(get_latest).patch(update_latest))
         .route("/secrets/{name}/versions", get(list_versions))
         .route("/secrets/{name}/backup", post(backup))
-        .route(
-            "/secrets/{name}/{version}",
-            get(get_version).patch(update_version),
-        )
+        .route("/secrets/{name}/{version}", get(get_version).patch(update_version))
 }
 
 type Result<T> = std::result::Result<Json<T>, ApiError>;
@@ -164,11 +161,7 @@ async fn list(
 ) -> Result<Page<SecretItem>> {
     let page = s.core.secrets.list(&vault, q.max, q.cursor).await?;
     Ok(Json(Page {
-        value: page
-            .items
-            .iter()
-            .map(|r| item(&origin, &vault, r, false))
-            .collect(),
+        value: page.items.iter().map(|r| item(&origin, &vault, r, false)).collect(),
         next_link: next_link(&origin, "/secrets", &api, q.max, page.next),
     }))
 }
@@ -182,24 +175,10 @@ async fn list_versions(
     q: ListQuery,
     Path(name): Path<String>,
 ) -> Result<Page<SecretItem>> {
-    let page = s
-        .core
-        .secrets
-        .list_versions(&vault, &name, q.max, q.cursor)
-        .await?;
+    let page = s.core.secrets.list_versions(&vault, &name, q.max, q.cursor).await?;
     Ok(Json(Page {
-        value: page
-            .items
-            .iter()
-            .map(|r| item(&origin, &vault, r, true))
-            .collect(),
-        next_link: next_link(
-            &origin,
-            &format!("/secrets/{name}/versions"),
-            &api,
-            q.max,
-            page.next,
-        ),
+        value: page.items.iter().map(|r| item(&origin, &vault, r, true)).collect(),
+        next_link: next_link(&origin, &format!("/secrets/{name}/versions"), &api, q.max, page.next),
     }))
 }
 
@@ -212,9 +191,7 @@ async fn delete(
     Path(name): Path<String>,
 ) -> Result<SecretBundle> {
     let deleted = s.core.secrets.delete(&vault, &name).await?;
-    Ok(Json(super::bundle::deleted_bundle(
-        &origin, &vault, &deleted,
-    )))
+    Ok(Json(super::bundle::deleted_bundle(&origin, &vault, &deleted)))
 }
 
 async fn backup(

@@ -26,21 +26,11 @@ pub fn routes() -> Router<AppState> {
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-async fn v2(
-    State(s): State<AppState>,
-    Path(tenant): Path<String>,
-    parts: Parts,
-    body: Bytes,
-) -> Response {
+async fn v2(State(s): State<AppState>, Path(tenant): Path<String>, parts: Parts, body: Bytes) -> Response {
     issue(&s, &tenant, &parts, &body, Version::V2).await
 }
 
-async fn v1(
-    State(s): State<AppState>,
-    Path(tenant): Path<String>,
-    parts: Parts,
-    body: Bytes,
-) -> Response {
+async fn v1(State(s): State<AppState>, Path(tenant): Path<String>, parts: Parts, body: Bytes) -> Response {
     issue(&s, &tenant, &parts, &body, Version::V1).await
 }
 
@@ -50,13 +40,7 @@ enum Version {
     V2,
 }
 
-async fn issue(
-    s: &AppState,
-    tenant: &str,
-    parts: &Parts,
-    body: &[u8],
-    version: Version,
-) -> Response {
+async fn issue(s: &AppState, tenant: &str, parts: &Parts, body: &[u8], version: Version) -> Response {
     let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     match grant(s, tenant, parts, &form, version).await {
         Ok(resp) => Json(resp).into_response(),
@@ -92,18 +76,11 @@ async fn grant(
         Version::V1 => field("resource")?.clone(),
     };
     let secret;
-    let audiences = token_endpoints(
-        &request_origin(parts),
-        &s.core.config.public_url,
-        &s.core.tenant_id,
-    );
+    let audiences = token_endpoints(&request_origin(parts), &s.core.config.public_url, &s.core.tenant_id);
     let credential = if let Some(sec) = form.get("client_secret").filter(|v| !v.is_empty()) {
         secret = SecretString::from(sec.clone());
         ClientCredential::Secret(&secret)
-    } else if let (Some(kind), Some(jwt)) = (
-        form.get("client_assertion_type"),
-        form.get("client_assertion"),
-    ) {
+    } else if let (Some(kind), Some(jwt)) = (form.get("client_assertion_type"), form.get("client_assertion")) {
         if kind != JWT_BEARER {
             return Err(AuthError::InvalidAssertion(format!(
                 "unsupported client_assertion_type '{kind}'"
@@ -116,9 +93,7 @@ async fn grant(
     } else {
         return Err(AuthError::MissingCredential);
     };
-    let token = id
-        .client_credentials(client_id, credential, &resource)
-        .await?;
+    let token = id.client_credentials(client_id, credential, &resource).await?;
     Ok(TokenResponse {
         token_type: "Bearer".into(),
         expires_in: token.expires_in,
@@ -167,9 +142,7 @@ mod tests {
     #[test]
     fn scopes() {
         assert_eq!(
-            resource_of_scope("https://vault.azure.net/.default")
-                .ok()
-                .as_deref(),
+            resource_of_scope("https://vault.azure.net/.default").ok().as_deref(),
             Some("https://vault.azure.net")
         );
         assert_eq!(

@@ -13,10 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::*;
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../../migrations/sqlite/0001_init.sql"))];
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -42,10 +39,7 @@ impl SqliteStore {
     }
 
     fn migrate(&self) -> Result<()> {
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| StoreError::Backend("poisoned".into()))?;
+        let mut conn = self.conn.lock().map_err(|_| StoreError::Backend("poisoned".into()))?;
         let tx = conn.transaction().map_err(db_err)?;
         tx.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)",
@@ -54,11 +48,9 @@ impl SqliteStore {
         .map_err(db_err)?;
         for (name, sql) in MIGRATIONS {
             let done: Option<String> = tx
-                .query_row(
-                    "SELECT name FROM schema_migrations WHERE name = ?1",
-                    [name],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT name FROM schema_migrations WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(db_err)?;
             if done.is_none() {
@@ -77,9 +69,7 @@ impl SqliteStore {
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::Backend("poisoned".into()))?;
+            let mut guard = conn.lock().map_err(|_| StoreError::Backend("poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -116,9 +106,12 @@ impl Store for SqliteStore {
     async fn put_meta(&self, key: &str, value: &[u8]) -> Result<()> {
         let (key, value) = (key.to_owned(), value.to_vec());
         self.run(move |c| {
-            c.execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])
-                .map(drop)
-                .map_err(db_err)
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(drop)
+            .map_err(db_err)
         })
         .await
     }
@@ -145,9 +138,7 @@ impl Store for SqliteStore {
         let p = p.clone();
         self.run(move |c| {
             c.execute(
-                &format!(
-                    "INSERT INTO principals ({PRINCIPAL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                ),
+                &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
                 params![
                     p.object_id,
                     p.app_id,
@@ -208,7 +199,9 @@ impl Store for SqliteStore {
         let oid = object_id.to_owned();
         self.run(move |c| {
             let mut st = c
-                .prepare("SELECT key_id, object_id, hash, hint, created, expires FROM client_secrets WHERE object_id = ?1")
+                .prepare(
+                    "SELECT key_id, object_id, hash, hint, created, expires FROM client_secrets WHERE object_id = ?1",
+                )
                 .map_err(db_err)?;
             let rows = st
                 .query_map([oid], |r| {
@@ -279,25 +272,17 @@ impl Store for SqliteStore {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
         self.run(move |c| {
             let mut st = c
-                .prepare(
-                    "SELECT kid, created, retired_at, sealed FROM signing_keys ORDER BY created",
-                )
+                .prepare("SELECT kid, created, retired_at, sealed FROM signing_keys ORDER BY created")
                 .map_err(db_err)?;
             let rows = st
                 .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get::<_, Vec<u8>>(3)?,
-                    ))
+                    Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, Vec<u8>>(3)?))
                 })
                 .map_err(db_err)?;
             let mut out = Vec::new();
             for row in rows {
                 let (kid, created, retired_at, sealed) = row.map_err(db_err)?;
-                let sealed =
-                    Sealed::from_stored(sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let sealed = Sealed::from_stored(sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 out.push(SigningKeyRecord {
                     kid,
                     created,
@@ -385,23 +370,14 @@ impl Store for SqliteStore {
         name: &str,
         version: Option<&str>,
     ) -> Result<Option<SecretVersionRecord>> {
-        let (vault, name, version) = (
-            vault.to_owned(),
-            name.to_owned(),
-            version.map(str::to_owned),
-        );
+        let (vault, name, version) = (vault.to_owned(), name.to_owned(), version.map(str::to_owned));
         self.run(move |c| secrets::version(c, &vault, &name, version.as_deref()))
             .await
     }
 
-    async fn list_secrets(
-        &self,
-        vault: &str,
-        page: &PageRequest,
-    ) -> Result<Vec<SecretVersionRecord>> {
+    async fn list_secrets(&self, vault: &str, page: &PageRequest) -> Result<Vec<SecretVersionRecord>> {
         let (vault, page) = (vault.to_owned(), page.clone());
-        self.run(move |c| secrets::list_latest(c, &vault, &page))
-            .await
+        self.run(move |c| secrets::list_latest(c, &vault, &page)).await
     }
 
     async fn list_secret_versions(
@@ -411,15 +387,10 @@ impl Store for SqliteStore {
         page: &PageRequest,
     ) -> Result<Vec<SecretVersionRecord>> {
         let (vault, name, page) = (vault.to_owned(), name.to_owned(), page.clone());
-        self.run(move |c| secrets::list_versions(c, &vault, &name, &page))
-            .await
+        self.run(move |c| secrets::list_versions(c, &vault, &name, &page)).await
     }
 
-    async fn all_secret_versions(
-        &self,
-        vault: &str,
-        name: &str,
-    ) -> Result<Vec<SecretVersionRecord>> {
+    async fn all_secret_versions(&self, vault: &str, name: &str) -> Result<Vec<SecretVersionRecord>> {
         let page = PageRequest {
             after: None,
             limit: u32::MAX,
@@ -447,8 +418,7 @@ impl Store for SqliteStore {
         page: &PageRequest,
     ) -> Result<Vec<(DeletedSecretRecord, SecretVersionRecord)>> {
         let (vault, page) = (vault.to_owned(), page.clone());
-        self.run(move |c| secrets::list_deleted(c, &vault, &page))
-            .await
+        self.run(move |c| secrets::list_deleted(c, &vault, &page)).await
     }
 
     async fn recover_secret(&self, vault: &str, name: &str) -> Result<()> {
@@ -460,25 +430,19 @@ impl Store for SqliteStore {
                     params![vault, name],
                 )
                 .map_err(db_err)?;
-            if n == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
-            }
+            if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
         })
         .await
     }
 
     async fn purge_secret(&self, vault: &str, name: &str) -> Result<()> {
         let (vault, name) = (vault.to_owned(), name.to_owned());
-        self.run(move |c| secrets::purge(c, &vault, &name, true))
-            .await
+        self.run(move |c| secrets::purge(c, &vault, &name, true)).await
     }
 
     async fn erase_secret(&self, vault: &str, name: &str) -> Result<()> {
         let (vault, name) = (vault.to_owned(), name.to_owned());
-        self.run(move |c| secrets::purge(c, &vault, &name, false))
-            .await
+        self.run(move |c| secrets::purge(c, &vault, &name, false)).await
     }
 
     async fn restore_secret(&self, versions: &[SecretVersionRecord]) -> Result<()> {
@@ -491,9 +455,7 @@ impl Store for SqliteStore {
             let mut st = c
                 .prepare("SELECT vault, name FROM deleted_secrets WHERE scheduled_purge_date <= ?1")
                 .map_err(db_err)?;
-            let rows = st
-                .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(db_err)?;
+            let rows = st.query_map([now], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
             rows.collect::<rusqlite::Result<_>>().map_err(db_err)
         })
         .await

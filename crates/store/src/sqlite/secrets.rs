@@ -6,17 +6,13 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::db_err;
 use crate::*;
 
-const COLS: &str =
-    "seq, vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated";
-const LIVE: &str =
-    "NOT EXISTS (SELECT 1 FROM deleted_secrets d WHERE d.vault = s.vault AND d.name = s.name)";
+const COLS: &str = "seq, vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated";
+const LIVE: &str = "NOT EXISTS (SELECT 1 FROM deleted_secrets d WHERE d.vault = s.vault AND d.name = s.name)";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<SecretVersionRecord> {
     let value: Vec<u8> = r.get(4)?;
     let tags: Option<String> = r.get(6)?;
-    let corrupt = |e: String| {
-        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, e.into())
-    };
+    let corrupt = |e: String| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, e.into());
     Ok(SecretVersionRecord {
         seq: r.get(0)?,
         vault: r.get(1)?,
@@ -87,11 +83,7 @@ pub(super) fn update_version(c: &mut Connection, s: &SecretVersionRecord) -> Res
             params![s.vault, s.name, s.version, s.content_type, tags_json(s)?, s.enabled, s.nbf, s.exp, s.updated],
         )
         .map_err(db_err)?;
-    if n == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 pub(super) fn version(
@@ -115,11 +107,7 @@ pub(super) fn version(
     res.optional().map_err(db_err)
 }
 
-pub(super) fn list_latest(
-    c: &mut Connection,
-    vault: &str,
-    page: &PageRequest,
-) -> Result<Vec<SecretVersionRecord>> {
+pub(super) fn list_latest(c: &mut Connection, vault: &str, page: &PageRequest) -> Result<Vec<SecretVersionRecord>> {
     let after = page.after.clone().unwrap_or_default();
     let mut st = c
         .prepare(&format!(
@@ -129,9 +117,7 @@ pub(super) fn list_latest(
              ORDER BY name COLLATE NOCASE LIMIT ?3"
         ))
         .map_err(db_err)?;
-    let rows = st
-        .query_map(params![vault, after, page.limit], row)
-        .map_err(db_err)?;
+    let rows = st.query_map(params![vault, after, page.limit], row).map_err(db_err)?;
     rows.collect::<rusqlite::Result<_>>().map_err(db_err)
 }
 
@@ -141,11 +127,7 @@ pub(super) fn list_versions(
     name: &str,
     page: &PageRequest,
 ) -> Result<Vec<SecretVersionRecord>> {
-    let after: i64 = page
-        .after
-        .as_deref()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(0);
+    let after: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);
     let mut st = c
         .prepare(&format!(
             "SELECT {COLS} FROM secret_versions s WHERE vault = ?1 AND name = ?2 AND seq > ?3 AND {LIVE} ORDER BY seq LIMIT ?4"
@@ -161,9 +143,7 @@ pub(super) fn soft_delete(c: &mut Connection, d: &DeletedSecretRecord) -> Result
     let tx = c.transaction().map_err(db_err)?;
     let exists = tx
         .query_row(
-            &format!(
-                "SELECT 1 FROM secret_versions s WHERE vault = ?1 AND name = ?2 AND {LIVE} LIMIT 1"
-            ),
+            &format!("SELECT 1 FROM secret_versions s WHERE vault = ?1 AND name = ?2 AND {LIVE} LIMIT 1"),
             params![d.vault, d.name],
             |_| Ok(()),
         )
@@ -193,7 +173,8 @@ fn deleted_row(r: &Row<'_>) -> rusqlite::Result<(DeletedSecretRecord, SecretVers
     ))
 }
 
-const DELETED_SELECT: &str = "SELECT s.seq, s.vault, s.name, s.version, s.value, s.content_type, s.tags, s.enabled, s.nbf, s.exp,
+const DELETED_SELECT: &str =
+    "SELECT s.seq, s.vault, s.name, s.version, s.value, s.content_type, s.tags, s.enabled, s.nbf, s.exp,
         s.created, s.updated, d.deleted_date, d.scheduled_purge_date
      FROM deleted_secrets d JOIN secret_versions s ON s.vault = d.vault AND s.name = d.name
        AND s.seq = (SELECT MAX(seq) FROM secret_versions t WHERE t.vault = d.vault AND t.name = d.name)";
@@ -219,7 +200,9 @@ pub(super) fn list_deleted(
 ) -> Result<Vec<(DeletedSecretRecord, SecretVersionRecord)>> {
     let after = page.after.clone().unwrap_or_default();
     let mut st = c
-        .prepare(&format!("{DELETED_SELECT} WHERE d.vault = ?1 AND d.name > ?2 ORDER BY d.name COLLATE NOCASE LIMIT ?3"))
+        .prepare(&format!(
+            "{DELETED_SELECT} WHERE d.vault = ?1 AND d.name > ?2 ORDER BY d.name COLLATE NOCASE LIMIT ?3"
+        ))
         .map_err(db_err)?;
     let rows = st
         .query_map(params![vault, after, page.limit], deleted_row)

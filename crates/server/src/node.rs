@@ -1,0 +1,193 @@
+//! A node's life: sealed until its root key is recovered, then serving. While sealed, every request but
+//! the sys API gets 503 with a body that says what to do; nothing else is reachable because the routers
+//! that could serve it do not exist yet.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use keyhold_core::{Bootstrap, CoreConfig, clock::SystemClock};
+use keyhold_crypto::RootKey;
+use keyhold_proto::error::ErrorBody;
+use keyhold_store::Store;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{Mutex, OnceCell, watch};
+use tower::ServiceExt;
+
+use crate::{
+    AppState, MiState, ServeError, app,
+    files::{self, AdminFile, MiFile},
+    routes, sys,
+};
+
+pub(crate) struct Node {
+    pub store: Arc<dyn Store>,
+    pub core_config: CoreConfig,
+    pub data_dir: PathBuf,
+    pub mi_addr: SocketAddr,
+    /// Shamir shares submitted so far (never written anywhere).
+    pub shares: Mutex<Vec<SecretString>>,
+    ready: OnceCell<Ready>,
+    unlocking: Mutex<()>,
+    stop: watch::Receiver<bool>,
+}
+
+struct Ready {
+    https: Router,
+    mi: Router,
+}
+
+fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
+    move |e| ServeError(format!("{what}: {e}"))
+}
+
+impl Node {
+    pub fn new(
+        store: Arc<dyn Store>,
+        core_config: CoreConfig,
+        data_dir: PathBuf,
+        mi_addr: SocketAddr,
+        stop: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            core_config,
+            data_dir,
+            mi_addr,
+            shares: Mutex::new(Vec::new()),
+            ready: OnceCell::new(),
+            unlocking: Mutex::new(()),
+            stop,
+        })
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        !self.ready.initialized()
+    }
+
+    /// Opens the domain with the recovered root key and starts serving. Idempotent.
+    pub async fn unlock(&self, root: RootKey) -> Result<(), ServeError> {
+        let _one_at_a_time = self.unlocking.lock().await;
+        if self.ready.initialized() {
+            return Ok(());
+        }
+        let boot = Bootstrap::open(
+            self.store.clone(),
+            root,
+            Arc::new(SystemClock),
+            self.core_config.clone(),
+        )
+        .await
+        .map_err(err("bootstrap"))?;
+        if let Some(admin) = &boot.admin {
+            let file = AdminFile {
+                app_id: admin.app_id.clone(),
+                display_name: admin.display_name.clone(),
+                password: admin.password.expose_secret().to_owned(),
+                tenant: admin.tenant.clone(),
+                object_id: admin.object_id.clone(),
+            };
+            let json = serde_json::to_vec_pretty(&file).map_err(err("admin.json"))?;
+            files::write_atomic(&self.data_dir.join("admin.json"), &json, 0o600)?;
+        }
+        let identity = &boot.core.identity;
+        let host = identity
+            .host_identity(&host_name())
+            .await
+            .map_err(err("host identity"))?;
+        let header = identity.identity_header().await.map_err(err("identity header"))?;
+        let mi_file = MiFile {
+            identity_endpoint: format!("http://{}{}", self.mi_addr, routes::mi::APP_SERVICE_PATH),
+            identity_header: header.clone(),
+            imds_authority: format!("http://{}", self.mi_addr),
+            client_id: host.client_id.clone(),
+            object_id: host.object_id.clone(),
+            resource_id: host.resource_id.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&mi_file).map_err(err("mi.json"))?;
+        files::write_atomic(&self.data_dir.join("mi.json"), &json, 0o600)?;
+
+        let state = AppState {
+            core: boot.core,
+            mi: Arc::new(MiState {
+                host,
+                header: header.into(),
+            }),
+        };
+        tokio::spawn(purge_loop(state.clone(), self.stop.clone()));
+        let ready = Ready {
+            https: app(state.clone()),
+            mi: routes::mi_router(state),
+        };
+        self.ready.set(ready).map_err(|_| ServeError("unlocked twice".into()))?;
+        tracing::info!("unsealed; serving");
+        Ok(())
+    }
+
+    /// The HTTPS application behind the seal gate, with the sys API always reachable.
+    pub fn https_router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/keyhold/v1/sys/seal-status", get(sys::status))
+            .route("/keyhold/v1/sys/init", post(sys::init))
+            .route("/keyhold/v1/sys/unseal", post(sys::unseal))
+            .fallback(|State(node): State<Arc<Node>>, req: Request| async move {
+                match node.ready.get() {
+                    Some(ready) => ready.https.clone().oneshot(req).await.into_response(),
+                    None => sealed(),
+                }
+            })
+            .with_state(self.clone())
+    }
+
+    pub fn mi_router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .fallback(|State(node): State<Arc<Node>>, req: Request| async move {
+                match node.ready.get() {
+                    Some(ready) => ready.mi.clone().oneshot(req).await.into_response(),
+                    None => sealed(),
+                }
+            })
+            .with_state(self.clone())
+    }
+}
+
+/// 503 with `Retry-After`: the SDKs retry it, and a person reading it learns what to do.
+fn sealed() -> Response {
+    let body = ErrorBody::new(
+        "ServiceUnavailable",
+        "keyhold is sealed: unseal it with `keyhold operator unseal` (GET /keyhold/v1/sys/seal-status shows the progress).",
+    );
+    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    resp
+}
+
+/// This machine's name, for the host resource (`.../virtualMachines/<name>`).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .unwrap_or_else(|| "keyhold-host".into())
+}
+
+/// Removes soft-deleted secrets whose retention has ended, once a minute.
+async fn purge_loop(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        match state.core.secrets.purge_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged expired deleted secrets"),
+            Err(e) => tracing::warn!(error = %e, "purge run failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
