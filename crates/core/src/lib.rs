@@ -2,6 +2,7 @@
 //! in with parsed values and get domain results or one of this crate's error enums back.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod bootstrap;
 pub mod clock;
 mod error;

@@ -3,6 +3,7 @@
 //! that knows status codes.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod error;
 mod extract;
 mod files;
@@ -32,6 +33,7 @@ pub struct ServeError(pub String);
 pub struct AppState {
     pub core: Keyhold,
     pub mi: Arc<MiState>,
+    pub audit: Arc<keyhold_core::audit::AuditLog>,
 }
 
 /// What the managed-identity endpoints serve: this host's identity, and the header secret of the App

@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use keyhold_core::{Bootstrap, CoreConfig, clock::SystemClock};
+use keyhold_core::{Bootstrap, CoreConfig, audit::AuditLog, clock::SystemClock};
 use keyhold_crypto::RootKey;
 use keyhold_proto::error::ErrorBody;
 use keyhold_store::Store;
@@ -27,6 +27,7 @@ use crate::{
 
 pub(crate) struct Node {
     pub store: Arc<dyn Store>,
+    pub audit: Arc<AuditLog>,
     pub core_config: CoreConfig,
     pub data_dir: PathBuf,
     pub mi_addr: SocketAddr,
@@ -49,6 +50,7 @@ fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
 impl Node {
     pub fn new(
         store: Arc<dyn Store>,
+        audit: Arc<AuditLog>,
         core_config: CoreConfig,
         data_dir: PathBuf,
         mi_addr: SocketAddr,
@@ -56,6 +58,7 @@ impl Node {
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
+            audit,
             core_config,
             data_dir,
             mi_addr,
@@ -118,6 +121,7 @@ impl Node {
                 host,
                 header: header.into(),
             }),
+            audit: self.audit.clone(),
         };
         tokio::spawn(purge_loop(state.clone(), self.stop.clone()));
         let ready = Ready {
@@ -135,6 +139,10 @@ impl Node {
             .route("/keyhold/v1/sys/seal-status", get(sys::status))
             .route("/keyhold/v1/sys/init", post(sys::init))
             .route("/keyhold/v1/sys/unseal", post(sys::unseal))
+            .route_layer(axum::middleware::from_fn_with_state(
+                self.audit.clone(),
+                crate::audit::record,
+            ))
             .fallback(|State(node): State<Arc<Node>>, req: Request| async move {
                 match node.ready.get() {
                     Some(ready) => ready.https.clone().oneshot(req).await.into_response(),

@@ -3,7 +3,7 @@
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
 
-use keyhold_core::{CoreConfig, seal};
+use keyhold_core::{CoreConfig, audit::AuditLog, seal};
 use keyhold_crypto::UnsealKey;
 use keyhold_store::{SqliteStore, Store};
 use secrecy::SecretString;
@@ -41,6 +41,8 @@ pub struct ServeConfig {
     pub seal: SealMode,
     /// Unseals (or initialises) a passphrase seal at start.
     pub passphrase: Option<SecretString>,
+    /// Where the audit log goes (default `<data-dir>/audit.log`).
+    pub audit_log: Option<PathBuf>,
 }
 
 fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
@@ -89,8 +91,15 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         clock_skew_secs: config.clock_skew_secs,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
+    let audit_path = config
+        .audit_log
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("audit.log"));
+    let audit = Arc::new(AuditLog::open(&audit_path).map_err(err("audit log"))?);
+    let sync_task = tokio::spawn(sync_audit(audit.clone(), stop_rx.clone()));
     let node = Node::new(
         store.clone(),
+        audit,
         core_config,
         config.data_dir.clone(),
         mi_addr,
@@ -117,8 +126,24 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(https_task, mi_task);
+    let _ = tokio::join!(https_task, mi_task, sync_task);
     Ok(())
+}
+
+/// fsyncs the audit log once a second, and a last time at shutdown.
+async fn sync_audit(log: Arc<AuditLog>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => false,
+            _ = stop.changed() => true,
+        };
+        if let Err(e) = log.sync() {
+            tracing::error!(error = %e, "audit log fsync failed");
+        }
+        if stopping {
+            return;
+        }
+    }
 }
 
 /// Unseals now if the seal allows it; returns a line for the banner.

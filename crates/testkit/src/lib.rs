@@ -62,8 +62,8 @@ impl Server {
         let dir = tempfile::tempdir()?;
         let data_dir = dir.path().join("data");
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let child = spawn(bin, &data_dir, "127.0.0.1:0", "127.0.0.1:0", &extra)?;
-        let state = wait_for_state(&data_dir, child.id())?;
+        let mut child = spawn(bin, &data_dir, "127.0.0.1:0", "127.0.0.1:0", &extra)?;
+        let state = wait_for_state(&data_dir, &mut child)?;
         let http = client(&data_dir)?;
         Ok(Self {
             bin: bin.to_owned(),
@@ -130,14 +130,14 @@ impl Server {
             anyhow::ensure!(status.success(), "server exited with {status} on SIGTERM");
         }
         let _ = std::fs::remove_file(self.data_dir.join("state.json"));
-        let child = spawn(
+        let mut child = spawn(
             &self.bin,
             &self.data_dir,
             &self.state.listen,
             &self.state.mi_listen,
             &self.extra,
         )?;
-        self.state = wait_for_state(&self.data_dir, child.id())?;
+        self.state = wait_for_state(&self.data_dir, &mut child)?;
         self.child = Some(child);
         self.http = client(&self.data_dir)?;
         Ok(())
@@ -223,7 +223,9 @@ fn spawn(bin: &Path, data_dir: &Path, listen: &str, mi: &str, extra: &[String]) 
         .with_context(|| format!("cannot start {}", bin.display()))
 }
 
-fn wait_for_state(data_dir: &Path, pid: u32) -> Result<State> {
+/// Waits for the server to write `state.json`, or to exit (a start-up failure, reported at once).
+fn wait_for_state(data_dir: &Path, child: &mut Child) -> Result<State> {
+    let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(30);
     let path = data_dir.join("state.json");
     loop {
@@ -232,6 +234,9 @@ fn wait_for_state(data_dir: &Path, pid: u32) -> Result<State> {
             && state.pid == pid
         {
             return Ok(state);
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("server exited during start-up with {status} (see server.log)");
         }
         if Instant::now() > deadline {
             bail!("server did not write {} within 30 s", path.display());

@@ -116,6 +116,7 @@ impl Identity {
         if let Some(t) = cached.filter(|t| t.expires_on - now > margin) {
             return Ok(IssuedToken {
                 access_token: t.access_token,
+                oid: host.object_id.clone(),
                 expires_in: t.expires_on - now,
                 expires_on: t.expires_on,
                 not_before: t.not_before,

@@ -42,6 +42,8 @@ impl std::fmt::Debug for Identity {
 /// An issued access token and its lifetime, for the token endpoint's response.
 pub struct IssuedToken {
     pub access_token: String,
+    /// The principal the token was issued to.
+    pub oid: String,
     pub expires_in: i64,
     pub expires_on: i64,
     pub not_before: i64,
@@ -153,6 +155,7 @@ impl Identity {
         };
         Ok(IssuedToken {
             access_token: self.signing.sign(&claims)?,
+            oid: oid.to_owned(),
             expires_in: exp - now,
             expires_on: exp,
             not_before: now,

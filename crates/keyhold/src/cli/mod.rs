@@ -1,5 +1,6 @@
 //! Command-line surface. Each command lives in its own module.
 
+mod audit;
 mod env;
 mod operator;
 mod rest;
@@ -31,6 +32,8 @@ enum Command {
     Env(env::EnvArgs),
     /// Initialise, unseal and inspect the seal of a running server.
     Operator(operator::OperatorArgs),
+    /// Check the audit log.
+    Audit(audit::AuditArgs),
 }
 
 /// `--data-dir`, shared by every command that reads the server's files.
@@ -51,5 +54,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Env(args) => env::run(args),
         Command::Operator(args) => operator::run(args).await,
+        Command::Audit(args) => audit::run(args),
     }
 }

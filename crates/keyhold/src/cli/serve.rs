@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Read the seal passphrase from this file at start (unseals, or initialises a new instance).
     #[arg(long, env = "KEYHOLD_SEAL_PASSPHRASE_FILE")]
     seal_passphrase_file: Option<std::path::PathBuf>,
+    /// The audit log (one hash-chained JSON line per operation). Default: `<data-dir>/audit.log`.
+    #[arg(long, env = "KEYHOLD_AUDIT_LOG")]
+    audit_log: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -71,6 +74,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         clock_skew_secs: args.clock_skew_secs,
         seal,
         passphrase,
+        audit_log: args.audit_log,
     };
     keyhold_server::run(config, shutdown_signal())
         .await

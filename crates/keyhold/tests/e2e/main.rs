@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod at_rest;
+mod audit;
 mod managed_identity;
 mod seal;
 mod token_endpoint;

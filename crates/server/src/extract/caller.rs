@@ -5,7 +5,7 @@
 use axum::{extract::FromRequestParts, http::request::Parts};
 use keyhold_core::identity::{Audience, TokenError, VerifiedToken};
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, audit::AuditSlot, error::ApiError};
 
 #[derive(Debug, Clone)]
 #[expect(
@@ -41,12 +41,16 @@ async fn verify(parts: &Parts, state: &AppState, want: Audience) -> Result<Verif
         reason,
     };
     let token = bearer(parts).ok_or_else(|| unauthorized(None))?;
-    state
+    let verified = state
         .core
         .identity
         .verify(token, want)
         .await
-        .map_err(|e| unauthorized(Some(e)))
+        .map_err(|e| unauthorized(Some(e)))?;
+    if let Some(slot) = parts.extensions.get::<AuditSlot>() {
+        slot.caller(Some(&verified.claims.oid), Some(&verified.claims.appid));
+    }
+    Ok(verified)
 }
 
 impl FromRequestParts<AppState> for VaultCaller {

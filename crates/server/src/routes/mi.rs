@@ -21,7 +21,11 @@ use crate::{AppState, error::MiError};
 pub const APP_SERVICE_PATH: &str = "/msi/token";
 
 pub fn routes(state: AppState) -> Router {
-    Router::new().fallback(dispatch).with_state(state)
+    let audit = state.audit.clone();
+    Router::new()
+        .fallback(dispatch)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(audit, crate::audit::record))
 }
 
 type Params = HashMap<String, String>;
@@ -33,6 +37,7 @@ async fn dispatch(State(s): State<AppState>, req: Request) -> Response {
         .collect();
     let method = req.method().clone();
     let (parts, body) = req.into_parts();
+    let slot = parts.extensions.get::<crate::audit::AuditSlot>().cloned();
     let result = match (method, path.as_str()) {
         (Method::GET, "/metadata/identity/oauth2/token") => imds(&s, &parts.headers, &query),
         (Method::GET, APP_SERVICE_PATH) => app_service(&s, &parts.headers, &query),
@@ -42,6 +47,9 @@ async fn dispatch(State(s): State<AppState>, req: Request) -> Response {
         },
         _ => return MiError::NotFound.into_response(),
     };
+    if let (Ok(_), Some(slot)) = (&result, slot) {
+        slot.caller(Some(&s.mi.host.object_id), Some(&s.mi.host.client_id));
+    }
     result.map_or_else(IntoResponse::into_response, IntoResponse::into_response)
 }
 

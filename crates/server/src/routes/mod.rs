@@ -9,9 +9,9 @@ mod oidc;
 mod secrets;
 mod token;
 
-use axum::{Json, Router, routing::get};
+use axum::{Json, Router, middleware::from_fn_with_state, routing::get};
 
-use crate::AppState;
+use crate::{AppState, audit};
 
 pub use mi::routes as mi_router;
 
@@ -19,14 +19,18 @@ pub fn vault_router(state: AppState) -> Router {
     Router::new()
         .merge(secrets::routes())
         .merge(deleted::routes())
+        .route_layer(from_fn_with_state(state.audit.clone(), audit::record))
         .with_state(state)
 }
 
 pub fn main_router(state: AppState) -> Router {
+    let audited = Router::new()
+        .merge(token::routes())
+        .merge(admin::routes())
+        .route_layer(from_fn_with_state(state.audit.clone(), audit::record));
     Router::new()
         .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .merge(oidc::routes())
-        .merge(token::routes())
-        .merge(admin::routes())
+        .merge(audited)
         .with_state(state)
 }

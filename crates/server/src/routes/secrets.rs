@@ -2,7 +2,7 @@
 //! body parsing), then the vault, then one domain call.
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     extract::{Path, State},
     routing::{get, post},
 };
@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::bundle::{bundle, item, next_link};
 use crate::{
     AppState,
+    audit::AuditVersion,
     error::{ApiError, bad_parameter},
     extract::{ApiVersion, KvJson, ListQuery, VaultCaller},
     vault::{Origin, Vault},
@@ -35,6 +36,12 @@ pub fn routes() -> Router<AppState> {
 }
 
 type Result<T> = std::result::Result<Json<T>, ApiError>;
+/// A body and the version it concerns, which the audit record names.
+type Versioned<T> = std::result::Result<(Extension<AuditVersion>, Json<T>), ApiError>;
+
+fn versioned<T>(version: &str, body: T) -> (Extension<AuditVersion>, Json<T>) {
+    (Extension(AuditVersion(version.to_owned())), Json(body))
+}
 
 async fn set(
     _: VaultCaller,
@@ -44,7 +51,7 @@ async fn set(
     _: ApiVersion,
     Path(name): Path<String>,
     KvJson(body): KvJson<SecretSetParameters>,
-) -> Result<SecretBundle> {
+) -> Versioned<SecretBundle> {
     let value = body
         .value
         .ok_or_else(|| bad_parameter("The parameter 'value' is required."))?;
@@ -58,12 +65,13 @@ async fn set(
         exp: attrs.exp,
     };
     let created = s.core.secrets.set(&vault, &name, new).await?;
-    Ok(Json(bundle(
+    let body = bundle(
         &origin,
         &vault,
         &created.record,
         Some(created.value.expose_secret().to_owned()),
-    )))
+    );
+    Ok(versioned(&created.record.version, body))
 }
 
 async fn read(
@@ -72,14 +80,15 @@ async fn read(
     origin: &str,
     name: &str,
     version: Option<&str>,
-) -> Result<SecretBundle> {
+) -> Versioned<SecretBundle> {
     let found = s.core.secrets.get(vault, name, version).await?;
-    Ok(Json(bundle(
+    let body = bundle(
         origin,
         vault,
         &found.record,
         Some(found.value.expose_secret().to_owned()),
-    )))
+    );
+    Ok(versioned(&found.record.version, body))
 }
 
 async fn get_latest(
@@ -89,7 +98,7 @@ async fn get_latest(
     Origin(origin): Origin,
     _: ApiVersion,
     Path(name): Path<String>,
-) -> Result<SecretBundle> {
+) -> Versioned<SecretBundle> {
     read(&s, &vault, &origin, &name, None).await
 }
 
@@ -100,7 +109,7 @@ async fn get_version(
     Origin(origin): Origin,
     _: ApiVersion,
     Path((name, version)): Path<(String, String)>,
-) -> Result<SecretBundle> {
+) -> Versioned<SecretBundle> {
     // The SDKs send an empty version for "latest"; axum never matches an empty segment here, but a
     // client may still send one explicitly.
     let version = Some(version.as_str()).filter(|v| !v.is_empty());
@@ -114,7 +123,7 @@ async fn patch(
     name: &str,
     version: Option<&str>,
     body: SecretUpdateParameters,
-) -> Result<SecretBundle> {
+) -> Versioned<SecretBundle> {
     let attrs = body.attributes.unwrap_or_default();
     let patch = SecretPatch {
         content_type: body.content_type,
@@ -124,7 +133,7 @@ async fn patch(
         exp: attrs.exp,
     };
     let updated = s.core.secrets.update(vault, name, version, patch).await?;
-    Ok(Json(bundle(origin, vault, &updated, None)))
+    Ok(versioned(&updated.version, bundle(origin, vault, &updated, None)))
 }
 
 async fn update_latest(
@@ -135,7 +144,7 @@ async fn update_latest(
     _: ApiVersion,
     Path(name): Path<String>,
     KvJson(body): KvJson<SecretUpdateParameters>,
-) -> Result<SecretBundle> {
+) -> Versioned<SecretBundle> {
     patch(&s, &vault, &origin, &name, None, body).await
 }
 
@@ -147,7 +156,7 @@ async fn update_version(
     _: ApiVersion,
     Path((name, version)): Path<(String, String)>,
     KvJson(body): KvJson<SecretUpdateParameters>,
-) -> Result<SecretBundle> {
+) -> Versioned<SecretBundle> {
     patch(&s, &vault, &origin, &name, Some(&version), body).await
 }
 
@@ -213,10 +222,10 @@ async fn restore(
     Origin(origin): Origin,
     _: ApiVersion,
     KvJson(body): KvJson<BackupBlob>,
-) -> Result<SecretBundle> {
+) -> Versioned<SecretBundle> {
     let blob = body
         .value
         .ok_or_else(|| bad_parameter("The parameter 'value' is required."))?;
     let restored = s.core.secrets.restore(&vault, &blob).await?;
-    Ok(Json(bundle(&origin, &vault, &restored, None)))
+    Ok(versioned(&restored.version, bundle(&origin, &vault, &restored, None)))
 }

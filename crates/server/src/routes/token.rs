@@ -42,8 +42,13 @@ enum Version {
 
 async fn issue(s: &AppState, tenant: &str, parts: &Parts, body: &[u8], version: Version) -> Response {
     let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
-    match grant(s, tenant, parts, &form, version).await {
-        Ok(resp) => Json(resp).into_response(),
+    let result = grant(s, tenant, parts, &form, version).await;
+    if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
+        let oid = result.as_ref().ok().map(|(_, oid)| oid.as_str());
+        slot.caller(oid, form.get("client_id").map(String::as_str));
+    }
+    match result {
+        Ok((resp, _)) => Json(resp).into_response(),
         Err(error) => OAuthError {
             error,
             tenant: s.core.tenant_id.clone(),
@@ -52,13 +57,14 @@ async fn issue(s: &AppState, tenant: &str, parts: &Parts, body: &[u8], version: 
     }
 }
 
+/// The token response and the object id it was issued to.
 async fn grant(
     s: &AppState,
     tenant: &str,
     parts: &Parts,
     form: &HashMap<String, String>,
     version: Version,
-) -> Result<TokenResponse, AuthError> {
+) -> Result<(TokenResponse, String), AuthError> {
     let id = &s.core.identity;
     id.resolve_tenant(tenant)?;
     let field = |name: &'static str| {
@@ -94,7 +100,7 @@ async fn grant(
         return Err(AuthError::MissingCredential);
     };
     let token = id.client_credentials(client_id, credential, &resource).await?;
-    Ok(TokenResponse {
+    let response = TokenResponse {
         token_type: "Bearer".into(),
         expires_in: token.expires_in,
         ext_expires_in: token.expires_in,
@@ -102,7 +108,8 @@ async fn grant(
         not_before: (version == Version::V1).then(|| token.not_before.to_string()),
         resource: (version == Version::V1).then(|| token.resource.clone()),
         access_token: token.access_token,
-    })
+    };
+    Ok((response, token.oid))
 }
 
 /// `https://x/.default` → `https://x`; `https://management.azure.com//.default` → `https://management.azure.com/`.
