@@ -10,7 +10,7 @@ pub use keyhold_crypto::Sealed;
 pub use records::*;
 pub use sqlite::SqliteStore;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,

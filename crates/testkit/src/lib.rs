@@ -97,6 +97,16 @@ impl Server {
         ))
     }
 
+    /// SIGKILL, as a crash would; waits until the process is gone.
+    pub fn kill(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            bail!("server not running")
+        };
+        child.kill()?;
+        child.wait()?;
+        Ok(())
+    }
+
     /// SIGTERM; returns the exit status.
     pub fn stop(&mut self) -> Result<ExitStatus> {
         let Some(mut child) = self.child.take() else {

@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod audit;
+mod crash;
 mod managed_identity;
 mod seal;
 mod token_endpoint;

@@ -1,11 +1,16 @@
 //! Embedded SQLite backend: WAL with `synchronous=FULL`, so an acknowledged write has reached the disk.
-//! One connection behind a mutex, driven from the blocking pool.
+//! Writes go through the group-commit writer (`writer.rs`); reads use a small pool of connections,
+//! which WAL lets run beside the writer and which see only committed data.
 
 mod secrets;
+mod writer;
 
 use std::{
     path::Path,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use async_trait::async_trait;
@@ -14,67 +19,87 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::*;
 
 const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const READERS: usize = 4;
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    writer: Arc<writer::Writer>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: Arc<AtomicUsize>,
 }
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(db_err)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+    )
+    .map_err(db_err)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path).map_err(db_err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
-        )
-        .map_err(db_err)?;
-        let store = Self {
-            conn: Arc::new(Mutex::new(conn)),
-        };
-        store.migrate()?;
-        Ok(store)
+        let mut conn = connect(path)?;
+        migrate(&mut conn)?;
+        let readers = (0..READERS)
+            .map(|_| connect(path).map(Mutex::new))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            writer: Arc::new(writer::Writer::start(conn)?),
+            readers: Arc::new(readers),
+            next_reader: Arc::new(AtomicUsize::new(0)),
+        })
     }
 
-    fn migrate(&self) -> Result<()> {
-        let mut conn = self.conn.lock().map_err(|_| StoreError::Backend("poisoned".into()))?;
-        let tx = conn.transaction().map_err(db_err)?;
-        tx.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)",
-            [],
-        )
-        .map_err(db_err)?;
-        for (name, sql) in MIGRATIONS {
-            let done: Option<String> = tx
-                .query_row("SELECT name FROM schema_migrations WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(db_err)?;
-            if done.is_none() {
-                tx.execute_batch(sql).map_err(db_err)?;
-                tx.execute("INSERT INTO schema_migrations (name) VALUES (?1)", [name])
-                    .map_err(db_err)?;
-            }
-        }
-        tx.commit().map_err(db_err)
-    }
-
-    async fn run<T, F>(&self, f: F) -> Result<T>
+    async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
+        self.writer.write(f).await
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % READERS;
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Backend("poisoned".into()))?;
+            let mut guard = readers[i].lock().map_err(|_| StoreError::Backend("poisoned".into()))?;
             f(&mut guard)
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))?
     }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction().map_err(db_err)?;
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)",
+        [],
+    )
+    .map_err(db_err)?;
+    for (name, sql) in MIGRATIONS {
+        let done: Option<String> = tx
+            .query_row("SELECT name FROM schema_migrations WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err)?;
+        if done.is_none() {
+            tx.execute_batch(sql).map_err(db_err)?;
+            tx.execute("INSERT INTO schema_migrations (name) VALUES (?1)", [name])
+                .map_err(db_err)?;
+        }
+    }
+    tx.commit().map_err(db_err)
 }
 
 fn principal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PrincipalRecord> {
@@ -95,7 +120,7 @@ const PRINCIPAL_COLS: &str = "object_id, app_id, display_name, kind, tenant_id, 
 impl Store for SqliteStore {
     async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let key = key.to_owned();
-        self.run(move |c| {
+        self.read(move |c| {
             c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()
                 .map_err(db_err)
@@ -105,7 +130,7 @@ impl Store for SqliteStore {
 
     async fn put_meta(&self, key: &str, value: &[u8]) -> Result<()> {
         let (key, value) = (key.to_owned(), value.to_vec());
-        self.run(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 params![key, value],
@@ -118,8 +143,8 @@ impl Store for SqliteStore {
 
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<Vec<u8>> {
         let (key, value) = (key.to_owned(), value.to_vec());
-        self.run(move |c| {
-            let tx = c.transaction().map_err(db_err)?;
+        self.write(move |c| {
+            let tx = c.savepoint().map_err(db_err)?;
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
                 params![key, value],
@@ -136,7 +161,7 @@ impl Store for SqliteStore {
 
     async fn put_principal(&self, p: &PrincipalRecord) -> Result<()> {
         let p = p.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             c.execute(
                 &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
                 params![
@@ -156,7 +181,7 @@ impl Store for SqliteStore {
 
     async fn principal_by_app_id(&self, app_id: &str) -> Result<Option<PrincipalRecord>> {
         let app_id = app_id.to_owned();
-        self.run(move |c| {
+        self.read(move |c| {
             c.query_row(
                 &format!("SELECT {PRINCIPAL_COLS} FROM principals WHERE app_id = ?1"),
                 [app_id],
@@ -170,7 +195,7 @@ impl Store for SqliteStore {
 
     async fn principal(&self, object_id: &str) -> Result<Option<PrincipalRecord>> {
         let oid = object_id.to_owned();
-        self.run(move |c| {
+        self.read(move |c| {
             c.query_row(
                 &format!("SELECT {PRINCIPAL_COLS} FROM principals WHERE object_id = ?1"),
                 [oid],
@@ -184,7 +209,7 @@ impl Store for SqliteStore {
 
     async fn put_client_secret(&self, s: &ClientSecretRecord) -> Result<()> {
         let s = s.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO client_secrets (key_id, object_id, hash, hint, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![s.key_id, s.object_id, s.hash, s.hint, s.created, s.expires],
@@ -197,7 +222,7 @@ impl Store for SqliteStore {
 
     async fn client_secrets(&self, object_id: &str) -> Result<Vec<ClientSecretRecord>> {
         let oid = object_id.to_owned();
-        self.run(move |c| {
+        self.read(move |c| {
             let mut st = c
                 .prepare(
                     "SELECT key_id, object_id, hash, hint, created, expires FROM client_secrets WHERE object_id = ?1",
@@ -222,7 +247,7 @@ impl Store for SqliteStore {
 
     async fn put_client_certificate(&self, cert: &ClientCertificateRecord) -> Result<()> {
         let k = cert.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO client_certificates (key_id, object_id, x5t, x5t_s256, der, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![k.key_id, k.object_id, k.x5t, k.x5t_s256, k.der, k.not_after],
@@ -235,7 +260,7 @@ impl Store for SqliteStore {
 
     async fn client_certificates(&self, object_id: &str) -> Result<Vec<ClientCertificateRecord>> {
         let oid = object_id.to_owned();
-        self.run(move |c| {
+        self.read(move |c| {
             let mut st = c
                 .prepare("SELECT key_id, object_id, x5t, x5t_s256, der, not_after FROM client_certificates WHERE object_id = ?1")
                 .map_err(db_err)?;
@@ -258,7 +283,7 @@ impl Store for SqliteStore {
 
     async fn put_signing_key(&self, k: &SigningKeyRecord) -> Result<()> {
         let k = k.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO signing_keys (kid, created, retired_at, sealed) VALUES (?1, ?2, ?3, ?4)",
                 params![k.kid, k.created, k.retired_at, k.sealed.as_bytes()],
@@ -270,7 +295,7 @@ impl Store for SqliteStore {
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-        self.run(move |c| {
+        self.read(move |c| {
             let mut st = c
                 .prepare("SELECT kid, created, retired_at, sealed FROM signing_keys ORDER BY created")
                 .map_err(db_err)?;
@@ -297,7 +322,7 @@ impl Store for SqliteStore {
 
     async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<()> {
         let kid = kid.to_owned();
-        self.run(move |c| {
+        self.write(move |c| {
             c.execute(
                 "UPDATE signing_keys SET retired_at = ?2 WHERE kid = ?1 AND retired_at IS NULL",
                 params![kid, at],
@@ -310,7 +335,7 @@ impl Store for SqliteStore {
 
     async fn delete_signing_key(&self, kid: &str) -> Result<()> {
         let kid = kid.to_owned();
-        self.run(move |c| {
+        self.write(move |c| {
             c.execute("DELETE FROM signing_keys WHERE kid = ?1", [kid])
                 .map(drop)
                 .map_err(db_err)
@@ -320,7 +345,7 @@ impl Store for SqliteStore {
 
     async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
         let v = v.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO vaults (name, tenant_id, retention_days, purge_protection, created) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(name) DO UPDATE SET retention_days = excluded.retention_days, purge_protection = excluded.purge_protection",
@@ -334,7 +359,7 @@ impl Store for SqliteStore {
 
     async fn vault(&self, name: &str) -> Result<Option<VaultRecord>> {
         let name = name.to_owned();
-        self.run(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT name, tenant_id, retention_days, purge_protection, created FROM vaults WHERE name = ?1",
                 [name],
@@ -356,12 +381,12 @@ impl Store for SqliteStore {
 
     async fn put_secret_version(&self, s: &SecretVersionRecord) -> Result<()> {
         let s = s.clone();
-        self.run(move |c| secrets::put_version(c, &s)).await
+        self.write(move |c| secrets::put_version(c, &s)).await
     }
 
     async fn update_secret_version(&self, s: &SecretVersionRecord) -> Result<()> {
         let s = s.clone();
-        self.run(move |c| secrets::update_version(c, &s)).await
+        self.write(move |c| secrets::update_version(c, &s)).await
     }
 
     async fn secret_version(
@@ -371,13 +396,13 @@ impl Store for SqliteStore {
         version: Option<&str>,
     ) -> Result<Option<SecretVersionRecord>> {
         let (vault, name, version) = (vault.to_owned(), name.to_owned(), version.map(str::to_owned));
-        self.run(move |c| secrets::version(c, &vault, &name, version.as_deref()))
+        self.read(move |c| secrets::version(c, &vault, &name, version.as_deref()))
             .await
     }
 
     async fn list_secrets(&self, vault: &str, page: &PageRequest) -> Result<Vec<SecretVersionRecord>> {
         let (vault, page) = (vault.to_owned(), page.clone());
-        self.run(move |c| secrets::list_latest(c, &vault, &page)).await
+        self.read(move |c| secrets::list_latest(c, &vault, &page)).await
     }
 
     async fn list_secret_versions(
@@ -387,7 +412,8 @@ impl Store for SqliteStore {
         page: &PageRequest,
     ) -> Result<Vec<SecretVersionRecord>> {
         let (vault, name, page) = (vault.to_owned(), name.to_owned(), page.clone());
-        self.run(move |c| secrets::list_versions(c, &vault, &name, &page)).await
+        self.read(move |c| secrets::list_versions(c, &vault, &name, &page))
+            .await
     }
 
     async fn all_secret_versions(&self, vault: &str, name: &str) -> Result<Vec<SecretVersionRecord>> {
@@ -400,7 +426,7 @@ impl Store for SqliteStore {
 
     async fn delete_secret(&self, d: &DeletedSecretRecord) -> Result<()> {
         let d = d.clone();
-        self.run(move |c| secrets::soft_delete(c, &d)).await
+        self.write(move |c| secrets::soft_delete(c, &d)).await
     }
 
     async fn deleted_secret(
@@ -409,7 +435,7 @@ impl Store for SqliteStore {
         name: &str,
     ) -> Result<Option<(DeletedSecretRecord, SecretVersionRecord)>> {
         let (vault, name) = (vault.to_owned(), name.to_owned());
-        self.run(move |c| secrets::deleted(c, &vault, &name)).await
+        self.read(move |c| secrets::deleted(c, &vault, &name)).await
     }
 
     async fn list_deleted_secrets(
@@ -418,12 +444,12 @@ impl Store for SqliteStore {
         page: &PageRequest,
     ) -> Result<Vec<(DeletedSecretRecord, SecretVersionRecord)>> {
         let (vault, page) = (vault.to_owned(), page.clone());
-        self.run(move |c| secrets::list_deleted(c, &vault, &page)).await
+        self.read(move |c| secrets::list_deleted(c, &vault, &page)).await
     }
 
     async fn recover_secret(&self, vault: &str, name: &str) -> Result<()> {
         let (vault, name) = (vault.to_owned(), name.to_owned());
-        self.run(move |c| {
+        self.write(move |c| {
             let n = c
                 .execute(
                     "DELETE FROM deleted_secrets WHERE vault = ?1 AND name = ?2",
@@ -437,21 +463,21 @@ impl Store for SqliteStore {
 
     async fn purge_secret(&self, vault: &str, name: &str) -> Result<()> {
         let (vault, name) = (vault.to_owned(), name.to_owned());
-        self.run(move |c| secrets::purge(c, &vault, &name, true)).await
+        self.write(move |c| secrets::purge(c, &vault, &name, true)).await
     }
 
     async fn erase_secret(&self, vault: &str, name: &str) -> Result<()> {
         let (vault, name) = (vault.to_owned(), name.to_owned());
-        self.run(move |c| secrets::purge(c, &vault, &name, false)).await
+        self.write(move |c| secrets::purge(c, &vault, &name, false)).await
     }
 
     async fn restore_secret(&self, versions: &[SecretVersionRecord]) -> Result<()> {
         let versions = versions.to_vec();
-        self.run(move |c| secrets::restore(c, &versions)).await
+        self.write(move |c| secrets::restore(c, &versions)).await
     }
 
     async fn purgeable_secrets(&self, now: i64) -> Result<Vec<(String, String)>> {
-        self.run(move |c| {
+        self.read(move |c| {
             let mut st = c
                 .prepare("SELECT vault, name FROM deleted_secrets WHERE scheduled_purge_date <= ?1")
                 .map_err(db_err)?;

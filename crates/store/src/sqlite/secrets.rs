@@ -65,7 +65,7 @@ fn insert(c: &Connection, s: &SecretVersionRecord) -> Result<()> {
 }
 
 pub(super) fn put_version(c: &mut Connection, s: &SecretVersionRecord) -> Result<()> {
-    let tx = c.transaction().map_err(db_err)?;
+    let tx = c.savepoint().map_err(db_err)?;
     if is_deleted(&tx, &s.vault, &s.name)? {
         return Err(StoreError::Deleted);
     }
@@ -140,7 +140,7 @@ pub(super) fn list_versions(
 }
 
 pub(super) fn soft_delete(c: &mut Connection, d: &DeletedSecretRecord) -> Result<()> {
-    let tx = c.transaction().map_err(db_err)?;
+    let tx = c.savepoint().map_err(db_err)?;
     let exists = tx
         .query_row(
             &format!("SELECT 1 FROM secret_versions s WHERE vault = ?1 AND name = ?2 AND {LIVE} LIMIT 1"),
@@ -212,7 +212,7 @@ pub(super) fn list_deleted(
 
 /// Removes a secret's versions: a soft-deleted one (`deleted = true`) or a live one.
 pub(super) fn purge(c: &mut Connection, vault: &str, name: &str, deleted: bool) -> Result<()> {
-    let tx = c.transaction().map_err(db_err)?;
+    let tx = c.savepoint().map_err(db_err)?;
     if is_deleted(&tx, vault, name)? != deleted {
         return Err(StoreError::NotFound);
     }
@@ -237,7 +237,7 @@ pub(super) fn restore(c: &mut Connection, versions: &[SecretVersionRecord]) -> R
     let Some(first) = versions.first() else {
         return Err(StoreError::NotFound);
     };
-    let tx = c.transaction().map_err(db_err)?;
+    let tx = c.savepoint().map_err(db_err)?;
     if is_deleted(&tx, &first.vault, &first.name)? {
         return Err(StoreError::Deleted);
     }
