@@ -277,3 +277,75 @@ impl Secrets {
         Ok(due.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use keyhold_crypto::Keyring;
+    use keyhold_store::SqliteStore;
+
+    use super::*;
+
+    struct FakeClock(AtomicI64);
+
+    impl Clock for FakeClock {
+        fn now(&self) -> i64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    fn new_secret(value: &str) -> NewSecret {
+        NewSecret {
+            value: value.to_owned().into(),
+            content_type: None,
+            tags: None,
+            enabled: None,
+            nbf: None,
+            exp: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn purge_scheduler_removes_deleted_secrets_when_retention_ends() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("keyhold-purge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let store = Arc::new(SqliteStore::open(&dir.join("db"))?);
+        let clock = Arc::new(FakeClock(AtomicI64::new(1_000_000)));
+        let secrets = Secrets::new(
+            store,
+            Keys::new(Keyring::generate()?),
+            clock.clone(),
+            "t".into(),
+            "i".into(),
+        );
+        let vault = VaultRecord {
+            name: "kv1".into(),
+            tenant_id: "t".into(),
+            retention_days: 7,
+            purge_protection: false,
+            created: 0,
+        };
+        secrets.set(&vault, "a", new_secret("v")).await?;
+        secrets.set(&vault, "b", new_secret("v")).await?;
+        secrets.delete(&vault, "a").await?;
+
+        clock.0.fetch_add(7 * 86_400 - 1, Ordering::SeqCst);
+        assert_eq!(secrets.purge_expired().await?, 0, "not before the retention ends");
+        assert!(secrets.deleted(&vault, "a").await.is_ok());
+
+        clock.0.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(secrets.purge_expired().await?, 1);
+        assert!(matches!(
+            secrets.deleted(&vault, "a").await,
+            Err(VaultError::DeletedSecretNotFound { .. })
+        ));
+        assert!(
+            secrets.get(&vault, "b", None).await.is_ok(),
+            "live secrets are untouched"
+        );
+        secrets.set(&vault, "a", new_secret("again")).await?;
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+}

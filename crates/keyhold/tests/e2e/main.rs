@@ -7,6 +7,7 @@ mod audit;
 mod crash;
 mod managed_identity;
 mod seal;
+mod secrets;
 mod token_endpoint;
 mod tokens;
 

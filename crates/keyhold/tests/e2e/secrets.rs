@@ -1,0 +1,278 @@
+//! Data-plane rules the SDK suites do not reach: purge protection, retention, backups that must not
+//! restore elsewhere, unknown vault hosts, paging bounds.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use serde_json::{Value, json};
+
+use crate::{json, start, with_vault};
+
+async fn vault_with(server: &keyhold_testkit::Server, name: &str, body: Value) -> (u16, Value) {
+    let mgmt = server.token(&server.state.url).await.unwrap();
+    json(
+        server
+            .http
+            .put(format!("{}/keyhold/v1/vaults/{name}", server.state.url))
+            .bearer_auth(mgmt)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn purge_protection_and_custom_retention() {
+    let server = start(&[]);
+    let (status, vault) = vault_with(
+        &server,
+        "kv-protected",
+        json!({"softDeleteRetentionInDays": 7, "enablePurgeProtection": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{vault}");
+    let token = server.token(&server.state.vault_resource).await.unwrap();
+    let base = server.vault_url("kv-protected");
+    let (_, set) = json(
+        server
+            .http
+            .put(format!("{base}/secrets/s?api-version=7.4"))
+            .bearer_auth(&token)
+            .json(&json!({"value": "v"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(set["attributes"]["recoveryLevel"], "CustomizedRecoverable");
+    assert_eq!(set["attributes"]["recoverableDays"], 7);
+    let (status, deleted) = json(
+        server
+            .http
+            .delete(format!("{base}/secrets/s?api-version=7.4"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let window = deleted["scheduledPurgeDate"].as_i64().unwrap() - deleted["deletedDate"].as_i64().unwrap();
+    assert_eq!(window, 7 * 86_400);
+    let (status, body) = json(
+        server
+            .http
+            .delete(format!("{base}/deletedsecrets/s?api-version=7.4"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "Forbidden");
+    let (status, _) = json(
+        server
+            .http
+            .get(format!("{base}/deletedsecrets/s?api-version=7.4"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "still recoverable after the refused purge");
+
+    for bad in [
+        json!({"softDeleteRetentionInDays": 6}),
+        json!({"softDeleteRetentionInDays": 91}),
+        json!({"bogus": 1}),
+    ] {
+        let (status, body) = vault_with(&server, "kv-other", bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    for bad in ["ab", "1abc", "a--b", "abc-", "a_bc", "abcdefghijklmnopqrstuvwxy"] {
+        let (status, body) = vault_with(&server, bad, json!({})).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "BadParameter");
+    }
+}
+
+#[tokio::test]
+async fn backups_refuse_tampering_and_other_instances() {
+    let (server, token) = with_vault("kv1").await;
+    let base = server.vault_url("kv1");
+    server
+        .http
+        .put(format!("{base}/secrets/b?api-version=7.4"))
+        .bearer_auth(&token)
+        .json(&json!({"value": "v1"}))
+        .send()
+        .await
+        .unwrap();
+    let (_, backup) = json(
+        server
+            .http
+            .post(format!("{base}/secrets/b/backup?api-version=7.4"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let blob = backup["value"].as_str().unwrap().to_owned();
+    let mut bytes = B64.decode(&blob).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains("v1"),
+        "the backup is encrypted"
+    );
+    let last = bytes.len() - 20;
+    bytes[last] ^= 0x01;
+    let tampered = B64.encode(&bytes);
+
+    let other = start(&[]);
+    other.create_vault("kv1").await.unwrap();
+    let other_token = other.token(&other.state.vault_resource).await.unwrap();
+    let (status, body) = json(
+        other
+            .http
+            .post(format!("{}/secrets/restore?api-version=7.4", other.vault_url("kv1")))
+            .bearer_auth(&other_token)
+            .json(&json!({"value": blob}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "a backup does not restore into another keyhold: {body}");
+
+    server
+        .http
+        .delete(format!("{base}/secrets/b?api-version=7.4"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    server
+        .http
+        .delete(format!("{base}/deletedsecrets/b?api-version=7.4"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(
+        server
+            .http
+            .post(format!("{base}/secrets/restore?api-version=7.4"))
+            .bearer_auth(&token)
+            .json(&json!({"value": tampered}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("BadParameter")),
+        "{body}"
+    );
+    let (status, _) = json(
+        server
+            .http
+            .get(format!("{base}/secrets/b?api-version=7.4"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404, "nothing restored from a tampered blob");
+    let (status, body) = json(
+        server
+            .http
+            .post(format!("{base}/secrets/restore?api-version=7.4"))
+            .bearer_auth(&token)
+            .json(&json!({"value": blob}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, got) = json(
+        server
+            .http
+            .get(format!("{base}/secrets/b?api-version=7.4"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got["value"], "v1");
+}
+
+#[tokio::test]
+async fn unknown_vaults_and_paging_bounds() {
+    let (server, token) = with_vault("kv1").await;
+    let (status, body) = json(
+        server
+            .http
+            .get(format!("{}/secrets?api-version=7.4", server.vault_url("nosuchvault")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("VaultNotFound")),
+        "{body}"
+    );
+    let (status, _) = json(
+        server
+            .http
+            .get(format!("{}/secrets?api-version=7.4", server.vault_url("nosuchvault")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status, 401,
+        "no token: the challenge comes first, even for an unknown vault"
+    );
+    for bad in ["0", "26", "x"] {
+        let (status, body) = json(
+            server
+                .http
+                .get(format!(
+                    "{}/secrets?api-version=7.4&maxresults={bad}",
+                    server.vault_url("kv1")
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("BadParameter")),
+            "maxresults={bad}"
+        );
+    }
+    // JS percent-encodes the parameter name itself.
+    let (status, _) = json(
+        server
+            .http
+            .get(format!("{}/secrets?api%2Dversion=2025-07-01", server.vault_url("kv1")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
