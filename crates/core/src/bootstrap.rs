@@ -8,7 +8,10 @@ use keyhold_crypto::{Keyring, RootKey, Sealed, random};
 use keyhold_store::Store;
 use secrecy::SecretString;
 
-use crate::{CoreConfig, Keyhold, Keys, clock::Clock, identity::Identity, secrets::Secrets, vaults::Vaults};
+use crate::{
+    CoreConfig, Keyhold, Keys, authz::Authorizer, clock::Clock, identity::Identity, management::Management,
+    secrets::Secrets, vaults::Vaults,
+};
 
 /// The admin's credentials, returned only by the start that created them.
 pub struct AdminCredentials {
@@ -71,8 +74,12 @@ impl Bootstrap {
         let admin_object_id = admin_object_id(&*store)
             .await
             .ok_or_else(|| BootError("admin principal missing".into()))?;
-        let vaults = Vaults::new(store.clone(), clock.clone(), tenant_id.clone());
-        let secrets = Secrets::new(store, keys, clock, tenant_id.clone(), instance_id);
+        let subscription_id = meta_string(&*store, "subscription_id", random::guid()).await?;
+        let authz = Authorizer::new(store.clone(), subscription_id);
+        let management = Management::new(store.clone(), clock.clone(), authz.clone(), tenant_id.clone());
+        management.ensure_owner(&admin_object_id).await.map_err(boot)?;
+        let vaults = Vaults::new(store.clone());
+        let secrets = Secrets::new(store, keys, clock, tenant_id.clone(), instance_id, authz);
         Ok(Self {
             core: Keyhold {
                 config,
@@ -81,6 +88,7 @@ impl Bootstrap {
                 identity,
                 vaults,
                 secrets,
+                management,
             },
             admin,
         })

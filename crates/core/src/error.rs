@@ -51,6 +51,9 @@ pub enum VaultError {
     AlreadyExists { name: String },
     #[error("Operation get is not allowed on a disabled secret.")]
     Disabled,
+    /// Authorization refused the caller; `rbac` says whether RBAC or access policies decided.
+    #[error("{message}")]
+    Forbidden { message: String, rbac: bool },
     #[error("Operation \"purge\" is not allowed because purge protection is enabled for this vault.")]
     PurgeProtected,
     #[error("Vault not found: {0}")]

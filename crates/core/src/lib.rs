@@ -3,11 +3,13 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod authz;
 mod bootstrap;
 pub mod clock;
 mod error;
 pub mod identity;
 mod keys;
+pub mod management;
 pub mod seal;
 pub mod secrets;
 pub mod vaults;
@@ -41,4 +43,5 @@ pub struct Keyhold {
     pub identity: Arc<identity::Identity>,
     pub vaults: vaults::Vaults,
     pub secrets: secrets::Secrets,
+    pub management: management::Management,
 }

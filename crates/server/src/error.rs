@@ -7,7 +7,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use keyhold_core::{AuthError, VaultError, identity::TokenError};
+use keyhold_core::{AuthError, VaultError, identity::TokenError, management::ArmError};
 use keyhold_proto::error::{ErrorBody, OAuthErrorBody};
 
 /// Errors of the vault data plane and the admin API.
@@ -27,6 +27,19 @@ pub enum ApiError {
     NotFound {
         message: String,
     },
+    /// A management-plane failure, in ARM's error shape.
+    Arm(ArmError),
+    /// No usable management token: ARM's 401.
+    ArmUnauthorized {
+        challenge: String,
+        reason: Option<TokenError>,
+    },
+}
+
+impl From<ArmError> for ApiError {
+    fn from(e: ArmError) -> Self {
+        Self::Arm(e)
+    }
 }
 
 impl From<VaultError> for ApiError {
@@ -72,8 +85,34 @@ impl IntoResponse for ApiError {
                 resp
             }
             ApiError::Forbidden { message } => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", message)),
+            ApiError::ArmUnauthorized { challenge, reason } => {
+                let (code, message) = match reason {
+                    None => (
+                        "AuthenticationFailed",
+                        "Authentication failed. The 'Authorization' header is missing.".to_owned(),
+                    ),
+                    Some(TokenError::Expired) => (
+                        "ExpiredAuthenticationToken",
+                        "The access token expiry UTC time is earlier than current UTC time.".to_owned(),
+                    ),
+                    Some(TokenError::Audience { found }) => (
+                        "InvalidAuthenticationTokenAudience",
+                        format!("The access token has been obtained for wrong audience or resource '{found}'."),
+                    ),
+                    Some(other) => (
+                        "InvalidAuthenticationToken",
+                        format!("The access token is invalid: {other}."),
+                    ),
+                };
+                let mut resp = body(StatusCode::UNAUTHORIZED, ErrorBody::new(code, message));
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                resp
+            }
             ApiError::NotFound { message } => body(StatusCode::NOT_FOUND, ErrorBody::new("NotFound", message)),
             ApiError::Vault(e) => vault_error(e),
+            ApiError::Arm(e) => arm_error(e),
         }
     }
 }
@@ -94,6 +133,13 @@ fn vault_error(e: VaultError) -> Response {
         ),
         VaultError::AlreadyExists { .. } => body(StatusCode::CONFLICT, ErrorBody::new("Conflict", msg)),
         VaultError::Disabled => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", msg)),
+        VaultError::Forbidden { rbac, .. } => {
+            let inner = if rbac { "ForbiddenByRbac" } else { "AccessDenied" };
+            body(
+                StatusCode::FORBIDDEN,
+                ErrorBody::new("Forbidden", msg).with_inner(inner),
+            )
+        }
         VaultError::PurgeProtected => body(
             StatusCode::FORBIDDEN,
             ErrorBody::new("Forbidden", msg).with_inner("ForbiddenByPolicy"),
@@ -101,6 +147,23 @@ fn vault_error(e: VaultError) -> Response {
         VaultError::Integrity => internal("integrity check failed on a stored record"),
         VaultError::Internal(detail) => internal(&detail),
     }
+}
+
+fn arm_error(e: ArmError) -> Response {
+    let msg = e.to_string();
+    let (status, code) = match &e {
+        ArmError::AuthorizationFailed { .. } => (StatusCode::FORBIDDEN, "AuthorizationFailed"),
+        ArmError::ResourceGroupNotFound(_) => (StatusCode::NOT_FOUND, "ResourceGroupNotFound"),
+        ArmError::ResourceNotFound { .. } => (StatusCode::NOT_FOUND, "ResourceNotFound"),
+        ArmError::VaultAlreadyExists(_) => (StatusCode::CONFLICT, "VaultAlreadyExists"),
+        ArmError::VaultDeletedConflict(_) => (StatusCode::CONFLICT, "ConflictError"),
+        ArmError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
+        ArmError::RoleAssignmentExists => (StatusCode::CONFLICT, "RoleAssignmentExists"),
+        ArmError::RoleDefinitionDoesNotExist(_) => (StatusCode::BAD_REQUEST, "RoleDefinitionDoesNotExist"),
+        ArmError::PurgeProtected(_) => (StatusCode::CONFLICT, "Conflict"),
+        ArmError::Internal(detail) => return internal(detail),
+    };
+    body(status, ErrorBody::new(code, msg))
 }
 
 /// Token-endpoint errors in Entra's shape, with the AADSTS code the Rust SDK insists on.

@@ -59,9 +59,29 @@ pub trait Store: Send + Sync + 'static {
     async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<()>;
     async fn delete_signing_key(&self, kid: &str) -> Result<()>;
 
-    // Vaults.
+    // Vaults. `vault` and `list_vaults` see live vaults only; a soft-deleted vault keeps its name.
+    /// Inserts or replaces a vault (all fields).
     async fn put_vault(&self, v: &VaultRecord) -> Result<()>;
     async fn vault(&self, name: &str) -> Result<Option<VaultRecord>>;
+    /// A vault live or soft-deleted.
+    async fn vault_any(&self, name: &str) -> Result<Option<VaultRecord>>;
+    async fn list_vaults(&self) -> Result<Vec<VaultRecord>>;
+    async fn list_deleted_vaults(&self) -> Result<Vec<VaultRecord>>;
+    /// Removes a vault and every secret in it for good.
+    async fn purge_vault(&self, name: &str) -> Result<()>;
+
+    // Resource groups.
+    async fn put_resource_group(&self, g: &ResourceGroupRecord) -> Result<()>;
+    async fn resource_group(&self, name: &str) -> Result<Option<ResourceGroupRecord>>;
+    async fn list_resource_groups(&self) -> Result<Vec<ResourceGroupRecord>>;
+    async fn delete_resource_group(&self, name: &str) -> Result<()>;
+
+    // Role assignments.
+    async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()>;
+    async fn role_assignment(&self, name: &str) -> Result<Option<RoleAssignmentRecord>>;
+    async fn delete_role_assignment(&self, name: &str) -> Result<()>;
+    async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>>;
+    async fn role_assignments_for(&self, principal_id: &str) -> Result<Vec<RoleAssignmentRecord>>;
 
     // Secrets. Reads of live secrets never return versions of a soft-deleted name.
     /// Adds a version; `Deleted` if the name is soft-deleted.

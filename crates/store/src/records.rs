@@ -81,6 +81,31 @@ pub struct VaultRecord {
     pub retention_days: i64,
     pub purge_protection: bool,
     pub created: i64,
+    /// ARM-side settings (resource group, location, tags, sku, access policies, RBAC mode), as JSON
+    /// the domain owns; the store does not look inside.
+    pub properties: serde_json::Value,
+    /// Set while the vault is soft-deleted; `purge_at` is when it goes for good.
+    pub deleted_at: Option<i64>,
+    pub purge_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceGroupRecord {
+    pub name: String,
+    pub location: String,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub created: i64,
+}
+
+/// An RBAC role assignment: `principal_id` holds role `role_definition_id` (a GUID) at `scope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAssignmentRecord {
+    pub name: String,
+    pub scope: String,
+    pub principal_id: String,
+    pub role_definition_id: String,
+    pub principal_type: Option<String>,
+    pub created: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -190,6 +190,44 @@ impl Server {
             .context("no access_token")
     }
 
+    /// The instance's one subscription id.
+    pub async fn subscription_id(&self) -> Result<String> {
+        let (status, body) = self.arm(reqwest::Method::GET, "/subscriptions", None).await?;
+        anyhow::ensure!(status == 200, "list subscriptions: {status} {body}");
+        body["value"][0]["subscriptionId"]
+            .as_str()
+            .map(str::to_owned)
+            .context("no subscription")
+    }
+
+    /// An ARM call as the admin (`path` from `/subscriptions...`; `api-version` is added).
+    pub async fn arm(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+        let token = self.token(&self.state.url).await?;
+        self.arm_as(&token, method, path, body).await
+    }
+
+    /// An ARM call with a given management token.
+    pub async fn arm_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}{sep}api-version=2023-07-01", self.state.url))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
     /// Creates a vault through the admin API.
     pub async fn create_vault(&self, name: &str) -> Result<Value> {
         let token = self.token(&self.state.url).await?;

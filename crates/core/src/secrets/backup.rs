@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{Secrets, Tags, aad, not_found, validate_secret_name};
-use crate::VaultError;
+use crate::{
+    VaultError,
+    authz::{Caller, SecretOp},
+};
 
 const MAGIC: &[u8; 4] = b"KHB1";
 
@@ -39,7 +42,8 @@ impl Secrets {
     }
 
     /// The base64url blob of `POST /secrets/{name}/backup`.
-    pub async fn backup(&self, vault: &VaultRecord, name: &str) -> Result<String, VaultError> {
+    pub async fn backup(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<String, VaultError> {
+        self.authz.secret(caller, vault, SecretOp::Backup, Some(name)).await?;
         validate_secret_name(name)?;
         let records = self.store.all_secret_versions(&vault.name, name).await?;
         if records.is_empty() {
@@ -73,7 +77,13 @@ impl Secrets {
     }
 
     /// Restores a blob into `vault`; returns the latest version.
-    pub async fn restore(&self, vault: &VaultRecord, blob: &str) -> Result<SecretVersionRecord, VaultError> {
+    pub async fn restore(
+        &self,
+        caller: &Caller,
+        vault: &VaultRecord,
+        blob: &str,
+    ) -> Result<SecretVersionRecord, VaultError> {
+        self.authz.secret(caller, vault, SecretOp::Restore, None).await?;
         let bytes = URL_SAFE_NO_PAD
             .decode(blob.trim_end_matches('='))
             .map_err(|_| VaultError::BadBackup)?;

@@ -14,7 +14,11 @@ use secrecy::{ExposeSecret, SecretString};
 pub use paging::Cursor;
 pub use validate::validate_secret_name;
 
-use crate::{Keys, VaultError, clock::Clock};
+use crate::{
+    Keys, VaultError,
+    authz::{Authorizer, Caller, SecretOp},
+    clock::Clock,
+};
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -25,6 +29,7 @@ pub struct Secrets {
     clock: Arc<dyn Clock>,
     tenant_id: String,
     instance_id: String,
+    authz: Authorizer,
 }
 
 /// A new version, as the client asked for it.
@@ -76,6 +81,7 @@ impl Secrets {
         clock: Arc<dyn Clock>,
         tenant_id: String,
         instance_id: String,
+        authz: Authorizer,
     ) -> Self {
         Self {
             store,
@@ -83,10 +89,18 @@ impl Secrets {
             clock,
             tenant_id,
             instance_id,
+            authz,
         }
     }
 
-    pub async fn set(&self, vault: &VaultRecord, name: &str, new: NewSecret) -> Result<SecretWithValue, VaultError> {
+    pub async fn set(
+        &self,
+        caller: &Caller,
+        vault: &VaultRecord,
+        name: &str,
+        new: NewSecret,
+    ) -> Result<SecretWithValue, VaultError> {
+        self.authz.secret(caller, vault, SecretOp::Set, Some(name)).await?;
         validate_secret_name(name)?;
         validate::value(new.value.expose_secret())?;
         validate::content_type(new.content_type.as_deref())?;
@@ -123,10 +137,12 @@ impl Secrets {
     /// returned, as Key Vault does for secrets.
     pub async fn get(
         &self,
+        caller: &Caller,
         vault: &VaultRecord,
         name: &str,
         version: Option<&str>,
     ) -> Result<SecretWithValue, VaultError> {
+        self.authz.secret(caller, vault, SecretOp::Get, Some(name)).await?;
         validate_secret_name(name)?;
         let record = self
             .store
@@ -148,11 +164,13 @@ impl Secrets {
 
     pub async fn update(
         &self,
+        caller: &Caller,
         vault: &VaultRecord,
         name: &str,
         version: Option<&str>,
         patch: SecretPatch,
     ) -> Result<SecretVersionRecord, VaultError> {
+        self.authz.secret(caller, vault, SecretOp::Update, Some(name)).await?;
         validate_secret_name(name)?;
         validate::content_type(patch.content_type.as_deref())?;
         validate::tags(patch.tags.as_ref())?;
@@ -180,10 +198,12 @@ impl Secrets {
 
     pub async fn list(
         &self,
+        caller: &Caller,
         vault: &VaultRecord,
         max: Option<u32>,
         cursor: Option<Cursor>,
     ) -> Result<Listing<SecretVersionRecord>, VaultError> {
+        self.authz.secret(caller, vault, SecretOp::List, None).await?;
         let page = paging::request(max, cursor)?;
         let rows = self.store.list_secrets(&vault.name, &page).await?;
         Ok(paging::finish(rows, page.limit, |r| r.name.clone()))
@@ -191,11 +211,13 @@ impl Secrets {
 
     pub async fn list_versions(
         &self,
+        caller: &Caller,
         vault: &VaultRecord,
         name: &str,
         max: Option<u32>,
         cursor: Option<Cursor>,
     ) -> Result<Listing<SecretVersionRecord>, VaultError> {
+        self.authz.secret(caller, vault, SecretOp::List, Some(name)).await?;
         validate_secret_name(name)?;
         let page = paging::request(max, cursor)?;
         let rows = self.store.list_secret_versions(&vault.name, name, &page).await?;
@@ -203,7 +225,8 @@ impl Secrets {
     }
 
     /// Soft delete: the secret moves to the deleted list until recovered, purged, or its retention ends.
-    pub async fn delete(&self, vault: &VaultRecord, name: &str) -> Result<DeletedSecret, VaultError> {
+    pub async fn delete(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<DeletedSecret, VaultError> {
+        self.authz.secret(caller, vault, SecretOp::Delete, Some(name)).await?;
         validate_secret_name(name)?;
         let now = self.clock.now();
         let record = DeletedSecretRecord {
@@ -213,13 +236,24 @@ impl Secrets {
             scheduled_purge_date: now + vault.retention_days * 86_400,
         };
         match self.store.delete_secret(&record).await {
-            Ok(()) => self.deleted(vault, name).await,
+            Ok(()) => self.deleted_unchecked(vault, name).await,
             Err(StoreError::NotFound) => Err(not_found(name)),
             Err(e) => Err(e.into()),
         }
     }
 
-    pub async fn deleted(&self, vault: &VaultRecord, name: &str) -> Result<DeletedSecret, VaultError> {
+    /// A deleted secret, for operations that were already authorized.
+    async fn deleted_unchecked(&self, vault: &VaultRecord, name: &str) -> Result<DeletedSecret, VaultError> {
+        self.store
+            .deleted_secret(&vault.name, name)
+            .await?
+            .ok_or_else(|| VaultError::DeletedSecretNotFound { name: name.to_owned() })
+    }
+
+    pub async fn deleted(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<DeletedSecret, VaultError> {
+        self.authz
+            .secret(caller, vault, SecretOp::GetDeleted, Some(name))
+            .await?;
         validate_secret_name(name)?;
         self.store
             .deleted_secret(&vault.name, name)
@@ -229,16 +263,24 @@ impl Secrets {
 
     pub async fn list_deleted(
         &self,
+        caller: &Caller,
         vault: &VaultRecord,
         max: Option<u32>,
         cursor: Option<Cursor>,
     ) -> Result<Listing<DeletedSecret>, VaultError> {
+        self.authz.secret(caller, vault, SecretOp::List, None).await?;
         let page = paging::request(max, cursor)?;
         let rows = self.store.list_deleted_secrets(&vault.name, &page).await?;
         Ok(paging::finish(rows, page.limit, |(d, _)| d.name.clone()))
     }
 
-    pub async fn recover(&self, vault: &VaultRecord, name: &str) -> Result<SecretVersionRecord, VaultError> {
+    pub async fn recover(
+        &self,
+        caller: &Caller,
+        vault: &VaultRecord,
+        name: &str,
+    ) -> Result<SecretVersionRecord, VaultError> {
+        self.authz.secret(caller, vault, SecretOp::Recover, Some(name)).await?;
         validate_secret_name(name)?;
         match self.store.recover_secret(&vault.name, name).await {
             Ok(()) => self
@@ -251,11 +293,12 @@ impl Secrets {
         }
     }
 
-    pub async fn purge(&self, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
+    pub async fn purge(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
+        self.authz.secret(caller, vault, SecretOp::Purge, Some(name)).await?;
         validate_secret_name(name)?;
         if vault.purge_protection {
             // Still 404 for a name that is not deleted, so callers learn the right thing first.
-            self.deleted(vault, name).await?;
+            self.deleted_unchecked(vault, name).await?;
             return Err(VaultError::PurgeProtected);
         }
         match self.store.purge_secret(&vault.name, name).await {
@@ -312,39 +355,52 @@ mod tests {
         std::fs::create_dir_all(&dir)?;
         let store = Arc::new(SqliteStore::open(&dir.join("db"))?);
         let clock = Arc::new(FakeClock(AtomicI64::new(1_000_000)));
+        let authz = crate::authz::Authorizer::new(store.clone(), "sub".into());
         let secrets = Secrets::new(
             store,
             Keys::new(Keyring::generate()?),
             clock.clone(),
             "t".into(),
             "i".into(),
+            authz,
         );
+        let me = Caller {
+            oid: "o".into(),
+            appid: "a".into(),
+            tenant: "t".into(),
+        };
+        let policy = serde_json::json!({"resourceGroup": "rg", "accessPolicies": [
+            {"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}
+        ]});
         let vault = VaultRecord {
             name: "kv1".into(),
             tenant_id: "t".into(),
             retention_days: 7,
             purge_protection: false,
             created: 0,
+            properties: policy,
+            deleted_at: None,
+            purge_at: None,
         };
-        secrets.set(&vault, "a", new_secret("v")).await?;
-        secrets.set(&vault, "b", new_secret("v")).await?;
-        secrets.delete(&vault, "a").await?;
+        secrets.set(&me, &vault, "a", new_secret("v")).await?;
+        secrets.set(&me, &vault, "b", new_secret("v")).await?;
+        secrets.delete(&me, &vault, "a").await?;
 
         clock.0.fetch_add(7 * 86_400 - 1, Ordering::SeqCst);
         assert_eq!(secrets.purge_expired().await?, 0, "not before the retention ends");
-        assert!(secrets.deleted(&vault, "a").await.is_ok());
+        assert!(secrets.deleted(&me, &vault, "a").await.is_ok());
 
         clock.0.fetch_add(1, Ordering::SeqCst);
         assert_eq!(secrets.purge_expired().await?, 1);
         assert!(matches!(
-            secrets.deleted(&vault, "a").await,
+            secrets.deleted(&me, &vault, "a").await,
             Err(VaultError::DeletedSecretNotFound { .. })
         ));
         assert!(
-            secrets.get(&vault, "b", None).await.is_ok(),
+            secrets.get(&me, &vault, "b", None).await.is_ok(),
             "live secrets are untouched"
         );
-        secrets.set(&vault, "a", new_secret("again")).await?;
+        secrets.set(&me, &vault, "a", new_secret("again")).await?;
         std::fs::remove_dir_all(&dir)?;
         Ok(())
     }

@@ -104,6 +104,22 @@ async fn every_protocol_issues_a_token_the_vault_accepts() {
     )
     .await;
     assert_eq!(status, 200);
+    // Deny by default: the host identity has no access policy on the vault yet.
+    let (status, body) = json(server.http.get(&url).bearer_auth(&tokens[0]).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"]["innererror"]["code"].as_str()),
+        (403, Some("AccessDenied")),
+        "{body}"
+    );
+    let sub = server.subscription_id().await.unwrap();
+    let policy = serde_json::json!({"properties": {"accessPolicies": [{
+        "tenantId": server.state.tenant_id, "objectId": mi["object_id"], "permissions": {"secrets": ["get"]}
+    }]}});
+    let path = format!(
+        "/subscriptions/{sub}/resourceGroups/keyhold/providers/Microsoft.KeyVault/vaults/kv1/accessPolicies/add"
+    );
+    let (status, body) = server.arm(reqwest::Method::PUT, &path, Some(policy)).await.unwrap();
+    assert_eq!(status, 200, "{body}");
     let (status, body) = json(server.http.get(&url).bearer_auth(&tokens[0]).send().await.unwrap()).await;
     assert_eq!((status, body["value"].as_str()), (200, Some("x")), "{body}");
     let claims: Value = {

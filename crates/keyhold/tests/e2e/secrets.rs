@@ -94,7 +94,7 @@ async fn purge_protection_and_custom_retention() {
     for bad in ["ab", "1abc", "a--b", "abc-", "a_bc", "abcdefghijklmnopqrstuvwxy"] {
         let (status, body) = vault_with(&server, bad, json!({})).await;
         assert_eq!(status, 400, "{bad}: {body}");
-        assert_eq!(body["error"]["code"], "BadParameter");
+        assert_eq!(body["error"]["code"], "VaultNameNotValid");
     }
 }
 

@@ -3,20 +3,48 @@
 //! [`AdminCaller`] accepts management tokens of the admin principal only.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
-use keyhold_core::identity::{Audience, TokenError, VerifiedToken};
+use keyhold_core::{
+    authz::Caller,
+    identity::{Audience, TokenError, VerifiedToken},
+};
 
 use crate::{AppState, audit::AuditSlot, error::ApiError};
 
 #[derive(Debug, Clone)]
-#[expect(
-    dead_code,
-    reason = "authorization (access policies, RBAC) and audit will read the caller"
-)]
 pub struct VaultCaller(pub VerifiedToken);
 
 #[derive(Debug, Clone)]
-#[expect(dead_code, reason = "audit will read the caller")]
 pub struct AdminCaller(pub VerifiedToken);
+
+/// A management-plane caller: any principal with a management token; authorization is per action.
+#[derive(Debug, Clone)]
+pub struct ArmCaller(pub VerifiedToken);
+
+fn caller_of(token: &VerifiedToken) -> Caller {
+    Caller {
+        oid: token.claims.oid.clone(),
+        appid: token.claims.appid.clone(),
+        tenant: token.claims.tid.clone(),
+    }
+}
+
+impl VaultCaller {
+    pub fn caller(&self) -> Caller {
+        caller_of(&self.0)
+    }
+}
+
+impl AdminCaller {
+    pub fn caller(&self) -> Caller {
+        caller_of(&self.0)
+    }
+}
+
+impl ArmCaller {
+    pub fn caller(&self) -> Caller {
+        caller_of(&self.0)
+    }
+}
 
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
@@ -75,5 +103,19 @@ impl FromRequestParts<AppState> for AdminCaller {
             });
         }
         Ok(Self(token))
+    }
+}
+
+impl FromRequestParts<AppState> for ArmCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        verify(parts, state, Audience::Management)
+            .await
+            .map(Self)
+            .map_err(|e| match e {
+                ApiError::Unauthorized { challenge, reason } => ApiError::ArmUnauthorized { challenge, reason },
+                other => other,
+            })
     }
 }

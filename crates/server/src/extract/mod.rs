@@ -5,7 +5,7 @@ mod caller;
 mod json;
 mod query;
 
-pub use caller::{AdminCaller, VaultCaller};
+pub use caller::{AdminCaller, ArmCaller, VaultCaller};
 pub use json::KvJson;
 pub use query::{ApiVersion, ListQuery};
 

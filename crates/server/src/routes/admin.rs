@@ -6,7 +6,10 @@ use axum::{
     extract::{Path, State},
     routing::{post, put},
 };
-use keyhold_core::vaults::VaultSettings;
+use keyhold_core::{
+    authz::{AccessPolicy, Permissions, SECRET_PERMISSIONS},
+    management::{PolicyEdit, VaultSpec},
+};
 use keyhold_store::VaultRecord;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -52,18 +55,44 @@ fn vault_json(s: &AppState, v: &VaultRecord) -> Value {
     })
 }
 
+/// The resource group of vaults made through this API.
+pub const ADMIN_GROUP: &str = "keyhold";
+
+/// Creates (or updates) a vault in resource group `keyhold`, with an access policy granting its creator
+/// every secret permission, as `az keyvault create` does.
 async fn put_vault(
-    _: AdminCaller,
+    admin: AdminCaller,
     State(s): State<AppState>,
     Path(name): Path<String>,
     KvJson(body): KvJson<VaultBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let defaults = VaultSettings::default();
-    let settings = VaultSettings {
-        retention_days: body.soft_delete_retention_in_days.unwrap_or(defaults.retention_days),
-        purge_protection: body.enable_purge_protection.unwrap_or(defaults.purge_protection),
+    let caller = admin.caller();
+    let m = &s.core.management;
+    m.put_group(&caller, ADMIN_GROUP, "local", None).await?;
+    let spec = VaultSpec {
+        soft_delete_retention_in_days: body.soft_delete_retention_in_days,
+        enable_purge_protection: body.enable_purge_protection,
+        ..Default::default()
     };
-    let vault = s.core.vaults.create_or_update(&name, settings).await?;
+    let (vault, created) = m.put_vault(&caller, ADMIN_GROUP, &name, spec, false).await?;
+    if created {
+        let everything: Vec<String> = SECRET_PERMISSIONS
+            .iter()
+            .filter(|p| **p != "all")
+            .map(|p| p.to_string())
+            .collect();
+        let policy = AccessPolicy {
+            tenant_id: caller.tenant.clone(),
+            object_id: caller.oid.clone(),
+            application_id: None,
+            permissions: Permissions {
+                secrets: everything,
+                ..Default::default()
+            },
+        };
+        m.edit_policies(&caller, ADMIN_GROUP, &vault.name, PolicyEdit::Add, vec![policy])
+            .await?;
+    }
     Ok(Json(vault_json(&s, &vault)))
 }
 

@@ -24,14 +24,18 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn list(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
     api: ApiVersion,
     q: ListQuery,
 ) -> Result<Json<Page<SecretItem>>, ApiError> {
-    let page = s.core.secrets.list_deleted(&vault, q.max, q.cursor).await?;
+    let page = s
+        .core
+        .secrets
+        .list_deleted(&caller.caller(), &vault, q.max, q.cursor)
+        .await?;
     Ok(Json(Page {
         value: page.items.iter().map(|d| deleted_item(&origin, &vault, d)).collect(),
         next_link: next_link(&origin, "/deletedsecrets", &api, q.max, page.next),
@@ -39,37 +43,37 @@ async fn list(
 }
 
 async fn show(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
     _: ApiVersion,
     Path(name): Path<String>,
 ) -> Result<Json<SecretBundle>, ApiError> {
-    let deleted = s.core.secrets.deleted(&vault, &name).await?;
+    let deleted = s.core.secrets.deleted(&caller.caller(), &vault, &name).await?;
     Ok(Json(deleted_bundle(&origin, &vault, &deleted)))
 }
 
 async fn recover(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
     _: ApiVersion,
     Path(name): Path<String>,
 ) -> Result<Json<SecretBundle>, ApiError> {
-    let recovered = s.core.secrets.recover(&vault, &name).await?;
+    let recovered = s.core.secrets.recover(&caller.caller(), &vault, &name).await?;
     Ok(Json(bundle(&origin, &vault, &recovered, None)))
 }
 
 /// 204 with an empty body: the SDKs accept exactly that.
 async fn purge(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     _: ApiVersion,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.core.secrets.purge(&vault, &name).await?;
+    s.core.secrets.purge(&caller.caller(), &vault, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

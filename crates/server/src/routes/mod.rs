@@ -2,6 +2,7 @@
 //! identity provider and the admin API.
 
 mod admin;
+mod arm;
 mod bundle;
 mod deleted;
 pub mod mi;
@@ -27,6 +28,7 @@ pub fn main_router(state: AppState) -> Router {
     let audited = Router::new()
         .merge(token::routes())
         .merge(admin::routes())
+        .merge(arm::routes())
         .route_layer(from_fn_with_state(state.audit.clone(), audit::record));
     Router::new()
         .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))

@@ -44,7 +44,7 @@ fn versioned<T>(version: &str, body: T) -> (Extension<AuditVersion>, Json<T>) {
 }
 
 async fn set(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
@@ -64,7 +64,7 @@ async fn set(
         nbf: attrs.nbf,
         exp: attrs.exp,
     };
-    let created = s.core.secrets.set(&vault, &name, new).await?;
+    let created = s.core.secrets.set(&caller.caller(), &vault, &name, new).await?;
     let body = bundle(
         &origin,
         &vault,
@@ -75,13 +75,14 @@ async fn set(
 }
 
 async fn read(
+    caller: &VaultCaller,
     s: &AppState,
     vault: &keyhold_store::VaultRecord,
     origin: &str,
     name: &str,
     version: Option<&str>,
 ) -> Versioned<SecretBundle> {
-    let found = s.core.secrets.get(vault, name, version).await?;
+    let found = s.core.secrets.get(&caller.caller(), vault, name, version).await?;
     let body = bundle(
         origin,
         vault,
@@ -92,18 +93,18 @@ async fn read(
 }
 
 async fn get_latest(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
     _: ApiVersion,
     Path(name): Path<String>,
 ) -> Versioned<SecretBundle> {
-    read(&s, &vault, &origin, &name, None).await
+    read(&caller, &s, &vault, &origin, &name, None).await
 }
 
 async fn get_version(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
@@ -113,10 +114,11 @@ async fn get_version(
     // The SDKs send an empty version for "latest"; axum never matches an empty segment here, but a
     // client may still send one explicitly.
     let version = Some(version.as_str()).filter(|v| !v.is_empty());
-    read(&s, &vault, &origin, &name, version).await
+    read(&caller, &s, &vault, &origin, &name, version).await
 }
 
 async fn patch(
+    caller: &VaultCaller,
     s: &AppState,
     vault: &keyhold_store::VaultRecord,
     origin: &str,
@@ -132,12 +134,16 @@ async fn patch(
         nbf: attrs.nbf,
         exp: attrs.exp,
     };
-    let updated = s.core.secrets.update(vault, name, version, patch).await?;
+    let updated = s
+        .core
+        .secrets
+        .update(&caller.caller(), vault, name, version, patch)
+        .await?;
     Ok(versioned(&updated.version, bundle(origin, vault, &updated, None)))
 }
 
 async fn update_latest(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
@@ -145,11 +151,11 @@ async fn update_latest(
     Path(name): Path<String>,
     KvJson(body): KvJson<SecretUpdateParameters>,
 ) -> Versioned<SecretBundle> {
-    patch(&s, &vault, &origin, &name, None, body).await
+    patch(&caller, &s, &vault, &origin, &name, None, body).await
 }
 
 async fn update_version(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
@@ -157,18 +163,18 @@ async fn update_version(
     Path((name, version)): Path<(String, String)>,
     KvJson(body): KvJson<SecretUpdateParameters>,
 ) -> Versioned<SecretBundle> {
-    patch(&s, &vault, &origin, &name, Some(&version), body).await
+    patch(&caller, &s, &vault, &origin, &name, Some(&version), body).await
 }
 
 async fn list(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
     api: ApiVersion,
     q: ListQuery,
 ) -> Result<Page<SecretItem>> {
-    let page = s.core.secrets.list(&vault, q.max, q.cursor).await?;
+    let page = s.core.secrets.list(&caller.caller(), &vault, q.max, q.cursor).await?;
     Ok(Json(Page {
         value: page.items.iter().map(|r| item(&origin, &vault, r, false)).collect(),
         next_link: next_link(&origin, "/secrets", &api, q.max, page.next),
@@ -176,7 +182,7 @@ async fn list(
 }
 
 async fn list_versions(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
@@ -184,7 +190,11 @@ async fn list_versions(
     q: ListQuery,
     Path(name): Path<String>,
 ) -> Result<Page<SecretItem>> {
-    let page = s.core.secrets.list_versions(&vault, &name, q.max, q.cursor).await?;
+    let page = s
+        .core
+        .secrets
+        .list_versions(&caller.caller(), &vault, &name, q.max, q.cursor)
+        .await?;
     Ok(Json(Page {
         value: page.items.iter().map(|r| item(&origin, &vault, r, true)).collect(),
         next_link: next_link(&origin, &format!("/secrets/{name}/versions"), &api, q.max, page.next),
@@ -192,31 +202,31 @@ async fn list_versions(
 }
 
 async fn delete(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
     _: ApiVersion,
     Path(name): Path<String>,
 ) -> Result<SecretBundle> {
-    let deleted = s.core.secrets.delete(&vault, &name).await?;
+    let deleted = s.core.secrets.delete(&caller.caller(), &vault, &name).await?;
     Ok(Json(super::bundle::deleted_bundle(&origin, &vault, &deleted)))
 }
 
 async fn backup(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     _: ApiVersion,
     Path(name): Path<String>,
 ) -> Result<BackupBlob> {
     Ok(Json(BackupBlob {
-        value: Some(s.core.secrets.backup(&vault, &name).await?),
+        value: Some(s.core.secrets.backup(&caller.caller(), &vault, &name).await?),
     }))
 }
 
 async fn restore(
-    _: VaultCaller,
+    caller: VaultCaller,
     State(s): State<AppState>,
     Vault(vault): Vault,
     Origin(origin): Origin,
@@ -226,6 +236,6 @@ async fn restore(
     let blob = body
         .value
         .ok_or_else(|| bad_parameter("The parameter 'value' is required."))?;
-    let restored = s.core.secrets.restore(&vault, &blob).await?;
+    let restored = s.core.secrets.restore(&caller.caller(), &vault, &blob).await?;
     Ok(versioned(&restored.version, bundle(&origin, &vault, &restored, None)))
 }

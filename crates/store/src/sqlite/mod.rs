@@ -2,6 +2,7 @@
 //! Writes go through the group-commit writer (`writer.rs`); reads use a small pool of connections,
 //! which WAL lets run beside the writer and which see only committed data.
 
+mod management;
 mod secrets;
 mod writer;
 
@@ -18,7 +19,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::*;
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        "0002_management",
+        include_str!("../../migrations/sqlite/0002_management.sql"),
+    ),
+];
 const READERS: usize = 4;
 
 #[derive(Clone)]
@@ -345,38 +352,73 @@ impl Store for SqliteStore {
 
     async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
         let v = v.clone();
-        self.write(move |c| {
-            c.execute(
-                "INSERT INTO vaults (name, tenant_id, retention_days, purge_protection, created) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(name) DO UPDATE SET retention_days = excluded.retention_days, purge_protection = excluded.purge_protection",
-                params![v.name, v.tenant_id, v.retention_days, v.purge_protection, v.created],
-            )
-            .map(drop)
-            .map_err(db_err)
-        })
-        .await
+        self.write(move |c| management::put_vault(c, &v)).await
     }
 
     async fn vault(&self, name: &str) -> Result<Option<VaultRecord>> {
         let name = name.to_owned();
-        self.read(move |c| {
-            c.query_row(
-                "SELECT name, tenant_id, retention_days, purge_protection, created FROM vaults WHERE name = ?1",
-                [name],
-                |r| {
-                    Ok(VaultRecord {
-                        name: r.get(0)?,
-                        tenant_id: r.get(1)?,
-                        retention_days: r.get(2)?,
-                        purge_protection: r.get(3)?,
-                        created: r.get(4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(db_err)
-        })
-        .await
+        self.read(move |c| management::vault(c, &name, false)).await
+    }
+
+    async fn vault_any(&self, name: &str) -> Result<Option<VaultRecord>> {
+        let name = name.to_owned();
+        self.read(move |c| management::vault(c, &name, true)).await
+    }
+
+    async fn list_vaults(&self) -> Result<Vec<VaultRecord>> {
+        self.read(|c| management::list_vaults(c, false)).await
+    }
+
+    async fn list_deleted_vaults(&self) -> Result<Vec<VaultRecord>> {
+        self.read(|c| management::list_vaults(c, true)).await
+    }
+
+    async fn purge_vault(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |c| management::purge_vault(c, &name)).await
+    }
+
+    async fn put_resource_group(&self, g: &ResourceGroupRecord) -> Result<()> {
+        let g = g.clone();
+        self.write(move |c| management::put_resource_group(c, &g)).await
+    }
+
+    async fn resource_group(&self, name: &str) -> Result<Option<ResourceGroupRecord>> {
+        let name = name.to_owned();
+        self.read(move |c| management::resource_group(c, &name)).await
+    }
+
+    async fn list_resource_groups(&self) -> Result<Vec<ResourceGroupRecord>> {
+        self.read(management::list_resource_groups).await
+    }
+
+    async fn delete_resource_group(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |c| management::delete_resource_group(c, &name)).await
+    }
+
+    async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()> {
+        let a = a.clone();
+        self.write(move |c| management::put_role_assignment(c, &a)).await
+    }
+
+    async fn role_assignment(&self, name: &str) -> Result<Option<RoleAssignmentRecord>> {
+        let name = name.to_owned();
+        self.read(move |c| management::role_assignment(c, &name)).await
+    }
+
+    async fn delete_role_assignment(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |c| management::delete_role_assignment(c, &name)).await
+    }
+
+    async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>> {
+        self.read(|c| management::role_assignments(c, None)).await
+    }
+
+    async fn role_assignments_for(&self, principal_id: &str) -> Result<Vec<RoleAssignmentRecord>> {
+        let p = principal_id.to_owned();
+        self.read(move |c| management::role_assignments(c, Some(&p))).await
     }
 
     async fn put_secret_version(&self, s: &SecretVersionRecord) -> Result<()> {

@@ -1,0 +1,295 @@
+//! Authorization, deny by default. The data plane follows the vault's mode: access policies
+//! (per-principal permission lists) or RBAC (role assignments whose scope covers the vault or the one
+//! secret). The control plane always uses RBAC. A denial names the caller and what was missing, so an
+//! "access denied" can be debugged.
+
+pub mod roles;
+
+use std::sync::Arc;
+
+use keyhold_store::{Store, VaultRecord};
+use serde::{Deserialize, Serialize};
+
+use crate::VaultError;
+
+/// Who is calling, from a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub oid: String,
+    pub appid: String,
+    pub tenant: String,
+}
+
+/// One access-policy entry, in ARM's shape.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessPolicy {
+    pub tenant_id: String,
+    pub object_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
+    pub permissions: Permissions,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Permissions {
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storage: Vec<String>,
+}
+
+/// Azure's secret permission names, for validating policies.
+pub const SECRET_PERMISSIONS: &[&str] = &[
+    "all", "get", "list", "set", "delete", "recover", "backup", "restore", "purge",
+];
+pub const KEY_PERMISSIONS: &[&str] = &[
+    "all",
+    "get",
+    "list",
+    "update",
+    "create",
+    "import",
+    "delete",
+    "recover",
+    "backup",
+    "restore",
+    "purge",
+    "decrypt",
+    "encrypt",
+    "unwrapkey",
+    "wrapkey",
+    "verify",
+    "sign",
+    "release",
+    "rotate",
+    "getrotationpolicy",
+    "setrotationpolicy",
+];
+pub const CERTIFICATE_PERMISSIONS: &[&str] = &[
+    "all",
+    "get",
+    "list",
+    "update",
+    "create",
+    "import",
+    "delete",
+    "recover",
+    "backup",
+    "restore",
+    "purge",
+    "managecontacts",
+    "manageissuers",
+    "getissuers",
+    "listissuers",
+    "setissuers",
+    "deleteissuers",
+];
+
+/// The data-plane operations on secrets, each with its access-policy permission and RBAC data action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretOp {
+    Get,
+    /// Reading a deleted secret's metadata: `get` under access policies, metadata under RBAC.
+    GetDeleted,
+    List,
+    Set,
+    Update,
+    Delete,
+    Recover,
+    Backup,
+    Restore,
+    Purge,
+}
+
+impl SecretOp {
+    pub fn permission(self) -> &'static str {
+        match self {
+            Self::Get | Self::GetDeleted => "get",
+            Self::List => "list",
+            Self::Set | Self::Update => "set",
+            Self::Delete => "delete",
+            Self::Recover => "recover",
+            Self::Backup => "backup",
+            Self::Restore => "restore",
+            Self::Purge => "purge",
+        }
+    }
+
+    pub fn data_action(self) -> &'static str {
+        match self {
+            Self::Get => "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+            Self::List | Self::GetDeleted => "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+            Self::Set => "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+            Self::Update => "Microsoft.KeyVault/vaults/secrets/update/action",
+            Self::Delete => "Microsoft.KeyVault/vaults/secrets/delete",
+            Self::Recover => "Microsoft.KeyVault/vaults/secrets/recover/action",
+            Self::Backup => "Microsoft.KeyVault/vaults/secrets/backup/action",
+            Self::Restore => "Microsoft.KeyVault/vaults/secrets/restore/action",
+            Self::Purge => "Microsoft.KeyVault/vaults/secrets/purge/action",
+        }
+    }
+}
+
+/// The settings of a vault that decide access, read from its stored ARM properties.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultAccess {
+    #[serde(default)]
+    pub resource_group: String,
+    #[serde(default)]
+    pub enable_rbac_authorization: bool,
+    #[serde(default)]
+    pub access_policies: Vec<AccessPolicy>,
+}
+
+impl VaultAccess {
+    pub fn of(vault: &VaultRecord) -> Self {
+        serde_json::from_value(vault.properties.clone()).unwrap_or_default()
+    }
+}
+
+/// A refusal: the message names caller and missing right; `rbac` tells which mode refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    pub message: String,
+    pub rbac: bool,
+}
+
+impl From<Denied> for VaultError {
+    fn from(d: Denied) -> Self {
+        VaultError::Forbidden {
+            message: d.message,
+            rbac: d.rbac,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Authorizer {
+    store: Arc<dyn Store>,
+    pub subscription_id: String,
+}
+
+/// Whether `scope` covers `resource`: equal, or an ancestor on a path-segment boundary.
+pub fn covers(scope: &str, resource: &str) -> bool {
+    let (s, r) = (
+        scope.trim_end_matches('/').to_ascii_lowercase(),
+        resource.trim_end_matches('/').to_ascii_lowercase(),
+    );
+    r == s || r.starts_with(&format!("{s}/"))
+}
+
+impl Authorizer {
+    pub(crate) fn new(store: Arc<dyn Store>, subscription_id: String) -> Self {
+        Self { store, subscription_id }
+    }
+
+    pub fn vault_id(&self, resource_group: &str, vault: &str) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{resource_group}/providers/Microsoft.KeyVault/vaults/{vault}",
+            self.subscription_id
+        )
+    }
+
+    /// May `caller` perform `op` on secret `name` (or on the vault's secrets, for lists) of `vault`?
+    pub async fn secret(
+        &self,
+        caller: &Caller,
+        vault: &VaultRecord,
+        op: SecretOp,
+        name: Option<&str>,
+    ) -> Result<(), VaultError> {
+        let access = VaultAccess::of(vault);
+        if access.enable_rbac_authorization {
+            let vault_id = self.vault_id(&access.resource_group, &vault.name);
+            let resource = match name {
+                Some(n) => format!("{vault_id}/secrets/{n}"),
+                None => vault_id,
+            };
+            if self.data_action_allowed(caller, op.data_action(), &resource).await? {
+                return Ok(());
+            }
+            return Err(Denied {
+                message: format!(
+                    "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid={};oid={};iss=https://sts.windows.net/{}/\r\nAction: '{}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {};location={}\r\n",
+                    caller.appid,
+                    caller.oid,
+                    caller.tenant,
+                    op.data_action(),
+                    resource.to_ascii_lowercase(),
+                    vault.name,
+                    vault.properties.get("location").and_then(|l| l.as_str()).unwrap_or("local"),
+                ),
+                rbac: true,
+            }
+            .into());
+        }
+        let wanted = op.permission();
+        let allowed = access.access_policies.iter().any(|p| {
+            p.object_id.eq_ignore_ascii_case(&caller.oid)
+                && p.tenant_id.eq_ignore_ascii_case(&caller.tenant)
+                && p.application_id
+                    .as_ref()
+                    .is_none_or(|a| a.eq_ignore_ascii_case(&caller.appid))
+                && p.permissions
+                    .secrets
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(wanted) || s.eq_ignore_ascii_case("all"))
+        });
+        if allowed {
+            return Ok(());
+        }
+        Err(Denied {
+            message: format!(
+                "The user, group or application 'appid={};oid={};iss=https://sts.windows.net/{}/' does not have secrets {wanted} permission on key vault '{};location={}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+                caller.appid,
+                caller.oid,
+                caller.tenant,
+                vault.name,
+                vault.properties.get("location").and_then(|l| l.as_str()).unwrap_or("local"),
+            ),
+            rbac: false,
+        }
+        .into())
+    }
+
+    async fn data_action_allowed(&self, caller: &Caller, action: &str, resource: &str) -> Result<bool, VaultError> {
+        let assignments = self.store.role_assignments_for(&caller.oid).await?;
+        Ok(assignments.iter().any(|a| {
+            covers(&a.scope, resource)
+                && roles::find(&a.role_definition_id).is_some_and(|r| r.allows_data_action(action))
+        }))
+    }
+
+    /// May `caller` perform control-plane `action` on `resource` (an ARM id)?
+    pub async fn action(&self, caller: &Caller, action: &str, resource: &str) -> Result<bool, VaultError> {
+        let assignments = self.store.role_assignments_for(&caller.oid).await?;
+        Ok(assignments.iter().any(|a| {
+            covers(&a.scope, resource) && roles::find(&a.role_definition_id).is_some_and(|r| r.allows_action(action))
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+
+    #[test]
+    fn scopes_cover_descendants_on_segment_boundaries() {
+        let vault = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv";
+        assert!(covers("/subscriptions/s", vault));
+        assert!(covers("/subscriptions/S/resourcegroups/RG", vault));
+        assert!(covers(vault, &format!("{vault}/secrets/a")));
+        assert!(!covers(&format!("{vault}/secrets/a"), &format!("{vault}/secrets/ab")));
+        assert!(
+            !covers(&format!("{vault}/secrets/a"), vault),
+            "a secret scope does not cover the vault"
+        );
+        assert!(!covers("/subscriptions/s/resourceGroups/rg2", vault));
+    }
+}

@@ -1,0 +1,117 @@
+//! The management plane's domain: resource groups, vaults as ARM resources (settings, access policies,
+//! soft delete, recover, purge) and role assignments. Every method authorizes its caller against the
+//! control-plane action first, deny by default.
+
+mod assignments;
+mod groups;
+mod vaults;
+
+use std::sync::Arc;
+
+use keyhold_store::{Store, StoreError};
+
+pub use assignments::NewAssignment;
+pub use vaults::{PolicyEdit, Sku, VaultProperties, VaultSpec};
+
+use crate::{
+    authz::{Authorizer, Caller},
+    clock::Clock,
+};
+
+/// Management failures, named for what happened; the server maps each to ARM's error body once.
+#[derive(Debug, thiserror::Error)]
+pub enum ArmError {
+    #[error(
+        "The client '{oid}' with object id '{oid}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials."
+    )]
+    AuthorizationFailed { oid: String, action: String, scope: String },
+    #[error("Resource group '{0}' could not be found.")]
+    ResourceGroupNotFound(String),
+    #[error("The Resource '{kind}/{name}' under resource group '{group}' was not found.")]
+    ResourceNotFound { kind: String, name: String, group: String },
+    #[error("The vault name '{0}' is already in use. Vault names are globally unique.")]
+    VaultAlreadyExists(String),
+    #[error(
+        "A vault with the same name already exists in deleted state. You need to either recover or purge existing key vault '{0}'."
+    )]
+    VaultDeletedConflict(String),
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("The role assignment already exists.")]
+    RoleAssignmentExists,
+    #[error("The specified role definition with ID '{0}' does not exist.")]
+    RoleDefinitionDoesNotExist(String),
+    #[error("Operation 'purge' is not allowed because purge protection is enabled for vault '{0}'.")]
+    PurgeProtected(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ArmError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<crate::VaultError> for ArmError {
+    fn from(e: crate::VaultError) -> Self {
+        match e {
+            crate::VaultError::BadParameter(message) => Self::BadRequest {
+                code: "BadRequest",
+                message,
+            },
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+pub fn bad_request(code: &'static str, message: impl Into<String>) -> ArmError {
+    ArmError::BadRequest {
+        code,
+        message: message.into(),
+    }
+}
+
+#[derive(Clone)]
+pub struct Management {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    pub authz: Authorizer,
+    tenant_id: String,
+}
+
+impl Management {
+    pub(crate) fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, authz: Authorizer, tenant_id: String) -> Self {
+        Self {
+            store,
+            clock,
+            authz,
+            tenant_id,
+        }
+    }
+
+    pub fn subscription_id(&self) -> &str {
+        &self.authz.subscription_id
+    }
+
+    pub fn subscription_scope(&self) -> String {
+        format!("/subscriptions/{}", self.authz.subscription_id)
+    }
+
+    pub fn group_id(&self, group: &str) -> String {
+        format!("{}/resourceGroups/{group}", self.subscription_scope())
+    }
+
+    /// Refuses unless `caller` may perform `action` on `resource`.
+    pub async fn require(&self, caller: &Caller, action: &str, resource: &str) -> Result<(), ArmError> {
+        if self.authz.action(caller, action, resource).await? {
+            Ok(())
+        } else {
+            Err(ArmError::AuthorizationFailed {
+                oid: caller.oid.clone(),
+                action: action.to_owned(),
+                scope: resource.to_owned(),
+            })
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! The ARM-shaped management plane on the server host: `/subscriptions/...`. ARM paths are
+//! case-insensitive, so requests are parsed here into a [`Target`] instead of by the router; each
+//! resource kind has its own module with thin handlers over `core::management`.
+
+mod assignments;
+mod groups;
+mod vaults;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Request, State},
+    http::{Method, StatusCode},
+    response::{IntoResponse, Response},
+};
+use keyhold_core::authz::Caller;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::{
+    AppState,
+    error::{ApiError, bad_parameter},
+    extract::ArmCaller,
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/subscriptions", axum::routing::any(dispatch))
+        .route("/subscriptions/{*rest}", axum::routing::any(dispatch))
+        .route(
+            "/providers/Microsoft.Authorization/roleDefinitions",
+            axum::routing::get(assignments::definitions_at_root),
+        )
+}
+
+/// What an ARM path addresses.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    Subscriptions,
+    Subscription,
+    Groups,
+    Group(String),
+    Vaults {
+        group: Option<String>,
+    },
+    Vault {
+        group: String,
+        name: String,
+    },
+    AccessPolicies {
+        group: String,
+        name: String,
+        kind: String,
+    },
+    DeletedVaults,
+    DeletedVault {
+        name: String,
+    },
+    PurgeDeletedVault {
+        name: String,
+    },
+    /// `{scope}/providers/Microsoft.Authorization/roleAssignments[/{name}]`
+    Assignments {
+        scope: String,
+        name: Option<String>,
+    },
+    Definitions {
+        scope: String,
+        name: Option<String>,
+    },
+}
+
+fn eq(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Parses `/subscriptions/<sub>/...`; `None` for paths keyhold does not serve.
+pub(crate) fn parse(path: &str) -> Option<Target> {
+    let lower = path.to_ascii_lowercase();
+    if let Some(at) = lower.rfind("/providers/microsoft.authorization/") {
+        let scope = if at == 0 { "/".to_owned() } else { path[..at].to_owned() };
+        let rest: Vec<&str> = path[at + "/providers/microsoft.authorization/".len()..]
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        return match rest.as_slice() {
+            [k] if eq(k, "roleAssignments") => Some(Target::Assignments { scope, name: None }),
+            [k, n] if eq(k, "roleAssignments") => Some(Target::Assignments {
+                scope,
+                name: Some((*n).to_owned()),
+            }),
+            [k] if eq(k, "roleDefinitions") => Some(Target::Definitions { scope, name: None }),
+            [k, n] if eq(k, "roleDefinitions") => Some(Target::Definitions {
+                scope,
+                name: Some((*n).to_owned()),
+            }),
+            _ => None,
+        };
+    }
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let kv = |p: &str, ns: &str| eq(p, "providers") && eq(ns, "Microsoft.KeyVault");
+    match segs.as_slice() {
+        [s] if eq(s, "subscriptions") => Some(Target::Subscriptions),
+        [s, _] if eq(s, "subscriptions") => Some(Target::Subscription),
+        [s, _, g] if eq(s, "subscriptions") && eq(g, "resourceGroups") => Some(Target::Groups),
+        [s, _, g, name] if eq(s, "subscriptions") && eq(g, "resourceGroups") => Some(Target::Group((*name).to_owned())),
+        [s, _, g, rg, p, ns, v]
+            if eq(s, "subscriptions") && eq(g, "resourceGroups") && kv(p, ns) && eq(v, "vaults") =>
+        {
+            Some(Target::Vaults {
+                group: Some((*rg).to_owned()),
+            })
+        }
+        [s, _, g, rg, p, ns, v, name]
+            if eq(s, "subscriptions") && eq(g, "resourceGroups") && kv(p, ns) && eq(v, "vaults") =>
+        {
+            Some(Target::Vault {
+                group: (*rg).to_owned(),
+                name: (*name).to_owned(),
+            })
+        }
+        [s, _, g, rg, p, ns, v, name, a, kind]
+            if eq(s, "subscriptions")
+                && eq(g, "resourceGroups")
+                && kv(p, ns)
+                && eq(v, "vaults")
+                && eq(a, "accessPolicies") =>
+        {
+            Some(Target::AccessPolicies {
+                group: (*rg).to_owned(),
+                name: (*name).to_owned(),
+                kind: kind.to_ascii_lowercase(),
+            })
+        }
+        [s, _, p, ns, v] if eq(s, "subscriptions") && kv(p, ns) && eq(v, "vaults") => {
+            Some(Target::Vaults { group: None })
+        }
+        [s, _, p, ns, d] if eq(s, "subscriptions") && kv(p, ns) && eq(d, "deletedVaults") => {
+            Some(Target::DeletedVaults)
+        }
+        [s, _, p, ns, l, _, d, name]
+            if eq(s, "subscriptions") && kv(p, ns) && eq(l, "locations") && eq(d, "deletedVaults") =>
+        {
+            Some(Target::DeletedVault {
+                name: (*name).to_owned(),
+            })
+        }
+        [s, _, p, ns, l, _, d, name, purge]
+            if eq(s, "subscriptions")
+                && kv(p, ns)
+                && eq(l, "locations")
+                && eq(d, "deletedVaults")
+                && eq(purge, "purge") =>
+        {
+            Some(Target::PurgeDeletedVault {
+                name: (*name).to_owned(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The parts of a request every ARM handler needs.
+pub(crate) struct ArmRequest {
+    pub caller: Caller,
+    pub method: Method,
+    pub query: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl ArmRequest {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The JSON body; ARM's `InvalidRequestContent` when it is not.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            keyhold_core::management::bad_request(
+                "InvalidRequestContent",
+                format!("The request content was invalid and could not be deserialized: {e}."),
+            )
+            .into()
+        })
+    }
+}
+
+/// ARM requires `api-version`; any dated version is accepted.
+fn check_api_version(query: &[(String, String)]) -> Result<(), ApiError> {
+    let Some((_, v)) = query.iter().find(|(k, _)| k.eq_ignore_ascii_case("api-version")) else {
+        return Err(keyhold_core::management::bad_request(
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+        .into());
+    };
+    let date = v.split('-').take(3).collect::<Vec<_>>();
+    let ok = date.len() == 3
+        && date[0].len() == 4
+        && date
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(keyhold_core::management::bad_request(
+            "InvalidApiVersionParameter",
+            format!("The api-version '{v}' is invalid. The supported versions are dated, such as '2023-07-01'."),
+        )
+        .into())
+    }
+}
+
+async fn dispatch(caller: ArmCaller, State(s): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let query: Vec<(String, String)> = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    if let Err(e) = check_api_version(&query) {
+        return e.into_response();
+    }
+    let Some(target) = parse(parts.uri.path()) else {
+        return ApiError::NotFound {
+            message: format!("No route for '{}' in keyhold's management plane.", parts.uri.path()),
+        }
+        .into_response();
+    };
+    let body = match axum::body::to_bytes(body, 1024 * 1024).await {
+        Ok(b) => b,
+        Err(_) => return bad_parameter("The request body could not be read.").into_response(),
+    };
+    let req = ArmRequest {
+        caller: caller.caller(),
+        method: parts.method,
+        query,
+        body,
+    };
+    let result = match &target {
+        Target::Subscriptions | Target::Subscription => subscriptions(&s, &req, &target).await,
+        Target::Groups | Target::Group(_) => groups::handle(&s, &req, &target).await,
+        Target::Vaults { .. }
+        | Target::Vault { .. }
+        | Target::AccessPolicies { .. }
+        | Target::DeletedVaults
+        | Target::DeletedVault { .. }
+        | Target::PurgeDeletedVault { .. } => vaults::handle(&s, &req, &target).await,
+        Target::Assignments { .. } | Target::Definitions { .. } => assignments::handle(&s, &req, &target).await,
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+pub(crate) type ArmResult = Result<Response, ApiError>;
+
+pub(crate) fn ok(status: StatusCode, body: Value) -> ArmResult {
+    Ok((status, Json(body)).into_response())
+}
+
+pub(crate) fn method_not_allowed(req: &ArmRequest) -> ArmResult {
+    Err(keyhold_core::management::bad_request(
+        "MethodNotAllowed",
+        format!("The method {} is not supported here.", req.method),
+    )
+    .into())
+}
+
+pub(crate) fn list(items: Vec<Value>) -> ArmResult {
+    ok(StatusCode::OK, json!({ "value": items }))
+}
+
+async fn subscriptions(s: &AppState, req: &ArmRequest, target: &Target) -> ArmResult {
+    if req.method != Method::GET {
+        return method_not_allowed(req);
+    }
+    let m = &s.core.management;
+    let sub = json!({
+        "id": m.subscription_scope(),
+        "subscriptionId": m.subscription_id(),
+        "tenantId": s.core.tenant_id,
+        "displayName": "keyhold",
+        "state": "Enabled",
+        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "keyhold", "spendingLimit": "Off"},
+        "authorizationSource": "RoleBased",
+    });
+    let visible = m
+        .authz
+        .action(
+            &req.caller,
+            "Microsoft.Resources/subscriptions/read",
+            &m.subscription_scope(),
+        )
+        .await?;
+    match target {
+        Target::Subscriptions => list(if visible { vec![sub] } else { vec![] }),
+        _ if visible => ok(StatusCode::OK, sub),
+        _ => Err(keyhold_core::management::ArmError::AuthorizationFailed {
+            oid: req.caller.oid.clone(),
+            action: "Microsoft.Resources/subscriptions/read".into(),
+            scope: m.subscription_scope(),
+        }
+        .into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Target, parse};
+
+    #[test]
+    fn arm_paths_parse_case_insensitively() {
+        assert_eq!(
+            parse("/subscriptions/s/resourcegroups/RG"),
+            Some(Target::Group("RG".into()))
+        );
+        assert_eq!(
+            parse("/subscriptions/s/resourceGroups/rg/providers/microsoft.keyvault/VAULTS/kv/accessPolicies/Add"),
+            Some(Target::AccessPolicies {
+                group: "rg".into(),
+                name: "kv".into(),
+                kind: "add".into()
+            })
+        );
+        assert_eq!(
+            parse(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/secrets/x/providers/Microsoft.Authorization/roleAssignments/g"
+            ),
+            Some(Target::Assignments {
+                scope: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/secrets/x".into(),
+                name: Some("g".into())
+            })
+        );
+        assert_eq!(
+            parse("/subscriptions/s/providers/Microsoft.KeyVault/locations/westus/deletedVaults/kv/purge"),
+            Some(Target::PurgeDeletedVault { name: "kv".into() })
+        );
+        assert_eq!(
+            parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"),
+            None
+        );
+    }
+}
