@@ -40,12 +40,27 @@ impl std::fmt::Debug for PostgresStore {
 pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
-        None => StoreError::Backend(e.to_string()),
+        None => StoreError::Backend(with_sources(&e)),
     }
 }
 
-fn pool_err<E: std::fmt::Display>(e: E) -> StoreError {
-    StoreError::Backend(e.to_string())
+fn pool_err(e: impl std::error::Error) -> StoreError {
+    StoreError::Backend(with_sources(&e))
+}
+
+/// "error connecting to server: Connection refused (os error 111)" rather than the first line only.
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 impl PostgresStore {
@@ -497,4 +512,16 @@ impl Store for PostgresStore {
 /// `NOCASE` fold.
 pub(crate) fn fold(name: &str) -> String {
     name.to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_embedded_in_order() {
+        let embedded: Vec<String> = super::MIGRATIONS
+            .iter()
+            .map(|(name, _)| format!("{name}.sql"))
+            .collect();
+        assert_eq!(embedded, crate::tests::migration_files("postgres"));
+    }
 }

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::*;
 
-pub(crate) const MIGRATIONS: &[(&str, &str)] = &[(
+const MIGRATIONS: &[(&str, &str)] = &[(
     "0001_init",
     include_str!("../../migrations/sqlite/0001_init.sql"),
 )];
