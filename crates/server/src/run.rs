@@ -4,7 +4,7 @@ use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Durat
 
 use keyhold_core::{Bootstrap, CoreConfig, clock::SystemClock};
 use keyhold_crypto::KeyFileSeal;
-use keyhold_store::{SqliteStore, Store};
+use keyhold_store::{PostgresStore, SqliteStore, Store};
 use secrecy::ExposeSecret;
 use tokio::{net::TcpListener, sync::watch};
 
@@ -24,6 +24,8 @@ pub struct ServeConfig {
     pub token_lifetime_secs: i64,
     /// Tolerance for `nbf`/`exp` between machines' clocks.
     pub clock_skew_secs: i64,
+    /// `postgres://` / `postgresql://` URL; `None` is the embedded SQLite file in the data dir.
+    pub database: Option<String>,
 }
 
 fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
@@ -51,9 +53,7 @@ pub async fn run(
         format!("https://{}:{port}", config.dns_suffix)
     };
 
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&config.data_dir.join("keyhold.db")).map_err(err("open database"))?,
-    );
+    let store = open_store(&config).await?;
     let seal =
         KeyFileSeal::load_or_create(&config.data_dir.join("seal.key")).map_err(err("seal"))?;
     let core_config = CoreConfig {
@@ -157,6 +157,26 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = tokio::join!(https_task, mi_task, purge_task);
     Ok(())
+}
+
+/// The backend named by `--database`'s URL scheme, else SQLite in the data dir.
+async fn open_store(config: &ServeConfig) -> Result<Arc<dyn Store>, ServeError> {
+    let Some(url) = config.database.as_deref() else {
+        let path = config.data_dir.join("keyhold.db");
+        return Ok(Arc::new(
+            SqliteStore::open(&path).map_err(err("open database"))?,
+        ));
+    };
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PostgresStore::connect(url)
+            .await
+            .map_err(err("connect to database"))?;
+        return Ok(Arc::new(store));
+    }
+    // Not the URL itself: it may hold a password.
+    Err(ServeError(
+        "--database: expected a postgres:// or postgresql:// URL".into(),
+    ))
 }
 
 /// This machine's name, for the host resource (`.../virtualMachines/<name>`).

@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// Accepted clock difference when checking `nbf`/`exp`, in seconds.
     #[arg(long, env = "KEYHOLD_CLOCK_SKEW_SECS", default_value_t = 60, value_parser = clap::value_parser!(i64).range(0..=600))]
     clock_skew_secs: i64,
+    /// PostgreSQL URL (`postgres://user[:password]@host[:port]/db`, no TLS) to keep state in instead of
+    /// the embedded SQLite file in the data dir. The data dir still holds `seal.key`.
+    #[arg(long, env = "KEYHOLD_DATABASE", hide_env_values = true)]
+    database: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -53,6 +57,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         dns_suffix: suffix,
         token_lifetime_secs: args.token_lifetime_secs,
         clock_skew_secs: args.clock_skew_secs,
+        database: args.database,
     };
     keyhold_server::run(config, shutdown_signal())
         .await

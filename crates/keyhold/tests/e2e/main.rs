@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod managed_identity;
+mod postgres;
 mod token_endpoint;
 mod tokens;
 
