@@ -27,8 +27,8 @@ pub struct ServeArgs {
     /// Accepted clock difference when checking `nbf`/`exp`, in seconds.
     #[arg(long, env = "KEYHOLD_CLOCK_SKEW_SECS", default_value_t = 60, value_parser = clap::value_parser!(i64).range(0..=600))]
     clock_skew_secs: i64,
-    /// PostgreSQL URL (`postgres://user[:password]@host[:port]/db`, no TLS) to keep state in instead of
-    /// the embedded SQLite file in the data dir. The data dir still holds `seal.key`.
+    /// PostgreSQL URL (`postgres://user[:password]@host[:port]/db`, no TLS) to keep state in instead
+    /// of the embedded SQLite file in the data dir, which keeps its other files (seal, CA, state).
     #[arg(long, env = "KEYHOLD_DATABASE", hide_env_values = true)]
     database: Option<String>,
 }
