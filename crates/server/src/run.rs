@@ -5,7 +5,7 @@ use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use keyhold_core::{CoreConfig, audit::AuditLog, seal};
 use keyhold_crypto::UnsealKey;
-use keyhold_store::{SqliteStore, Store};
+use keyhold_store::{PostgresStore, SqliteStore, Store};
 use secrecy::SecretString;
 use tokio::{net::TcpListener, sync::watch};
 
@@ -43,6 +43,8 @@ pub struct ServeConfig {
     pub passphrase: Option<SecretString>,
     /// Where the audit log goes (default `<data-dir>/audit.log`).
     pub audit_log: Option<PathBuf>,
+    /// `postgres://` / `postgresql://` URL; `None` is the embedded SQLite file in the data dir.
+    pub database: Option<String>,
 }
 
 fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
@@ -66,8 +68,7 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         format!("https://{suffix}:{port}")
     };
 
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&config.data_dir.join("keyhold.db")).map_err(err("open database"))?);
+    let store = open_store(&config).await?;
     let tenant_id = keyhold_core::tenant_id(&*store).await.map_err(err("tenant"))?;
 
     // TLS material lives outside the seal, as it must to accept unseal requests.
@@ -128,6 +129,22 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
     let _ = stop_tx.send(true);
     let _ = tokio::join!(https_task, mi_task, sync_task);
     Ok(())
+}
+
+/// The backend named by `--database`'s URL scheme, else SQLite in the data dir.
+async fn open_store(config: &ServeConfig) -> Result<Arc<dyn Store>, ServeError> {
+    let Some(url) = config.database.as_deref() else {
+        let path = config.data_dir.join("keyhold.db");
+        return Ok(Arc::new(SqliteStore::open(&path).map_err(err("open database"))?));
+    };
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PostgresStore::connect(url).await.map_err(err("connect to database"))?;
+        return Ok(Arc::new(store));
+    }
+    // Not the URL itself: it may hold a password.
+    Err(ServeError(
+        "--database: expected a postgres:// or postgresql:// URL".into(),
+    ))
 }
 
 /// fsyncs the audit log once a second, and a last time at shutdown.

@@ -1,12 +1,18 @@
 //! Persistence behind one narrow, domain-shaped trait. Backends implement [`Store`]; nothing above
 //! this crate knows SQL. Secret values and private keys arrive as [`Sealed`] ciphertext only.
+//!
+//! Backends: [`SqliteStore`] (embedded, the default) and [`PostgresStore`]. Each dialect has its own
+//! migrations in `migrations/<dialect>/`, with the same file names; `tests/conformance.rs` runs one
+//! suite against both.
 #![forbid(unsafe_code)]
 
+mod postgres;
 mod records;
 mod sqlite;
 
 use async_trait::async_trait;
 pub use keyhold_crypto::Sealed;
+pub use postgres::PostgresStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
 
@@ -127,4 +133,28 @@ pub trait Store: Send + Sync + 'static {
     async fn restore_secret(&self, versions: &[SecretVersionRecord]) -> Result<()>;
     /// Soft-deleted secrets whose purge date has passed.
     async fn purgeable_secrets(&self, now: i64) -> Result<Vec<(String, String)>>;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::path::Path;
+
+    /// The `.sql` files of `migrations/<dialect>/`, sorted.
+    pub(crate) fn migration_files(dialect: &str) -> Vec<String> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect);
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn every_dialect_has_the_same_migration_files() {
+        let sqlite = migration_files("sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, migration_files("postgres"));
+    }
 }

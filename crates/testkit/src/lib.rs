@@ -3,6 +3,8 @@
 //! so tests need no `/etc/hosts` edits. Test support code: `anyhow` and panics on setup failure are fine.
 #![forbid(unsafe_code)]
 
+mod postgres;
+
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -15,6 +17,8 @@ use anyhow::{Context, Result, bail};
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use serde::Deserialize;
 use serde_json::Value;
+
+pub use postgres::{PostgresDatabase, tokio_postgres};
 
 /// `state.json` as the server writes it.
 #[derive(Debug, Clone, Deserialize)]

@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// The audit log (one hash-chained JSON line per operation). Default: `<data-dir>/audit.log`.
     #[arg(long, env = "KEYHOLD_AUDIT_LOG")]
     audit_log: Option<std::path::PathBuf>,
+    /// PostgreSQL URL (`postgres://user[:password]@host[:port]/db`, no TLS) to keep state in instead
+    /// of the embedded SQLite file in the data dir, which keeps its other files (seal, CA, state).
+    #[arg(long, env = "KEYHOLD_DATABASE", hide_env_values = true)]
+    database: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -76,6 +80,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         seal,
         passphrase,
         audit_log: args.audit_log,
+        database: args.database,
     };
     keyhold_server::run(config, shutdown_signal())
         .await

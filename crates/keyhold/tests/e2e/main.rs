@@ -6,6 +6,7 @@ mod at_rest;
 mod audit;
 mod crash;
 mod managed_identity;
+mod postgres;
 mod seal;
 mod secrets;
 mod token_endpoint;

@@ -38,7 +38,7 @@ pub(super) fn put_vault(c: &mut Connection, v: &VaultRecord) -> Result<()> {
     c.execute(
         &format!(
             "INSERT INTO vaults ({VAULT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT(name) DO UPDATE SET tenant_id = excluded.tenant_id, retention_days = excluded.retention_days,
+             ON CONFLICT(name) DO UPDATE SET retention_days = excluded.retention_days,
                purge_protection = excluded.purge_protection, properties = excluded.properties,
                deleted_at = excluded.deleted_at, purge_at = excluded.purge_at"
         ),

@@ -1,0 +1,219 @@
+//! Management-plane tables on PostgreSQL: vaults (ARM properties, soft-delete state), resource groups
+//! and role assignments. Role-assignment names and principal ids are GUIDs, compared lower-cased.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::{db_err, execute, fold, query, query_opt};
+use crate::*;
+
+const VAULT_COLS: &str = "name, tenant_id, retention_days, purge_protection, created, properties, deleted_at, purge_at";
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn vault_row(r: &Row) -> Result<VaultRecord> {
+    let props: String = r.try_get(5).map_err(db_err)?;
+    Ok(VaultRecord {
+        name: r.try_get(0).map_err(db_err)?,
+        tenant_id: r.try_get(1).map_err(db_err)?,
+        retention_days: r.try_get(2).map_err(db_err)?,
+        purge_protection: r.try_get(3).map_err(db_err)?,
+        created: r.try_get(4).map_err(db_err)?,
+        properties: serde_json::from_str(&props).map_err(json_err)?,
+        deleted_at: r.try_get(6).map_err(db_err)?,
+        purge_at: r.try_get(7).map_err(db_err)?,
+    })
+}
+
+pub(super) async fn put_vault(c: &impl GenericClient, v: &VaultRecord) -> Result<()> {
+    let props = serde_json::to_string(&v.properties).map_err(json_err)?;
+    execute(
+        c,
+        &format!(
+            "INSERT INTO vaults ({VAULT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (name_key) DO UPDATE SET retention_days = EXCLUDED.retention_days,
+               purge_protection = EXCLUDED.purge_protection, properties = EXCLUDED.properties,
+               deleted_at = EXCLUDED.deleted_at, purge_at = EXCLUDED.purge_at"
+        ),
+        &[
+            &v.name,
+            &v.tenant_id,
+            &v.retention_days,
+            &v.purge_protection,
+            &v.created,
+            &props,
+            &v.deleted_at,
+            &v.purge_at,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+pub(super) async fn vault(c: &impl GenericClient, name: &str, include_deleted: bool) -> Result<Option<VaultRecord>> {
+    let filter = if include_deleted { "" } else { " AND deleted_at IS NULL" };
+    let row = query_opt(
+        c,
+        &format!("SELECT {VAULT_COLS} FROM vaults WHERE name_key = $1{filter}"),
+        &[&fold(name)],
+    )
+    .await?;
+    row.as_ref().map(vault_row).transpose()
+}
+
+pub(super) async fn list_vaults(c: &impl GenericClient, deleted: bool) -> Result<Vec<VaultRecord>> {
+    let filter = if deleted {
+        "deleted_at IS NOT NULL"
+    } else {
+        "deleted_at IS NULL"
+    };
+    let rows = query(
+        c,
+        &format!("SELECT {VAULT_COLS} FROM vaults WHERE {filter} ORDER BY name_key"),
+        &[],
+    )
+    .await?;
+    rows.iter().map(vault_row).collect()
+}
+
+pub(super) async fn purge_vault(c: &mut deadpool_postgres::Object, name: &str) -> Result<()> {
+    let tx = c.transaction().await.map_err(db_err)?;
+    let key = fold(name);
+    let n = execute(&tx, "DELETE FROM vaults WHERE name_key = $1", &[&key]).await?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    execute(&tx, "DELETE FROM deleted_secrets WHERE vault_key = $1", &[&key]).await?;
+    execute(&tx, "DELETE FROM secret_versions WHERE vault_key = $1", &[&key]).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+fn group_row(r: &Row) -> Result<ResourceGroupRecord> {
+    let tags: Option<String> = r.try_get(2).map_err(db_err)?;
+    Ok(ResourceGroupRecord {
+        name: r.try_get(0).map_err(db_err)?,
+        location: r.try_get(1).map_err(db_err)?,
+        tags: tags.map(|t| serde_json::from_str(&t)).transpose().map_err(json_err)?,
+        created: r.try_get(3).map_err(db_err)?,
+    })
+}
+
+pub(super) async fn put_resource_group(c: &impl GenericClient, g: &ResourceGroupRecord) -> Result<()> {
+    let tags = g
+        .tags
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(json_err)?;
+    execute(
+        c,
+        "INSERT INTO resource_groups (name, location, tags, created) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name_key) DO UPDATE SET tags = EXCLUDED.tags",
+        &[&g.name, &g.location, &tags, &g.created],
+    )
+    .await
+    .map(drop)
+}
+
+pub(super) async fn resource_group(c: &impl GenericClient, name: &str) -> Result<Option<ResourceGroupRecord>> {
+    let row = query_opt(
+        c,
+        "SELECT name, location, tags, created FROM resource_groups WHERE name_key = $1",
+        &[&fold(name)],
+    )
+    .await?;
+    row.as_ref().map(group_row).transpose()
+}
+
+pub(super) async fn list_resource_groups(c: &impl GenericClient) -> Result<Vec<ResourceGroupRecord>> {
+    let rows = query(
+        c,
+        "SELECT name, location, tags, created FROM resource_groups ORDER BY name_key",
+        &[],
+    )
+    .await?;
+    rows.iter().map(group_row).collect()
+}
+
+pub(super) async fn delete_resource_group(c: &impl GenericClient, name: &str) -> Result<()> {
+    let n = execute(c, "DELETE FROM resource_groups WHERE name_key = $1", &[&fold(name)]).await?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+const ASSIGNMENT_COLS: &str = "name, scope, principal_id, role_definition_id, principal_type, created";
+
+fn assignment_row(r: &Row) -> Result<RoleAssignmentRecord> {
+    Ok(RoleAssignmentRecord {
+        name: r.try_get(0).map_err(db_err)?,
+        scope: r.try_get(1).map_err(db_err)?,
+        principal_id: r.try_get(2).map_err(db_err)?,
+        role_definition_id: r.try_get(3).map_err(db_err)?,
+        principal_type: r.try_get(4).map_err(db_err)?,
+        created: r.try_get(5).map_err(db_err)?,
+    })
+}
+
+pub(super) async fn put_role_assignment(c: &impl GenericClient, a: &RoleAssignmentRecord) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO role_assignments ({ASSIGNMENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING"
+    );
+    let n = execute(
+        c,
+        &sql,
+        &[
+            &a.name.to_ascii_lowercase(),
+            &a.scope,
+            &a.principal_id.to_ascii_lowercase(),
+            &a.role_definition_id,
+            &a.principal_type,
+            &a.created,
+        ],
+    )
+    .await?;
+    if n == 0 { Err(StoreError::Exists) } else { Ok(()) }
+}
+
+pub(super) async fn role_assignment(c: &impl GenericClient, name: &str) -> Result<Option<RoleAssignmentRecord>> {
+    let row = query_opt(
+        c,
+        &format!("SELECT {ASSIGNMENT_COLS} FROM role_assignments WHERE name = $1"),
+        &[&name.to_ascii_lowercase()],
+    )
+    .await?;
+    row.as_ref().map(assignment_row).transpose()
+}
+
+pub(super) async fn delete_role_assignment(c: &impl GenericClient, name: &str) -> Result<()> {
+    let n = execute(
+        c,
+        "DELETE FROM role_assignments WHERE name = $1",
+        &[&name.to_ascii_lowercase()],
+    )
+    .await?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+pub(super) async fn role_assignments(
+    c: &impl GenericClient,
+    principal: Option<&str>,
+) -> Result<Vec<RoleAssignmentRecord>> {
+    let rows = match principal {
+        Some(p) => {
+            let sql = format!(
+                "SELECT {ASSIGNMENT_COLS} FROM role_assignments WHERE principal_id = $1 ORDER BY created, name"
+            );
+            query(c, &sql, &[&p.to_ascii_lowercase()]).await?
+        }
+        None => {
+            query(
+                c,
+                &format!("SELECT {ASSIGNMENT_COLS} FROM role_assignments ORDER BY created, name"),
+                &[],
+            )
+            .await?
+        }
+    };
+    rows.iter().map(assignment_row).collect()
+}

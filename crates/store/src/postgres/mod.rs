@@ -1,0 +1,539 @@
+//! PostgreSQL backend: `tokio-postgres` behind a `deadpool` pool, plain TCP (meant for loopback or a
+//! private network). Every acknowledged write is one committed transaction; with PostgreSQL's default
+//! `synchronous_commit = on` it has reached the server's disk.
+//!
+//! Vault and secret names compare case-insensitively through generated `*_key` columns (ASCII folding,
+//! byte order), the same rule as SQLite's `COLLATE NOCASE`; see `migrations/postgres/0001_init.sql`.
+
+mod management;
+mod secrets;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::{NoTls, Row, types::ToSql};
+
+use crate::*;
+
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        "0002_management",
+        include_str!("../../migrations/postgres/0002_management.sql"),
+    ),
+];
+
+/// Key of the advisory lock held while migrating, so that processes starting together migrate once.
+const MIGRATION_LOCK: i64 = 0x6b65_7968_6f6c_6401;
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the URL: it may carry a password.
+        f.write_str("PostgresStore")
+    }
+}
+
+pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
+        None => StoreError::Backend(with_sources(&e)),
+    }
+}
+
+fn pool_err(e: impl std::error::Error) -> StoreError {
+    StoreError::Backend(with_sources(&e))
+}
+
+/// "error connecting to server: Connection refused (os error 111)" rather than the first line only.
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/dbname`, no TLS) and applies the
+    /// pending migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("database URL: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(Duration::from_secs(10)))
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .build()
+            .map_err(pool_err)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<Object> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(db_err)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
+            .await
+            .map_err(db_err)?;
+        for (name, sql) in MIGRATIONS {
+            let done = tx
+                .query_opt("SELECT name FROM schema_migrations WHERE name = $1", &[name])
+                .await
+                .map_err(db_err)?;
+            if done.is_none() {
+                tx.batch_execute(sql).await.map_err(db_err)?;
+                tx.execute("INSERT INTO schema_migrations (name) VALUES ($1)", &[name])
+                    .await
+                    .map_err(db_err)?;
+            }
+        }
+        tx.commit().await.map_err(db_err)
+    }
+}
+
+/// Runs one statement (prepared once per connection) and returns its rows.
+pub(crate) async fn query(c: &impl GenericClient, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+    let st = c.prepare_cached(sql).await.map_err(db_err)?;
+    c.query(&st, params).await.map_err(db_err)
+}
+
+pub(crate) async fn query_opt(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>> {
+    let st = c.prepare_cached(sql).await.map_err(db_err)?;
+    c.query_opt(&st, params).await.map_err(db_err)
+}
+
+/// Runs one statement and returns the number of rows it changed.
+pub(crate) async fn execute(c: &impl GenericClient, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    let st = c.prepare_cached(sql).await.map_err(db_err)?;
+    c.execute(&st, params).await.map_err(db_err)
+}
+
+fn principal_row(r: &Row) -> Result<PrincipalRecord> {
+    let kind: String = r.try_get(3).map_err(db_err)?;
+    Ok(PrincipalRecord {
+        object_id: r.try_get(0).map_err(db_err)?,
+        app_id: r.try_get(1).map_err(db_err)?,
+        display_name: r.try_get(2).map_err(db_err)?,
+        // As the SQLite backend: an unknown kind reads as a service principal.
+        kind: PrincipalKind::parse(&kind).unwrap_or(PrincipalKind::ServicePrincipal),
+        tenant_id: r.try_get(4).map_err(db_err)?,
+        created: r.try_get(5).map_err(db_err)?,
+    })
+}
+
+const PRINCIPAL_COLS: &str = "object_id, app_id, display_name, kind, tenant_id, created";
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let c = self.client().await?;
+        query_opt(&c, "SELECT value FROM meta WHERE key = $1", &[&key])
+            .await?
+            .map(|r| r.try_get(0).map_err(db_err))
+            .transpose()
+    }
+
+    async fn put_meta(&self, key: &str, value: &[u8]) -> Result<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            &[&key, &value],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<Vec<u8>> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db_err)?;
+        // Under READ COMMITTED the insert waits for a concurrent inserter of the same key, and the
+        // select that follows (a new snapshot) sees whichever value won.
+        execute(
+            &tx,
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&key, &value],
+        )
+        .await?;
+        let stored = query_opt(&tx, "SELECT value FROM meta WHERE key = $1", &[&key])
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .try_get(0)
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn put_principal(&self, p: &PrincipalRecord) -> Result<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+            &[
+                &p.object_id,
+                &p.app_id,
+                &p.display_name,
+                &p.kind.as_str(),
+                &p.tenant_id,
+                &p.created,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn principal_by_app_id(&self, app_id: &str) -> Result<Option<PrincipalRecord>> {
+        let c = self.client().await?;
+        query_opt(
+            &c,
+            &format!("SELECT {PRINCIPAL_COLS} FROM principals WHERE app_id = $1"),
+            &[&app_id],
+        )
+        .await?
+        .as_ref()
+        .map(principal_row)
+        .transpose()
+    }
+
+    async fn principal(&self, object_id: &str) -> Result<Option<PrincipalRecord>> {
+        let c = self.client().await?;
+        query_opt(
+            &c,
+            &format!("SELECT {PRINCIPAL_COLS} FROM principals WHERE object_id = $1"),
+            &[&object_id],
+        )
+        .await?
+        .as_ref()
+        .map(principal_row)
+        .transpose()
+    }
+
+    async fn put_client_secret(&self, s: &ClientSecretRecord) -> Result<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            "INSERT INTO client_secrets (key_id, object_id, hash, hint, created, expires) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&s.key_id, &s.object_id, &s.hash, &s.hint, &s.created, &s.expires],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn client_secrets(&self, object_id: &str) -> Result<Vec<ClientSecretRecord>> {
+        let c = self.client().await?;
+        let rows = query(
+            &c,
+            "SELECT key_id, object_id, hash, hint, created, expires FROM client_secrets WHERE object_id = $1",
+            &[&object_id],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ClientSecretRecord {
+                    key_id: r.try_get(0)?,
+                    object_id: r.try_get(1)?,
+                    hash: r.try_get(2)?,
+                    hint: r.try_get(3)?,
+                    created: r.try_get(4)?,
+                    expires: r.try_get(5)?,
+                })
+            })
+            .collect::<std::result::Result<_, tokio_postgres::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn put_client_certificate(&self, k: &ClientCertificateRecord) -> Result<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            "INSERT INTO client_certificates (key_id, object_id, x5t, x5t_s256, der, not_after) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&k.key_id, &k.object_id, &k.x5t, &k.x5t_s256, &k.der, &k.not_after],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn client_certificates(&self, object_id: &str) -> Result<Vec<ClientCertificateRecord>> {
+        let c = self.client().await?;
+        let rows = query(
+            &c,
+            "SELECT key_id, object_id, x5t, x5t_s256, der, not_after FROM client_certificates WHERE object_id = $1",
+            &[&object_id],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ClientCertificateRecord {
+                    key_id: r.try_get(0)?,
+                    object_id: r.try_get(1)?,
+                    x5t: r.try_get(2)?,
+                    x5t_s256: r.try_get(3)?,
+                    der: r.try_get(4)?,
+                    not_after: r.try_get(5)?,
+                })
+            })
+            .collect::<std::result::Result<_, tokio_postgres::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn put_signing_key(&self, k: &SigningKeyRecord) -> Result<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            "INSERT INTO signing_keys (kid, created, retired_at, sealed) VALUES ($1, $2, $3, $4)",
+            &[&k.kid, &k.created, &k.retired_at, &k.sealed.as_bytes()],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        let c = self.client().await?;
+        let rows = query(
+            &c,
+            "SELECT kid, created, retired_at, sealed FROM signing_keys ORDER BY created",
+            &[],
+        )
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let sealed: Vec<u8> = r.try_get(3).map_err(db_err)?;
+            out.push(SigningKeyRecord {
+                kid: r.try_get(0).map_err(db_err)?,
+                created: r.try_get(1).map_err(db_err)?,
+                retired_at: r.try_get(2).map_err(db_err)?,
+                sealed: Sealed::from_stored(sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            "UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL",
+            &[&kid, &at],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<()> {
+        let c = self.client().await?;
+        execute(&c, "DELETE FROM signing_keys WHERE kid = $1", &[&kid])
+            .await
+            .map(drop)
+    }
+
+    async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
+        management::put_vault(&self.client().await?, v).await
+    }
+
+    async fn vault(&self, name: &str) -> Result<Option<VaultRecord>> {
+        management::vault(&self.client().await?, name, false).await
+    }
+
+    async fn vault_any(&self, name: &str) -> Result<Option<VaultRecord>> {
+        management::vault(&self.client().await?, name, true).await
+    }
+
+    async fn list_vaults(&self) -> Result<Vec<VaultRecord>> {
+        management::list_vaults(&self.client().await?, false).await
+    }
+
+    async fn list_deleted_vaults(&self) -> Result<Vec<VaultRecord>> {
+        management::list_vaults(&self.client().await?, true).await
+    }
+
+    async fn purge_vault(&self, name: &str) -> Result<()> {
+        management::purge_vault(&mut self.client().await?, name).await
+    }
+
+    async fn put_resource_group(&self, g: &ResourceGroupRecord) -> Result<()> {
+        management::put_resource_group(&self.client().await?, g).await
+    }
+
+    async fn resource_group(&self, name: &str) -> Result<Option<ResourceGroupRecord>> {
+        management::resource_group(&self.client().await?, name).await
+    }
+
+    async fn list_resource_groups(&self) -> Result<Vec<ResourceGroupRecord>> {
+        management::list_resource_groups(&self.client().await?).await
+    }
+
+    async fn delete_resource_group(&self, name: &str) -> Result<()> {
+        management::delete_resource_group(&self.client().await?, name).await
+    }
+
+    async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()> {
+        management::put_role_assignment(&self.client().await?, a).await
+    }
+
+    async fn role_assignment(&self, name: &str) -> Result<Option<RoleAssignmentRecord>> {
+        management::role_assignment(&self.client().await?, name).await
+    }
+
+    async fn delete_role_assignment(&self, name: &str) -> Result<()> {
+        management::delete_role_assignment(&self.client().await?, name).await
+    }
+
+    async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>> {
+        management::role_assignments(&self.client().await?, None).await
+    }
+
+    async fn role_assignments_for(&self, principal_id: &str) -> Result<Vec<RoleAssignmentRecord>> {
+        management::role_assignments(&self.client().await?, Some(principal_id)).await
+    }
+
+    async fn put_secret_version(&self, s: &SecretVersionRecord) -> Result<()> {
+        let mut c = self.client().await?;
+        secrets::put_version(&mut c, s).await
+    }
+
+    async fn update_secret_version(&self, s: &SecretVersionRecord) -> Result<()> {
+        let mut c = self.client().await?;
+        secrets::update_version(&mut c, s).await
+    }
+
+    async fn secret_version(
+        &self,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Option<SecretVersionRecord>> {
+        let c = self.client().await?;
+        secrets::version(&c, vault, name, version).await
+    }
+
+    async fn list_secrets(&self, vault: &str, page: &PageRequest) -> Result<Vec<SecretVersionRecord>> {
+        let c = self.client().await?;
+        secrets::list_latest(&c, vault, page).await
+    }
+
+    async fn list_secret_versions(
+        &self,
+        vault: &str,
+        name: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<SecretVersionRecord>> {
+        let c = self.client().await?;
+        secrets::list_versions(&c, vault, name, page).await
+    }
+
+    async fn all_secret_versions(&self, vault: &str, name: &str) -> Result<Vec<SecretVersionRecord>> {
+        let page = PageRequest {
+            after: None,
+            limit: u32::MAX,
+        };
+        self.list_secret_versions(vault, name, &page).await
+    }
+
+    async fn delete_secret(&self, d: &DeletedSecretRecord) -> Result<()> {
+        let mut c = self.client().await?;
+        secrets::soft_delete(&mut c, d).await
+    }
+
+    async fn deleted_secret(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<Option<(DeletedSecretRecord, SecretVersionRecord)>> {
+        let c = self.client().await?;
+        secrets::deleted(&c, vault, name).await
+    }
+
+    async fn list_deleted_secrets(
+        &self,
+        vault: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<(DeletedSecretRecord, SecretVersionRecord)>> {
+        let c = self.client().await?;
+        secrets::list_deleted(&c, vault, page).await
+    }
+
+    async fn recover_secret(&self, vault: &str, name: &str) -> Result<()> {
+        let mut c = self.client().await?;
+        secrets::recover(&mut c, vault, name).await
+    }
+
+    async fn purge_secret(&self, vault: &str, name: &str) -> Result<()> {
+        let mut c = self.client().await?;
+        secrets::purge(&mut c, vault, name, true).await
+    }
+
+    async fn erase_secret(&self, vault: &str, name: &str) -> Result<()> {
+        let mut c = self.client().await?;
+        secrets::purge(&mut c, vault, name, false).await
+    }
+
+    async fn restore_secret(&self, versions: &[SecretVersionRecord]) -> Result<()> {
+        let mut c = self.client().await?;
+        secrets::restore(&mut c, versions).await
+    }
+
+    async fn purgeable_secrets(&self, now: i64) -> Result<Vec<(String, String)>> {
+        let c = self.client().await?;
+        let rows = query(
+            &c,
+            "SELECT vault, name FROM deleted_secrets WHERE scheduled_purge_date <= $1",
+            &[&now],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<std::result::Result<_, tokio_postgres::Error>>()
+            .map_err(db_err)
+    }
+}
+
+/// The comparison key of a vault or secret name: ASCII lower case, as the `*_key` columns and SQLite's
+/// `NOCASE` fold.
+pub(crate) fn fold(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_embedded_in_order() {
+        let embedded: Vec<String> = super::MIGRATIONS
+            .iter()
+            .map(|(name, _)| format!("{name}.sql"))
+            .collect();
+        assert_eq!(embedded, crate::tests::migration_files("postgres"));
+    }
+}
