@@ -4,8 +4,10 @@
 
 mod at_rest;
 mod audit;
+mod authz;
 mod crash;
 mod managed_identity;
+mod management;
 mod postgres;
 mod seal;
 mod secrets;
