@@ -121,6 +121,9 @@ async fn vault_lifecycle_through_arm() {
     );
 }
 
+/// (what, method, path, body — `None` sends malformed JSON —, expected status, expected code)
+type Case = (&'static str, Method, String, Option<Value>, u16, &'static str);
+
 #[tokio::test]
 async fn bad_management_input_changes_nothing() {
     let s = start(&[]);
@@ -152,7 +155,7 @@ async fn bad_management_input_changes_nothing() {
         json!([{"tenantId": s.state.tenant_id, "objectId": "nobody", "permissions": {"secrets": ["get"]}}]);
     let mut bad_tenant = vault_body(&s);
     bad_tenant["properties"]["tenantId"] = json!("11111111-1111-1111-1111-111111111111");
-    let cases: Vec<(&str, Method, String, Option<Value>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "name too short",
             Method::PUT,
