@@ -76,7 +76,13 @@ impl Bootstrap {
             .ok_or_else(|| BootError("admin principal missing".into()))?;
         let subscription_id = meta_string(&*store, "subscription_id", random::guid()).await?;
         let authz = Authorizer::new(store.clone(), subscription_id);
-        let management = Management::new(store.clone(), clock.clone(), authz.clone(), tenant_id.clone());
+        let management = Management::new(
+            store.clone(),
+            keys.clone(),
+            clock.clone(),
+            authz.clone(),
+            tenant_id.clone(),
+        );
         management.ensure_owner(&admin_object_id).await.map_err(boot)?;
         let vaults = Vaults::new(store.clone());
         let secrets = Secrets::new(store, keys, clock, tenant_id.clone(), instance_id, authz);

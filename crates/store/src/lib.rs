@@ -82,6 +82,15 @@ pub trait Store: Send + Sync + 'static {
     async fn list_resource_groups(&self) -> Result<Vec<ResourceGroupRecord>>;
     async fn delete_resource_group(&self, name: &str) -> Result<()>;
 
+    // Other ARM resources, by id (case-insensitive).
+    /// Inserts or replaces.
+    async fn put_resource(&self, r: &ResourceRecord) -> Result<()>;
+    async fn resource(&self, id: &str) -> Result<Option<ResourceRecord>>;
+    /// All resources, or those of one resource group.
+    async fn list_resources(&self, group: Option<&str>) -> Result<Vec<ResourceRecord>>;
+    async fn delete_resource(&self, id: &str) -> Result<()>;
+    async fn delete_principal(&self, object_id: &str) -> Result<()>;
+
     // Role assignments.
     async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()>;
     async fn role_assignment(&self, name: &str) -> Result<Option<RoleAssignmentRecord>>;

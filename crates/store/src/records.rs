@@ -97,6 +97,22 @@ pub struct ResourceGroupRecord {
     pub created: i64,
 }
 
+/// An ARM resource other than a vault (virtual machines, user-assigned identities, storage accounts).
+/// `properties` and `identity` are the domain's JSON; `sealed` holds its secret material, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceRecord {
+    pub id: String,
+    pub kind: String,
+    pub resource_group: String,
+    pub name: String,
+    pub location: String,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub properties: serde_json::Value,
+    pub identity: Option<serde_json::Value>,
+    pub sealed: Option<Sealed>,
+    pub created: i64,
+}
+
 /// An RBAC role assignment: `principal_id` holds role `role_definition_id` (a GUID) at `scope`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleAssignmentRecord {

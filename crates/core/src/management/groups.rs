@@ -102,6 +102,9 @@ impl Management {
         for vault in self.vaults_in(&group.name).await? {
             self.soft_delete_vault(vault).await?;
         }
+        for resource in self.store.list_resources(Some(&group.name)).await? {
+            self.remove_resource(&resource).await?;
+        }
         self.store.delete_resource_group(&group.name).await?;
         Ok(true)
     }

@@ -4,6 +4,7 @@
 
 mod assignments;
 mod groups;
+pub mod resources;
 mod vaults;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ pub use assignments::NewAssignment;
 pub use vaults::{PolicyEdit, Sku, VaultProperties, VaultSpec};
 
 use crate::{
+    Keys,
     authz::{Authorizer, Caller},
     clock::Clock,
 };
@@ -75,15 +77,23 @@ pub fn bad_request(code: &'static str, message: impl Into<String>) -> ArmError {
 #[derive(Clone)]
 pub struct Management {
     store: Arc<dyn Store>,
+    keys: Keys,
     clock: Arc<dyn Clock>,
     pub authz: Authorizer,
     tenant_id: String,
 }
 
 impl Management {
-    pub(crate) fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, authz: Authorizer, tenant_id: String) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        keys: Keys,
+        clock: Arc<dyn Clock>,
+        authz: Authorizer,
+        tenant_id: String,
+    ) -> Self {
         Self {
             store,
+            keys,
             clock,
             authz,
             tenant_id,

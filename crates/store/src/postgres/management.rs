@@ -217,3 +217,117 @@ pub(super) async fn role_assignments(
     };
     rows.iter().map(assignment_row).collect()
 }
+
+const RESOURCE_COLS: &str = "id, type, resource_group, name, location, tags, properties, identity, sealed, created";
+
+fn resource_row(r: &Row) -> Result<ResourceRecord> {
+    let tags: Option<String> = r.try_get(5).map_err(db_err)?;
+    let props: String = r.try_get(6).map_err(db_err)?;
+    let identity: Option<String> = r.try_get(7).map_err(db_err)?;
+    let sealed: Option<Vec<u8>> = r.try_get(8).map_err(db_err)?;
+    Ok(ResourceRecord {
+        id: r.try_get(0).map_err(db_err)?,
+        kind: r.try_get(1).map_err(db_err)?,
+        resource_group: r.try_get(2).map_err(db_err)?,
+        name: r.try_get(3).map_err(db_err)?,
+        location: r.try_get(4).map_err(db_err)?,
+        tags: tags.map(|t| serde_json::from_str(&t)).transpose().map_err(json_err)?,
+        properties: serde_json::from_str(&props).map_err(json_err)?,
+        identity: identity
+            .map(|i| serde_json::from_str(&i))
+            .transpose()
+            .map_err(json_err)?,
+        sealed: sealed
+            .map(Sealed::from_stored)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        created: r.try_get(9).map_err(db_err)?,
+    })
+}
+
+pub(super) async fn put_resource(c: &impl GenericClient, r: &ResourceRecord) -> Result<()> {
+    let tags = r
+        .tags
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(json_err)?;
+    let props = serde_json::to_string(&r.properties).map_err(json_err)?;
+    let identity = r
+        .identity
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(json_err)?;
+    let sealed = r.sealed.as_ref().map(|s| s.as_bytes().to_vec());
+    execute(
+        c,
+        &format!(
+            "INSERT INTO resources (id_key, {RESOURCE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (id_key) DO UPDATE SET location = EXCLUDED.location, tags = EXCLUDED.tags,
+               properties = EXCLUDED.properties, identity = EXCLUDED.identity, sealed = EXCLUDED.sealed"
+        ),
+        &[
+            &r.id.to_ascii_lowercase(),
+            &r.id,
+            &r.kind,
+            &r.resource_group,
+            &r.name,
+            &r.location,
+            &tags,
+            &props,
+            &identity,
+            &sealed,
+            &r.created,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+pub(super) async fn resource(c: &impl GenericClient, id: &str) -> Result<Option<ResourceRecord>> {
+    let row = query_opt(
+        c,
+        &format!("SELECT {RESOURCE_COLS} FROM resources WHERE id_key = $1"),
+        &[&id.to_ascii_lowercase()],
+    )
+    .await?;
+    row.as_ref().map(resource_row).transpose()
+}
+
+pub(super) async fn list_resources(c: &impl GenericClient, group: Option<&str>) -> Result<Vec<ResourceRecord>> {
+    let rows = match group {
+        Some(g) => {
+            query(
+                c,
+                &format!("SELECT {RESOURCE_COLS} FROM resources WHERE group_key = $1 ORDER BY id_key"),
+                &[&fold(g)],
+            )
+            .await?
+        }
+        None => {
+            query(
+                c,
+                &format!("SELECT {RESOURCE_COLS} FROM resources ORDER BY id_key"),
+                &[],
+            )
+            .await?
+        }
+    };
+    rows.iter().map(resource_row).collect()
+}
+
+pub(super) async fn delete_resource(c: &impl GenericClient, id: &str) -> Result<()> {
+    let n = execute(
+        c,
+        "DELETE FROM resources WHERE id_key = $1",
+        &[&id.to_ascii_lowercase()],
+    )
+    .await?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+pub(super) async fn delete_principal(c: &impl GenericClient, object_id: &str) -> Result<()> {
+    let n = execute(c, "DELETE FROM principals WHERE object_id = $1", &[&object_id]).await?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}

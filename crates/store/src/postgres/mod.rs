@@ -22,6 +22,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0002_management",
         include_str!("../../migrations/postgres/0002_management.sql"),
     ),
+    (
+        "0003_resources",
+        include_str!("../../migrations/postgres/0003_resources.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating, so that processes starting together migrate once.
@@ -397,6 +401,26 @@ impl Store for PostgresStore {
 
     async fn delete_resource_group(&self, name: &str) -> Result<()> {
         management::delete_resource_group(&self.client().await?, name).await
+    }
+
+    async fn put_resource(&self, r: &ResourceRecord) -> Result<()> {
+        management::put_resource(&self.client().await?, r).await
+    }
+
+    async fn resource(&self, id: &str) -> Result<Option<ResourceRecord>> {
+        management::resource(&self.client().await?, id).await
+    }
+
+    async fn list_resources(&self, group: Option<&str>) -> Result<Vec<ResourceRecord>> {
+        management::list_resources(&self.client().await?, group).await
+    }
+
+    async fn delete_resource(&self, id: &str) -> Result<()> {
+        management::delete_resource(&self.client().await?, id).await
+    }
+
+    async fn delete_principal(&self, object_id: &str) -> Result<()> {
+        management::delete_principal(&self.client().await?, object_id).await
     }
 
     async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()> {

@@ -228,3 +228,124 @@ pub(super) fn role_assignments(c: &mut Connection, principal: Option<&str>) -> R
         .map_err(db_err)?;
     rows.collect::<rusqlite::Result<_>>().map_err(db_err)
 }
+
+const RESOURCE_COLS: &str = "id, type, resource_group, name, location, tags, properties, identity, sealed, created";
+
+fn resource_row(
+    r: &Row<'_>,
+) -> rusqlite::Result<RawResource> {
+    Ok((
+        ResourceRecord {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            resource_group: r.get(2)?,
+            name: r.get(3)?,
+            location: r.get(4)?,
+            tags: None,
+            properties: serde_json::Value::Null,
+            identity: None,
+            sealed: None,
+            created: r.get(9)?,
+        },
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+type RawResource = (ResourceRecord, Option<String>, String, Option<String>, Option<Vec<u8>>);
+
+fn finish_resource((mut rec, tags, props, identity, sealed): RawResource) -> Result<ResourceRecord> {
+    rec.tags = tags.map(|t| serde_json::from_str(&t)).transpose().map_err(json_err)?;
+    rec.properties = serde_json::from_str(&props).map_err(json_err)?;
+    rec.identity = identity
+        .map(|i| serde_json::from_str(&i))
+        .transpose()
+        .map_err(json_err)?;
+    rec.sealed = sealed
+        .map(Sealed::from_stored)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(rec)
+}
+
+pub(super) fn put_resource(c: &mut Connection, r: &ResourceRecord) -> Result<()> {
+    let tags = r
+        .tags
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(json_err)?;
+    let props = serde_json::to_string(&r.properties).map_err(json_err)?;
+    let identity = r
+        .identity
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(json_err)?;
+    let sealed = r.sealed.as_ref().map(|s| s.as_bytes().to_vec());
+    c.execute(
+        &format!(
+            "INSERT INTO resources (id_key, {RESOURCE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT(id_key) DO UPDATE SET location = excluded.location, tags = excluded.tags,
+               properties = excluded.properties, identity = excluded.identity, sealed = excluded.sealed"
+        ),
+        params![
+            r.id.to_ascii_lowercase(),
+            r.id,
+            r.kind,
+            r.resource_group,
+            r.name,
+            r.location,
+            tags,
+            props,
+            identity,
+            sealed,
+            r.created
+        ],
+    )
+    .map(drop)
+    .map_err(db_err)
+}
+
+pub(super) fn resource(c: &mut Connection, id: &str) -> Result<Option<ResourceRecord>> {
+    c.query_row(
+        &format!("SELECT {RESOURCE_COLS} FROM resources WHERE id_key = ?1"),
+        [id.to_ascii_lowercase()],
+        resource_row,
+    )
+    .optional()
+    .map_err(db_err)?
+    .map(finish_resource)
+    .transpose()
+}
+
+pub(super) fn list_resources(c: &mut Connection, group: Option<&str>) -> Result<Vec<ResourceRecord>> {
+    let (sql, args) = match group {
+        Some(g) => (
+            format!("SELECT {RESOURCE_COLS} FROM resources WHERE resource_group = ?1 ORDER BY id_key"),
+            vec![g.to_owned()],
+        ),
+        None => (format!("SELECT {RESOURCE_COLS} FROM resources ORDER BY id_key"), vec![]),
+    };
+    let mut st = c.prepare(&sql).map_err(db_err)?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(args), resource_row)
+        .map_err(db_err)?;
+    rows.map(|r| r.map_err(db_err).and_then(finish_resource)).collect()
+}
+
+pub(super) fn delete_resource(c: &mut Connection, id: &str) -> Result<()> {
+    let n = c
+        .execute("DELETE FROM resources WHERE id_key = ?1", [id.to_ascii_lowercase()])
+        .map_err(db_err)?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+pub(super) fn delete_principal(c: &mut Connection, object_id: &str) -> Result<()> {
+    let n = c
+        .execute("DELETE FROM principals WHERE object_id = ?1", [object_id])
+        .map_err(db_err)?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}

@@ -25,6 +25,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_management",
         include_str!("../../migrations/sqlite/0002_management.sql"),
     ),
+    (
+        "0003_resources",
+        include_str!("../../migrations/sqlite/0003_resources.sql"),
+    ),
 ];
 const READERS: usize = 4;
 
@@ -395,6 +399,32 @@ impl Store for SqliteStore {
     async fn delete_resource_group(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
         self.write(move |c| management::delete_resource_group(c, &name)).await
+    }
+
+    async fn put_resource(&self, r: &ResourceRecord) -> Result<()> {
+        let r = r.clone();
+        self.write(move |c| management::put_resource(c, &r)).await
+    }
+
+    async fn resource(&self, id: &str) -> Result<Option<ResourceRecord>> {
+        let id = id.to_owned();
+        self.read(move |c| management::resource(c, &id)).await
+    }
+
+    async fn list_resources(&self, group: Option<&str>) -> Result<Vec<ResourceRecord>> {
+        let group = group.map(str::to_owned);
+        self.read(move |c| management::list_resources(c, group.as_deref()))
+            .await
+    }
+
+    async fn delete_resource(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.write(move |c| management::delete_resource(c, &id)).await
+    }
+
+    async fn delete_principal(&self, object_id: &str) -> Result<()> {
+        let oid = object_id.to_owned();
+        self.write(move |c| management::delete_principal(c, &oid)).await
     }
 
     async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()> {

@@ -4,6 +4,7 @@
 
 mod assignments;
 mod groups;
+mod resources;
 mod vaults;
 
 use axum::{
@@ -67,6 +68,26 @@ pub(crate) enum Target {
     Definitions {
         scope: String,
         name: Option<String>,
+    },
+    /// Other kinds: `providers/<namespace>/<type>[/<name>[/<action>]]`.
+    Resources {
+        group: Option<String>,
+        kind: String,
+    },
+    Resource {
+        group: String,
+        kind: String,
+        name: String,
+    },
+    ResourceAction {
+        group: String,
+        kind: String,
+        name: String,
+        action: String,
+    },
+    /// `/resources`: every resource of the subscription or of one group.
+    AllResources {
+        group: Option<String>,
     },
 }
 
@@ -154,6 +175,39 @@ pub(crate) fn parse(path: &str) -> Option<Target> {
         {
             Some(Target::PurgeDeletedVault {
                 name: (*name).to_owned(),
+            })
+        }
+        [s, _, r] if eq(s, "subscriptions") && eq(r, "resources") => Some(Target::AllResources { group: None }),
+        [s, _, g, rg, r] if eq(s, "subscriptions") && eq(g, "resourceGroups") && eq(r, "resources") => {
+            Some(Target::AllResources {
+                group: Some((*rg).to_owned()),
+            })
+        }
+        [s, _, p, ns, t] if eq(s, "subscriptions") && eq(p, "providers") => Some(Target::Resources {
+            group: None,
+            kind: format!("{ns}/{t}"),
+        }),
+        [s, _, g, rg, p, ns, t] if eq(s, "subscriptions") && eq(g, "resourceGroups") && eq(p, "providers") => {
+            Some(Target::Resources {
+                group: Some((*rg).to_owned()),
+                kind: format!("{ns}/{t}"),
+            })
+        }
+        [s, _, g, rg, p, ns, t, name] if eq(s, "subscriptions") && eq(g, "resourceGroups") && eq(p, "providers") => {
+            Some(Target::Resource {
+                group: (*rg).to_owned(),
+                kind: format!("{ns}/{t}"),
+                name: (*name).to_owned(),
+            })
+        }
+        [s, _, g, rg, p, ns, t, name, action]
+            if eq(s, "subscriptions") && eq(g, "resourceGroups") && eq(p, "providers") =>
+        {
+            Some(Target::ResourceAction {
+                group: (*rg).to_owned(),
+                kind: format!("{ns}/{t}"),
+                name: (*name).to_owned(),
+                action: (*action).to_owned(),
             })
         }
         _ => None,
@@ -248,6 +302,10 @@ async fn dispatch(caller: ArmCaller, State(s): State<AppState>, req: Request) ->
         | Target::DeletedVault { .. }
         | Target::PurgeDeletedVault { .. } => vaults::handle(&s, &req, &target).await,
         Target::Assignments { .. } | Target::Definitions { .. } => assignments::handle(&s, &req, &target).await,
+        Target::Resources { .. }
+        | Target::Resource { .. }
+        | Target::ResourceAction { .. }
+        | Target::AllResources { .. } => resources::handle(&s, &req, &target).await,
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -337,7 +395,15 @@ mod tests {
         );
         assert_eq!(
             parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"),
-            None
+            Some(Target::Resource {
+                group: "rg".into(),
+                kind: "Microsoft.Compute/virtualMachines".into(),
+                name: "vm".into()
+            })
+        );
+        assert_eq!(
+            parse("/subscriptions/s/resources"),
+            Some(Target::AllResources { group: None })
         );
     }
 }

@@ -1,0 +1,450 @@
+//! ARM resources other than vaults: virtual machines (and any other identity-bearing kind), user-assigned
+//! identities and storage accounts. A system-assigned identity is a principal born and deleted with its
+//! resource; a user-assigned identity is a resource of its own whose principal many resources share.
+//! Storage-account keys are sealed at rest and only listed with `listkeys/action`.
+
+use std::collections::BTreeMap;
+
+use base64::{Engine, engine::general_purpose::STANDARD as B64};
+use keyhold_crypto::random;
+use keyhold_store::{PrincipalKind, PrincipalRecord, ResourceRecord};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use super::{ArmError, Management, bad_request, groups::normalize_location};
+use crate::{authz::Caller, secrets::Tags};
+
+pub const VIRTUAL_MACHINES: &str = "Microsoft.Compute/virtualMachines";
+pub const USER_ASSIGNED_IDENTITIES: &str = "Microsoft.ManagedIdentity/userAssignedIdentities";
+pub const STORAGE_ACCOUNTS: &str = "Microsoft.Storage/storageAccounts";
+pub const WEB_SITES: &str = "Microsoft.Web/sites";
+pub const ML_COMPUTES: &str = "Microsoft.MachineLearningServices/workspaces/computes";
+
+/// The kinds keyhold keeps, with their canonical spelling.
+pub const KINDS: &[&str] = &[VIRTUAL_MACHINES, USER_ASSIGNED_IDENTITIES, STORAGE_ACCOUNTS, WEB_SITES];
+
+pub fn canonical_kind(kind: &str) -> Option<&'static str> {
+    KINDS.iter().copied().find(|k| k.eq_ignore_ascii_case(kind))
+}
+
+/// A PUT or PATCH body of a resource.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ResourceSpec {
+    pub location: Option<String>,
+    pub tags: Option<Tags>,
+    #[serde(default)]
+    pub properties: Value,
+    pub identity: Option<IdentitySpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct IdentitySpec {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Resource id → anything (`null` in a PATCH removes it).
+    #[serde(rename = "userAssignedIdentities", default)]
+    pub user_assigned: BTreeMap<String, Value>,
+}
+
+const AAD_STORAGE: &str = "storage-keys";
+
+fn validate_name(kind: &str, name: &str) -> Result<(), ArmError> {
+    let ok = if kind == STORAGE_ACCOUNTS {
+        (3..=24).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    } else {
+        (1..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    if ok {
+        Ok(())
+    } else if kind == STORAGE_ACCOUNTS {
+        Err(bad_request(
+            "AccountNameInvalid",
+            format!(
+                "{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."
+            ),
+        ))
+    } else {
+        Err(bad_request(
+            "InvalidResourceName",
+            format!("The resource name '{name}' is invalid."),
+        ))
+    }
+}
+
+fn storage_key() -> String {
+    let mut bytes = [0u8; 64];
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    B64.encode(bytes)
+}
+
+impl Management {
+    pub fn resource_id(&self, group: &str, kind: &str, name: &str) -> String {
+        format!("{}/providers/{kind}/{name}", self.group_id(group))
+    }
+
+    pub async fn put_resource(
+        &self,
+        caller: &Caller,
+        group: &str,
+        kind: &str,
+        name: &str,
+        spec: ResourceSpec,
+        patch: bool,
+    ) -> Result<(ResourceRecord, bool), ArmError> {
+        validate_name(kind, name)?;
+        let id = self.resource_id(group, kind, name);
+        self.require(caller, &format!("{kind}/write"), &id).await?;
+        let group_record = self.require_group(group).await?;
+        let existing = self.store.resource(&id).await?;
+        if existing.is_none() && patch {
+            return Err(ArmError::ResourceNotFound {
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+                group: group.to_owned(),
+            });
+        }
+        let created = existing.is_none();
+        let mut record = match existing {
+            Some(r) => r,
+            None => {
+                self.fresh_resource(&id, kind, &group_record.name, name, &spec, &group_record.location)
+                    .await?
+            }
+        };
+        if let Some(t) = spec.tags.clone() {
+            record.tags = Some(t);
+        }
+        if kind == VIRTUAL_MACHINES || kind == WEB_SITES {
+            merge_properties(&mut record.properties, &spec.properties);
+            record.properties["provisioningState"] = json!("Succeeded");
+        }
+        if let Some(identity) = &spec.identity
+            && kind != USER_ASSIGNED_IDENTITIES
+        {
+            record.identity = self.apply_identity(&record, identity, patch).await?;
+        }
+        self.store.put_resource(&record).await?;
+        Ok((record, created))
+    }
+
+    async fn fresh_resource(
+        &self,
+        id: &str,
+        kind: &str,
+        group: &str,
+        name: &str,
+        spec: &ResourceSpec,
+        group_location: &str,
+    ) -> Result<ResourceRecord, ArmError> {
+        let location = normalize_location(
+            spec.location
+                .as_deref()
+                .filter(|l| !l.trim().is_empty())
+                .unwrap_or(group_location),
+        );
+        let mut record = ResourceRecord {
+            id: id.to_owned(),
+            kind: kind.to_owned(),
+            resource_group: group.to_owned(),
+            name: name.to_owned(),
+            location,
+            tags: spec.tags.clone(),
+            properties: json!({}),
+            identity: None,
+            sealed: None,
+            created: self.clock.now(),
+        };
+        match kind {
+            USER_ASSIGNED_IDENTITIES => {
+                let principal = self.new_identity_principal(name).await?;
+                record.properties = json!({"principalId": principal.object_id, "clientId": principal.app_id, "tenantId": self.tenant_id});
+            }
+            STORAGE_ACCOUNTS => {
+                let keys = Zeroizing::new(
+                    serde_json::to_vec(&json!({"key1": storage_key(), "key2": storage_key()}))
+                        .map_err(|e| ArmError::Internal(e.to_string()))?,
+                );
+                record.sealed = Some(
+                    self.keys
+                        .seal(&[AAD_STORAGE, &id.to_ascii_lowercase()], &keys)
+                        .map_err(|e| ArmError::Internal(e.to_string()))?,
+                );
+                record.properties = json!({
+                    "provisioningState": "Succeeded",
+                    "primaryEndpoints": {"blob": format!("https://{name}.blob.core.windows.net/")},
+                    "accessTier": "Hot",
+                    "supportsHttpsTrafficOnly": true,
+                });
+            }
+            _ => {
+                record.properties = json!({"vmId": random::guid(), "provisioningState": "Succeeded"});
+            }
+        }
+        Ok(record)
+    }
+
+    async fn new_identity_principal(&self, display_name: &str) -> Result<PrincipalRecord, ArmError> {
+        let principal = PrincipalRecord {
+            object_id: random::guid(),
+            app_id: Some(random::guid()),
+            display_name: display_name.to_owned(),
+            kind: PrincipalKind::ManagedIdentity,
+            tenant_id: self.tenant_id.clone(),
+            created: self.clock.now(),
+        };
+        self.store.put_principal(&principal).await?;
+        Ok(principal)
+    }
+
+    /// The `identity` block after applying `spec`: system-assigned principals are created or deleted,
+    /// user-assigned ids must name existing identities.
+    async fn apply_identity(
+        &self,
+        record: &ResourceRecord,
+        spec: &IdentitySpec,
+        patch: bool,
+    ) -> Result<Option<Value>, ArmError> {
+        let kind = spec.kind.to_ascii_lowercase();
+        let wants_system = kind.contains("systemassigned");
+        let wants_user = kind.contains("userassigned");
+        if !(wants_system || wants_user || kind == "none") {
+            return Err(bad_request(
+                "InvalidIdentityType",
+                format!("The identity type '{}' is not valid.", spec.kind),
+            ));
+        }
+        let current = record.identity.clone().unwrap_or(Value::Null);
+        let current_system = current["principalId"].as_str().map(str::to_owned);
+        let system = match (wants_system, current_system) {
+            (true, Some(existing)) => Some(existing),
+            (true, None) => Some(self.new_identity_principal(&record.name).await?.object_id),
+            (false, Some(existing)) => {
+                let _ = self.store.delete_principal(&existing).await;
+                None
+            }
+            (false, None) => None,
+        };
+        let mut user: BTreeMap<String, Value> = if patch && wants_user {
+            current["userAssignedIdentities"]
+                .as_object()
+                .map(|m| m.clone().into_iter().collect())
+                .unwrap_or_default()
+        } else {
+            BTreeMap::new()
+        };
+        if wants_user {
+            for (uai_id, value) in &spec.user_assigned {
+                if value.is_null() {
+                    user.retain(|k, _| !k.eq_ignore_ascii_case(uai_id));
+                    continue;
+                }
+                let uai = self
+                    .store
+                    .resource(uai_id)
+                    .await?
+                    .filter(|r| r.kind == USER_ASSIGNED_IDENTITIES)
+                    .ok_or_else(|| {
+                        bad_request(
+                            "FailedIdentityOperation",
+                            format!(
+                                "Resource '{uai_id}' was not found: it must be an existing user-assigned identity."
+                            ),
+                        )
+                    })?;
+                user.insert(
+                    uai.id.clone(),
+                    json!({"principalId": uai.properties["principalId"], "clientId": uai.properties["clientId"]}),
+                );
+            }
+            if user.is_empty() {
+                return Err(bad_request(
+                    "BadRequest",
+                    "A UserAssigned identity type needs at least one user-assigned identity.",
+                ));
+            }
+        }
+        let type_name = match (system.is_some(), !user.is_empty()) {
+            (true, true) => "SystemAssigned, UserAssigned",
+            (true, false) => "SystemAssigned",
+            (false, true) => "UserAssigned",
+            (false, false) => return Ok(None),
+        };
+        let mut identity = json!({"type": type_name});
+        if let Some(oid) = system {
+            identity["principalId"] = json!(oid);
+            identity["tenantId"] = json!(self.tenant_id);
+        }
+        if !user.is_empty() {
+            identity["userAssignedIdentities"] = json!(user);
+        }
+        Ok(Some(identity))
+    }
+
+    pub async fn resource(
+        &self,
+        caller: &Caller,
+        group: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<ResourceRecord, ArmError> {
+        let id = self.resource_id(group, kind, name);
+        self.require(caller, &format!("{kind}/read"), &id).await?;
+        self.require_group(group).await?;
+        self.store
+            .resource(&id)
+            .await?
+            .ok_or_else(|| ArmError::ResourceNotFound {
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+                group: group.to_owned(),
+            })
+    }
+
+    /// Resources the caller may read, of one group and/or one kind.
+    pub async fn resources(
+        &self,
+        caller: &Caller,
+        group: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<Vec<ResourceRecord>, ArmError> {
+        if let Some(g) = group {
+            self.require_group(g).await?;
+        }
+        let mut out = Vec::new();
+        for r in self.store.list_resources(group).await? {
+            if kind.is_some_and(|k| !k.eq_ignore_ascii_case(&r.kind)) {
+                continue;
+            }
+            if self.authz.action(caller, &format!("{}/read", r.kind), &r.id).await? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes; false if there was nothing. Identities die with their resource.
+    pub async fn delete_resource(
+        &self,
+        caller: &Caller,
+        group: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<bool, ArmError> {
+        let id = self.resource_id(group, kind, name);
+        self.require(caller, &format!("{kind}/delete"), &id).await?;
+        let Some(record) = self.store.resource(&id).await? else {
+            return Ok(false);
+        };
+        self.remove_resource(&record).await?;
+        Ok(true)
+    }
+
+    pub(super) async fn remove_resource(&self, record: &ResourceRecord) -> Result<(), ArmError> {
+        let principals = [
+            record
+                .identity
+                .as_ref()
+                .and_then(|i| i["principalId"].as_str())
+                .map(str::to_owned),
+            (record.kind == USER_ASSIGNED_IDENTITIES)
+                .then(|| record.properties["principalId"].as_str().map(str::to_owned))
+                .flatten(),
+        ];
+        for oid in principals.into_iter().flatten() {
+            let _ = self.store.delete_principal(&oid).await;
+        }
+        Ok(self.store.delete_resource(&record.id).await?)
+    }
+
+    fn open_storage_keys(&self, record: &ResourceRecord) -> Result<BTreeMap<String, String>, ArmError> {
+        let sealed = record
+            .sealed
+            .as_ref()
+            .ok_or_else(|| ArmError::Internal("storage account without keys".into()))?;
+        let plain = self
+            .keys
+            .open(&[AAD_STORAGE, &record.id.to_ascii_lowercase()], sealed)
+            .map_err(|e| ArmError::Internal(e.to_string()))?;
+        serde_json::from_slice(&plain).map_err(|e| ArmError::Internal(e.to_string()))
+    }
+
+    /// `listKeys`: (key name, value) pairs.
+    pub async fn storage_keys(
+        &self,
+        caller: &Caller,
+        group: &str,
+        name: &str,
+    ) -> Result<Vec<(String, String)>, ArmError> {
+        let id = self.resource_id(group, STORAGE_ACCOUNTS, name);
+        self.require(caller, "Microsoft.Storage/storageAccounts/listkeys/action", &id)
+            .await?;
+        let record = self
+            .store
+            .resource(&id)
+            .await?
+            .ok_or_else(|| ArmError::ResourceNotFound {
+                kind: STORAGE_ACCOUNTS.into(),
+                name: name.to_owned(),
+                group: group.to_owned(),
+            })?;
+        Ok(self.open_storage_keys(&record)?.into_iter().collect())
+    }
+
+    /// `regenerateKey`: replaces one key; returns all keys.
+    pub async fn regenerate_storage_key(
+        &self,
+        caller: &Caller,
+        group: &str,
+        name: &str,
+        key_name: &str,
+    ) -> Result<Vec<(String, String)>, ArmError> {
+        let id = self.resource_id(group, STORAGE_ACCOUNTS, name);
+        self.require(caller, "Microsoft.Storage/storageAccounts/regeneratekey/action", &id)
+            .await?;
+        let mut record = self
+            .store
+            .resource(&id)
+            .await?
+            .ok_or_else(|| ArmError::ResourceNotFound {
+                kind: STORAGE_ACCOUNTS.into(),
+                name: name.to_owned(),
+                group: group.to_owned(),
+            })?;
+        let mut keys = self.open_storage_keys(&record)?;
+        let slot = keys
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(key_name))
+            .cloned()
+            .ok_or_else(|| {
+                bad_request(
+                    "InvalidValuesForRequestParameters",
+                    format!("Values for request parameters are invalid: keyName '{key_name}'."),
+                )
+            })?;
+        keys.insert(slot, storage_key());
+        let plain = Zeroizing::new(serde_json::to_vec(&keys).map_err(|e| ArmError::Internal(e.to_string()))?);
+        record.sealed = Some(
+            self.keys
+                .seal(&[AAD_STORAGE, &id.to_ascii_lowercase()], &plain)
+                .map_err(|e| ArmError::Internal(e.to_string()))?,
+        );
+        self.store.put_resource(&record).await?;
+        Ok(keys.into_iter().collect())
+    }
+}
+
+/// Top-level fields of `incoming` replace those of `current` (ARM's merge for PATCH and re-PUT).
+fn merge_properties(current: &mut Value, incoming: &Value) {
+    if !current.is_object() {
+        *current = json!({});
+    }
+    if let (Some(cur), Some(inc)) = (current.as_object_mut(), incoming.as_object()) {
+        for (k, v) in inc {
+            cur.insert(k.clone(), v.clone());
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Other resource kinds (virtual machines, user-assigned identities, storage accounts, web apps), the
+//! storage-account key actions, and the generic `/resources` listing `az resource list` reads.
+
+use axum::http::{Method, StatusCode};
+use keyhold_core::management::{
+    ArmError, bad_request,
+    resources::{ResourceSpec, STORAGE_ACCOUNTS, USER_ASSIGNED_IDENTITIES, canonical_kind},
+};
+use keyhold_store::ResourceRecord;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ArmRequest, ArmResult, Target, list, method_not_allowed, ok, vaults::vault_json};
+use crate::AppState;
+
+pub(crate) fn resource_json(r: &ResourceRecord) -> Value {
+    let mut v = json!({
+        "id": r.id,
+        "name": r.name,
+        "type": r.kind,
+        "location": r.location,
+        "tags": r.tags.clone().unwrap_or_default(),
+        "properties": r.properties,
+    });
+    if let Some(identity) = &r.identity {
+        v["identity"] = identity.clone();
+    }
+    if r.kind == STORAGE_ACCOUNTS {
+        v["sku"] = json!({"name": "Standard_LRS", "tier": "Standard"});
+        v["kind"] = json!("StorageV2");
+    }
+    if r.kind == USER_ASSIGNED_IDENTITIES {
+        v["properties"] = r.properties.clone();
+    }
+    v
+}
+
+fn kind_of(raw: &str) -> Result<&'static str, ArmError> {
+    canonical_kind(raw).ok_or_else(|| {
+        bad_request(
+            "InvalidResourceType",
+            format!("The resource type '{raw}' is not served by keyhold."),
+        )
+    })
+}
+
+fn keys_json(keys: Vec<(String, String)>) -> Value {
+    json!({"keys": keys.into_iter().map(|(name, value)| json!({"keyName": name, "value": value, "permissions": "FULL"})).collect::<Vec<_>>()})
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegenerateBody {
+    key_name: String,
+}
+
+pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> ArmResult {
+    let m = &s.core.management;
+    let caller = &req.caller;
+    match (target, &req.method) {
+        (Target::Resources { group, kind }, &Method::GET) => {
+            let kind = kind_of(kind)?;
+            list(
+                m.resources(caller, group.as_deref(), Some(kind))
+                    .await?
+                    .iter()
+                    .map(resource_json)
+                    .collect(),
+            )
+        }
+        (Target::Resource { group, kind, name }, method @ (&Method::PUT | &Method::PATCH)) => {
+            let kind = kind_of(kind)?;
+            let spec: ResourceSpec = req.json()?;
+            let (r, created) = m
+                .put_resource(caller, group, kind, name, spec, method == Method::PATCH)
+                .await?;
+            ok(
+                if created { StatusCode::CREATED } else { StatusCode::OK },
+                resource_json(&r),
+            )
+        }
+        (Target::Resource { group, kind, name }, &Method::GET) => ok(
+            StatusCode::OK,
+            resource_json(&m.resource(caller, group, kind_of(kind)?, name).await?),
+        ),
+        (Target::Resource { group, kind, name }, &Method::DELETE) => {
+            let deleted = m.delete_resource(caller, group, kind_of(kind)?, name).await?;
+            ok(
+                if deleted {
+                    StatusCode::OK
+                } else {
+                    StatusCode::NO_CONTENT
+                },
+                Value::Null,
+            )
+        }
+        (
+            Target::ResourceAction {
+                group,
+                kind,
+                name,
+                action,
+            },
+            &Method::POST,
+        ) if kind_of(kind)? == STORAGE_ACCOUNTS => match action.to_ascii_lowercase().as_str() {
+            "listkeys" => ok(StatusCode::OK, keys_json(m.storage_keys(caller, group, name).await?)),
+            "regeneratekey" => {
+                let body: RegenerateBody = req.json()?;
+                ok(
+                    StatusCode::OK,
+                    keys_json(m.regenerate_storage_key(caller, group, name, &body.key_name).await?),
+                )
+            }
+            other => Err(bad_request("InvalidResourceType", format!("Unknown action '{other}'.")).into()),
+        },
+        (Target::AllResources { group }, &Method::GET) => {
+            let filter = Filter::parse(req.param("$filter"))?;
+            let mut items: Vec<Value> = m
+                .resources(caller, group.as_deref(), None)
+                .await?
+                .iter()
+                .map(resource_json)
+                .collect();
+            items.extend(m.vaults(caller, group.as_deref()).await?.iter().map(|v| {
+                let full = vault_json(s, v);
+                json!({"id": full["id"], "name": full["name"], "type": full["type"], "location": full["location"], "tags": full["tags"]})
+            }));
+            items.retain(|i| filter.matches(i));
+            list(items)
+        }
+        _ => method_not_allowed(req),
+    }
+}
+
+/// The subset of ARM's OData `$filter` that the az CLI sends: `name eq '..'`, `resourceType eq '..'`,
+/// `resourceGroup eq '..'`, joined with `and`.
+#[derive(Default)]
+struct Filter {
+    name: Option<String>,
+    kind: Option<String>,
+    group: Option<String>,
+}
+
+impl Filter {
+    fn parse(raw: Option<&str>) -> Result<Self, ArmError> {
+        let mut f = Self::default();
+        let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+            return Ok(f);
+        };
+        for clause in raw.split(" and ") {
+            let (field, value) = clause.trim().split_once(" eq ").ok_or_else(|| {
+                bad_request(
+                    "InvalidFilterInQueryString",
+                    format!("Unsupported $filter clause '{clause}'."),
+                )
+            })?;
+            let value = value.trim().trim_matches('\'').to_owned();
+            match field.trim().to_ascii_lowercase().as_str() {
+                "name" => f.name = Some(value),
+                "resourcetype" => f.kind = Some(value),
+                "resourcegroup" => f.group = Some(value),
+                other => {
+                    return Err(bad_request(
+                        "InvalidFilterInQueryString",
+                        format!("Unsupported $filter field '{other}'."),
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    fn matches(&self, item: &Value) -> bool {
+        let is = |want: &Option<String>, got: Option<&str>| {
+            want.as_ref()
+                .is_none_or(|w| got.is_some_and(|g| g.eq_ignore_ascii_case(w)))
+        };
+        let group = item["id"].as_str().and_then(|id| id.split('/').nth(4));
+        is(&self.name, item["name"].as_str()) && is(&self.kind, item["type"].as_str()) && is(&self.group, group)
+    }
+}
