@@ -79,6 +79,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ServeErr
     fs::rename(&tmp, path).map_err(|e| io("rename", e))
 }
 
+/// An exclusive lock on `<dir>/keyhold.lock`, released when the returned file is dropped (or the process
+/// ends, however it ends).
+pub fn lock_data_dir(dir: &Path) -> Result<fs::File, ServeError> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join("keyhold.lock"))
+        .map_err(|e| io("lock data dir", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(ServeError(format!(
+            "the data dir {} is in use by another keyhold serve (one server per data dir; several nodes share a PostgreSQL database, each with its own data dir)",
+            dir.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(io("lock data dir", e)),
+    }
+}
+
 pub fn create_data_dir(dir: &Path) -> Result<(), ServeError> {
     fs::create_dir_all(dir).map_err(|e| io("create data dir", e))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| io("chmod data dir", e))

@@ -53,6 +53,8 @@ fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
 
 pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
     files::create_data_dir(&config.data_dir)?;
+    // One server per data dir: two would interleave the audit chain. Held until the process exits.
+    let _dir_lock = files::lock_data_dir(&config.data_dir)?;
     let https = TcpListener::bind(config.listen).await.map_err(err("bind --listen"))?;
     let mi = TcpListener::bind(config.mi_listen)
         .await

@@ -59,6 +59,10 @@ pub trait Store: Send + Sync + 'static {
     async fn put_client_certificate(&self, c: &ClientCertificateRecord) -> Result<()>;
     async fn client_certificates(&self, object_id: &str) -> Result<Vec<ClientCertificateRecord>>;
 
+    /// Records the one use of a one-time token (a client assertion's `jti`) until `expires`; false if it
+    /// was seen before. Entries past their expiry are forgotten.
+    async fn first_use(&self, key: &str, expires: i64, now: i64) -> Result<bool>;
+
     // Token signing keys.
     async fn put_signing_key(&self, k: &SigningKeyRecord) -> Result<()>;
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;

@@ -2,8 +2,6 @@
 //! certificate client assertions (RS256 or PS256, issuer = subject = client, audience = our token
 //! endpoint, lifetime, one use per `jti`).
 
-use std::{collections::HashMap, sync::Mutex};
-
 use keyhold_crypto::{jwt::Unverified, x509::ClientCertificate};
 use keyhold_store::PrincipalRecord;
 use secrecy::{ExposeSecret, SecretString};
@@ -32,22 +30,6 @@ struct AssertionClaims {
     nbf: Option<f64>,
     #[serde(default)]
     jti: Option<String>,
-}
-
-/// `jti`s seen, until their assertion expires.
-#[derive(Default)]
-pub(super) struct ReplayCache {
-    seen: Mutex<HashMap<String, i64>>,
-}
-
-impl ReplayCache {
-    fn first_use(&self, jti: &str, exp: i64, now: i64) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 100_000 {
-            seen.retain(|_, e| *e > now);
-        }
-        seen.insert(jti.to_owned(), exp).is_none()
-    }
 }
 
 impl Identity {
@@ -132,7 +114,9 @@ impl Identity {
             return Err(bad("the assertion is not yet valid"));
         }
         let jti = claims.jti.ok_or_else(|| bad("the assertion has no jti"))?;
-        if !self.assertions.first_use(&jti, exp + skew, now) {
+        // Remembered in the store, so a replay fails after a restart and on every node.
+        let key = format!("assertion:{client_id}:{jti}");
+        if !self.store.first_use(&key, exp + skew, now).await? {
             return Err(bad("the assertion has already been used"));
         }
         Ok(())

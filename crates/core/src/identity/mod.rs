@@ -30,7 +30,6 @@ pub struct Identity {
     signing: signing::SigningKeys,
     verifier: verify::Verifier,
     throttle: throttle::Throttle,
-    assertions: client_auth::ReplayCache,
 }
 
 impl std::fmt::Debug for Identity {
@@ -68,7 +67,6 @@ impl Identity {
         Ok(Self {
             verifier: verify::Verifier::new(),
             throttle: throttle::Throttle::new(10, 60),
-            assertions: client_auth::ReplayCache::default(),
             store,
             keys,
             mi_cache: managed::TokenCache::default(),

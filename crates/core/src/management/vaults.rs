@@ -193,6 +193,15 @@ impl Management {
                 if !group_of(&v).eq_ignore_ascii_case(group) {
                     return Err(ArmError::VaultAlreadyExists(name.to_owned()));
                 }
+                if spec
+                    .soft_delete_retention_in_days
+                    .is_some_and(|d| d != v.retention_days)
+                {
+                    return Err(bad_request(
+                        "BadRequest",
+                        "softDeleteRetentionInDays is set when a vault is created and cannot be changed afterwards.",
+                    ));
+                }
                 let v = self.merge(v, &spec, &group_record.name)?;
                 self.store.put_vault(&v).await?;
                 Ok((v, false))

@@ -21,20 +21,31 @@ async fn vault_lifecycle_through_arm() {
         .unwrap();
     assert_eq!((status, g["location"].as_str()), (201, Some("westus")), "{g}");
     let vault = format!("{rg}/providers/Microsoft.KeyVault/vaults/myvault1");
-    let (status, v) = s.arm(Method::PUT, &vault, Some(vault_body(&s))).await.unwrap();
+    let mut create = vault_body(&s);
+    create["properties"]["softDeleteRetentionInDays"] = json!(30);
+    let (status, v) = s.arm(Method::PUT, &vault, Some(create)).await.unwrap();
     assert_eq!(status, 201, "{v}");
     assert_eq!(v["id"], vault);
     assert_eq!(v["properties"]["vaultUri"], format!("{}/", s.vault_url("myvault1")));
     assert_eq!(v["properties"]["provisioningState"], "Succeeded");
     assert_eq!(v["properties"]["enableSoftDelete"], true);
-    let (status, v) = s.arm(Method::PUT, &vault, Some(json!({"location": "westus", "properties": {"enableRbacAuthorization": true, "softDeleteRetentionInDays": 30}}))).await.unwrap();
+    let update = json!({"location": "westus", "properties": {"enableRbacAuthorization": true}});
+    let (status, v) = s.arm(Method::PUT, &vault, Some(update)).await.unwrap();
+    let settings = (
+        v["properties"]["enableRbacAuthorization"].as_bool(),
+        v["properties"]["softDeleteRetentionInDays"].as_i64(),
+    );
     assert_eq!(
-        (
-            status,
-            v["properties"]["enableRbacAuthorization"].as_bool(),
-            v["properties"]["softDeleteRetentionInDays"].as_i64()
-        ),
-        (200, Some(true), Some(30))
+        (status, settings),
+        (200, (Some(true), Some(30))),
+        "an update keeps what it does not name: {v}"
+    );
+    let change = json!({"location": "westus", "properties": {"softDeleteRetentionInDays": 60}});
+    let (status, err) = s.arm(Method::PUT, &vault, Some(change)).await.unwrap();
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("BadRequest")),
+        "retention is fixed at creation: {err}"
     );
     let (status, list) = s
         .arm(Method::GET, &format!("{rg}/providers/Microsoft.KeyVault/vaults"), None)

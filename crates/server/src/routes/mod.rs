@@ -21,7 +21,15 @@ pub fn vault_router(state: AppState) -> Router {
         .merge(secrets::routes())
         .merge(deleted::routes())
         .route_layer(from_fn_with_state(state.audit.clone(), audit::record))
+        .fallback(not_found)
         .with_state(state)
+}
+
+/// Unknown paths get a JSON body like every other error.
+async fn not_found(uri: axum::http::Uri) -> crate::error::ApiError {
+    crate::error::ApiError::NotFound {
+        message: format!("The path '{}' is not served by keyhold.", uri.path()),
+    }
 }
 
 pub fn main_router(state: AppState) -> Router {
@@ -34,5 +42,6 @@ pub fn main_router(state: AppState) -> Router {
         .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .merge(oidc::routes())
         .merge(audited)
+        .fallback(not_found)
         .with_state(state)
 }

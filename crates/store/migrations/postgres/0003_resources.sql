@@ -16,3 +16,7 @@ CREATE TABLE resources (
     created        BIGINT NOT NULL
 );
 CREATE INDEX resources_by_group ON resources (group_key);
+CREATE TABLE used_tokens (
+    key     TEXT COLLATE "C" PRIMARY KEY,
+    expires BIGINT NOT NULL
+);

@@ -12,3 +12,7 @@ CREATE TABLE resources (
     created        INTEGER NOT NULL
 );
 CREATE INDEX resources_by_group ON resources (resource_group);
+CREATE TABLE used_tokens (
+    key     TEXT PRIMARY KEY,
+    expires INTEGER NOT NULL
+);

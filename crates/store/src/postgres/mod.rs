@@ -313,6 +313,18 @@ impl Store for PostgresStore {
             .map_err(db_err)
     }
 
+    async fn first_use(&self, key: &str, expires: i64, now: i64) -> Result<bool> {
+        let c = self.client().await?;
+        execute(&c, "DELETE FROM used_tokens WHERE expires < $1", &[&now]).await?;
+        let n = execute(
+            &c,
+            "INSERT INTO used_tokens (key, expires) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&key, &expires],
+        )
+        .await?;
+        Ok(n == 1)
+    }
+
     async fn put_signing_key(&self, k: &SigningKeyRecord) -> Result<()> {
         let c = self.client().await?;
         execute(

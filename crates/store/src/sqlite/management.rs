@@ -231,9 +231,7 @@ pub(super) fn role_assignments(c: &mut Connection, principal: Option<&str>) -> R
 
 const RESOURCE_COLS: &str = "id, type, resource_group, name, location, tags, properties, identity, sealed, created";
 
-fn resource_row(
-    r: &Row<'_>,
-) -> rusqlite::Result<RawResource> {
+fn resource_row(r: &Row<'_>) -> rusqlite::Result<RawResource> {
     Ok((
         ResourceRecord {
             id: r.get(0)?,

@@ -292,6 +292,22 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn first_use(&self, key: &str, expires: i64, now: i64) -> Result<bool> {
+        let key = key.to_owned();
+        self.write(move |c| {
+            c.execute("DELETE FROM used_tokens WHERE expires < ?1", [now])
+                .map_err(db_err)?;
+            let n = c
+                .execute(
+                    "INSERT INTO used_tokens (key, expires) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
+                    params![key, expires],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn put_signing_key(&self, k: &SigningKeyRecord) -> Result<()> {
         let k = k.clone();
         self.write(move |c| {
