@@ -185,13 +185,18 @@ fn host_name() -> String {
         .unwrap_or_else(|| "keyhold-host".into())
 }
 
-/// Removes soft-deleted secrets whose retention has ended, once a minute.
+/// Removes soft-deleted secrets and vaults whose retention has ended, once a minute.
 async fn purge_loop(state: AppState, mut stop: watch::Receiver<bool>) {
     loop {
         match state.core.secrets.purge_expired().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged expired deleted secrets"),
             Err(e) => tracing::warn!(error = %e, "purge run failed"),
+        }
+        match state.core.management.purge_expired_vaults().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged expired deleted vaults"),
+            Err(e) => tracing::warn!(error = %e, "vault purge run failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
