@@ -39,7 +39,8 @@ pub struct AppState {
 /// What the managed-identity endpoints serve: this host's identity, and the header secret of the App
 /// Service and 2017 protocols.
 pub struct MiState {
-    pub host: keyhold_core::identity::HostIdentity,
+    /// ARM id of the resource whose identities this host serves (its VM, or `--host-resource`).
+    pub host_resource: String,
     pub header: secrecy::SecretString,
 }
 

@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use keyhold_core::{Bootstrap, CoreConfig, audit::AuditLog, clock::SystemClock};
+use keyhold_core::{Bootstrap, CoreConfig, audit::AuditLog, clock::SystemClock, identity::IdentitySelector};
 use keyhold_crypto::RootKey;
 use keyhold_proto::error::ErrorBody;
 use keyhold_store::Store;
@@ -31,6 +31,8 @@ pub(crate) struct Node {
     pub core_config: CoreConfig,
     pub data_dir: PathBuf,
     pub mi_addr: SocketAddr,
+    /// `--host-resource`: whose identities the managed-identity endpoints serve (default: this host's VM).
+    pub host_resource: Option<String>,
     /// Shamir shares submitted so far (never written anywhere).
     pub shares: Mutex<Vec<SecretString>>,
     ready: OnceCell<Ready>,
@@ -54,6 +56,7 @@ impl Node {
         core_config: CoreConfig,
         data_dir: PathBuf,
         mi_addr: SocketAddr,
+        host_resource: Option<String>,
         stop: watch::Receiver<bool>,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -62,6 +65,7 @@ impl Node {
             core_config,
             data_dir,
             mi_addr,
+            host_resource,
             shares: Mutex::new(Vec::new()),
             ready: OnceCell::new(),
             unlocking: Mutex::new(()),
@@ -99,18 +103,29 @@ impl Node {
             files::write_atomic(&self.data_dir.join("admin.json"), &json, 0o600)?;
         }
         let identity = &boot.core.identity;
+        let host_resource = match &self.host_resource {
+            Some(id) => id.clone(),
+            None => boot
+                .core
+                .management
+                .ensure_host_resource(&host_name())
+                .await
+                .map_err(err("host resource"))?,
+        };
+        // The system identity, for `keyhold env` and tests; a host resource without one serves only
+        // its user-assigned identities.
         let host = identity
-            .host_identity(&host_name())
+            .select_identity(&host_resource, &IdentitySelector::SystemAssigned)
             .await
-            .map_err(err("host identity"))?;
+            .ok();
         let header = identity.identity_header().await.map_err(err("identity header"))?;
         let mi_file = MiFile {
             identity_endpoint: format!("http://{}{}", self.mi_addr, routes::mi::APP_SERVICE_PATH),
             identity_header: header.clone(),
             imds_authority: format!("http://{}", self.mi_addr),
-            client_id: host.client_id.clone(),
-            object_id: host.object_id.clone(),
-            resource_id: host.resource_id.clone(),
+            client_id: host.as_ref().map(|h| h.client_id.clone()).unwrap_or_default(),
+            object_id: host.as_ref().map(|h| h.object_id.clone()).unwrap_or_default(),
+            resource_id: host_resource.clone(),
         };
         let json = serde_json::to_vec_pretty(&mi_file).map_err(err("mi.json"))?;
         files::write_atomic(&self.data_dir.join("mi.json"), &json, 0o600)?;
@@ -118,7 +133,7 @@ impl Node {
         let state = AppState {
             core: boot.core,
             mi: Arc::new(MiState {
-                host,
+                host_resource,
                 header: header.into(),
             }),
             audit: self.audit.clone(),

@@ -43,6 +43,9 @@ pub struct ServeConfig {
     pub passphrase: Option<SecretString>,
     /// Where the audit log goes (default `<data-dir>/audit.log`).
     pub audit_log: Option<PathBuf>,
+    /// The ARM id of the resource whose identities the managed-identity endpoints serve (default: the
+    /// VM resource keyhold keeps for this host).
+    pub host_resource: Option<String>,
     /// `postgres://` / `postgresql://` URL; `None` is the embedded SQLite file in the data dir.
     pub database: Option<String>,
 }
@@ -106,6 +109,7 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         core_config,
         config.data_dir.clone(),
         mi_addr,
+        config.host_resource.clone(),
         stop_rx.clone(),
     );
     let https_task = tokio::spawn(listener::serve(https, Some(tls), node.https_router(), stop_rx.clone()));

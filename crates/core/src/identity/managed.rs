@@ -1,22 +1,21 @@
-//! Managed identities served by this host's endpoints. Today: the host's own system-assigned identity,
-//! created at first start. Tokens are cached per (identity, resource) like IMDS does, because RS256
-//! signing is too slow to do per request.
+//! Managed identities: which identities an ARM resource (a VM, a web app) carries, which one a
+//! workload's request selects, and the tokens handed out for them. Tokens are cached per (identity,
+//! audience) like IMDS does, because RS256 signing is too slow to do per request.
 
 use std::{collections::HashMap, sync::Mutex};
 
 use keyhold_crypto::random;
-use keyhold_store::{PrincipalKind, PrincipalRecord};
-use serde::{Deserialize, Serialize};
 
 use super::{Identity, IssuedToken};
 use crate::AuthError;
 
-/// The identity a host's managed-identity endpoints hand out.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct HostIdentity {
+/// One identity a managed-identity endpoint can hand out: a system-assigned identity (its resource's
+/// own) or a user-assigned one attached to the resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedIdentity {
     pub object_id: String,
     pub client_id: String,
-    /// ARM resource id of the host, the token's `xms_mirid`.
+    /// ARM id the token names in `xms_mirid`: the resource itself, or the user-assigned identity.
     pub resource_id: String,
 }
 
@@ -41,71 +40,74 @@ struct CachedToken {
     not_before: i64,
 }
 
-impl HostIdentity {
-    fn matches(&self, sel: &IdentitySelector) -> bool {
-        match sel {
-            IdentitySelector::SystemAssigned => true,
-            IdentitySelector::ClientId(id) => id.eq_ignore_ascii_case(&self.client_id),
-            IdentitySelector::ObjectId(id) => id.eq_ignore_ascii_case(&self.object_id),
-            IdentitySelector::ResourceId(id) => id.eq_ignore_ascii_case(&self.resource_id),
-        }
-    }
-}
-
 impl Identity {
-    /// The host's system-assigned identity, created on first use and stable afterwards.
-    pub async fn host_identity(&self, host_name: &str) -> Result<HostIdentity, AuthError> {
-        if let Some(bytes) = self.store.meta("host_identity").await? {
-            return serde_json::from_slice(&bytes).map_err(|e| AuthError::Internal(e.to_string()));
-        }
-        let subscription = String::from_utf8(
-            self.store
-                .put_meta_if_absent("subscription_id", random::guid().as_bytes())
-                .await?,
-        )
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
-        let host = HostIdentity {
-            object_id: random::guid(),
-            client_id: random::guid(),
-            resource_id: format!(
-                "/subscriptions/{subscription}/resourceGroups/keyhold/providers/Microsoft.Compute/virtualMachines/{host_name}"
-            ),
+    /// The identities attached to ARM resource `resource_id`: its system-assigned one first.
+    pub async fn identities_of(&self, resource_id: &str) -> Result<Vec<ManagedIdentity>, AuthError> {
+        let Some(resource) = self.store.resource(resource_id).await? else {
+            return Ok(Vec::new());
         };
-        let json = serde_json::to_vec(&host).map_err(|e| AuthError::Internal(e.to_string()))?;
-        let stored = self.store.put_meta_if_absent("host_identity", &json).await?;
-        let host: HostIdentity = serde_json::from_slice(&stored).map_err(|e| AuthError::Internal(e.to_string()))?;
-        if self.store.principal(&host.object_id).await?.is_none() {
-            self.store
-                .put_principal(&PrincipalRecord {
-                    object_id: host.object_id.clone(),
-                    app_id: Some(host.client_id.clone()),
-                    display_name: host_name.to_owned(),
-                    kind: PrincipalKind::ManagedIdentity,
-                    tenant_id: self.tenant_id.clone(),
-                    created: self.clock.now(),
-                })
-                .await?;
+        let mut out = Vec::new();
+        let Some(identity) = resource.identity else {
+            return Ok(out);
+        };
+        if let Some(oid) = identity["principalId"].as_str()
+            && let Some(p) = self.store.principal(oid).await?
+        {
+            out.push(ManagedIdentity {
+                object_id: p.object_id,
+                client_id: p.app_id.unwrap_or_default(),
+                resource_id: resource.id.clone(),
+            });
         }
-        Ok(host)
+        if let Some(user) = identity["userAssignedIdentities"].as_object() {
+            for (id, v) in user {
+                if let (Some(oid), Some(cid)) = (v["principalId"].as_str(), v["clientId"].as_str()) {
+                    // A deleted user-assigned identity no longer has a principal: it hands out nothing.
+                    if self.store.principal(oid).await?.is_some() {
+                        out.push(ManagedIdentity {
+                            object_id: oid.to_owned(),
+                            client_id: cid.to_owned(),
+                            resource_id: id.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
-    /// A token for the selected identity of `host`, from the cache while it has at least ten minutes
-    /// (or half its lifetime) left.
-    pub fn managed_identity_token(
+    /// The identity of `resource_id` a request selects. With no selector: the system-assigned identity,
+    /// or the only user-assigned one (as IMDS does).
+    pub async fn select_identity(
         &self,
-        host: &HostIdentity,
+        resource_id: &str,
         selector: &IdentitySelector,
-        resource: &str,
-    ) -> Result<IssuedToken, AuthError> {
-        if !host.matches(selector) {
-            return Err(AuthError::IdentityNotFound);
-        }
-        if self.audience_of(resource).is_none() {
-            return Err(AuthError::UnknownResource(resource.to_owned()));
+    ) -> Result<ManagedIdentity, AuthError> {
+        let all = self.identities_of(resource_id).await?;
+        let system = all
+            .first()
+            .filter(|i| i.resource_id.eq_ignore_ascii_case(resource_id))
+            .cloned();
+        let found = match selector {
+            IdentitySelector::SystemAssigned => system.or_else(|| (all.len() == 1).then(|| all[0].clone())),
+            IdentitySelector::ClientId(id) => all.into_iter().find(|i| i.client_id.eq_ignore_ascii_case(id)),
+            IdentitySelector::ObjectId(id) => all.into_iter().find(|i| i.object_id.eq_ignore_ascii_case(id)),
+            IdentitySelector::ResourceId(id) => all
+                .into_iter()
+                .find(|i| i.resource_id.eq_ignore_ascii_case(id) && !i.resource_id.eq_ignore_ascii_case(resource_id)),
+        };
+        found.ok_or(AuthError::IdentityNotFound)
+    }
+
+    /// A token for `mi` and `audience`, from the cache while it has at least ten minutes (or half its
+    /// lifetime) left.
+    pub fn managed_identity_token(&self, mi: &ManagedIdentity, audience: &str) -> Result<IssuedToken, AuthError> {
+        if self.audience_of(audience).is_none() {
+            return Err(AuthError::UnknownResource(audience.to_owned()));
         }
         let now = self.clock.now();
         let margin = (self.config.token_lifetime_secs / 2).min(600);
-        let key = (host.object_id.clone(), resource.to_owned());
+        let key = (mi.object_id.clone(), audience.to_owned());
         let cached = self
             .mi_cache
             .tokens
@@ -116,19 +118,19 @@ impl Identity {
         if let Some(t) = cached.filter(|t| t.expires_on - now > margin) {
             return Ok(IssuedToken {
                 access_token: t.access_token,
-                oid: host.object_id.clone(),
+                oid: mi.object_id.clone(),
                 expires_in: t.expires_on - now,
                 expires_on: t.expires_on,
                 not_before: t.not_before,
-                resource: resource.to_owned(),
+                resource: audience.to_owned(),
             });
         }
         let token = self.issue(
-            &host.object_id,
-            &host.client_id,
+            &mi.object_id,
+            &mi.client_id,
             "2",
-            resource,
-            Some(host.resource_id.clone()),
+            audience,
+            Some(mi.resource_id.clone()),
         )?;
         let entry = CachedToken {
             access_token: token.access_token.clone(),
@@ -154,24 +156,5 @@ impl Identity {
         let sealed = keyhold_crypto::Sealed::from_stored(stored)?;
         let plain = self.keys.open(&AAD, &sealed)?;
         String::from_utf8(plain.to_vec()).map_err(|e| AuthError::Internal(e.to_string()))
-    }
-}
-
-/// Test only the store-free logic here; the endpoints are covered end to end.
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn selectors_match_case_insensitively() {
-        let h = HostIdentity {
-            object_id: "O".into(),
-            client_id: "C".into(),
-            resource_id: "/subscriptions/S/x".into(),
-        };
-        assert!(h.matches(&IdentitySelector::SystemAssigned));
-        assert!(h.matches(&IdentitySelector::ClientId("c".into())));
-        assert!(h.matches(&IdentitySelector::ResourceId("/SUBSCRIPTIONS/s/X".into())));
-        assert!(!h.matches(&IdentitySelector::ObjectId("other".into())));
     }
 }

@@ -14,7 +14,7 @@ use keyhold_proto::entra::{AccessClaims, Jwk};
 use keyhold_store::Store;
 
 pub use client_auth::ClientCredential;
-pub use managed::{HostIdentity, IdentitySelector};
+pub use managed::{IdentitySelector, ManagedIdentity};
 pub use principals::NewServicePrincipal;
 pub use verify::{Audience, TokenError, VerifiedToken};
 

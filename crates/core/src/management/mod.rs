@@ -74,6 +74,9 @@ pub fn bad_request(code: &'static str, message: impl Into<String>) -> ArmError {
     }
 }
 
+/// The resource group of what keyhold creates for itself (its host, vaults made through the admin API).
+pub const HOST_GROUP: &str = "keyhold";
+
 #[derive(Clone)]
 pub struct Management {
     store: Arc<dyn Store>,

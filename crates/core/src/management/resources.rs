@@ -284,6 +284,49 @@ impl Management {
         Ok(Some(identity))
     }
 
+    /// Start-up only: the VM resource standing for this host (group `keyhold`, named after the host),
+    /// created on first start with a system-assigned identity. Returns its ARM id.
+    pub async fn ensure_host_resource(&self, host_name: &str) -> Result<String, ArmError> {
+        let name: String = host_name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .take(64)
+            .collect();
+        let name = if name.is_empty() {
+            "keyhold-host".to_owned()
+        } else {
+            name
+        };
+        let id = self.resource_id(super::HOST_GROUP, VIRTUAL_MACHINES, &name);
+        if self.store.resource(&id).await?.is_some() {
+            return Ok(id);
+        }
+        if self.store.resource_group(super::HOST_GROUP).await?.is_none() {
+            let group = keyhold_store::ResourceGroupRecord {
+                name: super::HOST_GROUP.into(),
+                location: "local".into(),
+                tags: None,
+                created: self.clock.now(),
+            };
+            self.store.put_resource_group(&group).await?;
+        }
+        let spec = ResourceSpec {
+            location: Some("local".into()),
+            ..Default::default()
+        };
+        let mut record = self
+            .fresh_resource(&id, VIRTUAL_MACHINES, super::HOST_GROUP, &name, &spec, "local")
+            .await?;
+        record.properties["osProfile"] = json!({"computerName": host_name});
+        let system = IdentitySpec {
+            kind: "SystemAssigned".into(),
+            ..Default::default()
+        };
+        record.identity = self.apply_identity(&record, &system, false).await?;
+        self.store.put_resource(&record).await?;
+        Ok(id)
+    }
+
     pub async fn resource(
         &self,
         caller: &Caller,

@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// of the embedded SQLite file in the data dir, which keeps its other files (seal, CA, state).
     #[arg(long, env = "KEYHOLD_DATABASE", hide_env_values = true)]
     database: Option<String>,
+    /// Serve the managed identities of this ARM resource (a VM or web app id) instead of those of the VM
+    /// resource keyhold creates for this host.
+    #[arg(long, env = "KEYHOLD_HOST_RESOURCE")]
+    host_resource: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -81,6 +85,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         passphrase,
         audit_log: args.audit_log,
         database: args.database,
+        host_resource: args.host_resource,
     };
     keyhold_server::run(config, shutdown_signal())
         .await

@@ -184,3 +184,167 @@ async fn bad_managed_identity_requests_get_imds_errors() {
         );
     }
 }
+
+/// (status, body) of an IMDS token request with extra query parameters.
+async fn imds(server: &keyhold_testkit::Server, extra: &str) -> (u16, Value) {
+    let url = format!(
+        "{}/metadata/identity/oauth2/token?api-version=2018-02-01&resource={}{extra}",
+        server.mi_url(),
+        server.state.vault_resource
+    );
+    json(server.http.get(url).header("Metadata", "true").send().await.unwrap()).await
+}
+
+fn token_claims(token: &str) -> Value {
+    use base64::Engine;
+    let p = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn user_assigned_identities_are_selected_by_every_parameter() {
+    let (server, _) = with_vault("kv1").await;
+    let mi = mi_file(&server);
+    let host_vm = mi["resource_id"].as_str().unwrap().to_owned();
+    let sub = server.subscription_id().await.unwrap();
+    let rg = format!("/subscriptions/{sub}/resourceGroups/keyhold");
+    let mut uais = Vec::new();
+    for name in ["attached", "stranger"] {
+        let id = format!("{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}");
+        let (status, u) = server
+            .arm(
+                reqwest::Method::PUT,
+                &id,
+                Some(serde_json::json!({"location": "local"})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 201, "{u}");
+        uais.push((
+            id,
+            u["properties"]["principalId"].as_str().unwrap().to_owned(),
+            u["properties"]["clientId"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let (uai_id, uai_oid, uai_client) = uais[0].clone();
+    let (stranger_id, stranger_oid, stranger_client) = uais[1].clone();
+    let attach = serde_json::json!({"identity": {"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {uai_id.clone(): {}}}});
+    let (status, vm) = server
+        .arm(reqwest::Method::PATCH, &host_vm, Some(attach))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{vm}");
+
+    // No selector: the system-assigned identity.
+    let (status, body) = imds(&server, "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        token_claims(body["access_token"].as_str().unwrap())["oid"],
+        mi["object_id"]
+    );
+    // Each way of naming the user-assigned identity gets its token.
+    for extra in [
+        format!("&client_id={uai_client}"),
+        format!("&object_id={uai_oid}"),
+        format!("&msi_res_id={uai_id}"),
+        format!("&mi_res_id={uai_id}"),
+    ] {
+        let (status, body) = imds(&server, &extra).await;
+        assert_eq!(status, 200, "{extra}: {body}");
+        let claims = token_claims(body["access_token"].as_str().unwrap());
+        assert_eq!(
+            (claims["oid"].as_str(), claims["xms_mirid"].as_str()),
+            (Some(uai_oid.as_str()), Some(uai_id.as_str())),
+            "{extra}"
+        );
+        assert_eq!(body["client_id"], uai_client.as_str());
+    }
+    let header = mi["identity_header"].as_str().unwrap();
+    let endpoint = mi["identity_endpoint"].as_str().unwrap();
+    let resource = &server.state.vault_resource;
+    let app_service = server
+        .http
+        .get(format!(
+            "{endpoint}?api-version=2019-08-01&resource={resource}&mi_res_id={uai_id}"
+        ))
+        .header("X-IDENTITY-HEADER", header);
+    let v2017 = server
+        .http
+        .get(format!(
+            "{endpoint}?api-version=2017-09-01&resource={resource}&clientid={uai_client}"
+        ))
+        .header("secret", header);
+    for (what, req) in [("app service mi_res_id", app_service), ("2017 clientid", v2017)] {
+        let (status, body) = json(req.send().await.unwrap()).await;
+        assert_eq!(status, 200, "{what}: {body}");
+        assert_eq!(
+            token_claims(body["access_token"].as_str().unwrap())["oid"],
+            uai_oid.as_str(),
+            "{what}"
+        );
+    }
+    // An identity that exists but is not attached to this host: 400 invalid_request, never 404.
+    for extra in [
+        format!("&client_id={stranger_client}"),
+        format!("&object_id={stranger_oid}"),
+        format!("&msi_res_id={stranger_id}"),
+    ] {
+        let (status, body) = imds(&server, &extra).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{extra}: {body}"
+        );
+    }
+    // Detaching takes effect at once, cached token or not.
+    let detach = serde_json::json!({"identity": {"type": "SystemAssigned"}});
+    server.arm(reqwest::Method::PUT, &host_vm, Some(detach)).await.unwrap();
+    let (status, _) = imds(&server, &format!("&client_id={uai_client}")).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn host_resource_picks_whose_identity_is_served() {
+    let (mut server, _) = with_vault("kv1").await;
+    let sub = server.subscription_id().await.unwrap();
+    let rg = format!("/subscriptions/{sub}/resourceGroups/myRG");
+    server
+        .arm(
+            reqwest::Method::PUT,
+            &rg,
+            Some(serde_json::json!({"location": "westus"})),
+        )
+        .await
+        .unwrap();
+    let vm = format!("{rg}/providers/Microsoft.Compute/virtualMachines/myVM");
+    let (status, v) = server
+        .arm(
+            reqwest::Method::PUT,
+            &vm,
+            Some(serde_json::json!({"location": "westus", "identity": {"type": "SystemAssigned"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{v}");
+    let vm_oid = v["identity"]["principalId"].as_str().unwrap().to_owned();
+    let host_oid = mi_file(&server)["object_id"].as_str().unwrap().to_owned();
+    assert_ne!(vm_oid, host_oid);
+
+    server.restart_with(&["--host-resource".into(), vm.clone()]).unwrap();
+    let (status, body) = imds(&server, "").await;
+    assert_eq!(status, 200, "{body}");
+    let claims = token_claims(body["access_token"].as_str().unwrap());
+    assert_eq!(
+        (claims["oid"].as_str(), claims["xms_mirid"].as_str()),
+        (Some(vm_oid.as_str()), Some(vm.as_str()))
+    );
+
+    // Deleting the resource stops new tokens at once, even with a token in the cache.
+    server.arm(reqwest::Method::DELETE, &vm, None).await.unwrap();
+    let (status, body) = imds(&server, "").await;
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (400, Some("Identity not found")),
+        "{body}"
+    );
+}

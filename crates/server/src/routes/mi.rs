@@ -38,18 +38,19 @@ async fn dispatch(State(s): State<AppState>, req: Request) -> Response {
     let method = req.method().clone();
     let (parts, body) = req.into_parts();
     let slot = parts.extensions.get::<crate::audit::AuditSlot>().cloned();
-    let result = match (method, path.as_str()) {
-        (Method::GET, "/metadata/identity/oauth2/token") => imds(&s, &parts.headers, &query),
+    let request = match (method, path.as_str()) {
+        (Method::GET, "/metadata/identity/oauth2/token") => imds(&parts.headers, &query),
         (Method::GET, APP_SERVICE_PATH) => app_service(&s, &parts.headers, &query),
         (Method::POST, APP_SERVICE_PATH | "/oauth2/token") => match axum::body::to_bytes(body, 64 * 1024).await {
-            Ok(bytes) => legacy_post(&s, &parts.headers, &bytes),
+            Ok(bytes) => legacy_post(&parts.headers, &bytes),
             Err(_) => Err(MiError::BadRequest("The request body could not be read.".into())),
         },
         _ => return MiError::NotFound.into_response(),
     };
-    if let (Ok(_), Some(slot)) = (&result, slot) {
-        slot.caller(Some(&s.mi.host.object_id), Some(&s.mi.host.client_id));
-    }
+    let result = match request {
+        Ok((selector, audience)) => issue(&s, &selector, &audience, slot.as_ref()).await,
+        Err(e) => Err(e),
+    };
     result.map_or_else(IntoResponse::into_response, IntoResponse::into_response)
 }
 
@@ -103,13 +104,23 @@ fn resource(p: &Params) -> Result<String, MiError> {
         .ok_or_else(|| MiError::BadRequest("Required audience parameter not specified".into()))
 }
 
-fn issue(s: &AppState, sel: &IdentitySelector, resource: &str) -> Result<Json<serde_json::Value>, MiError> {
-    let mi = &s.mi;
-    let token = s.core.identity.managed_identity_token(&mi.host, sel, resource)?;
+/// A token for the identity of this host's resource that `sel` names.
+async fn issue(
+    s: &AppState,
+    sel: &IdentitySelector,
+    audience: &str,
+    slot: Option<&crate::audit::AuditSlot>,
+) -> Result<Json<serde_json::Value>, MiError> {
+    let identity = &s.core.identity;
+    let mi = identity.select_identity(&s.mi.host_resource, sel).await?;
+    let token = identity.managed_identity_token(&mi, audience)?;
+    if let Some(slot) = slot {
+        slot.caller(Some(&mi.object_id), Some(&mi.client_id));
+    }
     // Strings throughout, as real IMDS sends them: the Rust SDK insists on a string `expires_on`.
     Ok(Json(json!({
         "access_token": token.access_token,
-        "client_id": mi.host.client_id,
+        "client_id": mi.client_id,
         "expires_in": token.expires_in.to_string(),
         "expires_on": token.expires_on.to_string(),
         "ext_expires_in": token.expires_in.to_string(),
@@ -119,18 +130,21 @@ fn issue(s: &AppState, sel: &IdentitySelector, resource: &str) -> Result<Json<se
     })))
 }
 
-fn imds(s: &AppState, headers: &HeaderMap, p: &Params) -> Result<Json<serde_json::Value>, MiError> {
+/// What a protocol asks for: which identity, and the audience.
+type Wanted = Result<(IdentitySelector, String), MiError>;
+
+fn imds(headers: &HeaderMap, p: &Params) -> Wanted {
     if !metadata_true(headers) {
         return Err(MiError::BadRequest("Required metadata header not specified".into()));
     }
     api_version_at_least(p, "2018-02-01")?;
     let resource = resource(p)?;
     let sel = selector(p, &["client_id"], &["object_id"], &["msi_res_id", "mi_res_id"])?;
-    issue(s, &sel, &resource)
+    Ok((sel, resource))
 }
 
 /// `IDENTITY_ENDPOINT` (2019, `X-IDENTITY-HEADER`) and `MSI_ENDPOINT` (2017, `secret`) share one URL.
-fn app_service(s: &AppState, headers: &HeaderMap, p: &Params) -> Result<Json<serde_json::Value>, MiError> {
+fn app_service(s: &AppState, headers: &HeaderMap, p: &Params) -> Wanted {
     let secret = s.mi.header.expose_secret();
     if headers.contains_key("x-identity-header") {
         if !header_matches(headers, "x-identity-header", secret) {
@@ -138,7 +152,7 @@ fn app_service(s: &AppState, headers: &HeaderMap, p: &Params) -> Result<Json<ser
         }
         api_version_at_least(p, "2019-08-01")?;
         let sel = selector(p, &["client_id"], &["object_id"], &["mi_res_id", "msi_res_id"])?;
-        return issue(s, &sel, &resource(p)?);
+        return Ok((sel, resource(p)?));
     }
     if headers.contains_key("secret") {
         if !header_matches(headers, "secret", secret) {
@@ -146,7 +160,7 @@ fn app_service(s: &AppState, headers: &HeaderMap, p: &Params) -> Result<Json<ser
         }
         api_version_at_least(p, "2017-09-01")?;
         let sel = selector(p, &["clientid", "client_id"], &[], &[])?;
-        return issue(s, &sel, &resource(p)?);
+        return Ok((sel, resource(p)?));
     }
     Err(MiError::Unauthorized(
         "Missing X-IDENTITY-HEADER (or secret) header.".into(),
@@ -154,11 +168,11 @@ fn app_service(s: &AppState, headers: &HeaderMap, p: &Params) -> Result<Json<ser
 }
 
 /// The VM extension's `POST /oauth2/token` (and Cloud Shell's `POST $MSI_ENDPOINT`): form body.
-fn legacy_post(s: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Json<serde_json::Value>, MiError> {
+fn legacy_post(headers: &HeaderMap, body: &Bytes) -> Wanted {
     if !metadata_true(headers) {
         return Err(MiError::BadRequest("Required metadata header not specified".into()));
     }
     let form: Params = form_urlencoded::parse(body).into_owned().collect();
     let sel = selector(&form, &["client_id"], &["object_id"], &["msi_res_id"])?;
-    issue(s, &sel, &resource(&form)?)
+    Ok((sel, resource(&form)?))
 }
