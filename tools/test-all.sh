@@ -113,6 +113,11 @@ stage_pytest() {
   timeout --kill-after=30 2400 "$VENV/bin/python" -m pytest "$PY_DIR" -p no:cacheprovider ${PYTEST_ARGS:-}
 }
 
+stage_netns() {
+  [ -x "$BIN_PATH" ] || { echo "keyhold binary missing: $BIN_PATH"; return 1; }
+  timeout --kill-after=10 300 bash tests/netns/imds_tutorial.sh
+}
+
 stage_node_test() {
   [ -x "$BIN_PATH" ] || { echo "keyhold binary missing: $BIN_PATH"; return 1; }
   cd "$JS_DIR"
@@ -164,6 +169,12 @@ else
   run_stage node-test stage_node_test
 fi
 
+if [ "$BUILD_OK" != 1 ]; then
+  not_run netns "cargo build failed"
+else
+  run_stage netns stage_netns
+fi
+
 if [ "${PG_STARTED_HERE:-0}" = 1 ]; then
   tools/pg-test-cluster.sh stop >/dev/null 2>&1 || echo "warning: could not stop the PostgreSQL test cluster" >&2
   trap - EXIT
@@ -192,6 +203,10 @@ fi
 if [ -n "${STATUS[node-test]:-}" ] && [ -f "$LOG_DIR/node-test.log" ]; then
   PASSED=$((PASSED + $(total '^(ℹ|#) pass \K\d+' "$LOG_DIR/node-test.log")))
   FAILED=$((FAILED + $(total '^(ℹ|#) fail \K\d+' "$LOG_DIR/node-test.log")))
+fi
+if [ -n "${STATUS[netns]:-}" ] && [ -f "$LOG_DIR/netns.log" ]; then
+  PASSED=$((PASSED + $(total '^netns: \K\d+(?= passed)' "$LOG_DIR/netns.log")))
+  FAILED=$((FAILED + $(total '^netns: \d+ passed, \K\d+(?= failed)' "$LOG_DIR/netns.log")))
 fi
 
 echo

@@ -27,6 +27,9 @@ pub enum AuthError {
     InvalidScope(String),
     #[error("the resource principal named {0} was not found in the tenant")]
     UnknownResource(String),
+    /// An agent's enrolment or assertion was refused.
+    #[error("agent authentication failed: {0}")]
+    InvalidAgent(String),
     /// A managed-identity request named an identity this host does not have.
     #[error("Identity not found")]
     IdentityNotFound,

@@ -18,6 +18,8 @@ use crate::CryptoError;
 pub enum Alg {
     Rs256,
     Ps256,
+    /// Agents' assertions: ECDSA P-256, signature as JOSE's fixed `r||s`.
+    Es256,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +40,7 @@ impl Header {
         match self.alg.as_str() {
             "RS256" => Some(Alg::Rs256),
             "PS256" => Some(Alg::Ps256),
+            "ES256" => Some(Alg::Es256),
             _ => None,
         }
     }
@@ -75,11 +78,85 @@ impl<'a> Unverified<'a> {
         let params: &'static signature::RsaParameters = match alg {
             Alg::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
             Alg::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Alg::Es256 => return Err(JwtError::Algorithm),
         };
         UnparsedPublicKey::new(params, &key.pkcs1)
             .verify(self.signing_input.as_bytes(), &self.signature)
             .map_err(|_| JwtError::Signature)?;
         serde_json::from_slice(&self.payload).map_err(|_| JwtError::Malformed)
+    }
+}
+
+impl Unverified<'_> {
+    /// Checks an ES256 signature against an uncompressed P-256 point, then yields the claims.
+    pub fn verify_es256<C: DeserializeOwned>(&self, public_point: &[u8]) -> Result<C, JwtError> {
+        if self.header.alg() != Some(Alg::Es256) {
+            return Err(JwtError::Algorithm);
+        }
+        UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, public_point)
+            .verify(self.signing_input.as_bytes(), &self.signature)
+            .map_err(|_| JwtError::Signature)?;
+        serde_json::from_slice(&self.payload).map_err(|_| JwtError::Malformed)
+    }
+}
+
+/// An agent's own key: generated on the agent, which keeps the private half (PKCS#8, zeroized on drop);
+/// the server only ever sees the public point.
+pub struct AgentKey {
+    pair: signature::EcdsaKeyPair,
+    pkcs8: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for AgentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AgentKey(<redacted>)")
+    }
+}
+
+impl AgentKey {
+    pub fn generate() -> Result<Self, CryptoError> {
+        let pair = signature::EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|_| CryptoError::KeyGen)?;
+        let pkcs8 = Zeroizing::new(pair.to_pkcs8v1().map_err(|_| CryptoError::KeyGen)?.as_ref().to_vec());
+        Ok(Self { pair, pkcs8 })
+    }
+
+    pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, CryptoError> {
+        let pair = signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+            .map_err(|_| CryptoError::Malformed)?;
+        Ok(Self {
+            pair,
+            pkcs8: Zeroizing::new(pkcs8.to_vec()),
+        })
+    }
+
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// The uncompressed public point, base64url.
+    pub fn public_point(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.pair.public_key().as_ref())
+    }
+
+    /// An ES256 JWT with `kid` naming the agent.
+    pub fn sign<C: Serialize>(&self, kid: &str, claims: &C) -> Result<String, CryptoError> {
+        let header = Header {
+            alg: "ES256".into(),
+            typ: Some("JWT".into()),
+            kid: Some(kid.to_owned()),
+            x5t: None,
+            x5t_s256: None,
+        };
+        let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|_| CryptoError::Signing)?);
+        let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(|_| CryptoError::Signing)?);
+        let input = format!("{h}.{p}");
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let sig = self
+            .pair
+            .sign(&rng, input.as_bytes())
+            .map_err(|_| CryptoError::Signing)?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
     }
 }
 
@@ -233,6 +310,19 @@ mod tests {
         );
         let reloaded = SigningKey::from_pkcs8(key.pkcs8())?;
         assert_eq!(reloaded.kid, key.kid);
+        Ok(())
+    }
+
+    #[test]
+    fn agent_keys_sign_es256_that_only_their_point_verifies() -> Result<(), Box<dyn std::error::Error>> {
+        let key = AgentKey::generate()?;
+        let token = key.sign("agent-1", &C { sub: "a".into() })?;
+        let point = URL_SAFE_NO_PAD.decode(key.public_point())?;
+        let parsed = Unverified::parse(&token)?;
+        assert_eq!(parsed.verify_es256::<C>(&point)?.sub, "a");
+        let other = URL_SAFE_NO_PAD.decode(AgentKey::generate()?.public_point())?;
+        assert_eq!(parsed.verify_es256::<C>(&other).err(), Some(JwtError::Signature));
+        assert_eq!(AgentKey::from_pkcs8(key.pkcs8())?.public_point(), key.public_point());
         Ok(())
     }
 }

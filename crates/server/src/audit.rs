@@ -117,7 +117,7 @@ fn classify(method: &Method, matched: &str, path: &str) -> (String, Option<Strin
     for (template, actual) in matched.split('/').zip(path.split('/')) {
         match template {
             "{name}" if matched.starts_with("/keyhold/v1/vaults") => vault = Some(actual.to_owned()),
-            "{name}" | "{app_id}" => object = Some(actual.to_owned()),
+            "{name}" | "{app_id}" | "{agent_id}" => object = Some(actual.to_owned()),
             "{version}" => version = Some(actual.to_owned()).filter(|v| !v.is_empty()),
             _ => {}
         }
@@ -142,6 +142,10 @@ fn classify(method: &Method, matched: &str, path: &str) -> (String, Option<Strin
         ("POST", "/keyhold/v1/servicePrincipals") => "ServicePrincipalCreate",
         ("POST", "/keyhold/v1/servicePrincipals/{app_id}/certificates") => "ServicePrincipalCertificateAdd",
         ("POST", "/keyhold/v1/signingKeys/rotate") => "SigningKeyRotate",
+        ("POST", "/keyhold/v1/agents/joinTokens") => "AgentJoinTokenCreate",
+        ("POST", "/keyhold/v1/agents/enroll") => "AgentEnroll",
+        ("POST", "/keyhold/v1/agents/token") => "AgentToken",
+        ("DELETE", "/keyhold/v1/agents/{agent_id}") => "AgentRevoke",
         ("POST", "/keyhold/v1/sys/init") => "SealInit",
         ("POST", "/keyhold/v1/sys/unseal") => "Unseal",
         ("GET", "/keyhold/v1/sys/seal-status") => "SealStatus",

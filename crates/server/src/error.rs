@@ -235,6 +235,7 @@ impl IntoResponse for OAuthError {
                 format!("The resource principal named {r} was not found in the tenant named {tenant}."),
             ),
             AuthError::IdentityNotFound => (StatusCode::BAD_REQUEST, "invalid_request", 90002, "Identity not found.".into()),
+            AuthError::InvalidAgent(why) => (StatusCode::UNAUTHORIZED, "invalid_client", 700027, format!("Agent authentication failed: {why}.")),
             AuthError::Internal(detail) => {
                 tracing::error!(detail, "token endpoint internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033, "An internal error occurred.".into())
@@ -263,6 +264,8 @@ impl IntoResponse for OAuthError {
 #[derive(Debug)]
 pub enum MiError {
     BadRequest(String),
+    /// An agent could not get a token from the server.
+    Upstream(String),
     Unauthorized(String),
     NotFound,
     Auth(AuthError),
@@ -279,6 +282,14 @@ impl IntoResponse for MiError {
         let (status, error, description) = match self {
             MiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d),
             MiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "invalid_request", d),
+            MiError::Upstream(why) => {
+                tracing::error!(why, "token from the server failed");
+                (
+                    StatusCode::BAD_GATEWAY,
+                    "server_error",
+                    "The keyhold server could not be reached or refused.".to_owned(),
+                )
+            }
             MiError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -288,6 +299,11 @@ impl IntoResponse for MiError {
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "Identity not found".to_owned(),
+            ),
+            MiError::Auth(AuthError::InvalidAgent(why)) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                format!("Agent authentication failed: {why}."),
             ),
             MiError::Auth(AuthError::UnknownResource(r)) => (
                 StatusCode::BAD_REQUEST,

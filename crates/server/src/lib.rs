@@ -21,7 +21,15 @@ use axum::{Router, extract::Request, http::header};
 use keyhold_core::Keyhold;
 use tower::ServiceExt;
 
+pub use error::MiError;
 pub use files::{AdminFile, MiFile, StateFile};
+pub use listener::serve as serve_listener;
+pub use routes::mi::{MiToken, TokenSource, protocol_routes};
+
+/// Where agents ask the server for tokens.
+pub fn agent_token_path() -> &'static str {
+    routes::agents::TOKEN_PATH
+}
 pub use run::{SealMode, ServeConfig, run};
 
 #[derive(Debug, thiserror::Error)]

@@ -95,6 +95,15 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_resource(&self, id: &str) -> Result<()>;
     async fn delete_principal(&self, object_id: &str) -> Result<()>;
 
+    // Agents: one-time join tokens (stored as hashes) and enrolled agents.
+    async fn put_join_token(&self, hash: &str, resource_id: &str, expires: i64) -> Result<()>;
+    /// Marks an unused, unexpired join token used and returns its resource; `None` otherwise. Atomic:
+    /// of two concurrent enrolments with one token, one wins.
+    async fn consume_join_token(&self, hash: &str, now: i64) -> Result<Option<String>>;
+    async fn put_agent(&self, a: &AgentRecord) -> Result<()>;
+    async fn agent(&self, agent_id: &str) -> Result<Option<AgentRecord>>;
+    async fn revoke_agent(&self, agent_id: &str, at: i64) -> Result<()>;
+
     // Role assignments.
     async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()>;
     async fn role_assignment(&self, name: &str) -> Result<Option<RoleAssignmentRecord>>;

@@ -113,6 +113,17 @@ pub struct ResourceRecord {
     pub created: i64,
 }
 
+/// A `keyhold agent` enrolled for one resource; the server keeps only its public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    pub agent_id: String,
+    pub resource_id: String,
+    /// Uncompressed P-256 point, base64url.
+    pub public_key: String,
+    pub created: i64,
+    pub revoked_at: Option<i64>,
+}
+
 /// An RBAC role assignment: `principal_id` holds role `role_definition_id` (a GUID) at `scope`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleAssignmentRecord {

@@ -1,6 +1,7 @@
 //! The identity provider: principals and their credentials, client authentication, and the tokens
 //! keyhold issues and verifies.
 
+mod agents;
 mod client_auth;
 mod managed;
 mod principals;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use keyhold_proto::entra::{AccessClaims, Jwk};
 use keyhold_store::Store;
 
+pub use agents::{AgentAssertion, NewJoinToken};
 pub use client_auth::ClientCredential;
 pub use managed::{IdentitySelector, ManagedIdentity};
 pub use principals::NewServicePrincipal;

@@ -1,5 +1,6 @@
 //! Command-line surface. Each command lives in its own module.
 
+mod agent;
 mod audit;
 mod env;
 mod operator;
@@ -34,6 +35,11 @@ enum Command {
     Operator(operator::OperatorArgs),
     /// Check the audit log.
     Audit(audit::AuditArgs),
+    /// Run the managed-identity endpoints for another host, or create its join token.
+    #[command(
+        after_help = "Examples:\n  keyhold agent join-token create --resource-id <vm id>\n  keyhold agent --server https://keyhold:8443 --join-token khj_... --ca-file ca.pem --imds-listen 169.254.169.254:80"
+    )]
+    Agent(agent::AgentArgs),
 }
 
 /// `--data-dir`, shared by every command that reads the server's files.
@@ -55,5 +61,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Env(args) => env::run(args),
         Command::Operator(args) => operator::run(args).await,
         Command::Audit(args) => audit::run(args),
+        Command::Agent(args) => agent::run(args).await,
     }
 }

@@ -2,6 +2,7 @@
 //! link time). Official-SDK suites live in `tests/sdk/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod agent;
 mod at_rest;
 mod audit;
 mod authz;

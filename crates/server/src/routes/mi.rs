@@ -1,9 +1,12 @@
-//! The managed-identity endpoints of this host (wire-protocol §4): IMDS, App Service (2019), the 2017
-//! `secret` protocol and the legacy VM-extension POST. Paths are matched case-insensitively with an
-//! optional trailing slash (msal-node lower-cases the URL and appends `/`). Unknown identities get
-//! 400 `invalid_request`, never 404, which the SDKs would retry for a minute.
+//! The managed-identity endpoints (wire-protocol §4): IMDS, App Service (2019), the 2017 `secret`
+//! protocol and the legacy VM-extension POST. Paths are matched case-insensitively with an optional
+//! trailing slash (msal-node lower-cases the URL and appends `/`). Unknown identities get 400
+//! `invalid_request`, never 404, which the SDKs would retry for a minute.
+//!
+//! The protocol handling is shared: the server serves its host's identities from the domain
+//! ([`LocalTokens`]); `keyhold agent` serves its resource's identities by asking the server.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Json, Router,
@@ -13,24 +16,80 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use keyhold_core::identity::IdentitySelector;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::{AppState, error::MiError};
 
 pub const APP_SERVICE_PATH: &str = "/msi/token";
 
+/// A token as the managed-identity protocols hand it out.
+#[derive(Clone)]
+pub struct MiToken {
+    pub access_token: String,
+    pub object_id: String,
+    pub client_id: String,
+    pub expires_on: i64,
+    pub not_before: i64,
+    pub resource: String,
+}
+
+impl std::fmt::Debug for MiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MiToken(<redacted>, for {} as {})", self.resource, self.object_id)
+    }
+}
+
+/// Where tokens come from: the domain on the server, the server on an agent.
+#[async_trait::async_trait]
+pub trait TokenSource: Send + Sync + 'static {
+    async fn token(&self, selector: &IdentitySelector, audience: &str) -> Result<MiToken, MiError>;
+}
+
+/// The server's own host: tokens for the identities of its host resource.
+pub struct LocalTokens(pub AppState);
+
+#[async_trait::async_trait]
+impl TokenSource for LocalTokens {
+    async fn token(&self, selector: &IdentitySelector, audience: &str) -> Result<MiToken, MiError> {
+        let identity = &self.0.core.identity;
+        let mi = identity.select_identity(&self.0.mi.host_resource, selector).await?;
+        let t = identity.managed_identity_token(&mi, audience)?;
+        Ok(MiToken {
+            access_token: t.access_token,
+            object_id: mi.object_id,
+            client_id: mi.client_id,
+            expires_on: t.expires_on,
+            not_before: t.not_before,
+            resource: t.resource,
+        })
+    }
+}
+
+/// The server's managed-identity router, audited.
 pub fn routes(state: AppState) -> Router {
     let audit = state.audit.clone();
+    let header = state.mi.header.clone();
+    protocol_routes(Arc::new(LocalTokens(state)), header)
+        .layer(axum::middleware::from_fn_with_state(audit, crate::audit::record))
+}
+
+#[derive(Clone)]
+struct Protocols {
+    source: Arc<dyn TokenSource>,
+    header: SecretString,
+}
+
+/// Every managed-identity protocol over `source`; `header` is the App Service / 2017 shared secret.
+pub fn protocol_routes(source: Arc<dyn TokenSource>, header: SecretString) -> Router {
     Router::new()
         .fallback(dispatch)
-        .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(audit, crate::audit::record))
+        .with_state(Protocols { source, header })
 }
 
 type Params = HashMap<String, String>;
 
-async fn dispatch(State(s): State<AppState>, req: Request) -> Response {
+async fn dispatch(State(p): State<Protocols>, req: Request) -> Response {
     let path = req.uri().path().trim_end_matches('/').to_ascii_lowercase();
     let query: Params = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .into_owned()
@@ -40,7 +99,7 @@ async fn dispatch(State(s): State<AppState>, req: Request) -> Response {
     let slot = parts.extensions.get::<crate::audit::AuditSlot>().cloned();
     let request = match (method, path.as_str()) {
         (Method::GET, "/metadata/identity/oauth2/token") => imds(&parts.headers, &query),
-        (Method::GET, APP_SERVICE_PATH) => app_service(&s, &parts.headers, &query),
+        (Method::GET, APP_SERVICE_PATH) => app_service(p.header.expose_secret(), &parts.headers, &query),
         (Method::POST, APP_SERVICE_PATH | "/oauth2/token") => match axum::body::to_bytes(body, 64 * 1024).await {
             Ok(bytes) => legacy_post(&parts.headers, &bytes),
             Err(_) => Err(MiError::BadRequest("The request body could not be read.".into())),
@@ -48,7 +107,7 @@ async fn dispatch(State(s): State<AppState>, req: Request) -> Response {
         _ => return MiError::NotFound.into_response(),
     };
     let result = match request {
-        Ok((selector, audience)) => issue(&s, &selector, &audience, slot.as_ref()).await,
+        Ok((selector, audience)) => issue(&*p.source, &selector, &audience, slot.as_ref()).await,
         Err(e) => Err(e),
     };
     result.map_or_else(IntoResponse::into_response, IntoResponse::into_response)
@@ -104,26 +163,29 @@ fn resource(p: &Params) -> Result<String, MiError> {
         .ok_or_else(|| MiError::BadRequest("Required audience parameter not specified".into()))
 }
 
-/// A token for the identity of this host's resource that `sel` names.
+/// A token for the identity `sel` names, in IMDS's all-strings shape.
 async fn issue(
-    s: &AppState,
+    source: &dyn TokenSource,
     sel: &IdentitySelector,
     audience: &str,
     slot: Option<&crate::audit::AuditSlot>,
 ) -> Result<Json<serde_json::Value>, MiError> {
-    let identity = &s.core.identity;
-    let mi = identity.select_identity(&s.mi.host_resource, sel).await?;
-    let token = identity.managed_identity_token(&mi, audience)?;
+    let token = source.token(sel, audience).await?;
     if let Some(slot) = slot {
-        slot.caller(Some(&mi.object_id), Some(&mi.client_id));
+        slot.caller(Some(&token.object_id), Some(&token.client_id));
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let expires_in = (token.expires_on - now).max(0).to_string();
     // Strings throughout, as real IMDS sends them: the Rust SDK insists on a string `expires_on`.
     Ok(Json(json!({
         "access_token": token.access_token,
-        "client_id": mi.client_id,
-        "expires_in": token.expires_in.to_string(),
+        "client_id": token.client_id,
+        "expires_in": expires_in,
         "expires_on": token.expires_on.to_string(),
-        "ext_expires_in": token.expires_in.to_string(),
+        "ext_expires_in": expires_in,
         "not_before": token.not_before.to_string(),
         "resource": token.resource,
         "token_type": "Bearer",
@@ -144,8 +206,7 @@ fn imds(headers: &HeaderMap, p: &Params) -> Wanted {
 }
 
 /// `IDENTITY_ENDPOINT` (2019, `X-IDENTITY-HEADER`) and `MSI_ENDPOINT` (2017, `secret`) share one URL.
-fn app_service(s: &AppState, headers: &HeaderMap, p: &Params) -> Wanted {
-    let secret = s.mi.header.expose_secret();
+fn app_service(secret: &str, headers: &HeaderMap, p: &Params) -> Wanted {
     if headers.contains_key("x-identity-header") {
         if !header_matches(headers, "x-identity-header", secret) {
             return Err(MiError::Unauthorized("The X-IDENTITY-HEADER is invalid.".into()));

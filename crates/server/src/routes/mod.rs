@@ -2,6 +2,7 @@
 //! identity provider and the admin API.
 
 mod admin;
+pub mod agents;
 mod arm;
 mod bundle;
 mod deleted;
@@ -36,6 +37,7 @@ pub fn main_router(state: AppState) -> Router {
     let audited = Router::new()
         .merge(token::routes())
         .merge(admin::routes())
+        .merge(agents::routes())
         .merge(arm::routes())
         .route_layer(from_fn_with_state(state.audit.clone(), audit::record));
     Router::new()

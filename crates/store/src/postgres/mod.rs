@@ -26,6 +26,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0003_resources",
         include_str!("../../migrations/postgres/0003_resources.sql"),
     ),
+    ("0004_agents", include_str!("../../migrations/postgres/0004_agents.sql")),
 ];
 
 /// Key of the advisory lock held while migrating, so that processes starting together migrate once.
@@ -433,6 +434,68 @@ impl Store for PostgresStore {
 
     async fn delete_principal(&self, object_id: &str) -> Result<()> {
         management::delete_principal(&self.client().await?, object_id).await
+    }
+
+    async fn put_join_token(&self, hash: &str, resource_id: &str, expires: i64) -> Result<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            "INSERT INTO join_tokens (hash, resource_id, expires) VALUES ($1, $2, $3)",
+            &[&hash, &resource_id, &expires],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn consume_join_token(&self, hash: &str, now: i64) -> Result<Option<String>> {
+        let c = self.client().await?;
+        let row = query_opt(
+            &c,
+            "UPDATE join_tokens SET used_at = $2 WHERE hash = $1 AND used_at IS NULL AND expires > $2 RETURNING resource_id",
+            &[&hash, &now],
+        )
+        .await?;
+        row.map(|r| r.try_get(0).map_err(db_err)).transpose()
+    }
+
+    async fn put_agent(&self, a: &AgentRecord) -> Result<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            "INSERT INTO agents (agent_id, resource_id, public_key, created, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&a.agent_id, &a.resource_id, &a.public_key, &a.created, &a.revoked_at],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn agent(&self, agent_id: &str) -> Result<Option<AgentRecord>> {
+        let c = self.client().await?;
+        let row = query_opt(
+            &c,
+            "SELECT agent_id, resource_id, public_key, created, revoked_at FROM agents WHERE agent_id = $1",
+            &[&agent_id],
+        )
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(AgentRecord {
+            agent_id: r.try_get(0).map_err(db_err)?,
+            resource_id: r.try_get(1).map_err(db_err)?,
+            public_key: r.try_get(2).map_err(db_err)?,
+            created: r.try_get(3).map_err(db_err)?,
+            revoked_at: r.try_get(4).map_err(db_err)?,
+        }))
+    }
+
+    async fn revoke_agent(&self, agent_id: &str, at: i64) -> Result<()> {
+        let c = self.client().await?;
+        let n = execute(
+            &c,
+            "UPDATE agents SET revoked_at = $2 WHERE agent_id = $1 AND revoked_at IS NULL",
+            &[&agent_id, &at],
+        )
+        .await?;
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()> {

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_resources",
         include_str!("../../migrations/sqlite/0003_resources.sql"),
     ),
+    ("0004_agents", include_str!("../../migrations/sqlite/0004_agents.sql")),
 ];
 const READERS: usize = 4;
 
@@ -441,6 +442,89 @@ impl Store for SqliteStore {
     async fn delete_principal(&self, object_id: &str) -> Result<()> {
         let oid = object_id.to_owned();
         self.write(move |c| management::delete_principal(c, &oid)).await
+    }
+
+    async fn put_join_token(&self, hash: &str, resource_id: &str, expires: i64) -> Result<()> {
+        let (hash, resource_id) = (hash.to_owned(), resource_id.to_owned());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO join_tokens (hash, resource_id, expires) VALUES (?1, ?2, ?3)",
+                params![hash, resource_id, expires],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn consume_join_token(&self, hash: &str, now: i64) -> Result<Option<String>> {
+        let hash = hash.to_owned();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE join_tokens SET used_at = ?2 WHERE hash = ?1 AND used_at IS NULL AND expires > ?2",
+                    params![hash, now],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            c.query_row("SELECT resource_id FROM join_tokens WHERE hash = ?1", [hash], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_agent(&self, a: &AgentRecord) -> Result<()> {
+        let a = a.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO agents (agent_id, resource_id, public_key, created, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![a.agent_id, a.resource_id, a.public_key, a.created, a.revoked_at],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn agent(&self, agent_id: &str) -> Result<Option<AgentRecord>> {
+        let id = agent_id.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT agent_id, resource_id, public_key, created, revoked_at FROM agents WHERE agent_id = ?1",
+                [id],
+                |r| {
+                    Ok(AgentRecord {
+                        agent_id: r.get(0)?,
+                        resource_id: r.get(1)?,
+                        public_key: r.get(2)?,
+                        created: r.get(3)?,
+                        revoked_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn revoke_agent(&self, agent_id: &str, at: i64) -> Result<()> {
+        let id = agent_id.to_owned();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE agents SET revoked_at = ?2 WHERE agent_id = ?1 AND revoked_at IS NULL",
+                    params![id, at],
+                )
+                .map_err(db_err)?;
+            if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        })
+        .await
     }
 
     async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()> {
