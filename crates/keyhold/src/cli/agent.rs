@@ -100,7 +100,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
             url,
         })) => {
             let rest = Rest::for_data_dir(&data_dir.path, url.as_deref())?
-                .as_admin(&data_dir.path)
+                .with_admin_token(&data_dir.path)
                 .await?;
             let out = rest
                 .post(

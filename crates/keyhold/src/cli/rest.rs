@@ -47,7 +47,7 @@ impl Rest {
     }
 
     /// The same client, authenticated as the admin of a local data dir (`admin.json`).
-    pub async fn as_admin(mut self, dir: &Path) -> anyhow::Result<Self> {
+    pub async fn with_admin_token(mut self, dir: &Path) -> anyhow::Result<Self> {
         let admin: keyhold_server::AdminFile = serde_json::from_slice(
             &std::fs::read(dir.join("admin.json"))
                 .context("admin.json not readable: run this on the server as its owner")?,
