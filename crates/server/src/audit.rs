@@ -142,6 +142,8 @@ fn classify(method: &Method, matched: &str, path: &str) -> (String, Option<Strin
         ("POST", "/keyhold/v1/servicePrincipals") => "ServicePrincipalCreate",
         ("POST", "/keyhold/v1/servicePrincipals/{app_id}/certificates") => "ServicePrincipalCertificateAdd",
         ("POST", "/keyhold/v1/signingKeys/rotate") => "SigningKeyRotate",
+        ("POST", "/keyhold/v1/sys/rotate") => "DataKeyRotate",
+        ("GET", "/keyhold/v1/sys/rotation-status") => "DataKeyRotationStatus",
         ("POST", "/keyhold/v1/sys/init") => "SealInit",
         ("POST", "/keyhold/v1/sys/unseal") => "Unseal",
         ("GET", "/keyhold/v1/sys/seal-status") => "SealStatus",

@@ -40,6 +40,11 @@ pub struct ServeArgs {
     /// of the embedded SQLite file in the data dir, which keeps its other files (seal, CA, state).
     #[arg(long, env = "KEYHOLD_DATABASE", hide_env_values = true)]
     database: Option<String>,
+    /// The service's public origin, `https://host[:port]` (default `https://localhost:<listen port>`).
+    /// Token issuer, management audience and the vault audience's port derive from it, so every node
+    /// of one service (several `serve` on one PostgreSQL) must be given the same value.
+    #[arg(long, env = "KEYHOLD_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -81,6 +86,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         passphrase,
         audit_log: args.audit_log,
         database: args.database,
+        public_url: args.public_url,
     };
     keyhold_server::run(config, shutdown_signal())
         .await

@@ -5,6 +5,7 @@ mod admin;
 mod arm;
 mod bundle;
 mod deleted;
+mod keyring;
 pub mod mi;
 mod oidc;
 mod secrets;
@@ -28,6 +29,7 @@ pub fn main_router(state: AppState) -> Router {
     let audited = Router::new()
         .merge(token::routes())
         .merge(admin::routes())
+        .merge(keyring::routes())
         .merge(arm::routes())
         .route_layer(from_fn_with_state(state.audit.clone(), audit::record));
     Router::new()
