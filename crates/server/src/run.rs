@@ -282,3 +282,33 @@ fn banner(config: &ServeConfig, s: &StateFile, seal: &str, sealed: bool) {
         tenant = s.tenant_id,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::public_origin;
+
+    #[test]
+    fn public_url_is_an_https_origin() {
+        let ok = |raw: &str| public_origin(raw).map_err(|e| e.0);
+        assert_eq!(
+            ok("https://Keyhold.Example.com:9443/"),
+            Ok((
+                "https://keyhold.example.com:9443".into(),
+                "keyhold.example.com".into(),
+                9443
+            ))
+        );
+        assert_eq!(
+            ok("https://keyhold.example.com:443"),
+            Ok(("https://keyhold.example.com".into(), "keyhold.example.com".into(), 443))
+        );
+        for bad in [
+            "http://localhost:8443",
+            "https://localhost:8443/tenant",
+            "https://u:p@localhost",
+            "localhost",
+        ] {
+            assert!(ok(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -169,6 +169,10 @@ async fn two_nodes_on_one_postgres_are_one_service() {
     assert_eq!(status["keyId"], body["keyId"], "{status}");
     assert_readable(&b, &ta, &acked).await;
     assert_readable(&a, &tb, &acked).await;
+    // The operator CLI in B's data dir talks to B (its node_url) with a token for the shared audience.
+    let (ok, out, err) = b.cli(&["operator", "rotation-status"]).unwrap();
+    assert!(ok, "keyhold operator rotation-status on b: {err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["remaining"], 0);
 
     // One node at a time leads each background job.
     let one_each = |la: &[String], lb: &[String]| {
@@ -177,6 +181,9 @@ async fn two_nodes_on_one_postgres_are_one_service() {
             .all(|job| la.iter().any(|j| j == job) != lb.iter().any(|j| j == job))
     };
     wait_leading(&a, &b, "each job led by exactly one node", one_each).await;
+    // A started first, so it took both jobs; B only waits.
+    let (la, lb) = (leading(&a).await, leading(&b).await);
+    assert_eq!((la.len(), lb.len()), (2, 0), "a leads {la:?}, b leads {lb:?}");
     for _ in 0..5 {
         let (la, lb) = (leading(&a).await, leading(&b).await);
         assert!(one_each(&la, &lb), "a leads {la:?}, b leads {lb:?}");

@@ -93,7 +93,8 @@ async fn write_and_read(server: Arc<Server>, token: String, stop: Arc<AtomicBool
     }
 }
 
-/// The scenario on a started server; returns (old key id, new key id) for the caller's database check.
+/// The scenario on a started server; returns the server, a vault token, every acknowledged write and
+/// the (old, new) data-key ids, for the caller's database check.
 async fn rotate_under_load(server: Server) -> (Arc<Server>, String, Vec<Acked>, u64, u64) {
     server.create_vault("kv1").await.unwrap();
     let token = server.token(&server.state.vault_resource).await.unwrap();
