@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use keyhold_crypto::{Keyring, RootKey, Sealed, random};
+use keyhold_crypto::{RootKey, random};
 use keyhold_store::Store;
 use secrecy::SecretString;
 
 use crate::{
     CoreConfig, Keyhold, Keys, authz::Authorizer, clock::Clock, identity::Identity, management::Management,
-    secrets::Secrets, vaults::Vaults,
+    rotation::Rotation, secrets::Secrets, vaults::Vaults,
 };
 
 /// The admin's credentials, returned only by the start that created them.
@@ -54,8 +54,7 @@ impl Bootstrap {
         clock: Arc<dyn Clock>,
         config: CoreConfig,
     ) -> Result<Self, BootError> {
-        let keys = Keys::new(unwrap_keyring(&*store, &root).await?);
-        drop(root);
+        let keys = Keys::load(store.clone(), root).await.map_err(boot)?;
         let tenant_id = tenant_id(&*store).await?;
         let instance_id = meta_string(&*store, "instance_id", random::guid()).await?;
         let config = Arc::new(config);
@@ -85,6 +84,7 @@ impl Bootstrap {
         );
         management.ensure_owner(&admin_object_id).await.map_err(boot)?;
         let vaults = Vaults::new(store.clone());
+        let rotation = Rotation::new(store.clone(), keys.clone());
         let secrets = Secrets::new(store, keys, clock, tenant_id.clone(), instance_id, authz);
         Ok(Self {
             core: Keyhold {
@@ -95,20 +95,11 @@ impl Bootstrap {
                 vaults,
                 secrets,
                 management,
+                rotation,
             },
             admin,
         })
     }
-}
-
-async fn unwrap_keyring(store: &dyn Store, root: &RootKey) -> Result<Keyring, BootError> {
-    let candidate = root.wrap_keyring(&Keyring::generate().map_err(boot)?).map_err(boot)?;
-    let stored = store
-        .put_meta_if_absent("keyring", candidate.as_bytes())
-        .await
-        .map_err(boot)?;
-    root.unwrap_keyring(&Sealed::from_stored(stored).map_err(boot)?)
-        .map_err(boot)
 }
 
 /// The tenant id: readable while sealed (it is not secret), so a sealed server can already name it.

@@ -10,6 +10,7 @@ mod error;
 pub mod identity;
 mod keys;
 pub mod management;
+pub mod rotation;
 pub mod seal;
 pub mod secrets;
 pub mod vaults;
@@ -19,12 +20,13 @@ use std::sync::Arc;
 pub use bootstrap::{AdminCredentials, Bootstrap, tenant_id};
 pub use error::{AuthError, VaultError};
 pub use keyhold_store::{Store, StoreError};
-pub use keys::Keys;
+pub use keys::{Keys, KeysError};
 
 /// Settings the domain needs, resolved by the server once its listeners are bound.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
-    /// `https://localhost:PORT`: the identity provider's canonical origin, used in token `iss`.
+    /// The service's public origin (`--public-url`, default `https://localhost:PORT`): token `iss` and
+    /// the management audience. The same on every node of one service.
     pub public_url: String,
     /// `https://<dns-suffix>[:port]`: the audience of vault tokens and the challenge resource.
     pub vault_resource: String,
@@ -44,4 +46,5 @@ pub struct Keyhold {
     pub vaults: vaults::Vaults,
     pub secrets: secrets::Secrets,
     pub management: management::Management,
+    pub rotation: rotation::Rotation,
 }

@@ -40,6 +40,11 @@ impl Keyring {
         Ok(id)
     }
 
+    /// The id of the newest data key, which [`Keyring::seal`] uses.
+    pub fn current_id(&self) -> u32 {
+        self.keys.last().map_or(0, |k| k.id)
+    }
+
     pub fn seal(&self, aad: &Aad, plaintext: &[u8]) -> Result<Sealed, CryptoError> {
         let current = self.keys.last().ok_or(CryptoError::UnknownKey(0))?;
         aead::seal(current.id, &current.key, aad, plaintext)
@@ -88,6 +93,7 @@ mod tests {
         ring.rotate()?;
         let new = ring.seal(&aad, b"new")?;
         assert_ne!(old.key_id(), new.key_id());
+        assert_eq!(new.key_id(), Some(ring.current_id()));
         assert_eq!(&ring.open(&aad, &old)?[..], b"old");
         Ok(())
     }

@@ -146,6 +146,8 @@ fn classify(method: &Method, matched: &str, path: &str) -> (String, Option<Strin
         ("POST", "/keyhold/v1/agents/enroll") => "AgentEnroll",
         ("POST", "/keyhold/v1/agents/token") => "AgentToken",
         ("DELETE", "/keyhold/v1/agents/{agent_id}") => "AgentRevoke",
+        ("POST", "/keyhold/v1/sys/rotate") => "DataKeyRotate",
+        ("GET", "/keyhold/v1/sys/rotation-status") => "DataKeyRotationStatus",
         ("POST", "/keyhold/v1/sys/init") => "SealInit",
         ("POST", "/keyhold/v1/sys/unseal") => "Unseal",
         ("GET", "/keyhold/v1/sys/seal-status") => "SealStatus",

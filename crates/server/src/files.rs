@@ -17,7 +17,11 @@ pub struct StateFile {
     pub pid: u32,
     pub listen: String,
     pub mi_listen: String,
+    /// The service's public origin (`--public-url`): token issuer and management audience.
     pub url: String,
+    /// This node's own HTTPS origin, for clients that must reach this node (the operator CLI).
+    #[serde(default)]
+    pub node_url: String,
     pub tenant_id: String,
     pub dns_suffix: String,
     pub vault_resource: String,

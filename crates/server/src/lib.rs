@@ -7,6 +7,7 @@ mod audit;
 mod error;
 mod extract;
 mod files;
+mod jobs;
 mod listener;
 mod node;
 mod routes;

@@ -2,7 +2,7 @@
 //! the sys API gets 503 with a body that says what to do; nothing else is reachable because the routers
 //! that could serve it do not exist yet.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use axum::{
     Json, Router,
@@ -22,6 +22,7 @@ use tower::ServiceExt;
 use crate::{
     AppState, MiState, ServeError, app,
     files::{self, AdminFile, MiFile},
+    jobs::{self, Jobs, Leading},
     routes, sys,
 };
 
@@ -35,6 +36,8 @@ pub(crate) struct Node {
     pub host_resource: Option<String>,
     /// Shamir shares submitted so far (never written anywhere).
     pub shares: Mutex<Vec<SecretString>>,
+    /// Background jobs this node leads.
+    pub leading: Arc<Leading>,
     ready: OnceCell<Ready>,
     unlocking: Mutex<()>,
     stop: watch::Receiver<bool>,
@@ -67,6 +70,7 @@ impl Node {
             mi_addr,
             host_resource,
             shares: Mutex::new(Vec::new()),
+            leading: Arc::default(),
             ready: OnceCell::new(),
             unlocking: Mutex::new(()),
             stop,
@@ -138,7 +142,12 @@ impl Node {
             }),
             audit: self.audit.clone(),
         };
-        tokio::spawn(purge_loop(state.clone(), self.stop.clone()));
+        let jobs = Jobs {
+            state: state.clone(),
+            store: self.store.clone(),
+            leading: self.leading.clone(),
+        };
+        jobs::spawn(jobs, self.stop.clone());
         let ready = Ready {
             https: app(state.clone()),
             mi: routes::mi_router(state),
@@ -198,24 +207,4 @@ fn host_name() -> String {
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
         .unwrap_or_else(|| "keyhold-host".into())
-}
-
-/// Removes soft-deleted secrets and vaults whose retention has ended, once a minute.
-async fn purge_loop(state: AppState, mut stop: watch::Receiver<bool>) {
-    loop {
-        match state.core.secrets.purge_expired().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "purged expired deleted secrets"),
-            Err(e) => tracing::warn!(error = %e, "purge run failed"),
-        }
-        match state.core.management.purge_expired_vaults().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "purged expired deleted vaults"),
-            Err(e) => tracing::warn!(error = %e, "vault purge run failed"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-            _ = stop.changed() => return,
-        }
-    }
 }

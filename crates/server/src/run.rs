@@ -48,6 +48,10 @@ pub struct ServeConfig {
     pub host_resource: Option<String>,
     /// `postgres://` / `postgresql://` URL; `None` is the embedded SQLite file in the data dir.
     pub database: Option<String>,
+    /// `https://host[:port]`: the service's public origin, the same on every node of one service. It
+    /// fixes token `iss`, the management audience and the port of the vault audience. `None` is
+    /// `https://localhost:<bound port>`.
+    pub public_url: Option<String>,
 }
 
 fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
@@ -64,13 +68,16 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         .map_err(err("bind --mi-listen"))?;
     let https_addr = https.local_addr().map_err(err("listen address"))?;
     let mi_addr = mi.local_addr().map_err(err("mi address"))?;
-    let port = https_addr.port();
+    let node_url = format!("https://localhost:{}", https_addr.port());
     let suffix = &config.dns_suffix;
-    let public_url = format!("https://localhost:{port}");
-    let vault_resource = if port == 443 {
+    let (public_url, public_host, public_port) = match &config.public_url {
+        Some(url) => public_origin(url)?,
+        None => (node_url.clone(), "localhost".to_owned(), https_addr.port()),
+    };
+    let vault_resource = if public_port == 443 {
         format!("https://{suffix}")
     } else {
-        format!("https://{suffix}:{port}")
+        format!("https://{suffix}:{public_port}")
     };
 
     let store = open_store(&config).await?;
@@ -79,13 +86,16 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
     // TLS material lives outside the seal, as it must to accept unseal requests.
     let ca = tls::load_or_create_ca(&config.data_dir)?;
     files::write_ca_bundle(&config.data_dir, &ca.cert_pem)?;
-    let names = [
+    let mut names = vec![
         "localhost".to_owned(),
         "127.0.0.1".into(),
         "::1".into(),
         suffix.clone(),
         format!("*.{suffix}"),
     ];
+    if !names.contains(&public_host) {
+        names.push(public_host);
+    }
     let leaf = ca.issue_leaf(&names).map_err(err("leaf certificate"))?;
     let tls = tls::server_config(&leaf.cert_pem, &leaf.key_pem)?;
 
@@ -122,6 +132,7 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         listen: https_addr.to_string(),
         mi_listen: mi_addr.to_string(),
         url: public_url,
+        node_url,
         tenant_id,
         dns_suffix: suffix.clone(),
         vault_resource,
@@ -135,6 +146,27 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
     let _ = stop_tx.send(true);
     let _ = tokio::join!(https_task, mi_task, sync_task);
     Ok(())
+}
+
+/// `https://host[:port]` without path, query or credentials, normalised (lower case, no trailing
+/// slash, no `:443`), and its port.
+fn public_origin(raw: &str) -> Result<(String, String, u16), ServeError> {
+    let bad = |why: &str| ServeError(format!("--public-url {raw}: {why}"));
+    let url = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
+    if url.scheme() != "https" {
+        return Err(bad("must be an https:// URL"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(bad("must be an origin only: https://host[:port]"));
+    }
+    let host = url.host_str().ok_or_else(|| bad("has no host"))?.to_ascii_lowercase();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let origin = if port == 443 {
+        format!("https://{host}")
+    } else {
+        format!("https://{host}:{port}")
+    };
+    Ok((origin, host, port))
 }
 
 /// The backend named by `--database`'s URL scheme, else SQLite in the data dir.
@@ -255,4 +287,34 @@ fn banner(config: &ServeConfig, s: &StateFile, seal: &str, sealed: bool) {
         mi = s.mi_listen,
         tenant = s.tenant_id,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_origin;
+
+    #[test]
+    fn public_url_is_an_https_origin() {
+        let ok = |raw: &str| public_origin(raw).map_err(|e| e.0);
+        assert_eq!(
+            ok("https://Keyhold.Example.com:9443/"),
+            Ok((
+                "https://keyhold.example.com:9443".into(),
+                "keyhold.example.com".into(),
+                9443
+            ))
+        );
+        assert_eq!(
+            ok("https://keyhold.example.com:443"),
+            Ok(("https://keyhold.example.com".into(), "keyhold.example.com".into(), 443))
+        );
+        for bad in [
+            "http://localhost:8443",
+            "https://localhost:8443/tenant",
+            "https://u:p@localhost",
+            "localhost",
+        ] {
+            assert!(ok(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -39,6 +39,8 @@ pub(crate) async fn status(State(node): State<Arc<Node>>) -> Result<Json<Value>>
         "threshold": threshold,
         "shares": shares,
         "progress": progress,
+        // Background jobs (purge, reseal) this node runs; one node of a service leads each.
+        "leading": node.leading.jobs(),
     })))
 }
 

@@ -49,6 +49,9 @@ pub trait Store: Send + Sync + 'static {
     /// Sets `key` only if absent; returns the value that is stored afterwards. Lets several starting
     /// nodes agree on one root key / tenant.
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<Vec<u8>>;
+    /// Compare-and-swap: sets `key` to `new` only if it still holds `old`; false if it changed (or is
+    /// absent). Keyring rotations on two nodes cannot overwrite each other.
+    async fn replace_meta(&self, key: &str, old: &[u8], new: &[u8]) -> Result<bool>;
 
     // Principals and their credentials.
     async fn put_principal(&self, p: &PrincipalRecord) -> Result<()>;
@@ -68,6 +71,8 @@ pub trait Store: Send + Sync + 'static {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
     async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<()>;
     async fn delete_signing_key(&self, kid: &str) -> Result<()>;
+    /// Compare-and-swap of a signing key's sealed private key (re-sealing under a new data key).
+    async fn replace_signing_key_sealed(&self, kid: &str, old: &Sealed, new: &Sealed) -> Result<bool>;
 
     // Vaults. `vault` and `list_vaults` see live vaults only; a soft-deleted vault keeps its name.
     /// Inserts or replaces a vault (all fields).
@@ -155,6 +160,28 @@ pub trait Store: Send + Sync + 'static {
     async fn restore_secret(&self, versions: &[SecretVersionRecord]) -> Result<()>;
     /// Soft-deleted secrets whose purge date has passed.
     async fn purgeable_secrets(&self, now: i64) -> Result<Vec<(String, String)>>;
+
+    // Data-key rotation: find and re-seal values not under the newest data key. These see every
+    // version, live or soft-deleted.
+    /// Up to `limit` secret versions with `seq > after_seq` whose value is sealed under a data key
+    /// other than `key_id` (bytes 1..5 of the sealed value), by `seq`.
+    async fn secret_versions_not_under(
+        &self,
+        key_id: u32,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<SecretVersionRecord>>;
+    /// How many secret versions are sealed under a data key other than `key_id`.
+    async fn count_secret_versions_not_under(&self, key_id: u32) -> Result<u64>;
+    /// Compare-and-swap of one version's value, by `seq`: false if the row is gone or its value is no
+    /// longer `old`, so a concurrent change is never overwritten.
+    async fn replace_secret_value(&self, seq: i64, old: &Sealed, new: &Sealed) -> Result<bool>;
+
+    // Background jobs.
+    /// Whether this process leads `job` (purge, re-sealing), so that one node at a time runs it.
+    /// Leadership, once taken, is kept until the process ends (or its database session does, when
+    /// another node may take it). Call before each run: `false` means another node leads.
+    async fn try_lead(&self, job: &str) -> Result<bool>;
 }
 
 #[cfg(test)]

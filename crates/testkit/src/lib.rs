@@ -26,7 +26,11 @@ pub struct State {
     pub pid: u32,
     pub listen: String,
     pub mi_listen: String,
+    /// The service's public origin (`--public-url`): token issuer and management audience.
     pub url: String,
+    /// This node's own origin; requests of this kit go here.
+    #[serde(default)]
+    pub node_url: String,
     pub tenant_id: String,
     pub dns_suffix: String,
     pub vault_resource: String,
@@ -61,10 +65,28 @@ impl Server {
         Ok(server)
     }
 
+    /// Starts another node of `peer`'s service (give both the same `--database` and `--public-url`):
+    /// its data dir gets a copy of the peer's unseal key, CA and admin credentials.
+    pub fn start_node(bin: &Path, extra: &[&str], peer: &Server) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let data_dir = dir.path().join("data");
+        std::fs::create_dir_all(&data_dir)?;
+        for file in ["seal.key", "ca.pem", "ca.key", "admin.json"] {
+            std::fs::copy(peer.data_dir.join(file), data_dir.join(file)).with_context(|| format!("copy {file}"))?;
+        }
+        let mut server = Self::spawn_in(bin, dir, data_dir, extra)?;
+        server.load_admin()?;
+        Ok(server)
+    }
+
     /// Starts a server that may come up sealed: `admin` stays empty until [`Server::load_admin`].
     pub fn start_sealed(bin: &Path, extra: &[&str]) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let data_dir = dir.path().join("data");
+        Self::spawn_in(bin, dir, data_dir, extra)
+    }
+
+    fn spawn_in(bin: &Path, dir: tempfile::TempDir, data_dir: PathBuf, extra: &[&str]) -> Result<Self> {
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let mut child = spawn(bin, &data_dir, "127.0.0.1:0", "127.0.0.1:0", &extra)?;
         let state = wait_for_state(&data_dir, &mut child)?;
@@ -157,6 +179,20 @@ impl Server {
         Ok(())
     }
 
+    /// This node's own origin (`state.url` is the service's, which may be another node's).
+    pub fn base(&self) -> &str {
+        if self.state.node_url.is_empty() {
+            &self.state.url
+        } else {
+            &self.state.node_url
+        }
+    }
+
+    /// The pid of the running server process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn port(&self) -> u16 {
         self.state.listen.parse::<SocketAddr>().map(|a| a.port()).unwrap_or(0)
     }
@@ -176,7 +212,7 @@ impl Server {
     }
 
     pub async fn token_for(&self, client_id: &str, secret: &str, resource: &str) -> Result<String> {
-        let url = format!("{}/{}/oauth2/v2.0/token", self.state.url, self.state.tenant_id);
+        let url = format!("{}/{}/oauth2/v2.0/token", self.base(), self.state.tenant_id);
         let scope = format!("{resource}/.default");
         let form = [
             ("grant_type", "client_credentials"),
@@ -221,7 +257,7 @@ impl Server {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut req = self
             .http
-            .request(method, format!("{}{path}{sep}api-version=2023-07-01", self.state.url))
+            .request(method, format!("{}{path}{sep}api-version=2023-07-01", self.base()))
             .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
@@ -237,7 +273,7 @@ impl Server {
         let token = self.token(&self.state.url).await?;
         let resp = self
             .http
-            .put(format!("{}/keyhold/v1/vaults/{name}", self.state.url))
+            .put(format!("{}/keyhold/v1/vaults/{name}", self.base()))
             .bearer_auth(token)
             .json(&serde_json::json!({}))
             .send()

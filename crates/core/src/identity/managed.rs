@@ -40,6 +40,12 @@ struct CachedToken {
     not_before: i64,
 }
 
+/// Associated data of the sealed meta `identity_header`.
+pub(crate) const IDENTITY_HEADER_AAD: [&str; 1] = ["identity-header"];
+
+/// Where the sealed header secret is kept.
+pub(crate) const IDENTITY_HEADER_META: &str = "identity_header";
+
 impl Identity {
     /// The identities attached to ARM resource `resource_id`: its system-assigned one first.
     pub async fn identities_of(&self, resource_id: &str) -> Result<Vec<ManagedIdentity>, AuthError> {
@@ -147,14 +153,13 @@ impl Identity {
 
     /// The shared header secret of the App Service and 2017 protocols, sealed at rest.
     pub async fn identity_header(&self) -> Result<String, AuthError> {
-        const AAD: [&str; 1] = ["identity-header"];
-        let fresh = self.keys.seal(&AAD, random::token(24).as_bytes())?;
+        let fresh = self.keys.seal(&IDENTITY_HEADER_AAD, random::token(24).as_bytes())?;
         let stored = self
             .store
-            .put_meta_if_absent("identity_header", fresh.as_bytes())
+            .put_meta_if_absent(IDENTITY_HEADER_META, fresh.as_bytes())
             .await?;
         let sealed = keyhold_crypto::Sealed::from_stored(stored)?;
-        let plain = self.keys.open(&AAD, &sealed)?;
+        let plain = self.keys.open(&IDENTITY_HEADER_AAD, &sealed).await?;
         String::from_utf8(plain.to_vec()).map_err(|e| AuthError::Internal(e.to_string()))
     }
 }

@@ -3,9 +3,9 @@
 
 mod agents;
 mod client_auth;
-mod managed;
+pub(crate) mod managed;
 mod principals;
-mod signing;
+pub(crate) mod signing;
 mod throttle;
 mod verify;
 
@@ -175,6 +175,11 @@ impl Identity {
 
     pub async fn jwks(&self) -> Vec<Jwk> {
         self.signing.published(&self.issuer())
+    }
+
+    /// Re-reads the signing keys from the store: another node may have rotated them.
+    pub async fn reload_signing_keys(&self) -> Result<(), AuthError> {
+        self.signing.reload().await
     }
 
     /// Adds a new signing key; the old one stays published until its last token has expired.

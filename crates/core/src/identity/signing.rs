@@ -27,7 +27,10 @@ pub(super) struct SigningKeys {
     last_reload: std::sync::Mutex<i64>,
 }
 
-fn aad(kid: &str) -> [&str; 2] {
+/// The least time between reloads caused by unknown kids.
+const RELOAD_MIN_SECS: i64 = 5;
+
+pub(crate) fn aad(kid: &str) -> [&str; 2] {
     ["signing-key", kid]
 }
 
@@ -59,7 +62,7 @@ impl SigningKeys {
         Ok(this)
     }
 
-    async fn reload(&self) -> Result<(), AuthError> {
+    pub(super) async fn reload(&self) -> Result<(), AuthError> {
         let now = self.clock.now();
         let mut fresh = Vec::new();
         for rec in self.store.signing_keys().await? {
@@ -67,7 +70,7 @@ impl SigningKeys {
                 self.store.delete_signing_key(&rec.kid).await?;
                 continue;
             }
-            let pkcs8 = self.keys.open(&aad(&rec.kid), &rec.sealed)?;
+            let pkcs8 = self.keys.open(&aad(&rec.kid), &rec.sealed).await?;
             let key = SigningKey::from_pkcs8(&pkcs8)?;
             let public = key.public_key()?;
             fresh.push(Loaded {
@@ -115,7 +118,8 @@ impl SigningKeys {
         Ok(active.key.sign(claims)?)
     }
 
-    /// The public key for `kid`, reloading once a minute at most when it is unknown.
+    /// The public key for `kid`, reloading at most every few seconds when it is unknown (another node
+    /// rotated), so that made-up kids cannot hammer the store.
     pub(super) async fn public(&self, kid: &str) -> Option<PublicKey> {
         if let Some(k) = self.find(kid) {
             return Some(k);
@@ -125,7 +129,7 @@ impl SigningKeys {
             let Ok(mut last) = self.last_reload.lock() else {
                 return None;
             };
-            if now - *last < 60 {
+            if now - *last < RELOAD_MIN_SECS {
                 return None;
             }
             *last = now;

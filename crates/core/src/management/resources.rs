@@ -403,7 +403,7 @@ impl Management {
         Ok(self.store.delete_resource(&record.id).await?)
     }
 
-    fn open_storage_keys(&self, record: &ResourceRecord) -> Result<BTreeMap<String, String>, ArmError> {
+    async fn open_storage_keys(&self, record: &ResourceRecord) -> Result<BTreeMap<String, String>, ArmError> {
         let sealed = record
             .sealed
             .as_ref()
@@ -411,6 +411,7 @@ impl Management {
         let plain = self
             .keys
             .open(&[AAD_STORAGE, &record.id.to_ascii_lowercase()], sealed)
+            .await
             .map_err(|e| ArmError::Internal(e.to_string()))?;
         serde_json::from_slice(&plain).map_err(|e| ArmError::Internal(e.to_string()))
     }
@@ -434,7 +435,7 @@ impl Management {
                 name: name.to_owned(),
                 group: group.to_owned(),
             })?;
-        Ok(self.open_storage_keys(&record)?.into_iter().collect())
+        Ok(self.open_storage_keys(&record).await?.into_iter().collect())
     }
 
     /// `regenerateKey`: replaces one key; returns all keys.
@@ -457,7 +458,7 @@ impl Management {
                 name: name.to_owned(),
                 group: group.to_owned(),
             })?;
-        let mut keys = self.open_storage_keys(&record)?;
+        let mut keys = self.open_storage_keys(&record).await?;
         let slot = keys
             .keys()
             .find(|k| k.eq_ignore_ascii_case(key_name))

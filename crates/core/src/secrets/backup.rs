@@ -51,7 +51,7 @@ impl Secrets {
         }
         let mut versions = Vec::with_capacity(records.len());
         for r in records {
-            let value = self.open(&r)?;
+            let value = self.open(&r).await?;
             versions.push(Version {
                 value: value.expose_secret().to_owned(),
                 version: r.version,
@@ -92,6 +92,7 @@ impl Secrets {
         let plain = self
             .keys
             .open(&self.backup_aad(), &sealed)
+            .await
             .map_err(|_| VaultError::BadBackup)?;
         let payload: Payload = serde_json::from_slice(&plain).map_err(|_| VaultError::BadBackup)?;
         validate_secret_name(&payload.name)?;

@@ -66,7 +66,7 @@ pub struct Listing<T> {
 
 pub type DeletedSecret = (DeletedSecretRecord, SecretVersionRecord);
 
-fn aad<'a>(vault: &'a str, name: &'a str, version: &'a str) -> [&'a str; 4] {
+pub(crate) fn aad<'a>(vault: &'a str, name: &'a str, version: &'a str) -> [&'a str; 4] {
     ["secret", vault, name, version]
 }
 
@@ -152,12 +152,12 @@ impl Secrets {
         if !record.enabled {
             return Err(VaultError::Disabled);
         }
-        let value = self.open(&record)?;
+        let value = self.open(&record).await?;
         Ok(SecretWithValue { record, value })
     }
 
-    fn open(&self, r: &SecretVersionRecord) -> Result<SecretString, VaultError> {
-        let bytes = self.keys.open(&aad(&r.vault, &r.name, &r.version), &r.value)?;
+    async fn open(&self, r: &SecretVersionRecord) -> Result<SecretString, VaultError> {
+        let bytes = self.keys.open(&aad(&r.vault, &r.name, &r.version), &r.value).await?;
         let text = std::str::from_utf8(&bytes).map_err(|_| VaultError::Integrity)?;
         Ok(SecretString::from(text.to_owned()))
     }
@@ -325,7 +325,7 @@ impl Secrets {
 mod tests {
     use std::sync::atomic::{AtomicI64, Ordering};
 
-    use keyhold_crypto::Keyring;
+    use keyhold_crypto::RootKey;
     use keyhold_store::SqliteStore;
 
     use super::*;
@@ -353,17 +353,11 @@ mod tests {
     async fn purge_scheduler_removes_deleted_secrets_when_retention_ends() -> Result<(), Box<dyn std::error::Error>> {
         let dir = std::env::temp_dir().join(format!("keyhold-purge-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let store = Arc::new(SqliteStore::open(&dir.join("db"))?);
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("db"))?);
         let clock = Arc::new(FakeClock(AtomicI64::new(1_000_000)));
         let authz = crate::authz::Authorizer::new(store.clone(), "sub".into());
-        let secrets = Secrets::new(
-            store,
-            Keys::new(Keyring::generate()?),
-            clock.clone(),
-            "t".into(),
-            "i".into(),
-            authz,
-        );
+        let keys = Keys::load(store.clone(), RootKey::generate()?).await?;
+        let secrets = Secrets::new(store, keys, clock.clone(), "t".into(), "i".into(), authz);
         let me = Caller {
             oid: "o".into(),
             appid: "a".into(),

@@ -100,7 +100,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
             url,
         })) => {
             let rest = Rest::for_data_dir(&data_dir.path, url.as_deref())?
-                .with_admin_token(&data_dir.path)
+                .with_admin_token()
                 .await?;
             let out = rest
                 .post(

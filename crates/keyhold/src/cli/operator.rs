@@ -1,4 +1,4 @@
-//! `keyhold operator`: initialise and unseal a server through its sys API.
+//! `keyhold operator`: initialise and unseal a server, and rotate its data key, through its sys API.
 
 use std::{io::Read, path::PathBuf};
 
@@ -46,8 +46,13 @@ enum OperatorCommand {
         #[arg(long, conflicts_with = "share")]
         passphrase_file: Option<PathBuf>,
     },
-    /// Whether the server is sealed, and the unseal progress.
+    /// Whether the server is sealed, the unseal progress, and the background jobs this node leads.
     SealStatus,
+    /// Add a data key; records are re-sealed under it in the background (as the admin, `admin.json`).
+    #[command(after_help = "Example:\n  keyhold operator rotate && keyhold operator rotation-status")]
+    Rotate,
+    /// How many records are still sealed under older data keys.
+    RotationStatus,
 }
 
 fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
@@ -84,6 +89,8 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
             rest.post("/keyhold/v1/sys/unseal", &body).await?
         }
         OperatorCommand::SealStatus => rest.get("/keyhold/v1/sys/seal-status").await?,
+        OperatorCommand::Rotate => rest.post_as_admin("/keyhold/v1/sys/rotate").await?,
+        OperatorCommand::RotationStatus => rest.get_as_admin("/keyhold/v1/sys/rotation-status").await?,
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

@@ -1,14 +1,22 @@
 //! The CLI's only way to the server: its REST APIs over HTTPS, trusting the server's CA.
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use anyhow::{Context, bail};
-use keyhold_server::StateFile;
+use keyhold_server::{AdminFile, StateFile};
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use serde_json::Value;
 
 pub struct Rest {
+    /// This node's origin: where requests go.
     pub base: String,
+    /// The service's public origin: the audience of admin tokens.
+    public: String,
+    /// The server's data dir, when it is local (admin credentials).
+    dir: Option<PathBuf>,
     http: reqwest::Client,
     bearer: Option<String>,
 }
@@ -16,15 +24,20 @@ pub struct Rest {
 impl Rest {
     /// The server of a data dir: its URL from `state.json` (or `url`), trusting its `ca.pem`.
     pub fn for_data_dir(dir: &Path, url: Option<&str>) -> anyhow::Result<Self> {
-        let base = match url {
-            Some(u) => u.trim_end_matches('/').to_owned(),
-            None => {
-                let bytes = std::fs::read(dir.join("state.json"))
-                    .with_context(|| format!("no running server found in {} (pass --url)", dir.display()))?;
-                serde_json::from_slice::<StateFile>(&bytes)?.url
-            }
+        let state = std::fs::read(dir.join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<StateFile>(&b).ok());
+        let base = match (url, &state) {
+            (Some(u), _) => u.trim_end_matches('/').to_owned(),
+            (None, Some(s)) if !s.node_url.is_empty() => s.node_url.clone(),
+            (None, Some(s)) => s.url.clone(),
+            (None, None) => bail!("no running server found in {} (pass --url)", dir.display()),
         };
-        Self::with_ca(&base, &dir.join("ca.pem"))
+        let public = state.map_or_else(|| base.clone(), |s| s.url);
+        let mut rest = Self::with_ca(&base, &dir.join("ca.pem"))?;
+        rest.public = public;
+        rest.dir = Some(dir.to_owned());
+        Ok(rest)
     }
 
     /// A server at `base` whose certificates chain to the CA in `ca_file`.
@@ -39,31 +52,69 @@ impl Rest {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
+        let http = reqwest::Client::builder().use_preconfigured_tls(tls).build()?;
         Ok(Self {
+            public: base.clone(),
             base,
-            http: reqwest::Client::builder().use_preconfigured_tls(tls).build()?,
+            dir: None,
+            http,
             bearer: None,
         })
     }
 
-    /// The same client, authenticated as the admin of a local data dir (`admin.json`).
-    pub async fn with_admin_token(mut self, dir: &Path) -> anyhow::Result<Self> {
-        let admin: keyhold_server::AdminFile = serde_json::from_slice(
-            &std::fs::read(dir.join("admin.json"))
-                .context("admin.json not readable: run this on the server as its owner")?,
-        )?;
-        let state: StateFile = serde_json::from_slice(&std::fs::read(dir.join("state.json"))?)?;
-        let scope = format!("{}/.default", self.base);
+    /// A management token of the admin principal, from `admin.json` in the data dir.
+    pub async fn admin_token(&self) -> anyhow::Result<String> {
+        let dir = self
+            .dir
+            .as_ref()
+            .context("the admin's credentials need the server's data dir")?;
+        let path = dir.join("admin.json");
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("cannot read {} (the admin's credentials)", path.display()))?;
+        let admin: AdminFile = serde_json::from_slice(&bytes)?;
+        let scope = format!("{}/.default", self.public);
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", admin.app_id.as_str()),
             ("client_secret", admin.password.as_str()),
             ("scope", scope.as_str()),
         ];
-        let url = format!("{}/{}/oauth2/v2.0/token", self.base, state.tenant_id);
-        let token = answer(self.http.post(url).form(&form).send().await?).await?;
-        self.bearer = Some(token["access_token"].as_str().context("no access_token")?.to_owned());
+        let url = format!("{}/{}/oauth2/v2.0/token", self.base, admin.tenant);
+        let body = answer(self.http.post(url).form(&form).send().await?).await?;
+        body["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("the token endpoint answered without an access_token")
+    }
+
+    /// The same client, sending the admin's management token with every request.
+    pub async fn with_admin_token(mut self) -> anyhow::Result<Self> {
+        self.bearer = Some(self.admin_token().await?);
         Ok(self)
+    }
+
+    pub async fn get_as_admin(&self, path: &str) -> anyhow::Result<Value> {
+        let token = self.admin_token().await?;
+        answer(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn post_as_admin(&self, path: &str) -> anyhow::Result<Value> {
+        let token = self.admin_token().await?;
+        answer(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .send()
+                .await?,
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -91,7 +142,7 @@ impl Rest {
 }
 
 /// The body of a success, or the server's own error message.
-pub(crate) async fn answer(resp: reqwest::Response) -> anyhow::Result<Value> {
+async fn answer(resp: reqwest::Response) -> anyhow::Result<Value> {
     let status = resp.status();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     if status.is_success() {

@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// resource keyhold creates for this host.
     #[arg(long, env = "KEYHOLD_HOST_RESOURCE")]
     host_resource: Option<String>,
+    /// The service's public origin, `https://host[:port]` (default `https://localhost:<listen port>`).
+    /// Token issuer, management audience and the vault audience's port derive from it, so every node
+    /// of one service (several `serve` on one PostgreSQL) must be given the same value.
+    #[arg(long, env = "KEYHOLD_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -86,6 +91,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         audit_log: args.audit_log,
         database: args.database,
         host_resource: args.host_resource,
+        public_url: args.public_url,
     };
     keyhold_server::run(config, shutdown_signal())
         .await

@@ -1,12 +1,13 @@
 //! Durability: concurrent writers, SIGKILL at a random moment, restart; every write that was answered
-//! 200 must be there afterwards. `KEYHOLD_CRASH_CYCLES` sets the number of cycles (default 20).
+//! 200 must be there afterwards, on SQLite and on PostgreSQL. `KEYHOLD_CRASH_CYCLES` sets the number of
+//! cycles (default 20).
 
 use std::{
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use keyhold_testkit::Server;
+use keyhold_testkit::{PostgresDatabase, Server};
 use serde_json::{Value, json};
 
 use crate::start;
@@ -143,4 +144,13 @@ pub async fn crash_cycles(mut server: Server) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_survive_sigkill_sqlite() {
     crash_cycles(start(&[])).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_writes_survive_sigkill_postgres() {
+    let Some(db) = PostgresDatabase::create().await.unwrap() else {
+        return;
+    };
+    crash_cycles(start(&["--database", &db.url])).await;
+    db.drop().await.unwrap();
 }

@@ -6,6 +6,7 @@ pub mod agents;
 mod arm;
 mod bundle;
 mod deleted;
+mod keyring;
 pub mod mi;
 mod oidc;
 mod secrets;
@@ -38,6 +39,7 @@ pub fn main_router(state: AppState) -> Router {
         .merge(token::routes())
         .merge(admin::routes())
         .merge(agents::routes())
+        .merge(keyring::routes())
         .merge(arm::routes())
         .route_layer(from_fn_with_state(state.audit.clone(), audit::record));
     Router::new()

@@ -5,10 +5,12 @@
 //! Vault and secret names compare case-insensitively through generated `*_key` columns (ASCII folding,
 //! byte order), the same rule as SQLite's `COLLATE NOCASE`; see `migrations/postgres/0001_init.sql`.
 
+mod leader;
 mod management;
+mod rekey;
 mod secrets;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
@@ -35,6 +37,7 @@ const MIGRATION_LOCK: i64 = 0x6b65_7968_6f6c_6401;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    leader: Arc<leader::Leader>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -77,6 +80,7 @@ impl PostgresStore {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Backend(format!("database URL: {e}")))?;
+        let leader = Arc::new(leader::Leader::new(config.clone()));
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -91,7 +95,7 @@ impl PostgresStore {
             .wait_timeout(Some(Duration::from_secs(30)))
             .build()
             .map_err(pool_err)?;
-        let store = Self { pool };
+        let store = Self { pool, leader };
         store.migrate().await?;
         Ok(store)
     }
@@ -200,6 +204,11 @@ impl Store for PostgresStore {
             .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(stored)
+    }
+
+    async fn replace_meta(&self, key: &str, old: &[u8], new: &[u8]) -> Result<bool> {
+        let c = self.client().await?;
+        rekey::replace_meta(&c, key, old, new).await
     }
 
     async fn put_principal(&self, p: &PrincipalRecord) -> Result<()> {
@@ -374,6 +383,11 @@ impl Store for PostgresStore {
         execute(&c, "DELETE FROM signing_keys WHERE kid = $1", &[&kid])
             .await
             .map(drop)
+    }
+
+    async fn replace_signing_key_sealed(&self, kid: &str, old: &Sealed, new: &Sealed) -> Result<bool> {
+        let c = self.client().await?;
+        rekey::replace_signing_key(&c, kid, old.as_bytes(), new.as_bytes()).await
     }
 
     async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
@@ -616,6 +630,30 @@ impl Store for PostgresStore {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect::<std::result::Result<_, tokio_postgres::Error>>()
             .map_err(db_err)
+    }
+
+    async fn secret_versions_not_under(
+        &self,
+        key_id: u32,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<SecretVersionRecord>> {
+        let c = self.client().await?;
+        rekey::not_under(&c, key_id, after_seq, limit).await
+    }
+
+    async fn count_secret_versions_not_under(&self, key_id: u32) -> Result<u64> {
+        let c = self.client().await?;
+        rekey::count_not_under(&c, key_id).await
+    }
+
+    async fn replace_secret_value(&self, seq: i64, old: &Sealed, new: &Sealed) -> Result<bool> {
+        let c = self.client().await?;
+        rekey::replace_value(&c, seq, old.as_bytes(), new.as_bytes()).await
+    }
+
+    async fn try_lead(&self, job: &str) -> Result<bool> {
+        self.leader.try_lead(job).await
     }
 }
 

@@ -11,14 +11,14 @@ use tokio_postgres::Row;
 use super::{db_err, execute, fold, query, query_opt};
 use crate::*;
 
-const COLS: &str =
+pub(super) const COLS: &str =
     "s.seq, s.vault, s.name, s.version, s.value, s.content_type, s.tags, s.enabled, s.nbf, s.exp, s.created, s.updated";
 const LIVE: &str =
     "NOT EXISTS (SELECT 1 FROM deleted_secrets d WHERE d.vault_key = s.vault_key AND d.name_key = s.name_key)";
 const LATEST: &str =
     "s.seq = (SELECT MAX(t.seq) FROM secret_versions t WHERE t.vault_key = s.vault_key AND t.name_key = s.name_key)";
 
-fn row(r: &Row) -> Result<SecretVersionRecord> {
+pub(super) fn row(r: &Row) -> Result<SecretVersionRecord> {
     let value: Vec<u8> = r.try_get(4).map_err(db_err)?;
     let tags: Option<String> = r.try_get(6).map_err(db_err)?;
     Ok(SecretVersionRecord {

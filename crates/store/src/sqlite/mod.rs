@@ -3,6 +3,7 @@
 //! which WAL lets run beside the writer and which see only committed data.
 
 mod management;
+mod rekey;
 mod secrets;
 mod writer;
 
@@ -169,6 +170,11 @@ impl Store for SqliteStore {
             Ok(stored)
         })
         .await
+    }
+
+    async fn replace_meta(&self, key: &str, old: &[u8], new: &[u8]) -> Result<bool> {
+        let (key, old, new) = (key.to_owned(), old.to_vec(), new.to_vec());
+        self.write(move |c| rekey::replace_meta(c, &key, &old, &new)).await
     }
 
     async fn put_principal(&self, p: &PrincipalRecord) -> Result<()> {
@@ -369,6 +375,12 @@ impl Store for SqliteStore {
                 .map_err(db_err)
         })
         .await
+    }
+
+    async fn replace_signing_key_sealed(&self, kid: &str, old: &Sealed, new: &Sealed) -> Result<bool> {
+        let (kid, old, new) = (kid.to_owned(), old.as_bytes().to_vec(), new.as_bytes().to_vec());
+        self.write(move |c| rekey::replace_signing_key(c, &kid, &old, &new))
+            .await
     }
 
     async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
@@ -657,5 +669,28 @@ impl Store for SqliteStore {
             rows.collect::<rusqlite::Result<_>>().map_err(db_err)
         })
         .await
+    }
+
+    async fn secret_versions_not_under(
+        &self,
+        key_id: u32,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<SecretVersionRecord>> {
+        self.read(move |c| rekey::not_under(c, key_id, after_seq, limit)).await
+    }
+
+    async fn count_secret_versions_not_under(&self, key_id: u32) -> Result<u64> {
+        self.read(move |c| rekey::count_not_under(c, key_id)).await
+    }
+
+    async fn replace_secret_value(&self, seq: i64, old: &Sealed, new: &Sealed) -> Result<bool> {
+        let (old, new) = (old.as_bytes().to_vec(), new.as_bytes().to_vec());
+        self.write(move |c| rekey::replace_value(c, seq, &old, &new)).await
+    }
+
+    /// One process owns an SQLite file, so it always leads.
+    async fn try_lead(&self, _job: &str) -> Result<bool> {
+        Ok(true)
     }
 }

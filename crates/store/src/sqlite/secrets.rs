@@ -6,10 +6,11 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::db_err;
 use crate::*;
 
-const COLS: &str = "seq, vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated";
+pub(super) const COLS: &str =
+    "seq, vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated";
 const LIVE: &str = "NOT EXISTS (SELECT 1 FROM deleted_secrets d WHERE d.vault = s.vault AND d.name = s.name)";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<SecretVersionRecord> {
+pub(super) fn row(r: &Row<'_>) -> rusqlite::Result<SecretVersionRecord> {
     let value: Vec<u8> = r.get(4)?;
     let tags: Option<String> = r.get(6)?;
     let corrupt = |e: String| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, e.into());

@@ -1,0 +1,35 @@
+//! Data-key rotation, for the admin principal: `POST /keyhold/v1/sys/rotate` adds a data key and
+//! answers at once (re-sealing runs in the background); `GET /keyhold/v1/sys/rotation-status` says how
+//! many records are still under older keys. Reached only while unsealed (the sys router falls through
+//! to here).
+
+use axum::{
+    Json, Router,
+    extract::State,
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+
+use crate::{AppState, error::ApiError, extract::AdminCaller};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/keyhold/v1/sys/rotate", post(rotate))
+        .route("/keyhold/v1/sys/rotation-status", get(status))
+}
+
+async fn rotate(_: AdminCaller, State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let key_id = s.core.rotation.rotate().await?;
+    Ok(Json(json!({ "keyId": key_id })))
+}
+
+async fn status(_: AdminCaller, State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let st = s.core.rotation.status().await?;
+    Ok(Json(json!({
+        "keyId": st.current_key_id,
+        "remaining": st.remaining(),
+        "secretVersions": st.secret_versions,
+        "signingKeys": st.signing_keys,
+        "identityHeader": st.identity_header,
+    })))
+}
