@@ -94,6 +94,11 @@ async fn purge_loop(jobs: Jobs, mut stop: watch::Receiver<bool>) {
                 Ok(n) => tracing::info!(purged = n, "purged expired deleted vaults"),
                 Err(e) => tracing::warn!(error = %e, "vault purge run failed"),
             }
+            match jobs.state.core.identity.rotate_signing_key_if_due().await {
+                Ok(None) => {}
+                Ok(Some(kid)) => tracing::info!(kid, "rotated the token-signing key (scheduled)"),
+                Err(e) => tracing::warn!(error = %e, "signing-key rotation failed"),
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}

@@ -104,6 +104,8 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         vault_resource: vault_resource.clone(),
         dns_suffix: suffix.clone(),
         token_lifetime_secs: config.token_lifetime_secs,
+        // Entra rolls its signing keys every few weeks; so does keyhold.
+        signing_key_max_age_secs: 30 * 86_400,
         clock_skew_secs: config.clock_skew_secs,
     };
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -182,6 +182,11 @@ impl Identity {
         self.signing.reload().await
     }
 
+    /// Scheduled rotation: a new signing key once the active one is older than the configured age.
+    pub async fn rotate_signing_key_if_due(&self) -> Result<Option<String>, AuthError> {
+        self.signing.rotate_if_older(self.config.signing_key_max_age_secs).await
+    }
+
     /// Adds a new signing key; the old one stays published until its last token has expired.
     pub async fn rotate_signing_key(&self) -> Result<String, AuthError> {
         self.signing.rotate().await

@@ -14,6 +14,7 @@ use crate::{AuthError, CoreConfig, Keys, clock::Clock};
 struct Loaded {
     key: SigningKey,
     public: PublicKey,
+    created: i64,
     retired_at: Option<i64>,
 }
 
@@ -62,6 +63,22 @@ impl SigningKeys {
         Ok(this)
     }
 
+    /// Rotates when the active key is older than `max_age_secs`; returns the new kid if it did.
+    pub(super) async fn rotate_if_older(&self, max_age_secs: i64) -> Result<Option<String>, AuthError> {
+        let newest = self
+            .loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|k| k.retired_at.is_none())
+            .map(|k| k.created)
+            .max();
+        match newest {
+            Some(created) if created + max_age_secs > self.clock.now() => Ok(None),
+            _ => self.rotate().await.map(Some),
+        }
+    }
+
     pub(super) async fn reload(&self) -> Result<(), AuthError> {
         let now = self.clock.now();
         let mut fresh = Vec::new();
@@ -76,6 +93,7 @@ impl SigningKeys {
             fresh.push(Loaded {
                 key,
                 public,
+                created: rec.created,
                 retired_at: rec.retired_at,
             });
         }
@@ -166,5 +184,50 @@ impl SigningKeys {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use keyhold_store::SqliteStore;
+
+    use super::*;
+
+    struct FakeClock(AtomicI64);
+
+    impl Clock for FakeClock {
+        fn now(&self) -> i64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_rotate_when_old_and_the_old_one_stays_published() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("keyhold-signing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("db"))?);
+        let clock = Arc::new(FakeClock(AtomicI64::new(1_000_000)));
+        let config = CoreConfig {
+            public_url: "https://localhost:1".into(),
+            vault_resource: "https://vault.localhost:1".into(),
+            dns_suffix: "vault.localhost".into(),
+            token_lifetime_secs: 3600,
+            clock_skew_secs: 60,
+            signing_key_max_age_secs: 1000,
+        };
+        let ring = Keys::load(store.clone(), keyhold_crypto::RootKey::generate()?).await?;
+        let keys = SigningKeys::load(store, ring, clock.clone(), &config).await?;
+        assert_eq!(keys.published("iss").len(), 1);
+        assert_eq!(keys.rotate_if_older(1000).await?, None, "a fresh key stays");
+        clock.0.fetch_add(1000, Ordering::SeqCst);
+        let new_kid = keys.rotate_if_older(1000).await?.ok_or("an old key is replaced")?;
+        let published: Vec<String> = keys.published("iss").into_iter().map(|k| k.kid).collect();
+        assert_eq!(published.len(), 2, "the old key stays published for its tokens");
+        assert!(published.contains(&new_kid));
+        assert_eq!(keys.rotate_if_older(1000).await?, None);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
     }
 }

@@ -48,6 +48,30 @@ async fn secret_values_and_client_secrets_are_not_in_the_database_files() {
         !contains(&bytes, server.admin.password.as_bytes()),
         "client secret found in plaintext on disk"
     );
+
+    // The token-signing private key: a plaintext PKCS#8 copy would carry the key's modulus, which is
+    // public (JWKS), so its absence from the files shows the private key is only stored sealed.
+    let jwks: serde_json::Value = server
+        .http
+        .get(format!(
+            "{}/{}/discovery/v2.0/keys",
+            server.state.url, server.state.tenant_id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    use base64::Engine;
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(jwks["keys"][0]["n"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(n.len(), 256, "a 2048-bit modulus");
+    assert!(
+        !contains(&bytes, &n),
+        "the signing key's private key (its modulus) found in plaintext on disk"
+    );
 }
 
 #[tokio::test]
