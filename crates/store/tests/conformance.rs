@@ -61,6 +61,9 @@ conformance!(
     purge_vault_takes_its_secrets,
     resource_groups_case_insensitive,
     role_assignments_by_name_and_principal,
+    one_time_tokens_are_used_once,
+    join_tokens_and_agents,
+    resources_by_id_and_group,
     rotation_pages_values_not_under_a_key,
     rotation_swaps_only_an_unchanged_value,
     concurrent_value_swaps_one_wins,
@@ -1365,4 +1368,105 @@ async fn try_lead_is_true_for_a_lone_node(s: Arc<dyn Store>) {
     assert!(s.try_lead("purge").await.unwrap());
     assert!(s.try_lead("purge").await.unwrap());
     assert!(s.try_lead("reseal").await.unwrap());
+}
+
+async fn one_time_tokens_are_used_once(s: Arc<dyn Store>) {
+    assert!(s.first_use("assertion:a:j1", 100, 10).await.unwrap());
+    assert!(
+        !s.first_use("assertion:a:j1", 100, 20).await.unwrap(),
+        "a second use is refused"
+    );
+    assert!(
+        s.first_use("assertion:a:j2", 100, 20).await.unwrap(),
+        "another jti is fine"
+    );
+    // Past its expiry the entry is forgotten (the assertion itself is refused by its exp check).
+    assert!(s.first_use("assertion:a:j1", 300, 200).await.unwrap());
+}
+
+async fn join_tokens_and_agents(s: Arc<dyn Store>) {
+    s.put_join_token("h1", "/subscriptions/s/vm1", 100).await.unwrap();
+    s.put_join_token("h2", "/subscriptions/s/vm2", 100).await.unwrap();
+    assert_eq!(
+        s.consume_join_token("h1", 50).await.unwrap().as_deref(),
+        Some("/subscriptions/s/vm1")
+    );
+    assert_eq!(s.consume_join_token("h1", 51).await.unwrap(), None, "one use only");
+    assert_eq!(
+        s.consume_join_token("h2", 100).await.unwrap(),
+        None,
+        "expired at its expiry"
+    );
+    assert_eq!(s.consume_join_token("nope", 1).await.unwrap(), None);
+    let a = AgentRecord {
+        agent_id: "a1".into(),
+        resource_id: "/subscriptions/s/vm1".into(),
+        public_key: "BPUB".into(),
+        created: 5,
+        revoked_at: None,
+    };
+    s.put_agent(&a).await.unwrap();
+    assert_eq!(s.agent("a1").await.unwrap(), Some(a.clone()));
+    s.revoke_agent("a1", 9).await.unwrap();
+    assert_eq!(s.agent("a1").await.unwrap().and_then(|x| x.revoked_at), Some(9));
+    assert!(
+        matches!(s.revoke_agent("a1", 10).await, Err(StoreError::NotFound)),
+        "revoked once"
+    );
+    assert!(s.agent("a2").await.unwrap().is_none());
+}
+
+async fn resources_by_id_and_group(s: Arc<dyn Store>) {
+    let ring = Keyring::generate().unwrap();
+    let vm = ResourceRecord {
+        id: "/subscriptions/s/resourceGroups/RG1/providers/Microsoft.Compute/virtualMachines/vm1".into(),
+        kind: "Microsoft.Compute/virtualMachines".into(),
+        resource_group: "RG1".into(),
+        name: "vm1".into(),
+        location: "westus".into(),
+        tags: Some(BTreeMap::from([("k".into(), "v".into())])),
+        properties: serde_json::json!({"vmId": "x"}),
+        identity: Some(serde_json::json!({"type": "SystemAssigned", "principalId": "p"})),
+        sealed: None,
+        created: 1,
+    };
+    let sa = ResourceRecord {
+        id: "/subscriptions/s/resourceGroups/rg2/providers/Microsoft.Storage/storageAccounts/sa1".into(),
+        kind: "Microsoft.Storage/storageAccounts".into(),
+        resource_group: "rg2".into(),
+        name: "sa1".into(),
+        identity: None,
+        sealed: Some(ring.seal(&Aad::new(&["storage-keys", "sa1"]), b"keys").unwrap()),
+        ..vm.clone()
+    };
+    s.put_resource(&vm).await.unwrap();
+    s.put_resource(&sa).await.unwrap();
+    assert_eq!(
+        s.resource(&vm.id.to_ascii_uppercase()).await.unwrap(),
+        Some(vm.clone()),
+        "ids are case-insensitive"
+    );
+    let got = s.resource(&sa.id).await.unwrap().unwrap();
+    assert_eq!(
+        &ring
+            .open(&Aad::new(&["storage-keys", "sa1"]), got.sealed.as_ref().unwrap())
+            .unwrap()[..],
+        b"keys"
+    );
+    assert_eq!(
+        s.list_resources(Some("rg1")).await.unwrap(),
+        vec![vm.clone()],
+        "groups are case-insensitive"
+    );
+    assert_eq!(s.list_resources(None).await.unwrap().len(), 2);
+    let updated = ResourceRecord {
+        identity: None,
+        properties: serde_json::json!({"vmId": "x", "more": 1}),
+        ..vm.clone()
+    };
+    s.put_resource(&updated).await.unwrap();
+    assert_eq!(s.resource(&vm.id).await.unwrap(), Some(updated));
+    s.delete_resource(&vm.id).await.unwrap();
+    assert!(s.resource(&vm.id).await.unwrap().is_none());
+    assert!(matches!(s.delete_resource(&vm.id).await, Err(StoreError::NotFound)));
 }
