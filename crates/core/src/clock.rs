@@ -10,6 +10,17 @@ pub trait Clock: Send + Sync + 'static {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
+/// A clock tests move by hand.
+#[cfg(test)]
+pub(crate) struct FakeClock(pub std::sync::atomic::AtomicI64);
+
+#[cfg(test)]
+impl Clock for FakeClock {
+    fn now(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
         SystemTime::now()

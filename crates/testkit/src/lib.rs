@@ -230,6 +230,12 @@ impl Server {
             .context("no access_token")
     }
 
+    /// The published signing keys (JWKS).
+    pub async fn jwks(&self) -> Result<Value> {
+        let url = format!("{}/{}/discovery/v2.0/keys", self.state.url, self.state.tenant_id);
+        Ok(self.http.get(url).send().await?.json().await?)
+    }
+
     /// The instance's one subscription id.
     pub async fn subscription_id(&self) -> Result<String> {
         let (status, body) = self.arm(reqwest::Method::GET, "/subscriptions", None).await?;

@@ -195,13 +195,7 @@ mod tests {
 
     use super::*;
 
-    struct FakeClock(AtomicI64);
-
-    impl Clock for FakeClock {
-        fn now(&self) -> i64 {
-            self.0.load(Ordering::SeqCst)
-        }
-    }
+    use crate::clock::FakeClock;
 
     #[tokio::test]
     async fn keys_rotate_when_old_and_the_old_one_stays_published() -> Result<(), Box<dyn std::error::Error>> {

@@ -416,6 +416,17 @@ impl Management {
         serde_json::from_slice(&plain).map_err(|e| ArmError::Internal(e.to_string()))
     }
 
+    async fn storage_account(&self, id: &str, group: &str, name: &str) -> Result<ResourceRecord, ArmError> {
+        self.store
+            .resource(id)
+            .await?
+            .ok_or_else(|| ArmError::ResourceNotFound {
+                kind: STORAGE_ACCOUNTS.into(),
+                name: name.to_owned(),
+                group: group.to_owned(),
+            })
+    }
+
     /// `listKeys`: (key name, value) pairs.
     pub async fn storage_keys(
         &self,
@@ -426,15 +437,7 @@ impl Management {
         let id = self.resource_id(group, STORAGE_ACCOUNTS, name);
         self.require(caller, "Microsoft.Storage/storageAccounts/listkeys/action", &id)
             .await?;
-        let record = self
-            .store
-            .resource(&id)
-            .await?
-            .ok_or_else(|| ArmError::ResourceNotFound {
-                kind: STORAGE_ACCOUNTS.into(),
-                name: name.to_owned(),
-                group: group.to_owned(),
-            })?;
+        let record = self.storage_account(&id, group, name).await?;
         Ok(self.open_storage_keys(&record).await?.into_iter().collect())
     }
 
@@ -449,15 +452,7 @@ impl Management {
         let id = self.resource_id(group, STORAGE_ACCOUNTS, name);
         self.require(caller, "Microsoft.Storage/storageAccounts/regeneratekey/action", &id)
             .await?;
-        let mut record = self
-            .store
-            .resource(&id)
-            .await?
-            .ok_or_else(|| ArmError::ResourceNotFound {
-                kind: STORAGE_ACCOUNTS.into(),
-                name: name.to_owned(),
-                group: group.to_owned(),
-            })?;
+        let mut record = self.storage_account(&id, group, name).await?;
         let mut keys = self.open_storage_keys(&record).await?;
         let slot = keys
             .keys()

@@ -330,13 +330,7 @@ mod tests {
 
     use super::*;
 
-    struct FakeClock(AtomicI64);
-
-    impl Clock for FakeClock {
-        fn now(&self) -> i64 {
-            self.0.load(Ordering::SeqCst)
-        }
-    }
+    use crate::clock::FakeClock;
 
     fn new_secret(value: &str) -> NewSecret {
         NewSecret {

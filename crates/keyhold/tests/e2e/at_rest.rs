@@ -51,18 +51,7 @@ async fn secret_values_and_client_secrets_are_not_in_the_database_files() {
 
     // The token-signing private key: a plaintext PKCS#8 copy would carry the key's modulus, which is
     // public (JWKS), so its absence from the files shows the private key is only stored sealed.
-    let jwks: serde_json::Value = server
-        .http
-        .get(format!(
-            "{}/{}/discovery/v2.0/keys",
-            server.state.url, server.state.tenant_id
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = server.jwks().await.unwrap();
     use base64::Engine;
     let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(jwks["keys"][0]["n"].as_str().unwrap())

@@ -118,18 +118,7 @@ async fn forged_and_misused_tokens_get_the_challenge() {
     assert_challenged(&server, Some(&none), "alg none").await;
 
     // HS256 keyed with the public key: the classic algorithm-confusion attack.
-    let jwks: Value = server
-        .http
-        .get(format!(
-            "{}/{}/discovery/v2.0/keys",
-            server.state.url, server.state.tenant_id
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = server.jwks().await.unwrap();
     let n = B64.decode(jwks["keys"][0]["n"].as_str().unwrap()).unwrap();
     let hs_header = json!({"alg": "HS256", "typ": "JWT", "kid": header["kid"]});
     let input = format!("{}.{}", encode(&hs_header), encode(&claims));
@@ -244,18 +233,7 @@ async fn signing_key_rotation_keeps_old_tokens_valid() {
     )
     .await;
     assert_eq!(status, 200, "{rotated}");
-    let jwks: Value = server
-        .http
-        .get(format!(
-            "{}/{}/discovery/v2.0/keys",
-            server.state.url, server.state.tenant_id
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = server.jwks().await.unwrap();
     assert_eq!(
         jwks["keys"].as_array().unwrap().len(),
         2,

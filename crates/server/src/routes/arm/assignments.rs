@@ -13,7 +13,7 @@ use keyhold_store::RoleAssignmentRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ArmRequest, ArmResult, Target, list, method_not_allowed, ok};
+use super::{ArmRequest, ArmResult, Target, iso, list, method_not_allowed, ok};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -34,13 +34,6 @@ fn definition_id(s: &AppState, role_guid: &str) -> String {
         "{}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}",
         s.core.management.subscription_scope()
     )
-}
-
-fn iso(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 fn assignment_json(s: &AppState, a: &RoleAssignmentRecord) -> Value {

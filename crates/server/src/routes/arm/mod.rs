@@ -312,6 +312,14 @@ async fn dispatch(caller: ArmCaller, State(s): State<AppState>, req: Request) ->
 
 pub(crate) type ArmResult = Result<Response, ApiError>;
 
+/// Unix seconds as ARM's RFC 3339 timestamps.
+pub(crate) fn iso(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
 pub(crate) fn ok(status: StatusCode, body: Value) -> ArmResult {
     Ok((status, Json(body)).into_response())
 }

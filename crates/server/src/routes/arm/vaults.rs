@@ -11,7 +11,7 @@ use keyhold_store::VaultRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ArmRequest, ArmResult, Target, list, method_not_allowed, ok};
+use super::{ArmRequest, ArmResult, Target, iso, list, method_not_allowed, ok};
 use crate::AppState;
 
 #[derive(Deserialize, Default)]
@@ -56,13 +56,6 @@ fn vault_uri(s: &AppState, name: &str) -> String {
         "https://{name}.{}/",
         s.core.config.vault_resource.trim_start_matches("https://")
     )
-}
-
-fn iso(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 pub(crate) fn vault_json(s: &AppState, v: &VaultRecord) -> Value {
