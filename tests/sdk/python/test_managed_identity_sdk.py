@@ -142,6 +142,45 @@ def test_default_azure_credential_imds_only_pod_identity_host(world: MiWorld, mi
     assert type(credential._successful_credential).__name__ in ("ManagedIdentityCredential", "ImdsCredential")
 
 
+def test_default_azure_credential_imds_probe_against_keyhold(world: MiWorld, mi_env, caplog) -> None:
+    """DefaultAzureCredential's IMDS probe (a GET without `Metadata`, 1 s timeout, no retries) is only
+    sent when AZURE_POD_IDENTITY_AUTHORITY_HOST is absent when the credential is built (azure-identity
+    `ImdsCredential.__init__`); the probe and the token request read the variable when they are sent.
+    So: build DAC without it, then set it, and keyhold's IMDS answers both the probe (400, which counts
+    as "IMDS is there") and the token request."""
+    env = mi_env("imds")
+    pod_host = env.pop("AZURE_POD_IDENTITY_AUTHORITY_HOST")
+    import os
+
+    del os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
+    credential = DefaultAzureCredential()
+    os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = pod_host
+    with caplog.at_level("INFO", logger="azure.core.pipeline.policies.http_logging_policy"):
+        assert token_oid(credential, world) == world.system["object_id"]
+    imds = [r.getMessage() for r in caplog.records if "/metadata/identity/oauth2/token" in r.getMessage()]
+    probes = [m for m in imds if "'Metadata'" not in m]
+    assert probes and len(imds) > len(probes), imds
+    roundtrip(credential, world, "dac-probe-sent")
+
+
+def test_imds_probe_requests_get_400(world: MiWorld) -> None:
+    """What the probes get from keyhold's IMDS (wire-protocol §4.4): 400 invalid_request, not 404
+    (retried) and not a hang; Python's probe has the token query, JS's has none."""
+    base = kh.keyhold_env(world.server.data_dir)["AZURE_POD_IDENTITY_AUTHORITY_HOST"].rstrip("/")
+    with kh.requests.Session() as s:
+        s.trust_env = False
+        for url in (
+            f"{base}/metadata/identity/oauth2/token?api-version=2018-02-01&resource={world.server.vault_resource}",
+            f"{base}/metadata/identity/oauth2/token",
+        ):
+            resp = s.get(url, headers={"Accept": "application/json"}, timeout=5)
+            assert resp.status_code == 400, (url, resp.status_code, resp.text)
+            assert resp.json() == {
+                "error": "invalid_request",
+                "error_description": "Required metadata header not specified",
+            }, resp.text
+
+
 def test_system_identity_is_denied_on_a_vault_without_a_grant(world: MiWorld, mi_env) -> None:
     """Control: the token is accepted, but without an access policy the identity gets 403."""
     mi_env("imds")
