@@ -67,7 +67,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         value: Some(value.clone()),
         ..Default::default()
     };
-    let set = client.set_secret(&secret_name, params.try_into()?, None).await?.into_model()?;
+    let set = client
+        .set_secret(&secret_name, params.try_into()?, None)
+        .await?
+        .into_model()?;
     if set.value.as_deref() != Some(value.as_str()) {
         return Err(format!("set_secret returned value {:?}", set.value).into());
     }
