@@ -6,6 +6,8 @@
 // so msal-node picks its source from what is left:
 //   imds        AZURE_POD_IDENTITY_AUTHORITY_HOST     GET /metadata/identity/oauth2/token/
 //   appservice  IDENTITY_ENDPOINT + IDENTITY_HEADER   GET /msi/token, X-IDENTITY-HEADER
+//   azureml     MSI_ENDPOINT + MSI_SECRET             GET /msi/token?api-version=2017-09-01, secret
+//   cloudshell  MSI_ENDPOINT                          POST /msi/token, form resource=
 // No client option is changed. Only the identities under test are granted on the vault
 // (identities are deny-by-default), and each token's oid is checked.
 import assert from "node:assert/strict";
@@ -16,7 +18,17 @@ import * as kh from "./harness.mjs";
 const SOURCES = {
   imds: ["AZURE_POD_IDENTITY_AUTHORITY_HOST"],
   appservice: ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"],
+  azureml: ["MSI_ENDPOINT", "MSI_SECRET"],
+  cloudshell: ["MSI_ENDPOINT"],
 };
+// The user-assigned selectors msal-node supports per source (Azure ML: clientId only; Cloud Shell: none).
+const SELECTORS = {
+  imds: ["clientId", "resourceId", "objectId"],
+  appservice: ["clientId", "resourceId", "objectId"],
+  azureml: ["clientId"],
+  cloudshell: [],
+};
+const selectorOf = (selector, u) => ({ clientId: { clientId: u.clientId }, resourceId: { resourceId: u.id }, objectId: { objectId: u.principalId } })[selector];
 const FAIL_FAST_MS = 10_000;
 
 let server;
@@ -69,20 +81,15 @@ for (const source of Object.keys(SOURCES)) {
     assert.equal(res.oid, system.object_id);
   });
 
-  for (const [selector, options] of [
-    ["clientId", () => ({ clientId: attached.clientId })],
-    ["resourceId", () => ({ resourceId: attached.id })],
-    ["objectId", () => ({ objectId: attached.principalId })],
-  ]) {
+  for (const selector of SELECTORS[source]) {
     test(`ManagedIdentityCredential({${selector}}) via ${source}: the attached user-assigned identity`, async () => {
-      const res = await run("mi-secret", source, { credential: "mi", options: options() });
+      const res = await run("mi-secret", source, { credential: "mi", options: selectorOf(selector, attached) });
       assert.equal(res.oid, attached.principalId);
       assert.notEqual(res.oid, system.object_id);
     });
 
     test(`ManagedIdentityCredential({${selector}}) via ${source}: an identity not attached to the host fails fast`, async () => {
-      const sel = { clientId: { clientId: stranger.clientId }, resourceId: { resourceId: stranger.id }, objectId: { objectId: stranger.principalId } }[selector];
-      const res = await run("mi-fail", source, { credential: "mi", options: sel });
+      const res = await run("mi-fail", source, { credential: "mi", options: selectorOf(selector, stranger) });
       // keyhold's 400 invalid_request "Identity not found", as msal-node reports it.
       assert.equal(res.name, "CredentialUnavailableError", JSON.stringify(res));
       assert.match(res.message, /Identity not found/, JSON.stringify(res));
@@ -90,6 +97,7 @@ for (const source of Object.keys(SOURCES)) {
     });
   }
 
+  if (!SELECTORS[source].includes("clientId")) continue;
   test(`DefaultAzureCredential via ${source} with AZURE_CLIENT_ID alone: user-assigned`, async () => {
     const res = await run("mi-secret", source, { credential: "dac" }, { AZURE_CLIENT_ID: attached.clientId });
     assert.equal(res.oid, attached.principalId);
