@@ -18,6 +18,7 @@ is that identity's object id.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -69,7 +70,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiWorld]:
 
 
 @pytest.fixture
-def mi_env(world: MiWorld) -> Callable[..., dict]:
+def mi_env(world: MiWorld) -> Iterator[Callable[..., dict]]:
     """mi_env(source, **extra): enter (for the rest of the test) an environment of exactly
     `keyhold env` + PATH with only `source`'s managed-identity variables (+ `extra`)."""
     stack: list = []
@@ -150,8 +151,6 @@ def test_default_azure_credential_imds_probe_against_keyhold(world: MiWorld, mi_
     as "IMDS is there") and the token request."""
     env = mi_env("imds")
     pod_host = env.pop("AZURE_POD_IDENTITY_AUTHORITY_HOST")
-    import os
-
     del os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
     credential = DefaultAzureCredential()
     os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = pod_host
