@@ -8,12 +8,15 @@
 #   cargo-test    cargo test --workspace
 #   pytest        the official Python SDKs against a real `keyhold serve` (tests/sdk/python)
 #   node-test     the official JS SDKs against a real `keyhold serve` (tests/sdk/js)
+#   rust-sdk      builds tests/sdk/rust (the official Rust azure_identity + keyvault secrets crates,
+#                 its own cargo project with its own Cargo.lock, target dir .cache/rust-sdk-target)
+#                 and runs its pytest driver against a real `keyhold serve`
 # Every stage runs even if an earlier one failed (the SDK stages are reported as
 # failed, not skipped, when there is no freshly built binary); exits non-zero if
 # any stage failed, after printing a summary. Logs: .cache/test-logs/<stage>.log.
 #
 # Environment: KEYHOLD_BIN (default target/debug/keyhold, relative to the repo),
-# PYTHON (default python3), PYTEST_ARGS / NODE_TEST_ARGS (extra arguments),
+# PYTHON (default python3), PYTEST_ARGS / NODE_TEST_ARGS / RUST_SDK_PYTEST_ARGS (extra arguments),
 # SKIP_CARGO=1 (SDK suites only, against an existing binary; for local iteration).
 set -euo pipefail
 
@@ -30,6 +33,7 @@ CACHE="$ROOT/.cache"
 VENV="$CACHE/venv"
 PY_DIR="tests/sdk/python"
 JS_DIR="tests/sdk/js"
+RS_DIR="tests/sdk/rust"
 LOG_DIR="$CACHE/test-logs"
 mkdir -p "$LOG_DIR"
 rm -f "$LOG_DIR"/*.log "$LOG_DIR"/*.summary  # counts below must come from this run only
@@ -125,6 +129,15 @@ stage_node_test() {
   timeout --kill-after=30 1500 node --test --test-reporter=spec --test-timeout=600000 ${NODE_TEST_ARGS:-} ./*.test.mjs
 }
 
+stage_rust_sdk() {
+  [ -x "$BIN_PATH" ] || { echo "keyhold binary missing: $BIN_PATH"; return 1; }
+  # Its own target dir: never the workspace's (whatever CARGO_TARGET_DIR says).
+  CARGO_TARGET_DIR="$CACHE/rust-sdk-target" cargo build --locked --manifest-path "$RS_DIR/Cargo.toml"
+  export RUST_SDK_BIN="$CACHE/rust-sdk-target/debug/keyhold-rust-sdk-tests"
+  # shellcheck disable=SC2086
+  timeout --kill-after=30 900 "$VENV/bin/python" -m pytest "$RS_DIR" -p no:cacheprovider ${RUST_SDK_PYTEST_ARGS:-}
+}
+
 if [ ! -w /etc/hosts ]; then
   echo "warning: /etc/hosts is not writable; the SDK suites pin <vault>.vault.localhost there and will fail" >&2
 fi
@@ -169,6 +182,14 @@ else
   run_stage node-test stage_node_test
 fi
 
+if [ "${STATUS[setup-python]:-}" != PASS ]; then
+  not_run rust-sdk "setup-python failed"
+elif [ "$BUILD_OK" != 1 ]; then
+  not_run rust-sdk "cargo build failed"
+else
+  run_stage rust-sdk stage_rust_sdk
+fi
+
 if [ "$BUILD_OK" != 1 ]; then
   not_run netns "cargo build failed"
 else
@@ -199,6 +220,11 @@ if [ -n "${STATUS[pytest]:-}" ] && [ -f "$LOG_DIR/pytest.log" ]; then
   grep -E '^=+ .* in [0-9.]+s' "$LOG_DIR/pytest.log" | tail -1 > "$LOG_DIR/pytest.summary" || true
   PASSED=$((PASSED + $(total '\d+(?= passed)' "$LOG_DIR/pytest.summary")))
   FAILED=$((FAILED + $(total '\d+(?= failed)' "$LOG_DIR/pytest.summary") + $(total '\d+(?= errors?)' "$LOG_DIR/pytest.summary")))
+fi
+if [ -n "${STATUS[rust-sdk]:-}" ] && [ -f "$LOG_DIR/rust-sdk.log" ]; then
+  grep -E '^=+ .* in [0-9.]+s' "$LOG_DIR/rust-sdk.log" | tail -1 > "$LOG_DIR/rust-sdk.summary" || true
+  PASSED=$((PASSED + $(total '\d+(?= passed)' "$LOG_DIR/rust-sdk.summary")))
+  FAILED=$((FAILED + $(total '\d+(?= failed)' "$LOG_DIR/rust-sdk.summary") + $(total '\d+(?= errors?)' "$LOG_DIR/rust-sdk.summary")))
 fi
 if [ -n "${STATUS[node-test]:-}" ] && [ -f "$LOG_DIR/node-test.log" ]; then
   PASSED=$((PASSED + $(total '^(ℹ|#) pass \K\d+' "$LOG_DIR/node-test.log")))

@@ -382,3 +382,61 @@ export function runChild(scenario, env, input = {}, { timeoutMs = 180_000 } = {}
 }
 
 export const newGuid = () => randomUUID();
+
+// ---------------------------------------------------------------------------- ARM and managed identity
+
+export const MI_VARIABLES = ["IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "AZURE_POD_IDENTITY_AUTHORITY_HOST"];
+
+/** An ARM call (`p` from `/subscriptions...`) as the admin; api-version added unless present. */
+export async function armCall(server, method, p, body, token) {
+  token ??= await adminToken(server);
+  const url = p.includes("api-version=") ? `${server.url}${p}` : `${server.url}${p}${p.includes("?") ? "&" : "?"}api-version=2023-07-01`;
+  return request(server, method, url, { headers: { Authorization: `Bearer ${token}` }, body });
+}
+
+async function armJson(res, what, ok = [200, 201]) {
+  if (!ok.includes(res.status)) throw new Error(`${what} failed: ${res.status} ${res.text}`);
+  return res.text ? res.json() : {};
+}
+
+export async function resourceGroupId(server) {
+  const subs = await armJson(await armCall(server, "GET", "/subscriptions?api-version=2022-12-01"), "list subscriptions");
+  return `/subscriptions/${subs.value[0].subscriptionId}/resourceGroups/keyhold`;
+}
+
+/** `<data-dir>/mi.json`: the host's system-assigned identity (object_id, client_id, resource_id). */
+export const miFile = (server) => JSON.parse(fs.readFileSync(path.join(server.dataDir, "mi.json"), "utf8"));
+
+/** Add an access policy for `objectId` on `vault` (identities are deny-by-default). */
+export async function grantVaultAccess(server, vault, objectId, secrets = ["get", "list", "set"]) {
+  const body = { properties: { accessPolicies: [{ tenantId: server.tenant, objectId, permissions: { secrets } }] } };
+  const p = `${await resourceGroupId(server)}/providers/Microsoft.KeyVault/vaults/${vault.name}/accessPolicies/add`;
+  await armJson(await armCall(server, "PUT", p, body), `grant ${objectId} on ${vault.name}`);
+}
+
+/** Create a user-assigned identity: {name, id, principalId, clientId}. */
+export async function createUserAssignedIdentity(server, name = unique("js-uai")) {
+  const id = `${await resourceGroupId(server)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
+  const body = await armJson(await armCall(server, "PUT", id, { location: "local" }), `create identity ${name}`);
+  return { name, id, principalId: body.properties.principalId, clientId: body.properties.clientId };
+}
+
+/** Attach user-assigned identities to the host's VM resource (keeps the system-assigned one). */
+export async function attachUserAssigned(server, identities) {
+  const body = {
+    identity: {
+      type: "SystemAssigned, UserAssigned",
+      userAssignedIdentities: Object.fromEntries(identities.map((u) => [u.id, {}])),
+    },
+  };
+  return armJson(await armCall(server, "PATCH", miFile(server).resource_id, body), "attach identities", [200]);
+}
+
+/** `keyhold env` (no service principal) keeping only the managed-identity variables in `keep`. */
+export function miEnv(dataDir, keep) {
+  const env = keyholdEnv(dataDir);
+  const missing = MI_VARIABLES.filter((k) => !(k in env));
+  if (missing.length) throw new Error(`keyhold env did not print ${missing}`);
+  for (const k of MI_VARIABLES) if (!keep.includes(k)) delete env[k];
+  return env;
+}

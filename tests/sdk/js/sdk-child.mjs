@@ -7,7 +7,12 @@
 // Not a test file on its own (the name does not match node --test's patterns).
 
 import assert from "node:assert/strict";
-import { ClientCertificateCredential, ClientSecretCredential, DefaultAzureCredential } from "@azure/identity";
+import {
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  DefaultAzureCredential,
+  ManagedIdentityCredential,
+} from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 
 const VERSION_RE = /^[0-9a-f]{32}$/;
@@ -41,7 +46,43 @@ async function collect(iter) {
 const client = (input) => new SecretClient(input.vaultUrl, new DefaultAzureCredential());
 const wholeSeconds = (ms) => new Date(Math.floor(ms / 1000) * 1000);
 
+/** The credential a managed-identity scenario asks for: {credential: "mi"|"dac", options}. */
+function miCredential(input) {
+  if (input.credential === "dac") return new DefaultAzureCredential(input.options);
+  return input.options ? new ManagedIdentityCredential(input.options) : new ManagedIdentityCredential();
+}
+
+const claimsOf = (token) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8"));
+
 const scenarios = {
+  // Token (oid) + setSecret/getSecret through SecretClient with a managed identity credential.
+  async "mi-secret"(input) {
+    const cred = miCredential(input);
+    const tok = await cred.getToken(input.scope);
+    const { oid, xms_mirid: mirid } = claimsOf(tok.token);
+    const c = new SecretClient(input.vaultUrl, cred);
+    const name = `${input.prefix}-mi`;
+    const set = await c.setSecret(name, `value of ${name}`);
+    assert.equal(set.value, `value of ${name}`);
+    const got = await c.getSecret(name);
+    assert.equal(got.value, `value of ${name}`);
+    assert.equal(got.properties.version, set.properties.version);
+    return { oid, mirid, expiresOnTimestamp: tok.expiresOnTimestamp };
+  },
+
+  // The identity must not work: getSecret through SecretClient fails; report how and how fast.
+  async "mi-fail"(input) {
+    const cred = miCredential(input);
+    const c = new SecretClient(input.vaultUrl, cred);
+    const started = Date.now();
+    try {
+      await c.getSecret(`${input.prefix}-nope`);
+    } catch (err) {
+      return { name: err.name, message: String(err.message), statusCode: err.statusCode, elapsedMs: Date.now() - started };
+    }
+    assert.fail("getSecret succeeded with an identity that must not work");
+  },
+
   async "client-secret-credential"(input) {
     const cred = new ClientSecretCredential(input.tenant, input.appId, input.password, {
       authorityHost: input.url,

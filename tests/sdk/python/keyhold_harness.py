@@ -616,3 +616,92 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 
 def new_guid() -> str:
     return str(uuid.uuid4())
+
+
+# --------------------------------------------------------------------------- ARM and managed identity
+
+ARM_API_VERSION = "2023-07-01"
+MI_VARIABLES = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "AZURE_POD_IDENTITY_AUTHORITY_HOST")
+
+
+def arm_call(server: Server, method: str, path: str, body: object = None, token: str | None = None) -> requests.Response:
+    """An ARM call (`path` from `/subscriptions...`) as the admin; api-version is added unless present."""
+    token = token or admin_token(server)
+    sep = "&" if "?" in path else "?"
+    url = f"{server.url}{path}" if "api-version=" in path else f"{server.url}{path}{sep}api-version={ARM_API_VERSION}"
+    with server.session() as s:
+        return s.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT)
+
+
+def _arm_json(resp: requests.Response, what: str, ok: tuple[int, ...] = (200, 201)) -> dict:
+    if resp.status_code not in ok:
+        raise HarnessError(f"{what} failed: {resp.status_code} {resp.text}")
+    return resp.json() if resp.content else {}
+
+
+def subscription_id(server: Server) -> str:
+    body = _arm_json(arm_call(server, "GET", "/subscriptions?api-version=2022-12-01"), "list subscriptions")
+    return body["value"][0]["subscriptionId"]
+
+
+def resource_group_id(server: Server) -> str:
+    """The resource group that vaults made through the admin API live in."""
+    return f"/subscriptions/{subscription_id(server)}/resourceGroups/keyhold"
+
+
+def mi_file(server: Server) -> dict:
+    """`<data-dir>/mi.json`: the host's system-assigned identity (object_id, client_id, resource_id)."""
+    return json.loads((server.data_dir / "mi.json").read_text())
+
+
+def grant_vault_access(
+    server: Server, vault: Vault, object_id: str, secrets: tuple[str, ...] = ("get", "list", "set")
+) -> None:
+    """Add an access policy for `object_id` on `vault` (identities are deny-by-default)."""
+    body = {
+        "properties": {
+            "accessPolicies": [{"tenantId": server.tenant, "objectId": object_id, "permissions": {"secrets": list(secrets)}}]
+        }
+    }
+    path = f"{resource_group_id(server)}/providers/Microsoft.KeyVault/vaults/{vault.name}/accessPolicies/add"
+    _arm_json(arm_call(server, "PUT", path, body), f"grant {object_id} on {vault.name}")
+
+
+@dataclass
+class UserAssignedIdentity:
+    name: str
+    id: str  # ARM resource id
+    principal_id: str  # = the token's oid
+    client_id: str
+
+
+def create_user_assigned_identity(server: Server, name: str | None = None) -> UserAssignedIdentity:
+    name = name or unique("uai")
+    rid = f"{resource_group_id(server)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+    body = _arm_json(arm_call(server, "PUT", rid, {"location": "local"}), f"create identity {name}")
+    props = body["properties"]
+    return UserAssignedIdentity(name=name, id=rid, principal_id=props["principalId"], client_id=props["clientId"])
+
+
+def attach_user_assigned(server: Server, identities: list[UserAssignedIdentity]) -> dict:
+    """Attach user-assigned identities to the host's VM resource (keeps the system-assigned one)."""
+    body = {
+        "identity": {
+            "type": "SystemAssigned, UserAssigned",
+            "userAssignedIdentities": {u.id: {} for u in identities},
+        }
+    }
+    return _arm_json(arm_call(server, "PATCH", mi_file(server)["resource_id"], body), "attach identities", ok=(200,))
+
+
+def mi_environ(data_dir: Path, keep: tuple[str, ...]) -> dict[str, str]:
+    """`keyhold env` (no service principal) with only the managed-identity variables in `keep`:
+    the SDKs pick their managed-identity source from which of these are set."""
+    env = keyhold_env(data_dir)
+    missing = [name for name in MI_VARIABLES if name not in env]
+    if missing:
+        raise HarnessError(f"keyhold env did not print {missing}")
+    for name in MI_VARIABLES:
+        if name not in keep:
+            del env[name]
+    return env
