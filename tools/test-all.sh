@@ -8,6 +8,8 @@
 #   cargo-test    cargo test --workspace
 #   pytest        the official Python SDKs against a real `keyhold serve` (tests/sdk/python)
 #   node-test     the official JS SDKs against a real `keyhold serve` (tests/sdk/js)
+#   cli           the az-shaped CLI (tests/cli/test_*.sh, `az` symlinked to keyhold), each script
+#                 against its own `keyhold serve` on port 0 in a temp dir
 # Every stage runs even if an earlier one failed (the SDK stages are reported as
 # failed, not skipped, when there is no freshly built binary); exits non-zero if
 # any stage failed, after printing a summary. Logs: .cache/test-logs/<stage>.log.
@@ -120,6 +122,12 @@ stage_node_test() {
   timeout --kill-after=30 1500 node --test --test-reporter=spec --test-timeout=600000 ${NODE_TEST_ARGS:-} ./*.test.mjs
 }
 
+stage_cli() {
+  [ -x "$BIN_PATH" ] || { echo "keyhold binary missing: $BIN_PATH"; return 1; }
+  command -v jq >/dev/null || { echo "jq not found (the CLI tests check outputs with it)"; return 1; }
+  KEYHOLD_BIN="$BIN_PATH" timeout --kill-after=30 1200 tests/cli/run.sh
+}
+
 if [ ! -w /etc/hosts ]; then
   echo "warning: /etc/hosts is not writable; the SDK suites pin <vault>.vault.localhost there and will fail" >&2
 fi
@@ -164,6 +172,12 @@ else
   run_stage node-test stage_node_test
 fi
 
+if [ "$BUILD_OK" != 1 ]; then
+  not_run cli "cargo build failed"
+else
+  run_stage cli stage_cli
+fi
+
 if [ "${PG_STARTED_HERE:-0}" = 1 ]; then
   tools/pg-test-cluster.sh stop >/dev/null 2>&1 || echo "warning: could not stop the PostgreSQL test cluster" >&2
   trap - EXIT
@@ -192,6 +206,10 @@ fi
 if [ -n "${STATUS[node-test]:-}" ] && [ -f "$LOG_DIR/node-test.log" ]; then
   PASSED=$((PASSED + $(total '^(ℹ|#) pass \K\d+' "$LOG_DIR/node-test.log")))
   FAILED=$((FAILED + $(total '^(ℹ|#) fail \K\d+' "$LOG_DIR/node-test.log")))
+fi
+if [ -n "${STATUS[cli]:-}" ] && [ -f "$LOG_DIR/cli.log" ]; then
+  PASSED=$((PASSED + $(total '^cli scripts: \K\d+(?= passed)' "$LOG_DIR/cli.log")))
+  FAILED=$((FAILED + $(total '^cli scripts: \d+ passed, \K\d+(?= failed)' "$LOG_DIR/cli.log")))
 fi
 
 echo
