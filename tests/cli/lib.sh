@@ -81,7 +81,7 @@ fails() {
   LAST_RC=0
   out="$("$@" 2> "$WORK/stderr")" || LAST_RC=$?
   err="$(cat "$WORK/stderr")"
-  if [ "$LAST_RC" -ne 0 ] && [ -z "$out" ] && grep -qE "^ERROR: " <<< "$err" && grep -qE -- "$want" <<< "$err"; then
+  if [ "$LAST_RC" -ne 0 ] && [ -z "$out" ] && grep -qE "^ERROR: " <<< "$err" && grep -zqE -- "$want" <<< "$err"; then
     printf '  ok: fails (exit %s): %s\n' "$LAST_RC" "$(head -n 1 <<< "$err")"
   else
     printf '  FAIL: expected failure matching /%s/ from: %s\n    exit %s, stdout: %s\n    stderr: %s\n' \

@@ -41,7 +41,7 @@ APP="$(jq -r .appId <<< "$sp")"; PW="$(jq -r .password <<< "$sp")"; TENANT="$(jq
 az login --service-principal -u "$APP" -p "$PW" --tenant "$TENANT" > /dev/null
 fails "Forbidden|not authorized|does not have|AuthorizationFailed" az keyvault secret show --vault-name errvault --name missing
 ok '[ "$LAST_RC" = 1 ]' "exit 1"
-fails "AuthorizationFailed" az keyvault create -n other -g rg1
+fails "No subscriptions found for $APP" az keyvault create -n other -g rg1
 step "bad credentials"
 fails "invalid_client|secret" az login --service-principal -u "$APP" -p wrong --tenant "$TENANT"
 

@@ -82,7 +82,7 @@ jcheck "$(az keyvault secret recover --vault-name apvault -n s)" '.id | test("/s
 az keyvault secret delete --vault-name apvault -n s > /dev/null
 az keyvault secret purge --vault-name apvault -n s
 fails "SecretNotFound" az keyvault secret show --vault-name apvault -n s
-jcheck "$(az keyvault secret restore --vault-name apvault --file "$WORK/s.bak")" '.id | test("/secrets/s$")' "restore"
+jcheck "$(az keyvault secret restore --vault-name apvault --file "$WORK/s.bak")" '.id | test("/secrets/s/[0-9a-f]{32}$")' "restore"
 ok '[ "$(az keyvault secret show --vault-name apvault -n s --query value -o tsv)" = v2 ]' "restored value"
 
 step "vault lifecycle: update, delete, list-deleted, recover, purge"

@@ -107,6 +107,8 @@ pub async fn login(args: LoginArgs, out: &OutputArgs) -> anyhow::Result<()> {
         login,
         subscription_id: None,
     };
+    // A new sign-in never reuses a cached token: the credential itself must work.
+    let _ = std::fs::remove_file(config_dir().join("tokens.json"));
     let session = Session::new(profile.clone())?;
     session.token(&profile.url).await?;
     profile.subscription_id = session.subscription_id().await.ok();

@@ -120,7 +120,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Ad(args) => ad::run(args, out).await,
         Command::Storage(args) => storage::run(args, out).await,
         Command::Completion { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "keyhold", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "keyhold", &mut script);
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
             Ok(())
         }
     }

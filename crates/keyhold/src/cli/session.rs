@@ -393,7 +393,12 @@ impl Session {
         subs["value"][0]["subscriptionId"]
             .as_str()
             .map(str::to_owned)
-            .context("the signed-in principal can see no subscription")
+            .with_context(|| {
+                format!(
+                    "No subscriptions found for {}: it has no role in keyhold's subscription (grant one with `keyhold role assignment create`)",
+                    self.user()["name"].as_str().unwrap_or("the signed-in principal")
+                )
+            })
     }
 }
 
