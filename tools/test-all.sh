@@ -11,6 +11,8 @@
 #   rust-sdk      builds tests/sdk/rust (the official Rust azure_identity + keyvault secrets crates,
 #                 its own cargo project with its own Cargo.lock, target dir .cache/rust-sdk-target)
 #                 and runs its pytest driver against a real `keyhold serve`
+#   cli           the az-shaped CLI (tests/cli/test_*.sh, `az` symlinked to keyhold), each script
+#                 against its own `keyhold serve` on port 0 in a temp dir
 # Every stage runs even if an earlier one failed (the SDK stages are reported as
 # failed, not skipped, when there is no freshly built binary); exits non-zero if
 # any stage failed, after printing a summary. Logs: .cache/test-logs/<stage>.log.
@@ -138,6 +140,12 @@ stage_rust_sdk() {
   timeout --kill-after=30 900 "$VENV/bin/python" -m pytest "$RS_DIR" -p no:cacheprovider ${RUST_SDK_PYTEST_ARGS:-}
 }
 
+stage_cli() {
+  [ -x "$BIN_PATH" ] || { echo "keyhold binary missing: $BIN_PATH"; return 1; }
+  command -v jq >/dev/null || { echo "jq not found (the CLI tests check outputs with it)"; return 1; }
+  KEYHOLD_BIN="$BIN_PATH" timeout --kill-after=30 1200 tests/cli/run.sh
+}
+
 if [ ! -w /etc/hosts ]; then
   echo "warning: /etc/hosts is not writable; the SDK suites pin <vault>.vault.localhost there and will fail" >&2
 fi
@@ -196,6 +204,12 @@ else
   run_stage netns stage_netns
 fi
 
+if [ "$BUILD_OK" != 1 ]; then
+  not_run cli "cargo build failed"
+else
+  run_stage cli stage_cli
+fi
+
 if [ "${PG_STARTED_HERE:-0}" = 1 ]; then
   tools/pg-test-cluster.sh stop >/dev/null 2>&1 || echo "warning: could not stop the PostgreSQL test cluster" >&2
   trap - EXIT
@@ -233,6 +247,11 @@ fi
 if [ -n "${STATUS[netns]:-}" ] && [ -f "$LOG_DIR/netns.log" ]; then
   PASSED=$((PASSED + $(total '^netns: \K\d+(?= passed)' "$LOG_DIR/netns.log")))
   FAILED=$((FAILED + $(total '^netns: \d+ passed, \K\d+(?= failed)' "$LOG_DIR/netns.log")))
+fi
+
+if [ -n "${STATUS[cli]:-}" ] && [ -f "$LOG_DIR/cli.log" ]; then
+  PASSED=$((PASSED + $(total '^cli scripts: \K\d+(?= passed)' "$LOG_DIR/cli.log")))
+  FAILED=$((FAILED + $(total '^cli scripts: \d+ passed, \K\d+(?= failed)' "$LOG_DIR/cli.log")))
 fi
 
 echo

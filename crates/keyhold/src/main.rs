@@ -1,12 +1,15 @@
-//! The `keyhold` binary: the server, the environment helper, and (later) the az-shaped CLI.
+//! The `keyhold` binary: the server, the environment helper and the az-shaped CLI.
 #![forbid(unsafe_code)]
 
 mod cli;
 
-use clap::Parser;
+use clap::{Parser, error::ErrorKind};
 
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => return usage_error(e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -18,7 +21,27 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ERROR: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(cli::exit_code(&e))
+        }
+    }
+}
+
+/// Help and version go to stdout with exit 0; usage errors to stderr as az prints them, exit 2.
+fn usage_error(e: clap::Error) -> std::process::ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            std::process::ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            std::process::ExitCode::from(2)
+        }
+        _ => {
+            let text = e.render().to_string();
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            eprintln!("ERROR: {}", text.trim_end());
+            std::process::ExitCode::from(2)
         }
     }
 }

@@ -59,6 +59,10 @@ pub trait Store: Send + Sync + 'static {
     async fn principal(&self, object_id: &str) -> Result<Option<PrincipalRecord>>;
     async fn put_client_secret(&self, s: &ClientSecretRecord) -> Result<()>;
     async fn client_secrets(&self, object_id: &str) -> Result<Vec<ClientSecretRecord>>;
+    /// Every principal (service principals and managed identities), oldest first.
+    async fn list_principals(&self) -> Result<Vec<PrincipalRecord>>;
+    /// Removes every client secret of a principal (a credential reset); how many there were.
+    async fn delete_client_secrets(&self, object_id: &str) -> Result<u64>;
     async fn put_client_certificate(&self, c: &ClientCertificateRecord) -> Result<()>;
     async fn client_certificates(&self, object_id: &str) -> Result<Vec<ClientCertificateRecord>>;
 

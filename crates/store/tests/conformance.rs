@@ -38,6 +38,7 @@ conformance!(
     meta_put_and_if_absent,
     meta_if_absent_agrees_under_concurrency,
     principals_by_object_and_app_id,
+    principals_listed_and_secrets_reset,
     client_secrets_and_certificates,
     signing_keys_retire_and_delete,
     vault_upsert_keeps_name_and_creation,
@@ -406,6 +407,40 @@ async fn principals_by_object_and_app_id(s: Arc<dyn Store>) {
         s.principal("oid-sp").await.unwrap().unwrap().app_id.as_deref(),
         Some("app-sp")
     );
+}
+
+async fn principals_listed_and_secrets_reset(s: Arc<dyn Store>) {
+    assert!(s.list_principals().await.unwrap().is_empty());
+    let mut older = principal("oid-b", Some("app-b"), PrincipalKind::ServicePrincipal);
+    older.created -= 10;
+    let newer = principal("oid-a", None, PrincipalKind::ManagedIdentity);
+    s.put_principal(&newer).await.unwrap();
+    s.put_principal(&older).await.unwrap();
+    assert_eq!(
+        s.list_principals().await.unwrap(),
+        vec![older.clone(), newer.clone()],
+        "oldest first"
+    );
+
+    for (key, oid) in [("k1", "oid-b"), ("k2", "oid-b"), ("k3", "oid-a")] {
+        s.put_client_secret(&ClientSecretRecord {
+            key_id: key.into(),
+            object_id: oid.into(),
+            hash: vec![1; 32],
+            hint: "abc".into(),
+            created: 1,
+            expires: 2,
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(s.delete_client_secrets("oid-b").await.unwrap(), 2);
+    assert!(s.client_secrets("oid-b").await.unwrap().is_empty());
+    assert_eq!(s.client_secrets("oid-a").await.unwrap().len(), 1, "others keep theirs");
+    assert_eq!(s.delete_client_secrets("nope").await.unwrap(), 0);
+
+    s.delete_principal("oid-b").await.unwrap();
+    assert_eq!(s.list_principals().await.unwrap(), vec![newer]);
 }
 
 async fn client_secrets_and_certificates(s: Arc<dyn Store>) {

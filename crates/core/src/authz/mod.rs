@@ -266,6 +266,13 @@ impl Authorizer {
         }))
     }
 
+    /// Does `caller` hold any role assignment at or under `scope`? Azure lists a subscription to every
+    /// principal with a role anywhere in it (what `az login` needs to find its subscription).
+    pub async fn has_any_role_under(&self, caller: &Caller, scope: &str) -> Result<bool, VaultError> {
+        let assignments = self.store.role_assignments_for(&caller.oid).await?;
+        Ok(assignments.iter().any(|a| covers(scope, &a.scope)))
+    }
+
     /// May `caller` perform control-plane `action` on `resource` (an ARM id)?
     pub async fn action(&self, caller: &Caller, action: &str, resource: &str) -> Result<bool, VaultError> {
         let assignments = self.store.role_assignments_for(&caller.oid).await?;

@@ -84,4 +84,47 @@ impl Identity {
             .await?;
         Ok(cert.thumbprint_hex)
     }
+
+    /// Every service principal of the tenant (managed identities are listed with their resources).
+    pub async fn service_principals(&self) -> Result<Vec<PrincipalRecord>, AuthError> {
+        let all = self.store.list_principals().await?;
+        Ok(all
+            .into_iter()
+            .filter(|p| p.kind == PrincipalKind::ServicePrincipal)
+            .collect())
+    }
+
+    /// A service principal by app id or object id.
+    pub async fn service_principal(&self, id: &str) -> Result<PrincipalRecord, AuthError> {
+        let found = match self.store.principal_by_app_id(id).await? {
+            Some(p) => Some(p),
+            None => self.store.principal(id).await?,
+        };
+        found
+            .filter(|p| p.kind == PrincipalKind::ServicePrincipal)
+            .ok_or_else(|| AuthError::UnknownClient(id.to_owned()))
+    }
+
+    /// Deletes a service principal with its credentials. Tokens it already holds stay valid until they
+    /// expire, as in Entra.
+    pub async fn delete_service_principal(&self, id: &str) -> Result<PrincipalRecord, AuthError> {
+        let p = self.service_principal(id).await?;
+        self.store.delete_principal(&p.object_id).await?;
+        Ok(p)
+    }
+
+    /// Replaces every client secret of a service principal with one new secret (`az ad sp credential
+    /// reset`); the old secrets stop working at once.
+    pub async fn reset_client_secret(&self, id: &str) -> Result<NewServicePrincipal, AuthError> {
+        let p = self.service_principal(id).await?;
+        self.store.delete_client_secrets(&p.object_id).await?;
+        let password = self.add_client_secret(&p.object_id).await?;
+        Ok(NewServicePrincipal {
+            app_id: p.app_id.unwrap_or_default(),
+            object_id: p.object_id,
+            display_name: p.display_name,
+            tenant: self.tenant_id.clone(),
+            password,
+        })
+    }
 }

@@ -4,7 +4,7 @@
 use axum::{
     Json, Router,
     extract::{Path, State},
-    routing::{post, put},
+    routing::{get, post, put},
 };
 use keyhold_core::{
     authz::{AccessPolicy, Permissions, SECRET_PERMISSIONS},
@@ -24,7 +24,12 @@ use crate::{
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/keyhold/v1/vaults/{name}", put(put_vault).get(get_vault))
-        .route("/keyhold/v1/servicePrincipals", post(create_sp))
+        .route("/keyhold/v1/servicePrincipals", post(create_sp).get(list_sps))
+        .route("/keyhold/v1/servicePrincipals/{id}", get(show_sp).delete(delete_sp))
+        .route(
+            "/keyhold/v1/servicePrincipals/{id}/credentials/reset",
+            post(reset_sp_credential),
+        )
         .route(
             "/keyhold/v1/servicePrincipals/{app_id}/certificates",
             post(add_certificate),
@@ -133,6 +138,61 @@ async fn create_sp(
         "password": sp.password.expose_secret(),
         "tenant": sp.tenant,
         "objectId": sp.object_id,
+    })))
+}
+
+/// A service principal in `az ad sp show`'s shape (the Graph object).
+fn sp_json(p: &keyhold_store::PrincipalRecord) -> Value {
+    let app_id = p.app_id.clone().unwrap_or_default();
+    json!({
+        "id": p.object_id,
+        "appId": app_id,
+        "displayName": p.display_name,
+        "appOwnerOrganizationId": p.tenant_id,
+        "servicePrincipalNames": [app_id],
+        "servicePrincipalType": "Application",
+        "accountEnabled": true,
+    })
+}
+
+async fn list_sps(_: AdminCaller, State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let all = s.core.identity.service_principals().await.map_err(auth_to_api)?;
+    Ok(Json(json!({ "value": all.iter().map(sp_json).collect::<Vec<_>>() })))
+}
+
+async fn show_sp(_: AdminCaller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let p = s.core.identity.service_principal(&id).await.map_err(auth_to_api)?;
+    Ok(Json(sp_json(&p)))
+}
+
+async fn delete_sp(
+    admin: AdminCaller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let p = s.core.identity.service_principal(&id).await.map_err(auth_to_api)?;
+    if p.object_id == admin.caller().oid {
+        return Err(bad_parameter("The admin principal cannot delete itself."));
+    }
+    s.core
+        .identity
+        .delete_service_principal(&id)
+        .await
+        .map_err(auth_to_api)?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// `az ad sp credential reset`: one new secret, every old one removed.
+async fn reset_sp_credential(
+    _: AdminCaller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let sp = s.core.identity.reset_client_secret(&id).await.map_err(auth_to_api)?;
+    Ok(Json(json!({
+        "appId": sp.app_id,
+        "password": sp.password.expose_secret(),
+        "tenant": sp.tenant,
     })))
 }
 

@@ -289,6 +289,22 @@ impl Store for PostgresStore {
             .map_err(db_err)
     }
 
+    async fn list_principals(&self) -> Result<Vec<PrincipalRecord>> {
+        let c = self.client().await?;
+        let rows = query(
+            &c,
+            &format!("SELECT {PRINCIPAL_COLS} FROM principals ORDER BY created, object_id"),
+            &[],
+        )
+        .await?;
+        rows.iter().map(principal_row).collect()
+    }
+
+    async fn delete_client_secrets(&self, object_id: &str) -> Result<u64> {
+        let c = self.client().await?;
+        execute(&c, "DELETE FROM client_secrets WHERE object_id = $1", &[&object_id]).await
+    }
+
     async fn put_client_certificate(&self, k: &ClientCertificateRecord) -> Result<()> {
         let c = self.client().await?;
         execute(

@@ -263,6 +263,29 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn list_principals(&self) -> Result<Vec<PrincipalRecord>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare(&format!(
+                    "SELECT {PRINCIPAL_COLS} FROM principals ORDER BY created, object_id"
+                ))
+                .map_err(db_err)?;
+            let rows = st.query_map([], principal_row).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_client_secrets(&self, object_id: &str) -> Result<u64> {
+        let oid = object_id.to_owned();
+        self.write(move |c| {
+            c.execute("DELETE FROM client_secrets WHERE object_id = ?1", [oid])
+                .map(|n| n as u64)
+                .map_err(db_err)
+        })
+        .await
+    }
+
     async fn put_client_certificate(&self, cert: &ClientCertificateRecord) -> Result<()> {
         let k = cert.clone();
         self.write(move |c| {

@@ -358,8 +358,10 @@ async fn subscriptions(s: &AppState, req: &ArmRequest, target: &Target) -> ArmRe
             &m.subscription_scope(),
         )
         .await?;
+    // Listing shows the subscription to anyone with a role somewhere in it, as Azure does.
+    let listed = visible || m.authz.has_any_role_under(&req.caller, &m.subscription_scope()).await?;
     match target {
-        Target::Subscriptions => list(if visible { vec![sub] } else { vec![] }),
+        Target::Subscriptions => list(if listed { vec![sub] } else { vec![] }),
         _ if visible => ok(StatusCode::OK, sub),
         _ => Err(keyhold_core::management::ArmError::AuthorizationFailed {
             oid: req.caller.oid.clone(),

@@ -1,0 +1,440 @@
+//! Who the CLI is signed in as, and its access tokens. The profile and the token cache live under
+//! `$KEYHOLD_CONFIG_DIR` (default `~/.keyhold/`), files mode 0600. Without a profile, a CLI run on the
+//! server machine with access to the data dir signs in as the admin (`admin.json`).
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use clap::Args;
+use keyhold_server::{AdminFile, StateFile};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{DataDir, rest};
+
+/// Where the server is: shared by every az-shaped command.
+#[derive(Debug, Clone, Args)]
+pub struct Conn {
+    #[command(flatten)]
+    pub data_dir: DataDir,
+    /// The server's URL (default: the one running in --data-dir, or the signed-in profile's).
+    #[arg(long, env = "KEYHOLD_URL", global = true)]
+    pub url: Option<String>,
+    /// PEM bundle to trust (default: <data-dir>/ca.pem, then REQUESTS_CA_BUNDLE).
+    #[arg(long, global = true)]
+    pub ca_file: Option<PathBuf>,
+    /// Accepted for az compatibility; keyhold serves one subscription.
+    #[arg(long, global = true, hide = true)]
+    pub subscription: Option<String>,
+}
+
+/// How the profile gets tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Login {
+    ServicePrincipal {
+        app_id: String,
+        secret: String,
+    },
+    Identity {
+        authority: String,
+        client_id: Option<String>,
+    },
+    /// Signed out on purpose: no automatic admin login either.
+    LoggedOut,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub url: String,
+    pub tenant_id: String,
+    pub vault_resource: String,
+    pub ca_file: PathBuf,
+    pub login: Login,
+    pub subscription_id: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct TokenCache {
+    /// `<user>|<resource>` → token.
+    tokens: BTreeMap<String, CachedToken>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CachedToken {
+    access_token: String,
+    expires_on: i64,
+}
+
+/// A signed-in CLI: the server, the credential, and HTTP clients trusting the server's CA.
+pub struct Session {
+    pub profile: Profile,
+    pub http: reqwest::Client,
+    server_addr: SocketAddr,
+}
+
+pub fn config_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KEYHOLD_CONFIG_DIR") {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".keyhold")
+}
+
+fn profile_path() -> PathBuf {
+    config_dir().join("profile.json")
+}
+
+fn tokens_path() -> PathBuf {
+    config_dir().join("tokens.json")
+}
+
+/// Writes `value` as JSON readable by the owner only.
+pub fn write_private(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(&serde_json::to_vec_pretty(value)?)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// What the data dir (if local) and the flags say about the server, before anyone signs in.
+pub struct ServerInfo {
+    pub url: String,
+    pub tenant_id: Option<String>,
+    pub vault_resource: String,
+    pub ca_file: PathBuf,
+    pub state: Option<StateFile>,
+}
+
+impl Conn {
+    pub fn state(&self) -> Option<StateFile> {
+        read_json(&self.data_dir.path.join("state.json"))
+    }
+
+    /// The data dir's admin credentials, when this machine is the server and the user may read them.
+    pub fn admin(&self) -> Option<AdminFile> {
+        read_json(&self.data_dir.path.join("admin.json"))
+    }
+
+    pub fn server(&self) -> anyhow::Result<ServerInfo> {
+        let state = self.state();
+        let url = match (&self.url, &state) {
+            (Some(u), _) => u.trim_end_matches('/').to_owned(),
+            (None, Some(s)) => s.url.clone(),
+            (None, None) => bail!(
+                "no keyhold server found: pass --url (or set KEYHOLD_URL), or run on the server machine with --data-dir"
+            ),
+        };
+        let vault_resource = match (std::env::var("KEYHOLD_VAULT_RESOURCE").ok(), &state) {
+            (Some(v), _) => v,
+            (None, Some(s)) => s.vault_resource.clone(),
+            (None, None) => {
+                let port = url::Url::parse(&url).ok().and_then(|u| u.port()).unwrap_or(443);
+                format!("https://vault.localhost:{port}")
+            }
+        };
+        Ok(ServerInfo {
+            url,
+            tenant_id: state.as_ref().map(|s| s.tenant_id.clone()),
+            vault_resource,
+            ca_file: self.ca_file()?,
+            state,
+        })
+    }
+
+    pub fn ca_file(&self) -> anyhow::Result<PathBuf> {
+        if let Some(f) = &self.ca_file {
+            return Ok(f.clone());
+        }
+        let local = self.data_dir.path.join("ca.pem");
+        if local.exists() {
+            return Ok(local);
+        }
+        match std::env::var_os("REQUESTS_CA_BUNDLE") {
+            Some(f) => Ok(PathBuf::from(f)),
+            None => bail!("cannot find keyhold's CA: pass --ca-file or set REQUESTS_CA_BUNDLE"),
+        }
+    }
+
+    /// The signed-in session: the saved profile, else the admin of a local data dir.
+    pub fn session(&self) -> anyhow::Result<Session> {
+        let mut profile = match read_json::<Profile>(&profile_path()) {
+            Some(p) if matches!(p.login, Login::LoggedOut) => None,
+            Some(p) => Some(p),
+            None => self.admin_profile(),
+        }
+        .context("Please run 'keyhold login' to setup account.")?;
+        if let Some(u) = &self.url {
+            profile.url = u.trim_end_matches('/').to_owned();
+        }
+        if let Some(f) = &self.ca_file {
+            profile.ca_file = f.clone();
+        }
+        Session::new(profile)
+    }
+
+    fn admin_profile(&self) -> Option<Profile> {
+        let admin = self.admin()?;
+        let server = self.server().ok()?;
+        Some(Profile {
+            url: server.url,
+            tenant_id: admin.tenant,
+            vault_resource: server.vault_resource,
+            ca_file: server.ca_file,
+            login: Login::ServicePrincipal {
+                app_id: admin.app_id,
+                secret: admin.password,
+            },
+            subscription_id: None,
+        })
+    }
+}
+
+pub fn save_profile(profile: &Profile) -> anyhow::Result<()> {
+    write_private(&profile_path(), profile)?;
+    let _ = std::fs::remove_file(tokens_path());
+    Ok(())
+}
+
+impl Session {
+    pub fn new(profile: Profile) -> anyhow::Result<Self> {
+        let http = rest::client(&profile.ca_file, None)?;
+        let server_addr = rest::address_of(&profile.url)?;
+        Ok(Self {
+            profile,
+            http,
+            server_addr,
+        })
+    }
+
+    fn user_key(&self) -> String {
+        match &self.profile.login {
+            Login::ServicePrincipal { app_id, .. } => app_id.clone(),
+            Login::Identity { client_id, .. } => format!("msi:{}", client_id.as_deref().unwrap_or("system")),
+            Login::LoggedOut => String::new(),
+        }
+    }
+
+    /// The user as `az account show` prints it.
+    pub fn user(&self) -> Value {
+        match &self.profile.login {
+            Login::ServicePrincipal { app_id, .. } => serde_json::json!({"name": app_id, "type": "servicePrincipal"}),
+            Login::Identity { client_id, .. } => serde_json::json!({
+                "assignedIdentityInfo": client_id.as_ref().map(|c| format!("MSIClient-{c}")).unwrap_or_else(|| "MSI".into()),
+                "name": if client_id.is_some() { "userAssignedIdentity" } else { "systemAssignedIdentity" },
+                "type": "servicePrincipal",
+            }),
+            Login::LoggedOut => Value::Null,
+        }
+    }
+
+    /// A bearer token for `resource` (the management URL or the vault resource), cached until a
+    /// minute before it expires.
+    pub async fn token(&self, resource: &str) -> anyhow::Result<String> {
+        let key = format!("{}|{}|{resource}", self.profile.url, self.user_key());
+        let now = now();
+        let mut cache: TokenCache = read_json(&tokens_path()).unwrap_or_default();
+        if let Some(t) = cache.tokens.get(&key)
+            && t.expires_on > now + 60
+        {
+            return Ok(t.access_token.clone());
+        }
+        let fresh = self.fetch_token(resource).await?;
+        cache.tokens.retain(|_, t| t.expires_on > now);
+        cache.tokens.insert(key, fresh.clone());
+        // A cache that cannot be written only costs a token request next time.
+        let _ = write_private(&tokens_path(), &cache);
+        Ok(fresh.access_token)
+    }
+
+    async fn fetch_token(&self, resource: &str) -> anyhow::Result<CachedToken> {
+        match &self.profile.login {
+            Login::ServicePrincipal { app_id, secret } => {
+                let url = format!("{}/{}/oauth2/v2.0/token", self.profile.url, self.profile.tenant_id);
+                let scope = format!("{resource}/.default");
+                let form = [
+                    ("grant_type", "client_credentials"),
+                    ("client_id", app_id.as_str()),
+                    ("client_secret", secret.as_str()),
+                    ("scope", scope.as_str()),
+                ];
+                let resp = self
+                    .http
+                    .post(&url)
+                    .form(&form)
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach {}", self.profile.url))?;
+                let status = resp.status();
+                let body: Value = resp.json().await.unwrap_or(Value::Null);
+                if !status.is_success() {
+                    bail!(
+                        "{}: {}",
+                        body["error"].as_str().unwrap_or("token request failed"),
+                        body["error_description"].as_str().unwrap_or("no details")
+                    );
+                }
+                let token = body["access_token"].as_str().context("no access_token in the answer")?;
+                let expires_in = body["expires_in"].as_i64().unwrap_or(3600);
+                Ok(CachedToken {
+                    access_token: token.to_owned(),
+                    expires_on: now() + expires_in,
+                })
+            }
+            Login::Identity { authority, client_id } => {
+                let body = identity_token(authority, client_id.as_deref(), resource).await?;
+                let token = body["access_token"].as_str().context("no access_token in the answer")?;
+                let expires_on = body["expires_on"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .or(body["expires_on"].as_i64())
+                    .unwrap_or(now() + 300);
+                Ok(CachedToken {
+                    access_token: token.to_owned(),
+                    expires_on,
+                })
+            }
+            Login::LoggedOut => bail!("Please run 'keyhold login' to setup account."),
+        }
+    }
+
+    /// The object id (`oid`) of the signed-in principal, read from its management token.
+    pub async fn object_id(&self) -> anyhow::Result<String> {
+        let token = self.token(&self.profile.url).await?;
+        let claims = token
+            .split('.')
+            .nth(1)
+            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .context("the access token is not a JWT")?;
+        claims["oid"]
+            .as_str()
+            .map(str::to_owned)
+            .context("the access token has no oid")
+    }
+
+    /// A call to the management plane (`path` from `/`), JSON in and out.
+    pub async fn mgmt(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let token = self.token(&self.profile.url).await?;
+        let url = format!("{}{path}", self.profile.url);
+        rest::send(&self.http, method, &url, Some(&token), body).await
+    }
+
+    /// The vault resource's `(dns suffix, port)`.
+    fn vault_host(&self) -> anyhow::Result<(String, u16)> {
+        let u = url::Url::parse(&self.profile.vault_resource).context("bad vault resource")?;
+        Ok((
+            u.host_str().unwrap_or("vault.localhost").to_owned(),
+            u.port_or_known_default().unwrap_or(443),
+        ))
+    }
+
+    pub fn vault_url(&self, vault: &str) -> anyhow::Result<String> {
+        let (suffix, port) = self.vault_host()?;
+        Ok(format!("https://{}.{suffix}:{port}", vault.to_ascii_lowercase()))
+    }
+
+    /// A call to a vault's data plane; `path` starts with `/`, the api-version is added here.
+    pub async fn vault(&self, method: Method, vault: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let base = self.vault_url(vault)?;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        self.vault_at(method, vault, &format!("{base}{path}{sep}api-version=7.4"), body)
+            .await
+    }
+
+    /// A data-plane call to a full URL of `vault` (a `nextLink`, a secret id).
+    pub async fn vault_at(
+        &self,
+        method: Method,
+        vault: &str,
+        url: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let (suffix, _) = self.vault_host()?;
+        let host = format!("{}.{suffix}", vault.to_ascii_lowercase());
+        let http = rest::client(&self.profile.ca_file, Some((&host, self.server_addr)))?;
+        let token = self.token(&self.profile.vault_resource).await?;
+        rest::send(&http, method, url, Some(&token), body).await
+    }
+
+    /// The subscription id (cached in the profile when there is one).
+    pub async fn subscription_id(&self) -> anyhow::Result<String> {
+        if let Some(s) = &self.profile.subscription_id {
+            return Ok(s.clone());
+        }
+        let subs = self
+            .mgmt(Method::GET, "/subscriptions?api-version=2022-12-01", None)
+            .await?;
+        subs["value"][0]["subscriptionId"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| {
+                format!(
+                    "No subscriptions found for {}: it has no role in keyhold's subscription (grant one with `keyhold role assignment create`)",
+                    self.user()["name"].as_str().unwrap_or("the signed-in principal")
+                )
+            })
+    }
+}
+
+/// One IMDS token request (`Metadata: true`), as `az login --identity` makes it.
+pub async fn identity_token(authority: &str, client_id: Option<&str>, resource: &str) -> anyhow::Result<Value> {
+    let mut url = format!(
+        "{}/metadata/identity/oauth2/token?api-version=2018-02-01&resource={}",
+        authority.trim_end_matches('/'),
+        form_urlencoded::byte_serialize(resource.as_bytes()).collect::<String>()
+    );
+    if let Some(c) = client_id {
+        url.push_str(&format!("&client_id={c}"));
+    }
+    let resp = rest::plain_client()?
+        .get(&url)
+        .header("Metadata", "true")
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the managed-identity endpoint {authority}"))?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!(
+            "the managed-identity endpoint refused: {}",
+            body["error_description"]
+                .as_str()
+                .or(body["error"]["message"].as_str())
+                .unwrap_or("no details")
+        );
+    }
+    Ok(body)
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
