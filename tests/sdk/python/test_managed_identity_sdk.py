@@ -238,10 +238,10 @@ def test_identity_not_attached_to_the_host_fails_fast(world: MiWorld, mi_env, se
 
 def test_dac_with_unattached_azure_client_id_fails_fast(world: MiWorld, mi_env) -> None:
     mi_env("imds", AZURE_CLIENT_ID=world.stranger.client_id)
-    credential = DefaultAzureCredential()
+    client = SecretClient(world.vault.url, DefaultAzureCredential())
     started = time.monotonic()
     with pytest.raises(ClientAuthenticationError) as err:
-        credential.get_token(scope(world))
+        client.get_secret(kh.unique("stranger"))
     elapsed = time.monotonic() - started
     assert elapsed < FAIL_FAST_SECS, f"took {elapsed:.1f}s: {err.value}"
     assert "ManagedIdentityCredential" in str(err.value) and "Identity not found" in str(err.value), err.value
