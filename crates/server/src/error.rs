@@ -321,7 +321,14 @@ impl IntoResponse for MiError {
         };
         (
             status,
-            Json(serde_json::json!({ "error": error, "error_description": description })),
+            // IMDS's fields, plus App Service's `statusCode`/`message`, which MSAL Python's App
+            // Service path reads to tell the user what went wrong.
+            Json(serde_json::json!({
+                "error": error,
+                "error_description": description,
+                "statusCode": status.as_u16(),
+                "message": description,
+            })),
         )
             .into_response()
     }
