@@ -277,9 +277,10 @@ impl From<AuthError> for MiError {
     }
 }
 
-impl IntoResponse for MiError {
-    fn into_response(self) -> Response {
-        let (status, error, description) = match self {
+impl MiError {
+    /// Status, OAuth2 error code and description: the same for every protocol's body.
+    fn classify(self) -> (StatusCode, &'static str, String) {
+        match self {
             MiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d),
             MiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "invalid_request", d),
             MiError::Upstream(why) => {
@@ -318,17 +319,30 @@ impl IntoResponse for MiError {
                     "An internal error occurred.".to_owned(),
                 )
             }
-        };
+        }
+    }
+
+    /// The answer on the App Service route: IMDS's fields plus App Service's `statusCode` and
+    /// `message`, which MSAL Python's App Service path reads to tell the user what went wrong.
+    pub fn into_app_service_response(self) -> Response {
+        let (status, error, description) = self.classify();
+        let body = serde_json::json!({
+            "error": error,
+            "error_description": description,
+            "statusCode": status.as_u16(),
+            "message": description,
+        });
+        (status, Json(body)).into_response()
+    }
+}
+
+impl IntoResponse for MiError {
+    /// IMDS's body, exactly: `error` and `error_description`.
+    fn into_response(self) -> Response {
+        let (status, error, description) = self.classify();
         (
             status,
-            // IMDS's fields, plus App Service's `statusCode`/`message`, which MSAL Python's App
-            // Service path reads to tell the user what went wrong.
-            Json(serde_json::json!({
-                "error": error,
-                "error_description": description,
-                "statusCode": status.as_u16(),
-                "message": description,
-            })),
+            Json(serde_json::json!({ "error": error, "error_description": description })),
         )
             .into_response()
     }

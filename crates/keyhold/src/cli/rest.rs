@@ -46,7 +46,9 @@ impl std::error::Error for HttpError {}
 impl Rest {
     /// The server of a data dir: its URL from `state.json` (or `url`), trusting its `ca.pem`.
     pub fn for_data_dir(dir: &Path, url: Option<&str>) -> anyhow::Result<Self> {
-        let state = std::fs::read(dir.join("state.json")).ok().and_then(|b| serde_json::from_slice::<StateFile>(&b).ok());
+        let state = std::fs::read(dir.join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<StateFile>(&b).ok());
         let base = match (url, &state) {
             (Some(u), _) => u.trim_end_matches('/').to_owned(),
             (None, Some(s)) if !s.node_url.is_empty() => s.node_url.clone(),
@@ -64,14 +66,24 @@ impl Rest {
     pub fn with_ca(base: &str, ca_file: &Path) -> anyhow::Result<Self> {
         let base = base.trim_end_matches('/').to_owned();
         let http = client(ca_file, None)?;
-        Ok(Self { public: base.clone(), base, dir: None, http, bearer: None })
+        Ok(Self {
+            public: base.clone(),
+            base,
+            dir: None,
+            http,
+            bearer: None,
+        })
     }
 
     /// A management token of the admin principal, from `admin.json` in the data dir.
     pub async fn admin_token(&self) -> anyhow::Result<String> {
-        let dir = self.dir.as_ref().context("the admin's credentials need the server's data dir")?;
+        let dir = self
+            .dir
+            .as_ref()
+            .context("the admin's credentials need the server's data dir")?;
         let path = dir.join("admin.json");
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {} (the admin's credentials)", path.display()))?;
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("cannot read {} (the admin's credentials)", path.display()))?;
         let admin: AdminFile = serde_json::from_slice(&bytes)?;
         let scope = format!("{}/.default", self.public);
         let form = [
@@ -82,7 +94,10 @@ impl Rest {
         ];
         let url = format!("{}/{}/oauth2/v2.0/token", self.base, admin.tenant);
         let body = answer(self.http.post(url).form(&form).send().await?).await?;
-        body["access_token"].as_str().map(str::to_owned).context("the token endpoint answered without an access_token")
+        body["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("the token endpoint answered without an access_token")
     }
 
     /// The same client, sending the admin's management token with every request.
@@ -93,20 +108,48 @@ impl Rest {
 
     pub async fn get_as_admin(&self, path: &str) -> anyhow::Result<Value> {
         let token = self.admin_token().await?;
-        send(&self.http, Method::GET, &format!("{}{path}", self.base), Some(&token), None).await
+        send(
+            &self.http,
+            Method::GET,
+            &format!("{}{path}", self.base),
+            Some(&token),
+            None,
+        )
+        .await
     }
 
     pub async fn post_as_admin(&self, path: &str) -> anyhow::Result<Value> {
         let token = self.admin_token().await?;
-        send(&self.http, Method::POST, &format!("{}{path}", self.base), Some(&token), None).await
+        send(
+            &self.http,
+            Method::POST,
+            &format!("{}{path}", self.base),
+            Some(&token),
+            None,
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        send(&self.http, Method::GET, &format!("{}{path}", self.base), self.bearer.as_deref(), None).await
+        send(
+            &self.http,
+            Method::GET,
+            &format!("{}{path}", self.base),
+            self.bearer.as_deref(),
+            None,
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        send(&self.http, Method::POST, &format!("{}{path}", self.base), self.bearer.as_deref(), Some(body)).await
+        send(
+            &self.http,
+            Method::POST,
+            &format!("{}{path}", self.base),
+            self.bearer.as_deref(),
+            Some(body),
+        )
+        .await
     }
 
     /// Status and JSON body, whatever the status.

@@ -110,7 +110,11 @@ async fn dispatch(State(p): State<Protocols>, req: Request) -> Response {
         Ok((selector, audience)) => issue(&*p.source, &selector, &audience, slot.as_ref()).await,
         Err(e) => Err(e),
     };
-    result.map_or_else(IntoResponse::into_response, IntoResponse::into_response)
+    match result {
+        Ok(body) => body.into_response(),
+        Err(e) if path == APP_SERVICE_PATH => e.into_app_service_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 fn metadata_true(headers: &HeaderMap) -> bool {
