@@ -410,7 +410,7 @@ fn read_value(file: &PathBuf, encoding: Encoding) -> anyhow::Result<String> {
 }
 
 fn hex_decode(s: &str) -> anyhow::Result<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         bail!("the secret's value is not hex");
     }
     (0..s.len())
