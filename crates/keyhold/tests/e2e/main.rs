@@ -9,6 +9,7 @@ mod crash;
 mod managed_identity;
 mod management;
 mod postgres;
+mod principals;
 mod resources;
 mod seal;
 mod secrets;
