@@ -100,7 +100,9 @@ jcheck "$(az identity create -g rg -n myID)" '(.clientId | length) == 36 and (.p
 az vm create -g rg -n vm1 --image UbuntuLTS --admin-username azureuser --generate-ssh-keys > /dev/null
 out="$(az vm identity assign -g rg -n vm1 --identities myID)"
 jcheck "$out" '.systemAssignedIdentity == "" and (.userAssignedIdentities | to_entries[0].key | endswith("/userAssignedIdentities/myID"))' "assign a user-assigned identity"
-jcheck "$(az vm identity assign -g rg -n vm1)" '(.systemAssignedIdentity | length) == 36 and (.userAssignedIdentities | length) == 1' "plus the system one"
+out="$(az vm identity assign -g rg -n vm1 --role Reader --scope "/subscriptions/$SUB/resourceGroups/rg")"
+jcheck "$out" '(.systemAssignedIdentity | length) == 36 and (.userAssignedIdentities | length) == 1' "plus the system one"
+jcheck "$(az role assignment list --assignee "$(jq -r .systemAssignedIdentity <<< "$out")" --scope "/subscriptions/$SUB/resourceGroups/rg")" 'length == 1' "with --role Reader at --scope"
 jcheck "$(az vm identity show -g rg -n vm1)" '.type == "SystemAssigned, UserAssigned"' "identity show"
 az vm identity remove -g rg -n vm1 --identities "[system]" > /dev/null
 jcheck "$(az vm identity show -g rg -n vm1)" '.type == "UserAssigned"' "identity remove"
