@@ -121,6 +121,16 @@ ok '[ "$(az group show -n rg -o tsv | cut -f 2)" = "rg" ] || az group show -n rg
 ok 'az group show -n rg --output jsonc | jq -e ".name == \"rg\"" > /dev/null' "jsonc"
 ok '[ -z "$(az group show -n rg -o none)" ]' "none"
 
+step "from another machine: --url and --ca-file, no data dir"
+cp "$KEYHOLD_DATA_DIR/ca.pem" "$WORK/ca.pem"
+URL="$(jq -r .url "$KEYHOLD_DATA_DIR/state.json")"
+az keyvault set-policy -n apvault --spn "$APP" --secret-permissions get > /dev/null
+remote() { env KEYHOLD_DATA_DIR="$WORK/elsewhere" KEYHOLD_CONFIG_DIR="$WORK/remote-config" "$@"; }
+fails "Please run 'keyhold login'" remote az keyvault secret show --vault-name apvault -n s
+out="$(remote az login --service-principal -u "$APP" -p "$NEWPW" --tenant "$TENANT" --url "$URL" --ca-file "$WORK/ca.pem")"
+jcheck "$out" ".[0].user.name == \"$APP\"" "remote login"
+ok '[ "$(remote az keyvault secret show --vault-name apvault -n s --query value -o tsv)" = v2 ]' "the profile keeps the URL and CA"
+
 step "az ad sp delete"
 az ad sp delete --id "$APP"
 fails "was not found" az ad sp show --id "$APP"

@@ -337,6 +337,7 @@ async fn deleted(s: &Session, name: &str) -> anyhow::Result<Value> {
                 status: 404,
                 code: Some("ResourceNotFound".into()),
                 message: format!("No deleted vault named '{name}' was found."),
+                challenge_resource: None,
             })
         })
 }
