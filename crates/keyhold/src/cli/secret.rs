@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 use super::{arm, output::OutputArgs, session::Session};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyhold keyvault secret set --vault-name myvault --name AppSecret --value MySecret\n  keyhold keyvault secret show --vault-name myvault --name AppSecret --query value -o tsv\n  keyhold keyvault secret list --vault-name myvault -o table"
+)]
 pub struct SecretArgs {
     #[command(subcommand)]
     command: SecretCommand,

@@ -12,6 +12,9 @@ use super::{
 };
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyhold vm create -g myRG -n myVM --image UbuntuLTS --admin-username azureuser --generate-ssh-keys\n  keyhold vm identity assign -g myRG -n myVM\n  keyhold vm show -g myRG -n myVM --query identity.principalId -o tsv"
+)]
 pub struct VmArgs {
     #[command(subcommand)]
     command: VmCommand,
@@ -95,6 +98,9 @@ enum VmCommand {
         yes: bool,
     },
     /// Managed identities of a virtual machine.
+    #[command(
+        after_help = "Examples:\n  keyhold vm identity assign -g myRG -n myVM\n  keyhold vm identity show -g myRG -n myVM"
+    )]
     Identity {
         #[command(subcommand)]
         command: IdentityCommand,
