@@ -48,7 +48,7 @@ fails "invalid_client|secret" az login --service-principal -u "$APP" -p wrong --
 step "help on every group, with examples"
 for g in "group" "keyvault" "keyvault secret" "vm" "vm identity" "identity" "resource" "role assignment" "ad sp" "storage account" "storage account keys" "account"; do
   # shellcheck disable=SC2086
-  ok "az $g --help | grep -q Commands:" "az $g --help"
+  ok "az $g --help | grep -q Commands: && az $g --help | grep -q ^Example" "az $g --help lists commands and examples"
 done
 ok 'az keyvault secret set --help | grep -q "Examples:"' "commands carry examples"
 ok 'az completion bash | grep -q "_keyhold"' "bash completion"

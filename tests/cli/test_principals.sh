@@ -100,7 +100,9 @@ jcheck "$(az identity create -g rg -n myID)" '(.clientId | length) == 36 and (.p
 az vm create -g rg -n vm1 --image UbuntuLTS --admin-username azureuser --generate-ssh-keys > /dev/null
 out="$(az vm identity assign -g rg -n vm1 --identities myID)"
 jcheck "$out" '.systemAssignedIdentity == "" and (.userAssignedIdentities | to_entries[0].key | endswith("/userAssignedIdentities/myID"))' "assign a user-assigned identity"
-jcheck "$(az vm identity assign -g rg -n vm1)" '(.systemAssignedIdentity | length) == 36 and (.userAssignedIdentities | length) == 1' "plus the system one"
+out="$(az vm identity assign -g rg -n vm1 --role Reader --scope "/subscriptions/$SUB/resourceGroups/rg")"
+jcheck "$out" '(.systemAssignedIdentity | length) == 36 and (.userAssignedIdentities | length) == 1' "plus the system one"
+jcheck "$(az role assignment list --assignee "$(jq -r .systemAssignedIdentity <<< "$out")" --scope "/subscriptions/$SUB/resourceGroups/rg")" 'length == 1' "with --role Reader at --scope"
 jcheck "$(az vm identity show -g rg -n vm1)" '.type == "SystemAssigned, UserAssigned"' "identity show"
 az vm identity remove -g rg -n vm1 --identities "[system]" > /dev/null
 jcheck "$(az vm identity show -g rg -n vm1)" '.type == "UserAssigned"' "identity remove"
@@ -118,6 +120,16 @@ ok 'az group show -n rg -o yaml | grep -q "^name: rg$"' "yaml"
 ok '[ "$(az group show -n rg -o tsv | cut -f 2)" = "rg" ] || az group show -n rg -o tsv | grep -q rg' "tsv"
 ok 'az group show -n rg --output jsonc | jq -e ".name == \"rg\"" > /dev/null' "jsonc"
 ok '[ -z "$(az group show -n rg -o none)" ]' "none"
+
+step "from another machine: --url and --ca-file, no data dir"
+cp "$KEYHOLD_DATA_DIR/ca.pem" "$WORK/ca.pem"
+URL="$(jq -r .url "$KEYHOLD_DATA_DIR/state.json")"
+az keyvault set-policy -n apvault --spn "$APP" --secret-permissions get > /dev/null
+remote() { env KEYHOLD_DATA_DIR="$WORK/elsewhere" KEYHOLD_CONFIG_DIR="$WORK/remote-config" "$@"; }
+fails "Please run 'keyhold login'" remote az keyvault secret show --vault-name apvault -n s
+out="$(remote az login --service-principal -u "$APP" -p "$NEWPW" --tenant "$TENANT" --url "$URL" --ca-file "$WORK/ca.pem")"
+jcheck "$out" ".[0].user.name == \"$APP\"" "remote login"
+ok '[ "$(remote az keyvault secret show --vault-name apvault -n s --query value -o tsv)" = v2 ]' "the profile keeps the URL and CA"
 
 step "az ad sp delete"
 az ad sp delete --id "$APP"

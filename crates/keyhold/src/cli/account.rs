@@ -38,6 +38,7 @@ pub struct LoginArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  keyhold account show\n  keyhold account show --query id -o tsv")]
 pub struct AccountArgs {
     #[command(subcommand)]
     command: AccountCommand,

@@ -13,6 +13,9 @@ use super::{
 };
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyhold ad sp create-for-rbac --name myapp\n  keyhold ad sp list --query [].appId -o tsv\n  keyhold ad sp credential reset --id APP_ID"
+)]
 pub struct AdArgs {
     #[command(subcommand)]
     command: AdCommand,
@@ -23,6 +26,7 @@ pub struct AdArgs {
 #[derive(Debug, Subcommand)]
 enum AdCommand {
     /// Service principals.
+    #[command(after_help = "Examples:\n  keyhold ad sp create-for-rbac --name myapp\n  keyhold ad sp show --id APP_ID")]
     Sp {
         #[command(subcommand)]
         command: SpCommand,
@@ -71,6 +75,7 @@ enum SpCommand {
     #[command(after_help = "Example:\n  keyhold ad sp delete --id APP_ID")]
     Delete(SpId),
     /// Client credentials.
+    #[command(after_help = "Example:\n  keyhold ad sp credential reset --id APP_ID")]
     Credential {
         #[command(subcommand)]
         command: CredentialCommand,

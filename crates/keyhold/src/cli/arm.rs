@@ -88,6 +88,7 @@ pub async fn find(s: &Session, kind: &str, name: &str, group: Option<&str>) -> a
                 status: 404,
                 code: Some("ResourceNotFound".into()),
                 message: e.to_string(),
+                challenge_resource: None,
             })
         })
 }

@@ -11,6 +11,9 @@ use super::{
 };
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyhold group create --name myRG --location \"West US\"\n  keyhold group list --query [].name -o tsv\n  keyhold group delete --name myRG --yes"
+)]
 pub struct GroupArgs {
     #[command(subcommand)]
     command: GroupCommand,

@@ -11,6 +11,9 @@ use super::{
 };
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyhold identity create -g myRG -n myID\n  keyhold vm identity assign -g myRG -n myVM --identities myID"
+)]
 pub struct IdentityArgs {
     #[command(subcommand)]
     command: IdentityCommand,

@@ -15,6 +15,9 @@ use super::{
 };
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyhold keyvault create --name myvault --resource-group myRG --location \"West US\"\n  keyhold keyvault set-policy --name myvault --object-id OID --secret-permissions get list\n  keyhold keyvault secret set --vault-name myvault --name AppSecret --value MySecret"
+)]
 pub struct KeyvaultArgs {
     #[command(subcommand)]
     command: KeyvaultCommand,
@@ -129,6 +132,9 @@ enum KeyvaultCommand {
         who: Principal,
     },
     /// Secrets of a vault (data plane).
+    #[command(
+        after_help = "Examples:\n  keyhold keyvault secret set --vault-name myvault --name AppSecret --value MySecret\n  keyhold keyvault secret show --vault-name myvault --name AppSecret"
+    )]
     Secret(secret::SecretArgs),
 }
 
@@ -337,6 +343,7 @@ async fn deleted(s: &Session, name: &str) -> anyhow::Result<Value> {
                 status: 404,
                 code: Some("ResourceNotFound".into()),
                 message: format!("No deleted vault named '{name}' was found."),
+                challenge_resource: None,
             })
         })
 }

@@ -50,10 +50,15 @@ impl OutputArgs {
             return Ok(());
         }
         let text = render(self.output, &value)?;
-        if !text.is_empty() {
-            println!("{text}");
+        if text.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        use std::io::Write;
+        match writeln!(std::io::stdout().lock(), "{text}") {
+            // A reader that stopped early (`| head -n 1`) is not a failure of the command.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -241,6 +246,7 @@ fn inline(v: &Value) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::json;
 

@@ -12,6 +12,9 @@ use super::{
 };
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyhold resource list -n myVM --query [*].identity.principalId --out tsv\n  keyhold resource show --ids RESOURCE_ID"
+)]
 pub struct ResourceArgs {
     #[command(subcommand)]
     command: ResourceCommand,

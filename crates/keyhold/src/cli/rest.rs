@@ -30,6 +30,8 @@ pub struct HttpError {
     pub status: u16,
     pub code: Option<String>,
     pub message: String,
+    /// The `resource` of a 401's Key Vault challenge (`Bearer authorization="...", resource="..."`).
+    pub challenge_resource: Option<String>,
 }
 
 impl std::fmt::Display for HttpError {
@@ -248,6 +250,13 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 /// The body of a success (`null` when empty), or the server's own error message.
 async fn answer(resp: reqwest::Response) -> anyhow::Result<Value> {
     let status = resp.status();
+    let challenge_resource = resp
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split("resource=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned);
     let bytes = resp.bytes().await.unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if status.is_success() {
@@ -273,5 +282,6 @@ async fn answer(resp: reqwest::Response) -> anyhow::Result<Value> {
         status: status.as_u16(),
         code,
         message,
+        challenge_resource,
     })
 }

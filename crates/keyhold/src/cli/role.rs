@@ -12,6 +12,9 @@ use super::{
 };
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyhold role assignment create --assignee APP_ID --role \"Key Vault Secrets User\" --scope VAULT_ID\n  keyhold role assignment list --assignee APP_ID\n  keyhold role definition list --name Reader"
+)]
 pub struct RoleArgs {
     #[command(subcommand)]
     command: RoleCommand,
@@ -22,11 +25,15 @@ pub struct RoleArgs {
 #[derive(Debug, Subcommand)]
 enum RoleCommand {
     /// Role assignments.
+    #[command(
+        after_help = "Example:\n  keyhold role assignment create --assignee APP_ID --role Reader --scope /subscriptions/SUB/resourceGroups/myRG"
+    )]
     Assignment {
         #[command(subcommand)]
         command: AssignmentCommand,
     },
     /// Role definitions (keyhold's built-in roles).
+    #[command(after_help = "Example:\n  keyhold role definition list --name \"Key Vault Secrets User\"")]
     Definition {
         #[command(subcommand)]
         command: DefinitionCommand,

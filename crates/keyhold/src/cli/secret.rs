@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 use super::{arm, output::OutputArgs, session::Session};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyhold keyvault secret set --vault-name myvault --name AppSecret --value MySecret\n  keyhold keyvault secret show --vault-name myvault --name AppSecret --query value -o tsv\n  keyhold keyvault secret list --vault-name myvault -o table"
+)]
 pub struct SecretArgs {
     #[command(subcommand)]
     command: SecretCommand,
@@ -410,7 +413,7 @@ fn read_value(file: &PathBuf, encoding: Encoding) -> anyhow::Result<String> {
 }
 
 fn hex_decode(s: &str) -> anyhow::Result<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         bail!("the secret's value is not hex");
     }
     (0..s.len())

@@ -100,9 +100,18 @@ fn tokens_path() -> PathBuf {
 
 /// Writes `value` as JSON readable by the owner only.
 pub fn write_private(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
-    use std::{io::Write, os::unix::fs::OpenOptionsExt};
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    use std::{
+        io::Write,
+        os::unix::fs::{DirBuilderExt, OpenOptionsExt},
+    };
+    if let Some(dir) = path.parent()
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let tmp = path.with_extension("tmp");
     let _ = std::fs::remove_file(&tmp);
@@ -379,7 +388,22 @@ impl Session {
         let host = format!("{}.{suffix}", vault.to_ascii_lowercase());
         let http = rest::client(&self.profile.ca_file, Some((&host, self.server_addr)))?;
         let token = self.token(&self.profile.vault_resource).await?;
-        rest::send(&http, method, url, Some(&token), body).await
+        let first = rest::send(&http, method.clone(), url, Some(&token), body).await;
+        // A 401 whose challenge names another resource: ask for a token for that one, once, as the
+        // Azure SDKs do (the vault resource was guessed when no state.json was at hand).
+        let other = first.as_ref().err().and_then(|e| {
+            e.downcast_ref::<rest::HttpError>()
+                .filter(|h| h.status == 401)
+                .and_then(|h| h.challenge_resource.clone())
+                .filter(|r| r.trim_end_matches('/') != self.profile.vault_resource.trim_end_matches('/'))
+        });
+        match other {
+            Some(resource) => {
+                let token = self.token(resource.trim_end_matches('/')).await?;
+                rest::send(&http, method, url, Some(&token), body).await
+            }
+            None => first,
+        }
     }
 
     /// The subscription id (cached in the profile when there is one).

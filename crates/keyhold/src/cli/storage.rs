@@ -11,6 +11,9 @@ use super::{
 };
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyhold storage account create -g myRG -n mystorage\n  keyhold storage account keys list -g myRG -n mystorage"
+)]
 pub struct StorageArgs {
     #[command(subcommand)]
     command: StorageCommand,
@@ -21,6 +24,9 @@ pub struct StorageArgs {
 #[derive(Debug, Subcommand)]
 enum StorageCommand {
     /// Storage accounts.
+    #[command(
+        after_help = "Examples:\n  keyhold storage account create -g myRG -n mystorage\n  keyhold storage account keys list -g myRG -n mystorage"
+    )]
     Account {
         #[command(subcommand)]
         command: AccountCommand,
@@ -69,6 +75,9 @@ enum AccountCommand {
         yes: bool,
     },
     /// The account's access keys.
+    #[command(
+        after_help = "Examples:\n  keyhold storage account keys list -g myRG -n mystorage\n  keyhold storage account keys renew -g myRG -n mystorage --key primary"
+    )]
     Keys {
         #[command(subcommand)]
         command: KeysCommand,

@@ -12,6 +12,9 @@ use super::{
 };
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyhold vm create -g myRG -n myVM --image UbuntuLTS --admin-username azureuser --generate-ssh-keys\n  keyhold vm identity assign -g myRG -n myVM\n  keyhold vm show -g myRG -n myVM --query identity.principalId -o tsv"
+)]
 pub struct VmArgs {
     #[command(subcommand)]
     command: VmCommand,
@@ -34,9 +37,10 @@ struct IdentityChange {
     /// `[system]` and/or user-assigned identity ids or names (default: [system]).
     #[arg(long, num_args = 1..)]
     identities: Vec<String>,
-    /// Accepted for az compatibility (role assignment on assign is not done here).
-    #[arg(long)]
+    /// With `assign`: give the system-assigned identity this role (name or GUID) at --scope.
+    #[arg(long, requires = "scope")]
     role: Option<String>,
+    /// The scope of --role.
     #[arg(long)]
     scope: Option<String>,
 }
@@ -94,6 +98,9 @@ enum VmCommand {
         yes: bool,
     },
     /// Managed identities of a virtual machine.
+    #[command(
+        after_help = "Examples:\n  keyhold vm identity assign -g myRG -n myVM\n  keyhold vm identity show -g myRG -n myVM"
+    )]
     Identity {
         #[command(subcommand)]
         command: IdentityCommand,
@@ -108,7 +115,8 @@ enum IdentityCommand {
     /// Enable the system-assigned identity and/or attach user-assigned ones.
     #[command(after_help = "Examples:
   keyhold vm identity assign --name myVM --resource-group myRG
-  keyhold vm identity assign -g myRG -n myVM --identities myID")]
+  keyhold vm identity assign -g myRG -n myVM --identities myID
+  keyhold vm identity assign -g myRG -n myVM --role Reader --scope /subscriptions/SUB/resourceGroups/myRG")]
     Assign(IdentityChange),
     /// Disable the system-assigned identity and/or detach user-assigned ones.
     #[command(after_help = "Example:\n  keyhold vm identity remove -g myRG -n myVM --identities [system]")]
@@ -197,6 +205,12 @@ async fn change(s: &Session, c: IdentityChange, assign: bool) -> anyhow::Result<
     };
     let identity = identity_body(s, &c.vm.resource_group, &current["identity"], &ids, assign).await?;
     let v = call(s, Method::PATCH, &p, Some(&json!({"identity": identity}))).await?;
+    if let (true, Some(role), Some(scope), Some(principal)) =
+        (assign, &c.role, &c.scope, v["identity"]["principalId"].as_str())
+    {
+        let role_id = super::role::role_definition_id(s, role, scope).await?;
+        super::role::create(s, scope, &role_id, principal, Some("ServicePrincipal")).await?;
+    }
     Ok(json!({
         "systemAssignedIdentity": v["identity"]["principalId"].as_str().unwrap_or(""),
         "userAssignedIdentities": v["identity"]["userAssignedIdentities"].as_object().cloned().unwrap_or_default(),

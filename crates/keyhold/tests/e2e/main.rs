@@ -11,6 +11,7 @@ mod managed_identity;
 mod management;
 mod nodes;
 mod postgres;
+mod principals;
 mod resources;
 mod rotation;
 mod seal;
