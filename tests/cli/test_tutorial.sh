@@ -57,16 +57,19 @@ out="$(az vm assign-identity -g myRG -n myDSVM)"
 jcheck "$out" '.systemAssignedIdentity | test("^[0-9a-f-]{36}$")' "the older vm assign-identity"
 ok '[ "$(az resource list -n myDSVM --query [*].identity.principalId --out tsv)" = "$(jq -r .systemAssignedIdentity <<< "$out")" ]' "resource list finds it"
 
-# The managed-identity endpoint of this host serves the server host's identity (mi.json). Until
-# `keyhold serve --host-resource <ARM id of myVM>` is merged, the host identity stands in for the VM's:
-# TODO(host-resource): grant $VM_OID (myVM's identity) instead and start the server with --host-resource myVM.
-HOST_OID="$(jq -r .object_id "$KEYHOLD_DATA_DIR/mi.json")"
-out="$(az keyvault set-policy --object-id "$HOST_OID" --name mytutorialvault -g myRG  --secret-permissions get set)"
-jcheck "$out" ".properties.accessPolicies | map(select(.objectId == \"$HOST_OID\"))[0].permissions.secrets == [\"get\",\"set\"]" "host identity may get and set"
+# On a real VM, `keyhold agent` serves the VM's identity at 169.254.169.254 (tests/netns does exactly
+# that); here the server takes myVM's place: `--host-resource` makes its managed-identity endpoint serve
+# myVM's identities, so `az login --identity` below signs in as myVM.
+VM_ID="$(az vm show --resource-group myRG --name myVM --query id -o tsv)"
+out="$(az keyvault set-policy --object-id "$VM_OID" --name mytutorialvault -g myRG  --secret-permissions get list set)"
+jcheck "$out" ".properties.accessPolicies | map(select(.objectId == \"$VM_OID\"))[0].permissions.secrets == [\"get\",\"list\",\"set\"]" "myVM's identity may get, list and set"
 az storage account create -g myRG -n mystorage > /dev/null
 SUB="$(az account show --query id -o tsv)"
-az role assignment create --assignee "$HOST_OID" --role "Storage Account Key Operator Service Role" \
+az role assignment create --assignee "$VM_OID" --role "Storage Account Key Operator Service Role" \
   --scope "/subscriptions/$SUB/resourceGroups/myRG/providers/Microsoft.Storage/storageAccounts/mystorage" > /dev/null
+stop_server
+start_server --host-resource "$VM_ID"
+ok '[ "$(jq -r .object_id "$KEYHOLD_DATA_DIR/mi.json")" = "$VM_OID" ]' "the managed-identity endpoint now serves myVM"
 
 out="$(az login --msi)"
 jcheck "$out" '.[0].user.name == "systemAssignedIdentity" and .[0].user.type == "servicePrincipal"' "az login --msi"
