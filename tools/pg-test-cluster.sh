@@ -9,12 +9,29 @@
 #   export KEYHOLD_TEST_POSTGRES_URL="$(tools/pg-test-cluster.sh url)"
 #
 # PostgreSQL refuses to run as root, so as root the cluster belongs to an unprivileged system user,
-# keyhold-pg (created on first use). If that user cannot reach .cache/pg (a repository under a private
-# home directory), set KEYHOLD_PG_DIR to a directory it can reach.
+# keyhold-pg (created on first use). When that user cannot reach .cache/pg (a repository under a private
+# home directory), the cluster lives in /tmp/keyhold-pg-<hash of the repository path>; KEYHOLD_PG_DIR
+# overrides either.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-base="${KEYHOLD_PG_DIR:-$root/.cache/pg}"
+# Every parent directory of $1 lets other users through (the cluster runs as an unprivileged user).
+reachable_by_others() {
+    local d="$1" mode
+    while [[ "$d" != "/" ]]; do
+        mode="$(stat -c %A "$d")"
+        [[ "${mode:9:1}" == [xt] ]] || return 1
+        d="$(dirname "$d")"
+    done
+}
+if [[ -n "${KEYHOLD_PG_DIR:-}" ]]; then
+    base="$KEYHOLD_PG_DIR"
+elif reachable_by_others "$root"; then
+    base="$root/.cache/pg"
+else
+    # A repository under a private directory (e.g. /root): a stable place of its own under /tmp.
+    base="/tmp/keyhold-pg-$(printf %s "$root" | sha256sum | cut -c1-12)"
+fi
 data="$base/data"
 log="$base/postgres.log"
 port_file="$base/port"
@@ -59,7 +76,8 @@ bindir="$(find_bindir || true)"
 # Runs a PostgreSQL program as the cluster's owner.
 as_owner() {
     if [[ $(id -u) -eq 0 ]]; then
-        runuser -u "$run_user" -- "$@"
+        # From /, which the unprivileged user can always enter (the caller's directory may be private).
+        (cd / && runuser -u "$run_user" -- "$@")
     else
         "$@"
     fi
