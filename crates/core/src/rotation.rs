@@ -31,11 +31,13 @@ pub struct RotationStatus {
     pub signing_keys: u64,
     /// 1 while the managed-identity header secret is under an older key.
     pub identity_header: u64,
+    /// Resources whose sealed material (storage-account keys) is under an older key.
+    pub resources: u64,
 }
 
 impl RotationStatus {
     pub fn remaining(&self) -> u64 {
-        self.secret_versions + self.signing_keys + self.identity_header
+        self.secret_versions + self.signing_keys + self.identity_header + self.resources
     }
 }
 
@@ -110,6 +112,13 @@ impl Rotation {
             secret_versions: self.store.count_secret_versions_not_under(current).await?,
             signing_keys,
             identity_header: u64::from(self.identity_header_is_stale(current).await?.is_some()),
+            resources: self
+                .store
+                .list_resources(None)
+                .await?
+                .iter()
+                .filter(|r| r.sealed.as_ref().is_some_and(|s| s.key_id() != Some(current)))
+                .count() as u64,
         })
     }
 
@@ -121,6 +130,7 @@ impl Rotation {
         self.reseal_secrets(current, &mut report).await?;
         self.reseal_signing_keys(current, &mut report).await?;
         self.reseal_identity_header(current, &mut report).await?;
+        self.reseal_resources(current, &mut report).await?;
         Ok(report)
     }
 
@@ -153,6 +163,24 @@ impl Rotation {
                 continue;
             };
             if self.store.replace_signing_key_sealed(&k.kid, &k.sealed, &new).await? {
+                report.resealed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resources' sealed material (storage-account keys).
+    async fn reseal_resources(&self, current: u32, report: &mut PassReport) -> Result<(), VaultError> {
+        for r in self.store.list_resources(None).await? {
+            let Some(old) = r.sealed.as_ref().filter(|s| s.key_id() != Some(current)) else {
+                continue;
+            };
+            let aad = crate::management::resources::sealed_aad(&r.id);
+            let owner = [aad[0].as_str(), aad[1].as_str()];
+            let Some(new) = self.resealed(&owner, old, report).await? else {
+                continue;
+            };
+            if self.store.replace_resource_sealed(&r.id, old, &new).await? {
                 report.resealed += 1;
             }
         }

@@ -102,6 +102,8 @@ pub trait Store: Send + Sync + 'static {
     /// All resources, or those of one resource group.
     async fn list_resources(&self, group: Option<&str>) -> Result<Vec<ResourceRecord>>;
     async fn delete_resource(&self, id: &str) -> Result<()>;
+    /// Replaces a resource's sealed material if it is still `old`; false if it changed meanwhile.
+    async fn replace_resource_sealed(&self, id: &str, old: &Sealed, new: &Sealed) -> Result<bool>;
     async fn delete_principal(&self, object_id: &str) -> Result<()>;
 
     // Agents: one-time join tokens (stored as hashes) and enrolled agents.

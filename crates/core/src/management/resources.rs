@@ -49,6 +49,11 @@ pub struct IdentitySpec {
 
 const AAD_STORAGE: &str = "storage-keys";
 
+/// Associated data of a resource's sealed material (storage-account keys).
+pub(crate) fn sealed_aad(resource_id: &str) -> [String; 2] {
+    [AAD_STORAGE.to_owned(), resource_id.to_ascii_lowercase()]
+}
+
 fn validate_name(kind: &str, name: &str) -> Result<(), ArmError> {
     let ok = if kind == STORAGE_ACCOUNTS {
         (3..=24).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())

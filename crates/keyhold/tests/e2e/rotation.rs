@@ -237,3 +237,62 @@ async fn rotation_reseals_everything_while_serving_postgres() {
     drop(server);
     db.drop().await.unwrap();
 }
+
+#[tokio::test]
+async fn storage_account_keys_are_resealed_too() {
+    let server = start(&[]);
+    let sub = server.subscription_id().await.unwrap();
+    let rg = format!("/subscriptions/{sub}/resourceGroups/rg1");
+    server
+        .arm(
+            reqwest::Method::PUT,
+            &rg,
+            Some(serde_json::json!({"location": "westus"})),
+        )
+        .await
+        .unwrap();
+    let account = format!("{rg}/providers/Microsoft.Storage/storageAccounts/keysrotate");
+    let (status, _) = server
+        .arm(
+            reqwest::Method::PUT,
+            &account,
+            Some(serde_json::json!({"location": "westus"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201);
+    let (_, before) = server
+        .arm(reqwest::Method::POST, &format!("{account}/listKeys"), None)
+        .await
+        .unwrap();
+
+    let mgmt = server.token(&server.state.url).await.unwrap();
+    let resp = server
+        .http
+        .post(format!("{}/keyhold/v1/sys/rotate", server.base()))
+        .bearer_auth(&mgmt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let new_key = resp.json::<Value>().await.unwrap()["keyId"].as_u64().unwrap();
+    let status = wait_for_reseal(&server).await;
+    assert_eq!(status["resources"], 0, "{status}");
+
+    let db = rusqlite::Connection::open(server.data_dir.join("keyhold.db")).unwrap();
+    let sealed: Vec<u8> = db
+        .query_row("SELECT sealed FROM resources WHERE name = 'keysrotate'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        key_ids([sealed]),
+        [new_key as u32],
+        "the storage keys are under the new data key"
+    );
+    let (_, after) = server
+        .arm(reqwest::Method::POST, &format!("{account}/listKeys"), None)
+        .await
+        .unwrap();
+    assert_eq!(before, after, "and still the same keys");
+}

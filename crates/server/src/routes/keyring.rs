@@ -31,5 +31,6 @@ async fn status(_: AdminCaller, State(s): State<AppState>) -> Result<Json<Value>
         "secretVersions": st.secret_versions,
         "signingKeys": st.signing_keys,
         "identityHeader": st.identity_header,
+        "resources": st.resources,
     })))
 }

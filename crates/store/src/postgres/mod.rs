@@ -462,6 +462,17 @@ impl Store for PostgresStore {
         management::delete_resource(&self.client().await?, id).await
     }
 
+    async fn replace_resource_sealed(&self, id: &str, old: &Sealed, new: &Sealed) -> Result<bool> {
+        let c = self.client().await?;
+        let n = execute(
+            &c,
+            "UPDATE resources SET sealed = $3 WHERE id_key = $1 AND sealed = $2",
+            &[&id.to_ascii_lowercase(), &old.as_bytes(), &new.as_bytes()],
+        )
+        .await?;
+        Ok(n == 1)
+    }
+
     async fn delete_principal(&self, object_id: &str) -> Result<()> {
         management::delete_principal(&self.client().await?, object_id).await
     }

@@ -474,6 +474,23 @@ impl Store for SqliteStore {
         self.write(move |c| management::delete_resource(c, &id)).await
     }
 
+    async fn replace_resource_sealed(&self, id: &str, old: &Sealed, new: &Sealed) -> Result<bool> {
+        let (id, old, new) = (
+            id.to_ascii_lowercase(),
+            old.as_bytes().to_vec(),
+            new.as_bytes().to_vec(),
+        );
+        self.write(move |c| {
+            c.execute(
+                "UPDATE resources SET sealed = ?3 WHERE id_key = ?1 AND sealed = ?2",
+                params![id, old, new],
+            )
+            .map(|n| n == 1)
+            .map_err(db_err)
+        })
+        .await
+    }
+
     async fn delete_principal(&self, object_id: &str) -> Result<()> {
         let oid = object_id.to_owned();
         self.write(move |c| management::delete_principal(c, &oid)).await
