@@ -1493,6 +1493,14 @@ async fn resources_by_id_and_group(s: Arc<dyn Store>) {
         vec![vm.clone()],
         "groups are case-insensitive"
     );
+    let old = got.sealed.clone().unwrap();
+    let new = ring.seal(&Aad::new(&["storage-keys", "sa1"]), b"keys").unwrap();
+    assert!(s.replace_resource_sealed(&sa.id, &old, &new).await.unwrap());
+    assert!(
+        !s.replace_resource_sealed(&sa.id, &old, &new).await.unwrap(),
+        "a stale compare-and-swap loses"
+    );
+    assert_eq!(s.resource(&sa.id).await.unwrap().unwrap().sealed, Some(new));
     assert_eq!(s.list_resources(None).await.unwrap().len(), 2);
     let updated = ResourceRecord {
         identity: None,
