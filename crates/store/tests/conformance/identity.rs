@@ -1,0 +1,260 @@
+//! Meta, principals, credentials, signing keys, vaults.
+
+use super::*;
+
+pub(crate) async fn meta_put_and_if_absent(s: Arc<dyn Store>) {
+    assert_eq!(s.meta("root").await.unwrap(), None);
+    s.put_meta("root", b"one").await.unwrap();
+    assert_eq!(s.meta("root").await.unwrap().as_deref(), Some(&b"one"[..]));
+    s.put_meta("root", b"two").await.unwrap();
+    assert_eq!(s.meta("root").await.unwrap().as_deref(), Some(&b"two"[..]));
+
+    // Present: the stored value wins and is returned.
+    assert_eq!(s.put_meta_if_absent("root", b"three").await.unwrap(), b"two");
+    assert_eq!(s.meta("root").await.unwrap().as_deref(), Some(&b"two"[..]));
+    // Absent: stored and returned.
+    assert_eq!(s.put_meta_if_absent("tenant", b"t-1").await.unwrap(), b"t-1");
+    assert_eq!(s.meta("tenant").await.unwrap().as_deref(), Some(&b"t-1"[..]));
+    // Keys are exact; values are bytes, including empty and non-UTF-8.
+    assert_eq!(s.meta("Root").await.unwrap(), None);
+    s.put_meta("bin", &[0, 255, 1]).await.unwrap();
+    assert_eq!(s.meta("bin").await.unwrap(), Some(vec![0, 255, 1]));
+    assert_eq!(s.put_meta_if_absent("empty", b"").await.unwrap(), b"");
+}
+
+pub(crate) async fn meta_if_absent_agrees_under_concurrency(s: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.put_meta_if_absent("root-key", format!("candidate-{i}").as_bytes())
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        winners.push(t.await.unwrap());
+    }
+    let stored = s.meta("root-key").await.unwrap().unwrap();
+    assert!(stored.starts_with(b"candidate-"));
+    assert!(
+        winners.iter().all(|w| *w == stored),
+        "every starter must see the one stored value"
+    );
+}
+
+fn principal(oid: &str, app_id: Option<&str>, kind: PrincipalKind) -> PrincipalRecord {
+    PrincipalRecord {
+        object_id: oid.into(),
+        app_id: app_id.map(str::to_owned),
+        display_name: format!("name of {oid}"),
+        kind,
+        tenant_id: "tenant-1".into(),
+        created: 1_700_000_000,
+    }
+}
+
+pub(crate) async fn principals_by_object_and_app_id(s: Arc<dyn Store>) {
+    let sp = principal("oid-sp", Some("app-sp"), PrincipalKind::ServicePrincipal);
+    let mi = principal("oid-mi", None, PrincipalKind::ManagedIdentity);
+    let mi2 = principal("oid-mi2", None, PrincipalKind::ManagedIdentity);
+    s.put_principal(&sp).await.unwrap();
+    s.put_principal(&mi).await.unwrap();
+    // Several principals without an app id may coexist.
+    s.put_principal(&mi2).await.unwrap();
+
+    assert_eq!(s.principal("oid-sp").await.unwrap(), Some(sp.clone()));
+    assert_eq!(s.principal("oid-mi").await.unwrap(), Some(mi));
+    assert_eq!(s.principal_by_app_id("app-sp").await.unwrap(), Some(sp));
+    assert_eq!(s.principal("nope").await.unwrap(), None);
+    assert_eq!(s.principal_by_app_id("nope").await.unwrap(), None);
+
+    // Object ids and app ids are unique; a duplicate is a backend error, not a silent overwrite.
+    let dup_oid = principal("oid-sp", Some("app-other"), PrincipalKind::ServicePrincipal);
+    assert!(matches!(s.put_principal(&dup_oid).await, Err(StoreError::Backend(_))));
+    let dup_app = principal("oid-other", Some("app-sp"), PrincipalKind::ServicePrincipal);
+    assert!(matches!(s.put_principal(&dup_app).await, Err(StoreError::Backend(_))));
+    assert_eq!(
+        s.principal("oid-sp").await.unwrap().unwrap().app_id.as_deref(),
+        Some("app-sp")
+    );
+}
+
+pub(crate) async fn principals_listed_and_secrets_reset(s: Arc<dyn Store>) {
+    assert!(s.list_principals().await.unwrap().is_empty());
+    let mut older = principal("oid-b", Some("app-b"), PrincipalKind::ServicePrincipal);
+    older.created -= 10;
+    let newer = principal("oid-a", None, PrincipalKind::ManagedIdentity);
+    s.put_principal(&newer).await.unwrap();
+    s.put_principal(&older).await.unwrap();
+    assert_eq!(
+        s.list_principals().await.unwrap(),
+        vec![older.clone(), newer.clone()],
+        "oldest first"
+    );
+
+    for (key, oid) in [("k1", "oid-b"), ("k2", "oid-b"), ("k3", "oid-a")] {
+        s.put_client_secret(&ClientSecretRecord {
+            key_id: key.into(),
+            object_id: oid.into(),
+            hash: vec![1; 32],
+            hint: "abc".into(),
+            created: 1,
+            expires: 2,
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(s.delete_client_secrets("oid-b").await.unwrap(), 2);
+    assert!(s.client_secrets("oid-b").await.unwrap().is_empty());
+    assert_eq!(s.client_secrets("oid-a").await.unwrap().len(), 1, "others keep theirs");
+    assert_eq!(s.delete_client_secrets("nope").await.unwrap(), 0);
+
+    s.delete_principal("oid-b").await.unwrap();
+    assert_eq!(s.list_principals().await.unwrap(), vec![newer]);
+}
+
+pub(crate) async fn client_secrets_and_certificates(s: Arc<dyn Store>) {
+    for oid in ["oid-a", "oid-b"] {
+        s.put_principal(&principal(
+            oid,
+            Some(&format!("app-{oid}")),
+            PrincipalKind::ServicePrincipal,
+        ))
+        .await
+        .unwrap();
+    }
+    let secret = |key_id: &str, oid: &str| ClientSecretRecord {
+        key_id: key_id.into(),
+        object_id: oid.into(),
+        hash: vec![7; 32],
+        hint: "abc".into(),
+        created: 10,
+        expires: 20,
+    };
+    let cert = |key_id: &str, oid: &str| ClientCertificateRecord {
+        key_id: key_id.into(),
+        object_id: oid.into(),
+        x5t: format!("x5t-{key_id}"),
+        x5t_s256: format!("x5t256-{key_id}"),
+        der: vec![0x30, 0x82, 0, 1, 2],
+        not_after: 99,
+    };
+    for (k, o) in [("s1", "oid-a"), ("s2", "oid-a"), ("s3", "oid-b")] {
+        s.put_client_secret(&secret(k, o)).await.unwrap();
+    }
+    for (k, o) in [("c1", "oid-a"), ("c2", "oid-b"), ("c3", "oid-b")] {
+        s.put_client_certificate(&cert(k, o)).await.unwrap();
+    }
+
+    let mut secrets = s.client_secrets("oid-a").await.unwrap();
+    secrets.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+    assert_eq!(secrets, vec![secret("s1", "oid-a"), secret("s2", "oid-a")]);
+    assert_eq!(s.client_secrets("oid-b").await.unwrap(), vec![secret("s3", "oid-b")]);
+    assert!(s.client_secrets("nope").await.unwrap().is_empty());
+
+    assert_eq!(s.client_certificates("oid-a").await.unwrap(), vec![cert("c1", "oid-a")]);
+    let mut certs = s.client_certificates("oid-b").await.unwrap();
+    certs.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+    assert_eq!(certs, vec![cert("c2", "oid-b"), cert("c3", "oid-b")]);
+    assert!(s.client_certificates("nope").await.unwrap().is_empty());
+
+    // Credentials belong to an existing principal; key ids are unique.
+    assert!(s.put_client_secret(&secret("s9", "no-such")).await.is_err());
+    assert!(s.put_client_certificate(&cert("c9", "no-such")).await.is_err());
+    assert!(matches!(
+        s.put_client_secret(&secret("s1", "oid-b")).await,
+        Err(StoreError::Backend(_))
+    ));
+    assert!(matches!(
+        s.put_client_certificate(&cert("c1", "oid-b")).await,
+        Err(StoreError::Backend(_))
+    ));
+}
+
+pub(crate) async fn signing_keys_retire_and_delete(s: Arc<dyn Store>) {
+    let ring = Keyring::generate().unwrap();
+    let key = |kid: &str, created: i64| SigningKeyRecord {
+        kid: kid.into(),
+        created,
+        retired_at: None,
+        sealed: ring.seal(&Aad::new(&["signing-key", kid]), kid.as_bytes()).unwrap(),
+    };
+    assert!(s.signing_keys().await.unwrap().is_empty());
+    // Inserted out of order; listed by creation.
+    for (kid, created) in [("k2", 200), ("k1", 100), ("k3", 300)] {
+        s.put_signing_key(&key(kid, created)).await.unwrap();
+    }
+    let keys = s.signing_keys().await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        ["k1", "k2", "k3"]
+    );
+    for k in &keys {
+        let plain = ring.open(&Aad::new(&["signing-key", &k.kid]), &k.sealed).unwrap();
+        assert_eq!(&plain[..], k.kid.as_bytes());
+        assert_eq!(k.retired_at, None);
+    }
+    assert!(matches!(
+        s.put_signing_key(&key("k1", 400)).await,
+        Err(StoreError::Backend(_))
+    ));
+
+    s.retire_signing_key("k1", 150).await.unwrap();
+    // Retiring twice keeps the first date.
+    s.retire_signing_key("k1", 999).await.unwrap();
+    // Unknown kids are no-ops.
+    s.retire_signing_key("nope", 1).await.unwrap();
+    let keys = s.signing_keys().await.unwrap();
+    let retired: Vec<_> = keys.iter().map(|k| (k.kid.as_str(), k.retired_at)).collect();
+    assert_eq!(retired, [("k1", Some(150)), ("k2", None), ("k3", None)]);
+
+    s.delete_signing_key("k1").await.unwrap();
+    s.delete_signing_key("nope").await.unwrap();
+    let kids: Vec<_> = s.signing_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
+    assert_eq!(kids, ["k2", "k3"]);
+}
+
+pub(crate) async fn vault_upsert_keeps_name_and_creation(s: Arc<dyn Store>) {
+    let v = VaultRecord {
+        name: "MyVault".into(),
+        tenant_id: "tenant-1".into(),
+        retention_days: 90,
+        purge_protection: false,
+        created: 100,
+        properties: serde_json::json!({"resourceGroup": "rg1", "accessPolicies": []}),
+        deleted_at: None,
+        purge_at: None,
+    };
+    assert_eq!(s.vault("MyVault").await.unwrap(), None);
+    s.put_vault(&v).await.unwrap();
+    assert_eq!(s.vault("MyVault").await.unwrap(), Some(v.clone()));
+    assert_eq!(s.vault("myvault").await.unwrap(), Some(v.clone()));
+    assert_eq!(s.vault("MYVAULT").await.unwrap(), Some(v.clone()));
+    assert_eq!(s.vault("other").await.unwrap(), None);
+
+    // Upsert under another spelling: settings change; name, tenant and creation stay.
+    s.put_vault(&VaultRecord {
+        name: "MYVAULT".into(),
+        tenant_id: "tenant-2".into(),
+        retention_days: 7,
+        purge_protection: true,
+        created: 999,
+        properties: serde_json::json!({"resourceGroup": "rg2"}),
+        deleted_at: None,
+        purge_at: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.vault("myvault").await.unwrap(),
+        Some(VaultRecord {
+            retention_days: 7,
+            purge_protection: true,
+            properties: serde_json::json!({"resourceGroup": "rg2"}),
+            ..v
+        })
+    );
+}
