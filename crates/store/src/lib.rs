@@ -2,7 +2,7 @@
 //! this crate knows SQL. Secret values and private keys arrive as [`Sealed`] ciphertext only.
 //!
 //! Backends: [`SqliteStore`] (embedded, the default) and [`PostgresStore`]. Each dialect has its own
-//! migrations in `migrations/<dialect>/`, with the same file names; `tests/conformance.rs` runs one
+//! migrations in `migrations/<dialect>/`, with the same file names; `tests/conformance/` runs one
 //! suite against both.
 #![forbid(unsafe_code)]
 
