@@ -18,7 +18,9 @@ if ! command -v wrk >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk >&2
 fi
 
-cargo build --release -p keyhold -p keyhold-bench
+# Separately, so that keyhold is built with its own features, exactly as `cargo build --release -p keyhold`.
+cargo build --release -p keyhold
+cargo build --release -p keyhold-bench
 
 if [[ " $* " != *" --backends sqlite "* ]]; then
     KEYHOLD_TEST_POSTGRES_URL="$(tools/pg-test-cluster.sh start)"

@@ -105,6 +105,28 @@ impl Instance {
         Ok((field("VmRSS:")?, field("VmHWM:")?))
     }
 
+    /// User + system CPU time the process has used so far, in seconds (`/proc/<pid>/stat`, 100 ticks/s).
+    pub fn cpu_seconds(&self) -> Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
+        // Fields after the command name, which is in parentheses and may contain spaces.
+        let rest = stat.rsplit_once(')').context("malformed /proc/<pid>/stat")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| -> Result<f64> { Ok(fields.get(i).context("short /proc/<pid>/stat")?.parse::<f64>()?) };
+        // utime and stime are fields 14 and 15 of stat(5), i.e. 11 and 12 after the command name.
+        Ok((ticks(11)? + ticks(12)?) / 100.0)
+    }
+
+    /// Runs one wrk load against this server and adds the server's CPU time per request.
+    pub async fn measure(&self, load: &crate::wrk::Load<'_>) -> Result<crate::wrk::Figures> {
+        let before = self.cpu_seconds()?;
+        let mut figures = crate::wrk::run(load).await?;
+        let used = self.cpu_seconds()? - before;
+        if figures.requests > 0 {
+            figures.server_cpu_us_per_request = Some(used * 1e6 / figures.requests as f64);
+        }
+        Ok(figures)
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within 20 s.
     pub async fn stop(mut self) -> Result<()> {
         let _ = std::process::Command::new("kill")

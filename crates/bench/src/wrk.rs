@@ -68,6 +68,9 @@ pub struct Figures {
     pub errors: u64,
     /// Responses other than 2xx/3xx.
     pub non_2xx: u64,
+    /// CPU time (user + system) the server used during the run, per request: cost independent of how
+    /// much of the two cores wrk and other processes took.
+    pub server_cpu_us_per_request: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -133,5 +136,6 @@ pub async fn run(load: &Load<'_>) -> Result<Figures> {
         mean_ms: raw.mean_us / 1000.0,
         errors: raw.errors_connect + raw.errors_read + raw.errors_write + raw.errors_timeout,
         non_2xx: raw.errors_status,
+        server_cpu_us_per_request: None,
     })
 }
