@@ -42,6 +42,8 @@ pub struct BackendResults {
     pub hello_rss_mib: Option<f64>,
     pub get: Option<Figures>,
     pub imds: Option<Figures>,
+    /// p50 / p99 of one 4 KiB append + `fdatasync` in the bench directory, just before the SET runs.
+    pub fdatasync_ms: Option<(f64, f64)>,
     pub set_c1: Option<Figures>,
     pub set_c16: Option<Figures>,
     /// Secrets PUT through the API (32 concurrent HTTPS/1.1 clients) to top the database up.
@@ -171,6 +173,11 @@ impl Results {
             (
                 "secret SET, 1 conn p50 / p99, ms".into(),
                 Box::new(|r| r.set_c1.as_ref().map(lat)),
+                "",
+            ),
+            (
+                "disk: one fdatasync p50 / p99, ms".into(),
+                Box::new(|r| r.fdatasync_ms.map(|(p50, p99)| format!("{p50:.2} / {p99:.2}"))),
                 "",
             ),
             (
