@@ -236,33 +236,9 @@ pub async fn run(s: &Session, args: SecretArgs, out: &OutputArgs) -> anyhow::Res
             s.vault(Method::DELETE, &n.vault_name, &secret_path(&n.name), None)
                 .await?
         }
-        SecretCommand::Recover(n) => {
-            s.vault(
-                Method::POST,
-                &n.vault_name,
-                &format!("/deletedsecrets/{}/recover", enc(&n.name)),
-                None,
-            )
-            .await?
-        }
-        SecretCommand::Purge(n) => {
-            s.vault(
-                Method::DELETE,
-                &n.vault_name,
-                &format!("/deletedsecrets/{}", enc(&n.name)),
-                None,
-            )
-            .await?
-        }
-        SecretCommand::ShowDeleted(n) => {
-            s.vault(
-                Method::GET,
-                &n.vault_name,
-                &format!("/deletedsecrets/{}", enc(&n.name)),
-                None,
-            )
-            .await?
-        }
+        SecretCommand::Recover(n) => deleted(s, Method::POST, &n, "/recover").await?,
+        SecretCommand::Purge(n) => deleted(s, Method::DELETE, &n, "").await?,
+        SecretCommand::ShowDeleted(n) => deleted(s, Method::GET, &n, "").await?,
         SecretCommand::ListDeleted { vault_name } => list(s, &vault_name, "/deletedsecrets").await?,
         SecretCommand::Backup { secret, file } => {
             let b = s
@@ -347,6 +323,17 @@ fn locate(t: &Target) -> anyhow::Result<(String, String)> {
 async fn get(s: &Session, t: &Target) -> anyhow::Result<Value> {
     let (vault, path) = locate(t)?;
     s.vault(Method::GET, &vault, &path, None).await
+}
+
+/// Recover, purge and show of a deleted secret differ only in method and path suffix.
+async fn deleted(s: &Session, method: Method, n: &Named, suffix: &str) -> anyhow::Result<Value> {
+    s.vault(
+        method,
+        &n.vault_name,
+        &format!("/deletedsecrets/{}{suffix}", enc(&n.name)),
+        None,
+    )
+    .await
 }
 
 /// Every page of a Key Vault list, following `nextLink`.

@@ -12,31 +12,11 @@ use serde_json::{Value, json};
 
 use crate::{
     json,
-    rotation::{assert_readable, wait_for_reseal},
+    rotation::{Acked, assert_readable, put as set, wait_for_reseal},
 };
-
-type Acked = (String, String, String);
 
 fn bin() -> &'static std::path::Path {
     env!("CARGO_BIN_EXE_keyhold").as_ref()
-}
-
-async fn set(server: &Server, token: &str, name: &str, value: &str) -> Acked {
-    let url = format!("{}/secrets/{name}?api-version=7.4", server.vault_url("kv1"));
-    let (status, body) = json(
-        server
-            .http
-            .put(&url)
-            .bearer_auth(token)
-            .json(&json!({"value": value}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "set {name} on {}: {body}", server.base());
-    let version = body["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-    (name.to_owned(), version, value.to_owned())
 }
 
 async fn get(server: &Server, token: &str, name: &str) -> (u16, Value) {

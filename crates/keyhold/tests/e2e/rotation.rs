@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 use crate::{json, start};
 
 /// (name, version, value) of an acknowledged write.
-type Acked = (String, String, String);
+pub(crate) type Acked = (String, String, String);
 
-async fn put(server: &Server, token: &str, name: &str, value: &str) -> Acked {
+/// Sets a secret in `kv1` and returns what the server acknowledged.
+pub(crate) async fn put(server: &Server, token: &str, name: &str, value: &str) -> Acked {
     let url = format!("{}/secrets/{name}?api-version=7.4", server.vault_url("kv1"));
     let (status, body) = json(
         server
@@ -30,7 +31,7 @@ async fn put(server: &Server, token: &str, name: &str, value: &str) -> Acked {
             .unwrap(),
     )
     .await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(status, 200, "set {name} on {}: {body}", server.base());
     let version = body["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
     (name.to_owned(), version, value.to_owned())
 }
