@@ -274,6 +274,39 @@ impl Server {
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
+    /// Creates (or updates) a resource group in the one subscription through ARM; returns its path.
+    pub async fn resource_group(&self, name: &str) -> Result<String> {
+        let rg = format!("/subscriptions/{}/resourceGroups/{name}", self.subscription_id().await?);
+        let (status, body) = self
+            .arm(
+                reqwest::Method::PUT,
+                &rg,
+                Some(serde_json::json!({"location": "westus"})),
+            )
+            .await?;
+        anyhow::ensure!(
+            status == 200 || status == 201,
+            "create resource group {name}: {status} {body}"
+        );
+        Ok(rg)
+    }
+
+    /// Creates a service principal through the admin API; returns its `appId`, `password`, `id`, ….
+    pub async fn create_service_principal(&self, display_name: &str) -> Result<Value> {
+        let token = self.token(&self.state.url).await?;
+        let resp = self
+            .http
+            .post(format!("{}/keyhold/v1/servicePrincipals", self.state.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"displayName": display_name}))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await?;
+        anyhow::ensure!(status.is_success(), "create service principal: {status} {body}");
+        Ok(body)
+    }
+
     /// Creates a vault through the admin API.
     pub async fn create_vault(&self, name: &str) -> Result<Value> {
         let token = self.token(&self.state.url).await?;

@@ -27,19 +27,7 @@ async fn setup() -> Setup {
         .await
         .unwrap();
     assert_eq!(status, 201);
-    let mgmt = server.token(&server.state.url).await.unwrap();
-    let (status, app) = json(
-        server
-            .http
-            .post(format!("{}/keyhold/v1/servicePrincipals", server.state.url))
-            .bearer_auth(&mgmt)
-            .json(&json!({"displayName": "app"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let app = server.create_service_principal("app").await.unwrap();
     let (id, secret) = (app["appId"].as_str().unwrap(), app["password"].as_str().unwrap());
     let app_vault_token = server
         .token_for(id, secret, &server.state.vault_resource)

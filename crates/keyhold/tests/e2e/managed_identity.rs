@@ -306,16 +306,7 @@ async fn user_assigned_identities_are_selected_by_every_parameter() {
 #[tokio::test]
 async fn host_resource_picks_whose_identity_is_served() {
     let (mut server, _) = with_vault("kv1").await;
-    let sub = server.subscription_id().await.unwrap();
-    let rg = format!("/subscriptions/{sub}/resourceGroups/myRG");
-    server
-        .arm(
-            reqwest::Method::PUT,
-            &rg,
-            Some(serde_json::json!({"location": "westus"})),
-        )
-        .await
-        .unwrap();
+    let rg = server.resource_group("myRG").await.unwrap();
     let vm = format!("{rg}/providers/Microsoft.Compute/virtualMachines/myVM");
     let (status, v) = server
         .arm(

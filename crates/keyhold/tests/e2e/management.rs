@@ -139,10 +139,7 @@ type Case = (&'static str, Method, String, Option<Value>, u16, &'static str);
 async fn bad_management_input_changes_nothing() {
     let s = start(&[]);
     let sub = s.subscription_id().await.unwrap();
-    let rg = format!("/subscriptions/{sub}/resourceGroups/rg1");
-    s.arm(Method::PUT, &rg, Some(json!({"location": "westus"})))
-        .await
-        .unwrap();
+    let rg = s.resource_group("rg1").await.unwrap();
     s.arm(
         Method::PUT,
         &format!("/subscriptions/{sub}/resourceGroups/rg2"),

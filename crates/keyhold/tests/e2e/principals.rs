@@ -81,10 +81,7 @@ async fn service_principals_are_listed_reset_and_deleted() {
     let sub = s.subscription_id().await.unwrap();
     let (_, subs) = s.arm_as(&token, Method::GET, "/subscriptions", None).await.unwrap();
     assert_eq!(subs["value"].as_array().map(Vec::len), Some(0), "{subs}");
-    let rg = format!("/subscriptions/{sub}/resourceGroups/rg");
-    s.arm(Method::PUT, &rg, Some(json!({"location": "westus"})))
-        .await
-        .unwrap();
+    let rg = s.resource_group("rg").await.unwrap();
     let reader = format!(
         "/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
     );

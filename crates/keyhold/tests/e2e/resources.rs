@@ -4,20 +4,10 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{json, start};
+use crate::start;
 
 async fn app_principal(s: &keyhold_testkit::Server) -> (Value, String) {
-    let mgmt = s.token(&s.state.url).await.unwrap();
-    let (_, sp) = json(
-        s.http
-            .post(format!("{}/keyhold/v1/servicePrincipals", s.state.url))
-            .bearer_auth(&mgmt)
-            .json(&json!({"displayName": "ops"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let sp = s.create_service_principal("ops").await.unwrap();
     let token = s
         .token_for(
             sp["appId"].as_str().unwrap(),
@@ -32,11 +22,7 @@ async fn app_principal(s: &keyhold_testkit::Server) -> (Value, String) {
 #[tokio::test]
 async fn storage_keys_need_the_key_operator_role() {
     let s = start(&[]);
-    let sub = s.subscription_id().await.unwrap();
-    let rg = format!("/subscriptions/{sub}/resourceGroups/myRG");
-    s.arm(Method::PUT, &rg, Some(json!({"location": "westus"})))
-        .await
-        .unwrap();
+    let rg = s.resource_group("myRG").await.unwrap();
     let account = format!("{rg}/providers/Microsoft.Storage/storageAccounts/mystorage");
     let (status, a) = s
         .arm(
@@ -149,10 +135,7 @@ async fn storage_keys_need_the_key_operator_role() {
 async fn virtual_machines_carry_system_and_user_assigned_identities() {
     let s = start(&[]);
     let sub = s.subscription_id().await.unwrap();
-    let rg = format!("/subscriptions/{sub}/resourceGroups/myRG");
-    s.arm(Method::PUT, &rg, Some(json!({"location": "West US"})))
-        .await
-        .unwrap();
+    let rg = s.resource_group("myRG").await.unwrap();
     let vm = format!("{rg}/providers/Microsoft.Compute/virtualMachines/myVM");
     let (status, v) = s
         .arm(Method::PUT, &vm, Some(json!({"location": "westus", "properties": {"storageProfile": {"imageReference": {"offer": "UbuntuLTS"}}}})))

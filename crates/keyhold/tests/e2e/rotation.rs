@@ -242,16 +242,7 @@ async fn rotation_reseals_everything_while_serving_postgres() {
 #[tokio::test]
 async fn storage_account_keys_are_resealed_too() {
     let server = start(&[]);
-    let sub = server.subscription_id().await.unwrap();
-    let rg = format!("/subscriptions/{sub}/resourceGroups/rg1");
-    server
-        .arm(
-            reqwest::Method::PUT,
-            &rg,
-            Some(serde_json::json!({"location": "westus"})),
-        )
-        .await
-        .unwrap();
+    let rg = server.resource_group("rg1").await.unwrap();
     let account = format!("{rg}/providers/Microsoft.Storage/storageAccounts/keysrotate");
     let (status, _) = server
         .arm(

@@ -258,18 +258,7 @@ async fn signing_key_rotation_keeps_old_tokens_valid() {
 async fn admin_api_refuses_other_principals_and_vault_tokens() {
     let server = start(&[]);
     let mgmt = server.token(&server.state.url).await.unwrap();
-    let (status, sp) = json(
-        server
-            .http
-            .post(format!("{}/keyhold/v1/servicePrincipals", server.state.url))
-            .bearer_auth(&mgmt)
-            .json(&json!({"displayName": "app"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{sp}");
+    let sp = server.create_service_principal("app").await.unwrap();
     let other = server
         .token_for(
             sp["appId"].as_str().unwrap(),
