@@ -19,10 +19,22 @@ pub const VIRTUAL_MACHINES: &str = "Microsoft.Compute/virtualMachines";
 pub const USER_ASSIGNED_IDENTITIES: &str = "Microsoft.ManagedIdentity/userAssignedIdentities";
 pub const STORAGE_ACCOUNTS: &str = "Microsoft.Storage/storageAccounts";
 pub const WEB_SITES: &str = "Microsoft.Web/sites";
+pub const ML_WORKSPACES: &str = "Microsoft.MachineLearningServices/workspaces";
+/// A child kind: its resources are named `<workspace>/<compute>` and live under their workspace.
 pub const ML_COMPUTES: &str = "Microsoft.MachineLearningServices/workspaces/computes";
 
 /// The kinds keyhold keeps, with their canonical spelling.
-pub const KINDS: &[&str] = &[VIRTUAL_MACHINES, USER_ASSIGNED_IDENTITIES, STORAGE_ACCOUNTS, WEB_SITES];
+pub const KINDS: &[&str] = &[
+    VIRTUAL_MACHINES,
+    USER_ASSIGNED_IDENTITIES,
+    STORAGE_ACCOUNTS,
+    WEB_SITES,
+    ML_WORKSPACES,
+    ML_COMPUTES,
+];
+
+/// Kinds that are compute a workload runs on, so they carry identities and free-form properties.
+const COMPUTE_KINDS: &[&str] = &[VIRTUAL_MACHINES, WEB_SITES, ML_WORKSPACES, ML_COMPUTES];
 
 pub fn canonical_kind(kind: &str) -> Option<&'static str> {
     KINDS.iter().copied().find(|k| k.eq_ignore_ascii_case(kind))
@@ -54,14 +66,35 @@ pub(crate) fn sealed_aad(resource_id: &str) -> [String; 2] {
     [AAD_STORAGE.to_owned(), resource_id.to_ascii_lowercase()]
 }
 
+/// How many type segments a kind has after its namespace: a child resource's name has as many parts.
+fn depth(kind: &str) -> usize {
+    kind.split('/').count().saturating_sub(1)
+}
+
+/// A child resource's id interleaves types and names: `NS/parents/p/children/c`.
+fn kind_and_name_path(kind: &str, name: &str) -> String {
+    let mut types = kind.split('/');
+    let mut path = types.next().unwrap_or_default().to_owned();
+    for (t, n) in types.zip(name.split('/')) {
+        path.push('/');
+        path.push_str(t);
+        path.push('/');
+        path.push_str(n);
+    }
+    path
+}
+
 fn validate_name(kind: &str, name: &str) -> Result<(), ArmError> {
     let ok = if kind == STORAGE_ACCOUNTS {
         (3..=24).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
     } else {
-        (1..=64).contains(&name.len())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        name.split('/').count() == depth(kind)
+            && name.split('/').all(|part| {
+                (1..=64).contains(&part.len())
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            })
     };
     if ok {
         Ok(())
@@ -88,7 +121,7 @@ fn storage_key() -> String {
 
 impl Management {
     pub fn resource_id(&self, group: &str, kind: &str, name: &str) -> String {
-        format!("{}/providers/{kind}/{name}", self.group_id(group))
+        format!("{}/providers/{}", self.group_id(group), kind_and_name_path(kind, name))
     }
 
     pub async fn put_resource(
@@ -105,6 +138,23 @@ impl Management {
         self.require(caller, &format!("{kind}/write"), &id).await?;
         let group_record = self.require_group(group).await?;
         let existing = self.store.resource(&id).await?;
+        if existing.is_none()
+            && let Some((parent_kind, parent_name)) = kind.rsplit_once('/').zip(name.rsplit_once('/'))
+        {
+            let (parent_kind, parent_name) = (parent_kind.0, parent_name.0);
+            if self
+                .store
+                .resource(&self.resource_id(group, parent_kind, parent_name))
+                .await?
+                .is_none()
+            {
+                return Err(ArmError::ResourceNotFound {
+                    kind: parent_kind.to_owned(),
+                    name: parent_name.to_owned(),
+                    group: group.to_owned(),
+                });
+            }
+        }
         if existing.is_none() && patch {
             return Err(ArmError::ResourceNotFound {
                 kind: kind.to_owned(),
@@ -123,7 +173,7 @@ impl Management {
         if let Some(t) = spec.tags.clone() {
             record.tags = Some(t);
         }
-        if kind == VIRTUAL_MACHINES || kind == WEB_SITES {
+        if COMPUTE_KINDS.contains(&kind) {
             merge_properties(&mut record.properties, &spec.properties);
             record.properties["provisioningState"] = json!("Succeeded");
         }
@@ -387,6 +437,13 @@ impl Management {
         let Some(record) = self.store.resource(&id).await? else {
             return Ok(false);
         };
+        // Child resources (a workspace's computes) and their identities go with their parent.
+        let children = format!("{}/", id.to_ascii_lowercase());
+        for child in self.store.list_resources(Some(group)).await? {
+            if child.id.to_ascii_lowercase().starts_with(&children) {
+                self.remove_resource(&child).await?;
+            }
+        }
         self.remove_resource(&record).await?;
         Ok(true)
     }
@@ -490,5 +547,31 @@ fn merge_properties(current: &mut Value, incoming: &Value) {
         for (k, v) in inc {
             cur.insert(k.clone(), v.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_ids_interleave_types_and_names() {
+        assert_eq!(
+            kind_and_name_path(VIRTUAL_MACHINES, "vm"),
+            "Microsoft.Compute/virtualMachines/vm"
+        );
+        assert_eq!(
+            kind_and_name_path(ML_COMPUTES, "ws/cpu"),
+            "Microsoft.MachineLearningServices/workspaces/ws/computes/cpu"
+        );
+        assert!(validate_name(ML_COMPUTES, "ws/cpu").is_ok());
+        assert!(
+            validate_name(ML_COMPUTES, "cpu").is_err(),
+            "a child needs its parent's name"
+        );
+        assert!(
+            validate_name(VIRTUAL_MACHINES, "ws/cpu").is_err(),
+            "a top-level name has no parent"
+        );
     }
 }

@@ -339,3 +339,146 @@ async fn host_resource_picks_whose_identity_is_served() {
         "{body}"
     );
 }
+
+/// An Azure Machine Learning compute cluster (a child of its workspace) carries a system-assigned
+/// identity like a VM: the training job on it gets tokens as the cluster and reads the vault's secrets
+/// once the cluster is granted access (Azure's "use Key Vault from a training job" flow).
+#[tokio::test]
+async fn compute_cluster_identity_reads_secrets_and_dies_with_its_workspace() {
+    use reqwest::Method;
+    use serde_json::json;
+    let (mut server, admin_token) = with_vault("kv1").await;
+    let rg = format!(
+        "/subscriptions/{}/resourceGroups/keyhold",
+        server.subscription_id().await.unwrap()
+    );
+    let workspace = format!("{rg}/providers/Microsoft.MachineLearningServices/workspaces/ws1");
+    let cluster = format!("{workspace}/computes/cpu-cluster");
+    let system = json!({"location": "westus", "identity": {"type": "SystemAssigned"}, "properties": {"computeType": "AmlCompute"}});
+
+    // A compute needs its workspace; a bad name is refused; neither stores anything.
+    let (status, body) = server.arm(Method::PUT, &cluster, Some(system.clone())).await.unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("ResourceNotFound")),
+        "{body}"
+    );
+    let (status, _) = server
+        .arm(Method::PUT, &workspace, Some(json!({"location": "westus"})))
+        .await
+        .unwrap();
+    assert_eq!(status, 201);
+    let (status, body) = server
+        .arm(
+            Method::PUT,
+            &format!("{workspace}/computes/bad!name"),
+            Some(system.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("InvalidResourceName")),
+        "{body}"
+    );
+
+    let (status, c) = server.arm(Method::PUT, &cluster, Some(system)).await.unwrap();
+    assert_eq!(status, 201, "{c}");
+    assert_eq!(
+        (c["id"].as_str(), c["name"].as_str(), c["type"].as_str()),
+        (
+            Some(cluster.as_str()),
+            Some("cpu-cluster"),
+            Some("Microsoft.MachineLearningServices/workspaces/computes")
+        )
+    );
+    assert_eq!(c["properties"]["computeType"], "AmlCompute");
+    let cluster_oid = c["identity"]["principalId"].as_str().unwrap().to_owned();
+    let (status, got) = server
+        .arm(
+            Method::GET,
+            &cluster
+                .replace("/workspaces/", "/WORKSPACES/")
+                .replace("/computes/", "/Computes/"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, got["identity"]["principalId"].as_str()),
+        (200, Some(cluster_oid.as_str())),
+        "{got}"
+    );
+
+    let (status, list) = server
+        .arm(Method::GET, &format!("{workspace}/computes"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, list["value"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{list}"
+    );
+    assert_eq!(list["value"][0]["id"].as_str(), Some(cluster.as_str()));
+    let (status, _) = server
+        .arm(
+            Method::GET,
+            &format!("{rg}/providers/Microsoft.MachineLearningServices/workspaces/nows/computes"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "the computes of a missing workspace");
+
+    // Tokens as the cluster; denied until granted, then the secret reads.
+    server
+        .restart_with(&["--host-resource".into(), cluster.clone()])
+        .unwrap();
+    let (status, body) = imds(&server, "").await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let claims = token_claims(&token);
+    assert_eq!(
+        (claims["oid"].as_str(), claims["xms_mirid"].as_str()),
+        (Some(cluster_oid.as_str()), Some(cluster.as_str()))
+    );
+    let url = format!("{}/secrets/training-secret?api-version=7.4", server.vault_url("kv1"));
+    let (status, _) = json(
+        server
+            .http
+            .put(&url)
+            .bearer_auth(&admin_token)
+            .json(&json!({"value": "for the job"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = json(server.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(status, 403, "no access before the grant");
+    let policy = json!({"properties": {"accessPolicies": [{"tenantId": server.state.tenant_id, "objectId": cluster_oid, "permissions": {"secrets": ["get"]}}]}});
+    let (status, body) = server
+        .arm(
+            Method::PUT,
+            &format!("{rg}/providers/Microsoft.KeyVault/vaults/kv1/accessPolicies/add"),
+            Some(policy),
+        )
+        .await
+        .unwrap();
+    assert!(status == 200 || status == 201, "{body}");
+    let (status, got) = json(server.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!((status, got["value"].as_str()), (200, Some("for the job")), "{got}");
+
+    // Deleting the workspace deletes its compute and the compute's identity.
+    let (status, _) = server.arm(Method::DELETE, &workspace, None).await.unwrap();
+    assert_eq!(status, 200);
+    let (status, _) = server.arm(Method::GET, &cluster, None).await.unwrap();
+    assert_eq!(status, 404);
+    let (status, body) = imds(&server, "").await;
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (400, Some("Identity not found")),
+        "{body}"
+    );
+}

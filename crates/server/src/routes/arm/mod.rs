@@ -210,6 +210,16 @@ pub(crate) fn parse(path: &str) -> Option<Target> {
                 action: (*action).to_owned(),
             })
         }
+        // A child resource: `providers/<ns>/<type>/<parent>/<child type>/<name>`, named `<parent>/<name>`.
+        [s, _, g, rg, p, ns, t, parent, child, name]
+            if eq(s, "subscriptions") && eq(g, "resourceGroups") && eq(p, "providers") && !kv(p, ns) =>
+        {
+            Some(Target::Resource {
+                group: (*rg).to_owned(),
+                kind: format!("{ns}/{t}/{child}"),
+                name: format!("{parent}/{name}"),
+            })
+        }
         _ => None,
     }
 }
@@ -409,6 +419,16 @@ mod tests {
                 group: "rg".into(),
                 kind: "Microsoft.Compute/virtualMachines".into(),
                 name: "vm".into()
+            })
+        );
+        assert_eq!(
+            parse(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/computes/cpu"
+            ),
+            Some(Target::Resource {
+                group: "rg".into(),
+                kind: "Microsoft.MachineLearningServices/workspaces/computes".into(),
+                name: "ws/cpu".into()
             })
         );
         assert_eq!(

@@ -16,7 +16,8 @@ use crate::AppState;
 pub(crate) fn resource_json(r: &ResourceRecord) -> Value {
     let mut v = json!({
         "id": r.id,
-        "name": r.name,
+        // A child resource answers with its own name; its id and type say whose child it is.
+        "name": r.name.rsplit('/').next().unwrap_or(&r.name),
         "type": r.kind,
         "location": r.location,
         "tags": r.tags.clone().unwrap_or_default(),
@@ -113,6 +114,28 @@ pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> A
             }
             other => Err(bad_request("InvalidResourceType", format!("Unknown action '{other}'.")).into()),
         },
+        // `.../<type>/<parent>/<child type>`: the children of one parent (a workspace's computes).
+        (
+            Target::ResourceAction {
+                group,
+                kind,
+                name,
+                action,
+            },
+            &Method::GET,
+        ) if canonical_kind(&format!("{kind}/{action}")).is_some() => {
+            let parent = m.resource(caller, group, kind_of(kind)?, name).await?;
+            let child_kind = kind_of(&format!("{kind}/{action}"))?;
+            let prefix = format!("{}/", parent.name.to_ascii_lowercase());
+            list(
+                m.resources(caller, Some(group), Some(child_kind))
+                    .await?
+                    .iter()
+                    .filter(|r| r.name.to_ascii_lowercase().starts_with(&prefix))
+                    .map(resource_json)
+                    .collect(),
+            )
+        }
         (Target::AllResources { group }, &Method::GET) => {
             let filter = Filter::parse(req.param("$filter"))?;
             let mut items: Vec<Value> = m
