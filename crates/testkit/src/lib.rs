@@ -291,6 +291,21 @@ impl Server {
         Ok(rg)
     }
 
+    /// Grants `object_id` these secret permissions on a vault made by [`Self::create_vault`] (whose
+    /// group is `keyhold`), by an access policy added through ARM.
+    pub async fn grant_secrets(&self, vault: &str, object_id: &str, secrets: &[&str]) -> Result<()> {
+        let path = format!(
+            "/subscriptions/{}/resourceGroups/keyhold/providers/Microsoft.KeyVault/vaults/{vault}/accessPolicies/add",
+            self.subscription_id().await?
+        );
+        let policy = serde_json::json!({"properties": {"accessPolicies": [
+            {"tenantId": self.state.tenant_id, "objectId": object_id, "permissions": {"secrets": secrets}}
+        ]}});
+        let (status, body) = self.arm(reqwest::Method::PUT, &path, Some(policy)).await?;
+        anyhow::ensure!(status == 200 || status == 201, "grant on {vault}: {status} {body}");
+        Ok(())
+    }
+
     /// Creates a service principal through the admin API; returns its `appId`, `password`, `id`, ….
     pub async fn create_service_principal(&self, display_name: &str) -> Result<Value> {
         let token = self.token(&self.state.url).await?;

@@ -148,15 +148,7 @@ async fn an_agent_serves_its_vms_identity_and_stops_when_revoked() {
         .send()
         .await
         .unwrap();
-    let policy = json!({"properties": {"accessPolicies": [{"tenantId": server.state.tenant_id, "objectId": vm_oid, "permissions": {"secrets": ["get"]}}]}});
-    server
-        .arm(
-            Method::PUT,
-            &format!("{rg}/providers/Microsoft.KeyVault/vaults/kv1/accessPolicies/add"),
-            Some(policy),
-        )
-        .await
-        .unwrap();
+    server.grant_secrets("kv1", &vm_oid, &["get"]).await.unwrap();
     let (status, got) = json(server.http.get(&url).bearer_auth(&vm_token).send().await.unwrap()).await;
     assert_eq!((status, got["value"].as_str()), (200, Some("vm-secret")), "{got}");
     // App Service protocol on the agent too, with the agent's own header.

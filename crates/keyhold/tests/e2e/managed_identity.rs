@@ -457,16 +457,7 @@ async fn compute_cluster_identity_reads_secrets_and_dies_with_its_workspace() {
     assert_eq!(status, 200);
     let (status, _) = json(server.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
     assert_eq!(status, 403, "no access before the grant");
-    let policy = json!({"properties": {"accessPolicies": [{"tenantId": server.state.tenant_id, "objectId": cluster_oid, "permissions": {"secrets": ["get"]}}]}});
-    let (status, body) = server
-        .arm(
-            Method::PUT,
-            &format!("{rg}/providers/Microsoft.KeyVault/vaults/kv1/accessPolicies/add"),
-            Some(policy),
-        )
-        .await
-        .unwrap();
-    assert!(status == 200 || status == 201, "{body}");
+    server.grant_secrets("kv1", &cluster_oid, &["get"]).await.unwrap();
     let (status, got) = json(server.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
     assert_eq!((status, got["value"].as_str()), (200, Some("for the job")), "{got}");
 
