@@ -6,6 +6,7 @@
 //! suite against both.
 #![forbid(unsafe_code)]
 
+mod columns;
 mod postgres;
 mod records;
 mod sqlite;

@@ -5,13 +5,12 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{db_err, execute, fold, query, query_opt};
-use crate::*;
+use crate::{
+    columns::{ResourceColumns, from_json, opt_from_json, opt_to_json, to_json},
+    *,
+};
 
 const VAULT_COLS: &str = "name, tenant_id, retention_days, purge_protection, created, properties, deleted_at, purge_at";
-
-fn json_err(e: serde_json::Error) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
 
 fn vault_row(r: &Row) -> Result<VaultRecord> {
     let props: String = r.try_get(5).map_err(db_err)?;
@@ -21,14 +20,14 @@ fn vault_row(r: &Row) -> Result<VaultRecord> {
         retention_days: r.try_get(2).map_err(db_err)?,
         purge_protection: r.try_get(3).map_err(db_err)?,
         created: r.try_get(4).map_err(db_err)?,
-        properties: serde_json::from_str(&props).map_err(json_err)?,
+        properties: from_json(&props)?,
         deleted_at: r.try_get(6).map_err(db_err)?,
         purge_at: r.try_get(7).map_err(db_err)?,
     })
 }
 
 pub(super) async fn put_vault(c: &impl GenericClient, v: &VaultRecord) -> Result<()> {
-    let props = serde_json::to_string(&v.properties).map_err(json_err)?;
+    let props = to_json(&v.properties)?;
     execute(
         c,
         &format!(
@@ -95,18 +94,13 @@ fn group_row(r: &Row) -> Result<ResourceGroupRecord> {
     Ok(ResourceGroupRecord {
         name: r.try_get(0).map_err(db_err)?,
         location: r.try_get(1).map_err(db_err)?,
-        tags: tags.map(|t| serde_json::from_str(&t)).transpose().map_err(json_err)?,
+        tags: opt_from_json(tags)?,
         created: r.try_get(3).map_err(db_err)?,
     })
 }
 
 pub(super) async fn put_resource_group(c: &impl GenericClient, g: &ResourceGroupRecord) -> Result<()> {
-    let tags = g
-        .tags
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(json_err)?;
+    let tags = opt_to_json(g.tags.as_ref())?;
     execute(
         c,
         "INSERT INTO resource_groups (name, location, tags, created) VALUES ($1, $2, $3, $4)
@@ -221,45 +215,28 @@ pub(super) async fn role_assignments(
 const RESOURCE_COLS: &str = "id, type, resource_group, name, location, tags, properties, identity, sealed, created";
 
 fn resource_row(r: &Row) -> Result<ResourceRecord> {
-    let tags: Option<String> = r.try_get(5).map_err(db_err)?;
-    let props: String = r.try_get(6).map_err(db_err)?;
-    let identity: Option<String> = r.try_get(7).map_err(db_err)?;
-    let sealed: Option<Vec<u8>> = r.try_get(8).map_err(db_err)?;
-    Ok(ResourceRecord {
+    let columns = ResourceColumns {
+        tags: r.try_get(5).map_err(db_err)?,
+        properties: r.try_get(6).map_err(db_err)?,
+        identity: r.try_get(7).map_err(db_err)?,
+        sealed: r.try_get(8).map_err(db_err)?,
+    };
+    columns.decode_into(ResourceRecord {
         id: r.try_get(0).map_err(db_err)?,
         kind: r.try_get(1).map_err(db_err)?,
         resource_group: r.try_get(2).map_err(db_err)?,
         name: r.try_get(3).map_err(db_err)?,
         location: r.try_get(4).map_err(db_err)?,
-        tags: tags.map(|t| serde_json::from_str(&t)).transpose().map_err(json_err)?,
-        properties: serde_json::from_str(&props).map_err(json_err)?,
-        identity: identity
-            .map(|i| serde_json::from_str(&i))
-            .transpose()
-            .map_err(json_err)?,
-        sealed: sealed
-            .map(Sealed::from_stored)
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        tags: None,
+        properties: serde_json::Value::Null,
+        identity: None,
+        sealed: None,
         created: r.try_get(9).map_err(db_err)?,
     })
 }
 
 pub(super) async fn put_resource(c: &impl GenericClient, r: &ResourceRecord) -> Result<()> {
-    let tags = r
-        .tags
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(json_err)?;
-    let props = serde_json::to_string(&r.properties).map_err(json_err)?;
-    let identity = r
-        .identity
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(json_err)?;
-    let sealed = r.sealed.as_ref().map(|s| s.as_bytes().to_vec());
+    let col = ResourceColumns::encode(r)?;
     execute(
         c,
         &format!(
@@ -274,10 +251,10 @@ pub(super) async fn put_resource(c: &impl GenericClient, r: &ResourceRecord) -> 
             &r.resource_group,
             &r.name,
             &r.location,
-            &tags,
-            &props,
-            &identity,
-            &sealed,
+            &col.tags,
+            &col.properties,
+            &col.identity,
+            &col.sealed,
             &r.created,
         ],
     )

@@ -28,10 +28,7 @@ pub(super) fn row(r: &Row) -> Result<SecretVersionRecord> {
         version: r.try_get(3).map_err(db_err)?,
         value: Sealed::from_stored(value).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         content_type: r.try_get(5).map_err(db_err)?,
-        tags: match tags {
-            Some(t) => Some(serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(e.to_string()))?),
-            None => None,
-        },
+        tags: crate::columns::opt_from_json(tags)?,
         enabled: r.try_get(7).map_err(db_err)?,
         nbf: r.try_get(8).map_err(db_err)?,
         exp: r.try_get(9).map_err(db_err)?,
@@ -41,11 +38,7 @@ pub(super) fn row(r: &Row) -> Result<SecretVersionRecord> {
 }
 
 fn tags_json(s: &SecretVersionRecord) -> Result<Option<String>> {
-    s.tags
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
+    crate::columns::opt_to_json(s.tags.as_ref())
 }
 
 /// Limit of a page: `u32::MAX` means all.

@@ -4,13 +4,12 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::db_err;
-use crate::*;
+use crate::{
+    columns::{ResourceColumns, from_json, opt_from_json, opt_to_json, to_json},
+    *,
+};
 
 const VAULT_COLS: &str = "name, tenant_id, retention_days, purge_protection, created, properties, deleted_at, purge_at";
-
-fn json_err(e: serde_json::Error) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
 
 fn vault_row(r: &Row<'_>) -> rusqlite::Result<(VaultRecord, String)> {
     Ok((
@@ -29,12 +28,12 @@ fn vault_row(r: &Row<'_>) -> rusqlite::Result<(VaultRecord, String)> {
 }
 
 fn with_properties((mut v, props): (VaultRecord, String)) -> Result<VaultRecord> {
-    v.properties = serde_json::from_str(&props).map_err(json_err)?;
+    v.properties = from_json(&props)?;
     Ok(v)
 }
 
 pub(super) fn put_vault(c: &mut Connection, v: &VaultRecord) -> Result<()> {
-    let props = serde_json::to_string(&v.properties).map_err(json_err)?;
+    let props = to_json(&v.properties)?;
     c.execute(
         &format!(
             "INSERT INTO vaults ({VAULT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -111,17 +110,12 @@ fn group_row(r: &Row<'_>) -> rusqlite::Result<(ResourceGroupRecord, Option<Strin
 }
 
 fn with_tags((mut g, tags): (ResourceGroupRecord, Option<String>)) -> Result<ResourceGroupRecord> {
-    g.tags = tags.map(|t| serde_json::from_str(&t)).transpose().map_err(json_err)?;
+    g.tags = opt_from_json(tags)?;
     Ok(g)
 }
 
 pub(super) fn put_resource_group(c: &mut Connection, g: &ResourceGroupRecord) -> Result<()> {
-    let tags = g
-        .tags
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(json_err)?;
+    let tags = opt_to_json(g.tags.as_ref())?;
     c.execute(
         "INSERT INTO resource_groups (name, location, tags, created) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(name) DO UPDATE SET tags = excluded.tags",
@@ -245,44 +239,24 @@ fn resource_row(r: &Row<'_>) -> rusqlite::Result<RawResource> {
             sealed: None,
             created: r.get(9)?,
         },
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
+        ResourceColumns {
+            tags: r.get(5)?,
+            properties: r.get(6)?,
+            identity: r.get(7)?,
+            sealed: r.get(8)?,
+        },
     ))
 }
 
-type RawResource = (ResourceRecord, Option<String>, String, Option<String>, Option<Vec<u8>>);
+/// Decoding can fail as `Corrupt`, which a rusqlite row closure cannot say: it happens after the read.
+type RawResource = (ResourceRecord, ResourceColumns);
 
-fn finish_resource((mut rec, tags, props, identity, sealed): RawResource) -> Result<ResourceRecord> {
-    rec.tags = tags.map(|t| serde_json::from_str(&t)).transpose().map_err(json_err)?;
-    rec.properties = serde_json::from_str(&props).map_err(json_err)?;
-    rec.identity = identity
-        .map(|i| serde_json::from_str(&i))
-        .transpose()
-        .map_err(json_err)?;
-    rec.sealed = sealed
-        .map(Sealed::from_stored)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(rec)
+fn finish_resource((rec, columns): RawResource) -> Result<ResourceRecord> {
+    columns.decode_into(rec)
 }
 
 pub(super) fn put_resource(c: &mut Connection, r: &ResourceRecord) -> Result<()> {
-    let tags = r
-        .tags
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(json_err)?;
-    let props = serde_json::to_string(&r.properties).map_err(json_err)?;
-    let identity = r
-        .identity
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(json_err)?;
-    let sealed = r.sealed.as_ref().map(|s| s.as_bytes().to_vec());
+    let col = ResourceColumns::encode(r)?;
     c.execute(
         &format!(
             "INSERT INTO resources (id_key, {RESOURCE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -296,10 +270,10 @@ pub(super) fn put_resource(c: &mut Connection, r: &ResourceRecord) -> Result<()>
             r.resource_group,
             r.name,
             r.location,
-            tags,
-            props,
-            identity,
-            sealed,
+            col.tags,
+            col.properties,
+            col.identity,
+            col.sealed,
             r.created
         ],
     )

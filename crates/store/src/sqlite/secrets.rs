@@ -34,11 +34,7 @@ pub(super) fn row(r: &Row<'_>) -> rusqlite::Result<SecretVersionRecord> {
 }
 
 fn tags_json(s: &SecretVersionRecord) -> Result<Option<String>> {
-    s.tags
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
+    crate::columns::opt_to_json(s.tags.as_ref())
 }
 
 fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
