@@ -84,6 +84,12 @@ fn kind_and_name_path(kind: &str, name: &str) -> String {
     path
 }
 
+fn has_child_kinds(kind: &str) -> bool {
+    KINDS
+        .iter()
+        .any(|k| k.strip_prefix(kind).is_some_and(|rest| rest.starts_with('/')))
+}
+
 fn validate_name(kind: &str, name: &str) -> Result<(), ArmError> {
     let ok = if kind == STORAGE_ACCOUNTS {
         (3..=24).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -139,21 +145,18 @@ impl Management {
         let group_record = self.require_group(group).await?;
         let existing = self.store.resource(&id).await?;
         if existing.is_none()
-            && let Some((parent_kind, parent_name)) = kind.rsplit_once('/').zip(name.rsplit_once('/'))
-        {
-            let (parent_kind, parent_name) = (parent_kind.0, parent_name.0);
-            if self
+            && let (Some((parent_kind, _)), Some((parent_name, _))) = (kind.rsplit_once('/'), name.rsplit_once('/'))
+            && self
                 .store
                 .resource(&self.resource_id(group, parent_kind, parent_name))
                 .await?
                 .is_none()
-            {
-                return Err(ArmError::ResourceNotFound {
-                    kind: parent_kind.to_owned(),
-                    name: parent_name.to_owned(),
-                    group: group.to_owned(),
-                });
-            }
+        {
+            return Err(ArmError::ResourceNotFound {
+                kind: parent_kind.to_owned(),
+                name: parent_name.to_owned(),
+                group: group.to_owned(),
+            });
         }
         if existing.is_none() && patch {
             return Err(ArmError::ResourceNotFound {
@@ -438,10 +441,12 @@ impl Management {
             return Ok(false);
         };
         // Child resources (a workspace's computes) and their identities go with their parent.
-        let children = format!("{}/", id.to_ascii_lowercase());
-        for child in self.store.list_resources(Some(group)).await? {
-            if child.id.to_ascii_lowercase().starts_with(&children) {
-                self.remove_resource(&child).await?;
+        if has_child_kinds(kind) {
+            let children = format!("{}/", id.to_ascii_lowercase());
+            for child in self.store.list_resources(Some(group)).await? {
+                if child.id.to_ascii_lowercase().starts_with(&children) {
+                    self.remove_resource(&child).await?;
+                }
             }
         }
         self.remove_resource(&record).await?;
@@ -573,5 +578,7 @@ mod tests {
             validate_name(VIRTUAL_MACHINES, "ws/cpu").is_err(),
             "a top-level name has no parent"
         );
+        assert!(has_child_kinds(ML_WORKSPACES));
+        assert!(!has_child_kinds(ML_COMPUTES) && !has_child_kinds(VIRTUAL_MACHINES));
     }
 }
