@@ -28,6 +28,9 @@ pub struct CoreConfig {
     /// The service's public origin (`--public-url`, default `https://localhost:PORT`): token `iss` and
     /// the management audience. The same on every node of one service.
     pub public_url: String,
+    /// This node's own origin (`https://localhost:<bound port>`), which clients on the node's machine
+    /// may use instead of the public one.
+    pub node_url: String,
     /// `https://<dns-suffix>[:port]`: the audience of vault tokens and the challenge resource.
     pub vault_resource: String,
     pub dns_suffix: String,
@@ -35,6 +38,27 @@ pub struct CoreConfig {
     /// Signing keys are replaced once older than this (the old key stays published for its tokens).
     pub signing_key_max_age_secs: i64,
     pub clock_skew_secs: i64,
+}
+
+impl CoreConfig {
+    /// The origin to name in documents and accept in assertion audiences for a request addressed to
+    /// `requested`: itself when it is one of ours (the public origin, or this node's on loopback),
+    /// else the public origin. A `Host` header is the client's word, so it never picks a foreign one.
+    pub fn own_origin(&self, requested: &str) -> String {
+        let requested = requested.trim_end_matches('/').to_ascii_lowercase();
+        let port = self.node_url.rsplit(':').next().unwrap_or_default();
+        let ours = [
+            self.public_url.to_ascii_lowercase(),
+            self.node_url.to_ascii_lowercase(),
+            format!("https://127.0.0.1:{port}"),
+            format!("https://[::1]:{port}"),
+        ];
+        if ours.contains(&requested) {
+            requested
+        } else {
+            self.public_url.clone()
+        }
+    }
 }
 
 /// Everything the handlers call, built once at start-up and shared.

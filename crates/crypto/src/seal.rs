@@ -119,6 +119,21 @@ impl UnsealKey {
             .collect())
     }
 
+    /// The x coordinate of a well-formed share (33 bytes, x ≠ 0), which tells shares apart: a malformed
+    /// share is refused on arrival instead of spoiling the whole set later.
+    pub fn share_index(share: &SecretString) -> Result<u8, CryptoError> {
+        let bytes = Zeroizing::new(
+            B64.decode(share.expose_secret().trim())
+                .map_err(|_| seal_err("the share is not valid base64"))?,
+        );
+        match bytes.as_slice() {
+            [x, y @ ..] if *x != 0 && y.len() == 32 => Ok(*x),
+            _ => Err(seal_err(
+                "the share is malformed: it is not one of the shares keyhold handed out",
+            )),
+        }
+    }
+
     /// Rebuilds the key from at least `threshold` distinct shares. Wrong shares rebuild a wrong key,
     /// which the root key's authentication tag then refuses.
     pub fn combine(shares: &[SecretString], threshold: u8) -> Result<Self, CryptoError> {

@@ -7,7 +7,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use keyhold_core::{AuthError, VaultError, identity::TokenError, management::ArmError};
+use keyhold_core::{AuthError, VaultError, identity::TokenError, management::ArmError, seal::SealError};
 use keyhold_proto::error::{ErrorBody, OAuthErrorBody};
 
 /// Errors of the vault data plane and the admin API.
@@ -29,6 +29,8 @@ pub enum ApiError {
     },
     /// A management-plane failure, in ARM's error shape.
     Arm(ArmError),
+    /// The sys API's seal operations.
+    Seal(SealError),
     /// No usable management token: ARM's 401.
     ArmUnauthorized {
         challenge: String,
@@ -39,6 +41,12 @@ pub enum ApiError {
 impl From<ArmError> for ApiError {
     fn from(e: ArmError) -> Self {
         Self::Arm(e)
+    }
+}
+
+impl From<SealError> for ApiError {
+    fn from(e: SealError) -> Self {
+        Self::Seal(e)
     }
 }
 
@@ -113,8 +121,32 @@ impl IntoResponse for ApiError {
             ApiError::NotFound { message } => body(StatusCode::NOT_FOUND, ErrorBody::new("NotFound", message)),
             ApiError::Vault(e) => vault_error(e),
             ApiError::Arm(e) => arm_error(e),
+            ApiError::Seal(e) => seal_error(e),
         }
     }
+}
+
+fn seal_error(e: SealError) -> Response {
+    let msg = e.to_string();
+    let retry = match &e {
+        SealError::Busy { retry_after_secs } | SealError::Throttled { retry_after_secs } => Some(*retry_after_secs),
+        _ => None,
+    };
+    let (status, code) = match e {
+        SealError::Store(inner) => return internal(&inner.to_string()),
+        SealError::NotInitialized => (StatusCode::BAD_REQUEST, "NotInitialized"),
+        SealError::AlreadyInitialized => (StatusCode::CONFLICT, "AlreadyInitialized"),
+        SealError::WrongKey => (StatusCode::BAD_REQUEST, "WrongUnsealKey"),
+        SealError::BadInput(_) => (StatusCode::BAD_REQUEST, "BadParameter"),
+        SealError::BadShare(_) => (StatusCode::BAD_REQUEST, "BadShare"),
+        SealError::SharesDoNotUnseal { .. } => (StatusCode::BAD_REQUEST, "WrongUnsealKey"),
+        SealError::Busy { .. } | SealError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "Throttled"),
+    };
+    let mut resp = body(status, ErrorBody::new(code, msg));
+    if let Some(secs) = retry {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
 }
 
 fn vault_error(e: VaultError) -> Response {
@@ -153,6 +185,7 @@ fn arm_error(e: ArmError) -> Response {
     let msg = e.to_string();
     let (status, code) = match &e {
         ArmError::AuthorizationFailed { .. } => (StatusCode::FORBIDDEN, "AuthorizationFailed"),
+        ArmError::LinkedAuthorizationFailed { .. } => (StatusCode::FORBIDDEN, "LinkedAuthorizationFailed"),
         ArmError::ResourceGroupNotFound(_) => (StatusCode::NOT_FOUND, "ResourceGroupNotFound"),
         ArmError::ResourceNotFound { .. } => (StatusCode::NOT_FOUND, "ResourceNotFound"),
         ArmError::VaultAlreadyExists(_) => (StatusCode::CONFLICT, "VaultAlreadyExists"),
@@ -208,7 +241,7 @@ impl IntoResponse for OAuthError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "temporarily_unavailable",
                 50053,
-                "Too many failed attempts for this client. Try again later.".into(),
+                "Too many failed attempts for this client from this address. Try again later.".into(),
             ),
             AuthError::MissingParameter(p) => (
                 StatusCode::BAD_REQUEST,

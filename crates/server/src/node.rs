@@ -15,7 +15,7 @@ use keyhold_core::{Bootstrap, CoreConfig, audit::AuditLog, clock::SystemClock, i
 use keyhold_crypto::RootKey;
 use keyhold_proto::error::ErrorBody;
 use keyhold_store::Store;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use tokio::sync::{Mutex, OnceCell, watch};
 use tower::ServiceExt;
 
@@ -34,8 +34,9 @@ pub(crate) struct Node {
     pub mi_addr: SocketAddr,
     /// `--host-resource`: whose identities the managed-identity endpoints serve (default: this host's VM).
     pub host_resource: Option<String>,
-    /// Shamir shares submitted so far (never written anywhere).
-    pub shares: Mutex<Vec<SecretString>>,
+    /// Unsealing through the sys API: Shamir shares so far (never written anywhere), the one key
+    /// derivation slot, wrong attempts per source.
+    pub unsealer: keyhold_core::seal::Unsealer,
     /// Background jobs this node leads.
     pub leading: Arc<Leading>,
     ready: OnceCell<Ready>,
@@ -69,7 +70,7 @@ impl Node {
             data_dir,
             mi_addr,
             host_resource,
-            shares: Mutex::new(Vec::new()),
+            unsealer: Default::default(),
             leading: Arc::default(),
             ready: OnceCell::new(),
             unlocking: Mutex::new(()),

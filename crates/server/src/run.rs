@@ -101,6 +101,7 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
 
     let core_config = CoreConfig {
         public_url: public_url.clone(),
+        node_url: node_url.clone(),
         vault_resource: vault_resource.clone(),
         dns_suffix: suffix.clone(),
         token_lifetime_secs: config.token_lifetime_secs,

@@ -3,9 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::{Json, extract::State};
-use keyhold_core::seal::{self, SealError, SealInfo};
-use keyhold_crypto::UnsealKey;
+use std::net::SocketAddr;
+
+use axum::{
+    Json,
+    extract::{ConnectInfo, State},
+};
+use keyhold_core::seal::{self, SealError, SealInfo, Unsealed};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,16 +22,9 @@ use crate::{
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-fn seal_error(e: SealError) -> ApiError {
-    match e {
-        SealError::Store(inner) => ApiError::Vault(keyhold_core::VaultError::Internal(inner.to_string())),
-        other => bad_parameter(other.to_string()),
-    }
-}
-
 pub(crate) async fn status(State(node): State<Arc<Node>>) -> Result<Json<Value>> {
-    let info = seal::info(&*node.store).await.map_err(seal_error)?;
-    let progress = node.shares.lock().await.len();
+    let info = seal::info(&*node.store).await?;
+    let progress = node.unsealer.progress().await;
     let (threshold, shares) = match &info {
         Some(SealInfo::Shamir { shares, threshold }) => (Some(*threshold), Some(*shares)),
         _ => (None, None),
@@ -60,7 +57,7 @@ pub(crate) async fn init(State(node): State<Arc<Node>>, KvJson(body): KvJson<Ini
             let (Some(n), Some(k)) = (body.shares, body.threshold) else {
                 return Err(bad_parameter("shamir needs 'shares' and 'threshold'"));
             };
-            let keys = seal::init_shamir(&*node.store, n, k).await.map_err(seal_error)?;
+            let keys = seal::init_shamir(&*node.store, n, k).await?;
             let keys: Vec<&str> = keys.iter().map(ExposeSecret::expose_secret).collect();
             Ok(Json(
                 json!({ "keys": keys, "shares": n, "threshold": k, "sealed": true }),
@@ -71,7 +68,7 @@ pub(crate) async fn init(State(node): State<Arc<Node>>, KvJson(body): KvJson<Ini
             if pass.expose_secret().chars().count() < 12 {
                 return Err(bad_parameter("the passphrase must be at least 12 characters"));
             }
-            let root = seal::init_passphrase(&*node.store, &pass).await.map_err(seal_error)?;
+            let root = node.unsealer.init_passphrase(&*node.store, pass).await?;
             node.unlock(root)
                 .await
                 .map_err(|e| ApiError::Vault(keyhold_core::VaultError::Internal(e.0)))?;
@@ -90,43 +87,25 @@ pub(crate) struct UnsealBody {
     passphrase: Option<String>,
 }
 
-pub(crate) async fn unseal(State(node): State<Arc<Node>>, KvJson(body): KvJson<UnsealBody>) -> Result<Json<Value>> {
+pub(crate) async fn unseal(
+    State(node): State<Arc<Node>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    KvJson(body): KvJson<UnsealBody>,
+) -> Result<Json<Value>> {
     if !node.is_sealed() {
         return status(State(node)).await;
     }
-    let info = seal::info(&*node.store)
-        .await
-        .map_err(seal_error)?
-        .ok_or_else(|| seal_error(SealError::NotInitialized))?;
-    match info {
+    let info = seal::info(&*node.store).await?.ok_or(SealError::NotInitialized)?;
+    let unsealer = &node.unsealer;
+    let root = match info {
         SealInfo::Shamir { threshold, .. } => {
             let share = SecretString::from(
                 body.key
                     .ok_or_else(|| bad_parameter("'key' (one unseal share) is required"))?,
             );
-            let mut shares = node.shares.lock().await;
-            if !shares.iter().any(|s| s.expose_secret() == share.expose_secret()) {
-                shares.push(share);
-            }
-            if shares.len() >= threshold as usize {
-                let collected = std::mem::take(&mut *shares);
-                drop(shares);
-                let key = UnsealKey::combine(&collected, threshold);
-                let root = match key {
-                    Ok(key) => seal::unseal(&*node.store, &key).await,
-                    Err(e) => Err(e.into()),
-                };
-                match root {
-                    Ok(root) => node
-                        .unlock(root)
-                        .await
-                        .map_err(|e| ApiError::Vault(keyhold_core::VaultError::Internal(e.0)))?,
-                    Err(e) => {
-                        return Err(bad_parameter(format!(
-                            "{e}; the submitted shares were discarded, start again"
-                        )));
-                    }
-                }
+            match unsealer.share(&*node.store, share, threshold).await? {
+                Unsealed::Root(root) => Some(root),
+                Unsealed::Progress => None,
             }
         }
         SealInfo::Passphrase { params } => {
@@ -134,20 +113,23 @@ pub(crate) async fn unseal(State(node): State<Arc<Node>>, KvJson(body): KvJson<U
                 body.passphrase
                     .ok_or_else(|| bad_parameter("'passphrase' is required"))?,
             );
-            let key = tokio::task::spawn_blocking(move || UnsealKey::from_passphrase(&pass, &params))
-                .await
-                .map_err(|e| bad_parameter(e.to_string()))?
-                .map_err(|e| seal_error(e.into()))?;
-            let root = seal::unseal(&*node.store, &key).await.map_err(seal_error)?;
-            node.unlock(root)
-                .await
-                .map_err(|e| ApiError::Vault(keyhold_core::VaultError::Internal(e.0)))?;
+            let now = keyhold_core::clock::Clock::now(&keyhold_core::clock::SystemClock);
+            Some(
+                unsealer
+                    .passphrase(&*node.store, params, pass, Some(peer.ip()), now)
+                    .await?,
+            )
         }
         SealInfo::Keyfile => {
             return Err(bad_parameter(
                 "this keyhold uses the key-file seal; it unseals itself at start",
             ));
         }
+    };
+    if let Some(root) = root {
+        node.unlock(root)
+            .await
+            .map_err(|e| ApiError::Vault(keyhold_core::VaultError::Internal(e.0)))?;
     }
     status(State(node)).await
 }

@@ -389,6 +389,12 @@ fn wait_for_state(data_dir: &Path, child: &mut Child) -> Result<State> {
 
 /// An HTTPS client trusting only the server's CA, with every name resolving to loopback.
 pub fn client(data_dir: &Path) -> Result<reqwest::Client> {
+    client_from(data_dir, None)
+}
+
+/// [`client`] whose connections leave from `source` (another loopback address such as 127.0.0.2),
+/// for tests where the server must tell clients apart by address.
+pub fn client_from(data_dir: &Path, source: Option<std::net::IpAddr>) -> Result<reqwest::Client> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(data_dir.join("ca.pem"))?;
@@ -402,6 +408,7 @@ pub fn client(data_dir: &Path) -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .dns_resolver(Arc::new(Loopback))
+        .local_address(source)
         .timeout(Duration::from_secs(30))
         .build()?)
 }

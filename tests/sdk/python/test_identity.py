@@ -294,6 +294,7 @@ def _assert_assertion_rejected(resp) -> None:
     "case",
     [
         "wrong-audience",
+        "forged-host-audience",
         "expired",
         "unregistered-key",
         "issuer-mismatch",
@@ -316,6 +317,11 @@ def test_bad_client_assertion_rejected(server: kh.Server, cert_sp: dict, case: s
             cert_sp["cert"],
             sp["appId"],
             f"https://login.microsoftonline.com/{server.tenant}/oauth2/v2.0/token",
+        )
+    elif case == "forged-host-audience":
+        # Addressed to another host, and sent with that Host header: still not our endpoint.
+        bad = kh.client_assertion(
+            cert_sp["key"], cert_sp["cert"], sp["appId"], f"https://evil.com/{server.tenant}/oauth2/v2.0/token"
         )
     elif case == "expired":
         bad = kh.client_assertion(
@@ -369,4 +375,5 @@ def test_bad_client_assertion_rejected(server: kh.Server, cert_sp: dict, case: s
             algorithm="RS256",
             headers={"typ": "JWT", "x5t": kh.b64url(hashlib.sha1(der).digest())},
         )
-    _assert_assertion_rejected(kh.post_token(server, kh.assertion_form(sp["appId"], bad, scope)))
+    headers = {"Host": "evil.com"} if case == "forged-host-audience" else None
+    _assert_assertion_rejected(kh.post_token(server, kh.assertion_form(sp["appId"], bad, scope), headers=headers))

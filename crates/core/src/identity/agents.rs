@@ -130,12 +130,14 @@ impl Identity {
         }) {
             return Err(invalid("the assertion is addressed to another server"));
         }
-        if claims.exp + skew <= now || claims.exp - claims.iat > MAX_ASSERTION_SECS || claims.iat > now + skew {
-            return Err(invalid("the assertion is expired or lives too long"));
-        }
+        let Some(remember_until) = assertion_window(claims.iat, claims.exp, now, skew) else {
+            return Err(invalid(
+                "the assertion is expired, lives too long or was not issued just now",
+            ));
+        };
         if !self
             .store
-            .first_use(&format!("agent:{agent_id}:{}", claims.jti), claims.exp + skew, now)
+            .first_use(&format!("agent:{agent_id}:{}", claims.jti), remember_until, now)
             .await?
         {
             return Err(invalid("the assertion has already been used"));
@@ -151,5 +153,40 @@ impl Identity {
             Err(keyhold_store::StoreError::NotFound) => Err(invalid("unknown or already revoked agent")),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// Until when an assertion's `jti` must be remembered, if its times are acceptable: issued within the
+/// clock skew of `now`, not expired, living at most [`MAX_ASSERTION_SECS`]. Checked arithmetic: the
+/// claims are the client's numbers, and i64 extremes must not wrap past the cap.
+fn assertion_window(iat: i64, exp: i64, now: i64, skew: i64) -> Option<i64> {
+    let issued_now = iat
+        .checked_sub(now)
+        .is_some_and(|d| d.checked_abs().is_some_and(|d| d <= skew));
+    let lifetime_ok = exp
+        .checked_sub(iat)
+        .is_some_and(|l| (0..=MAX_ASSERTION_SECS).contains(&l));
+    let until = exp.checked_add(skew).filter(|until| *until > now)?;
+    (issued_now && lifetime_ok).then_some(until)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assertion_window;
+
+    #[test]
+    fn assertion_times_are_checked_without_overflow() {
+        let now = 1_700_000_000;
+        assert_eq!(assertion_window(now, now + 300, now, 60), Some(now + 360));
+        assert_eq!(
+            assertion_window(i64::MIN, now + 300, now, 60),
+            None,
+            "huge negative iat"
+        );
+        assert_eq!(assertion_window(now - 3600, now + 60, now, 60), None, "issued long ago");
+        assert_eq!(assertion_window(now, i64::MAX, now, 60), None, "lives too long");
+        assert_eq!(assertion_window(now, now + 601, now, 60), None);
+        assert_eq!(assertion_window(now - 700, now - 100, now, 60), None, "expired");
+        assert_eq!(assertion_window(i64::MAX, i64::MAX, now, 60), None);
     }
 }

@@ -107,16 +107,16 @@ impl Identity {
         }
         let skew = self.config.clock_skew_secs;
         let exp = claims.exp as i64;
-        if exp + skew <= now {
+        if exp.saturating_add(skew) <= now {
             return Err(bad("the assertion has expired"));
         }
-        if claims.nbf.is_some_and(|n| n as i64 > now + skew) {
+        if claims.nbf.is_some_and(|n| n as i64 > now.saturating_add(skew)) {
             return Err(bad("the assertion is not yet valid"));
         }
         let jti = claims.jti.ok_or_else(|| bad("the assertion has no jti"))?;
         // Remembered in the store, so a replay fails after a restart and on every node.
         let key = format!("assertion:{client_id}:{jti}");
-        if !self.store.first_use(&key, exp + skew, now).await? {
+        if !self.store.first_use(&key, exp.saturating_add(skew), now).await? {
             return Err(bad("the assertion has already been used"));
         }
         Ok(())

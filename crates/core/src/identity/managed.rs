@@ -28,6 +28,21 @@ pub enum IdentitySelector {
     ResourceId(String),
 }
 
+/// Cached managed-identity tokens at most (identities × audiences; a few audiences each).
+const MAX_CACHED_TOKENS: usize = 50_000;
+
+/// A resource URI as Entra matches it: case-insensitive, trailing slashes insignificant. Kept with at
+/// most one trailing slash, so `https://management.azure.com/` (what az asks for) is echoed as asked.
+pub fn canonical_resource(resource: &str) -> String {
+    let lower = resource.trim().to_ascii_lowercase();
+    let trimmed = lower.trim_end_matches('/');
+    if trimmed.len() < lower.len() {
+        format!("{trimmed}/")
+    } else {
+        trimmed.to_owned()
+    }
+}
+
 #[derive(Default)]
 pub(super) struct TokenCache {
     tokens: Mutex<HashMap<(String, String), CachedToken>>,
@@ -111,6 +126,9 @@ impl Identity {
         if self.audience_of(audience).is_none() {
             return Err(AuthError::UnknownResource(audience.to_owned()));
         }
+        // One spelling per audience: `https://vault.azure.net////` or upper-case variants would each
+        // cost a signature and a cache entry otherwise.
+        let audience = &canonical_resource(audience);
         let now = self.clock.now();
         let margin = (self.config.token_lifetime_secs / 2).min(600);
         let key = (mi.object_id.clone(), audience.to_owned());
@@ -143,11 +161,14 @@ impl Identity {
             expires_on: token.expires_on,
             not_before: token.not_before,
         };
-        self.mi_cache
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, entry);
+        let mut tokens = self.mi_cache.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if tokens.len() >= MAX_CACHED_TOKENS {
+            tokens.retain(|_, t| t.expires_on - now > margin);
+            if tokens.len() >= MAX_CACHED_TOKENS {
+                tokens.clear();
+            }
+        }
+        tokens.insert(key, entry);
         Ok(token)
     }
 
@@ -161,5 +182,23 @@ impl Identity {
         let sealed = keyhold_crypto::Sealed::from_stored(stored)?;
         let plain = self.keys.open(&IDENTITY_HEADER_AAD, &sealed).await?;
         String::from_utf8(plain.to_vec()).map_err(|e| AuthError::Internal(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_resource;
+
+    #[test]
+    fn resources_have_one_spelling() {
+        assert_eq!(
+            canonical_resource("https://vault.azure.net////"),
+            "https://vault.azure.net/"
+        );
+        assert_eq!(canonical_resource("HTTPS://Vault.Azure.NET"), "https://vault.azure.net");
+        assert_eq!(
+            canonical_resource("https://vault.azure.net/"),
+            "https://vault.azure.net/"
+        );
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod managed;
 mod principals;
 pub(crate) mod signing;
 mod throttle;
+pub use throttle::Source;
 mod verify;
 
 use std::sync::Arc;
@@ -98,26 +99,26 @@ impl Identity {
         }
     }
 
-    /// Client credentials grant: authenticates the client and issues a token for `resource`.
+    /// Client credentials grant: authenticates the client and issues a token for `resource`. The
+    /// right credential always works: failures are throttled per (client, source), and only the
+    /// wrong ones of a throttled source answer 429.
     pub async fn client_credentials(
         &self,
         client_id: &str,
         credential: ClientCredential<'_>,
         resource: &str,
+        source: throttle::Source,
     ) -> Result<IssuedToken, AuthError> {
         if self.audience_of(resource).is_none() {
             return Err(AuthError::UnknownResource(resource.to_owned()));
         }
-        self.throttle.check(client_id, self.clock.now())?;
-        let result = self.authenticate(client_id, credential).await;
-        let (principal, acr) = match result {
+        let (principal, acr) = match self.authenticate(client_id, credential).await {
             Ok(ok) => ok,
-            Err(e) => {
-                if matches!(e, AuthError::InvalidSecret | AuthError::InvalidAssertion(_)) {
-                    self.throttle.fail(client_id, self.clock.now());
-                }
+            Err(e @ (AuthError::InvalidSecret | AuthError::InvalidAssertion(_))) => {
+                self.throttle.fail(client_id, source, self.clock.now())?;
                 return Err(e);
             }
+            Err(e) => return Err(e),
         };
         let app_id = principal.app_id.clone().unwrap_or_default();
         self.issue(&principal.object_id, &app_id, acr, resource, None)

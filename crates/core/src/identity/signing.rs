@@ -205,6 +205,7 @@ mod tests {
         let clock = Arc::new(FakeClock(AtomicI64::new(1_000_000)));
         let config = CoreConfig {
             public_url: "https://localhost:1".into(),
+            node_url: "https://localhost:1".into(),
             vault_resource: "https://vault.localhost:1".into(),
             dns_suffix: "vault.localhost".into(),
             token_lifetime_secs: 3600,

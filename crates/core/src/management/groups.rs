@@ -31,6 +31,7 @@ impl Management {
         tags: Option<Tags>,
     ) -> Result<(ResourceGroupRecord, bool), ArmError> {
         validate_group_name(name)?;
+        super::validate_tags(tags.as_ref())?;
         self.require(
             caller,
             "Microsoft.Resources/subscriptions/resourceGroups/write",

@@ -27,6 +27,16 @@ pub enum ArmError {
         "The client '{oid}' with object id '{oid}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials."
     )]
     AuthorizationFailed { oid: String, action: String, scope: String },
+    #[error(
+        "The client '{oid}' with object id '{oid}' has permission to perform action '{action}' on scope '{scope}'; however, it does not have permission to perform action(s) '{linked_action}' on the linked scope(s) '{linked_scope}' (respectively) or the linked scope(s) are invalid."
+    )]
+    LinkedAuthorizationFailed {
+        oid: String,
+        action: String,
+        scope: String,
+        linked_action: String,
+        linked_scope: String,
+    },
     #[error("Resource group '{0}' could not be found.")]
     ResourceGroupNotFound(String),
     #[error("The Resource '{kind}/{name}' under resource group '{group}' was not found.")]
@@ -72,6 +82,38 @@ pub fn bad_request(code: &'static str, message: impl Into<String>) -> ArmError {
         code,
         message: message.into(),
     }
+}
+
+/// Azure's tag limits for resources and groups.
+const MAX_TAGS: usize = 50;
+const MAX_TAG_NAME: usize = 512;
+const MAX_TAG_VALUE: usize = 256;
+
+/// ARM refuses what keyhold would otherwise store without bound: more than 50 tags, or names and
+/// values past their lengths.
+pub(crate) fn validate_tags(tags: Option<&crate::secrets::Tags>) -> Result<(), ArmError> {
+    let Some(tags) = tags else { return Ok(()) };
+    if tags.len() > MAX_TAGS {
+        return Err(bad_request(
+            "InvalidTag",
+            format!("The resource has {} tags; at most {MAX_TAGS} are allowed.", tags.len()),
+        ));
+    }
+    for (name, value) in tags {
+        if name.is_empty() || name.chars().count() > MAX_TAG_NAME {
+            return Err(bad_request(
+                "InvalidTag",
+                format!("A tag name must be 1 to {MAX_TAG_NAME} characters long."),
+            ));
+        }
+        if value.chars().count() > MAX_TAG_VALUE {
+            return Err(bad_request(
+                "InvalidTag",
+                format!("The value of tag '{name}' is longer than {MAX_TAG_VALUE} characters."),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The resource group of what keyhold creates for itself (its host, vaults made through the admin API).

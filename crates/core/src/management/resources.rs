@@ -61,6 +61,26 @@ pub struct IdentitySpec {
 
 const AAD_STORAGE: &str = "storage-keys";
 
+/// Free-form properties kept for a resource at most (keyhold stores them as given).
+const MAX_PROPERTIES_BYTES: usize = 64 * 1024;
+
+/// The linked action Azure checks on a user-assigned identity being attached to a resource.
+pub const ASSIGN_IDENTITY: &str = "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action";
+
+/// `Namespace/type[/childType]` of an ARM resource id (`…/providers/NS/type/name[/child/name]`).
+fn kind_of_id(id: &str) -> String {
+    let Some((_, path)) = id.rsplit_once("/providers/") else {
+        return String::new();
+    };
+    let mut parts = path.split('/');
+    let mut kind = parts.next().unwrap_or_default().to_owned();
+    while let (Some(t), Some(_name)) = (parts.next(), parts.next()) {
+        kind.push('/');
+        kind.push_str(t);
+    }
+    kind
+}
+
 /// Associated data of a resource's sealed material (storage-account keys).
 pub(crate) fn sealed_aad(resource_id: &str) -> [String; 2] {
     [AAD_STORAGE.to_owned(), resource_id.to_ascii_lowercase()]
@@ -140,6 +160,16 @@ impl Management {
         patch: bool,
     ) -> Result<(ResourceRecord, bool), ArmError> {
         validate_name(kind, name)?;
+        super::validate_tags(spec.tags.as_ref())?;
+        if spec.properties.to_string().len() > MAX_PROPERTIES_BYTES {
+            return Err(bad_request(
+                "InvalidRequestContent",
+                format!(
+                    "The resource's properties are larger than {} KiB.",
+                    MAX_PROPERTIES_BYTES / 1024
+                ),
+            ));
+        }
         let id = self.resource_id(group, kind, name);
         self.require(caller, &format!("{kind}/write"), &id).await?;
         let group_record = self.require_group(group).await?;
@@ -179,11 +209,20 @@ impl Management {
         if COMPUTE_KINDS.contains(&kind) {
             merge_properties(&mut record.properties, &spec.properties);
             record.properties["provisioningState"] = json!("Succeeded");
+            if record.properties.to_string().len() > MAX_PROPERTIES_BYTES {
+                return Err(bad_request(
+                    "InvalidRequestContent",
+                    format!(
+                        "The resource's properties would grow past {} KiB.",
+                        MAX_PROPERTIES_BYTES / 1024
+                    ),
+                ));
+            }
         }
         if let Some(identity) = &spec.identity
             && kind != USER_ASSIGNED_IDENTITIES
         {
-            record.identity = self.apply_identity(&record, identity, patch).await?;
+            record.identity = self.apply_identity(Some(caller), &record, identity, patch).await?;
         }
         self.store.put_resource(&record).await?;
         Ok((record, created))
@@ -259,9 +298,11 @@ impl Management {
     }
 
     /// The `identity` block after applying `spec`: system-assigned principals are created or deleted,
-    /// user-assigned ids must name existing identities.
+    /// user-assigned ids must name existing identities. `caller` is `None` only for keyhold's own
+    /// start-up work.
     async fn apply_identity(
         &self,
+        caller: Option<&Caller>,
         record: &ResourceRecord,
         spec: &IdentitySpec,
         patch: bool,
@@ -299,6 +340,12 @@ impl Management {
                 if value.is_null() {
                     user.retain(|k, _| !k.eq_ignore_ascii_case(uai_id));
                     continue;
+                }
+                let attached = current["userAssignedIdentities"]
+                    .as_object()
+                    .is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case(uai_id)));
+                if !attached && let Some(caller) = caller {
+                    self.require_assign(caller, &record.id, uai_id).await?;
                 }
                 let uai = self
                     .store
@@ -342,6 +389,23 @@ impl Management {
         Ok(Some(identity))
     }
 
+    /// Attaching a user-assigned identity lets the resource's workloads act as it, so Azure checks a
+    /// linked action on the identity itself, not only `write` on the resource. Checked before the
+    /// identity is looked up, so a refusal says nothing about whether it exists.
+    async fn require_assign(&self, caller: &Caller, resource_id: &str, uai_id: &str) -> Result<(), ArmError> {
+        if self.authz.action(caller, ASSIGN_IDENTITY, uai_id).await? {
+            Ok(())
+        } else {
+            Err(ArmError::LinkedAuthorizationFailed {
+                oid: caller.oid.clone(),
+                action: format!("{}/write", kind_of_id(resource_id)),
+                scope: resource_id.to_owned(),
+                linked_action: ASSIGN_IDENTITY.to_owned(),
+                linked_scope: uai_id.to_owned(),
+            })
+        }
+    }
+
     /// Start-up only: the VM resource standing for this host (group `keyhold`, named after the host),
     /// created on first start with a system-assigned identity. Returns its ARM id.
     pub async fn ensure_host_resource(&self, host_name: &str) -> Result<String, ArmError> {
@@ -380,7 +444,7 @@ impl Management {
             kind: "SystemAssigned".into(),
             ..Default::default()
         };
-        record.identity = self.apply_identity(&record, &system, false).await?;
+        record.identity = self.apply_identity(None, &record, &system, false).await?;
         self.store.put_resource(&record).await?;
         Ok(id)
     }

@@ -159,6 +159,7 @@ impl Management {
         if let Some(p) = &spec.access_policies {
             validate_policies(p)?;
         }
+        super::validate_tags(spec.tags.as_ref())?;
         if spec.enable_soft_delete == Some(false) {
             return Err(bad_request(
                 "BadRequest",
@@ -182,10 +183,7 @@ impl Management {
                 if !recover {
                     return Err(ArmError::VaultDeletedConflict(name.to_owned()));
                 }
-                let mut v = v;
-                v.deleted_at = None;
-                v.purge_at = None;
-                let v = self.merge(v, &spec, &group_record.name)?;
+                let v = self.recovered(caller, v, group, &spec).await?;
                 self.store.put_vault(&v).await?;
                 Ok((v, false))
             }
@@ -202,6 +200,7 @@ impl Management {
                         "softDeleteRetentionInDays is set when a vault is created and cannot be changed afterwards.",
                     ));
                 }
+                self.require_model_switch(caller, &v, group, &spec).await?;
                 let v = self.merge(v, &spec, &group_record.name)?;
                 self.store.put_vault(&v).await?;
                 Ok((v, false))
@@ -236,6 +235,81 @@ impl Management {
                 self.store.put_vault(&v).await?;
                 Ok((v, true))
             }
+        }
+    }
+
+    /// A soft-deleted vault brought back by `createMode: recover`. As in Azure it returns only to the
+    /// subscription, group and location it was deleted from, with the properties it had then (access
+    /// policies, permission model, retention, purge protection): the request's own properties are not
+    /// applied, so recovering cannot be used to grant oneself access to another team's vault.
+    async fn recovered(
+        &self,
+        caller: &Caller,
+        mut v: VaultRecord,
+        group: &str,
+        spec: &VaultSpec,
+    ) -> Result<VaultRecord, ArmError> {
+        let original = VaultProperties::of(&v);
+        let original_id = self.vault_id(&original.resource_group, &v.name);
+        if !original.resource_group.eq_ignore_ascii_case(group) {
+            // Whoever may not write in the original group learns nothing of it: the refusal names
+            // only the scope the caller asked for.
+            if !self
+                .authz
+                .action(caller, "Microsoft.KeyVault/vaults/write", &original_id)
+                .await?
+            {
+                return Err(ArmError::AuthorizationFailed {
+                    oid: caller.oid.clone(),
+                    action: "Microsoft.KeyVault/vaults/write".into(),
+                    scope: self.vault_id(group, &v.name),
+                });
+            }
+            return Err(bad_request(
+                "BadRequest",
+                format!(
+                    "The vault '{}' was deleted from resource group '{}' and can only be recovered there.",
+                    v.name, original.resource_group
+                ),
+            ));
+        }
+        if let Some(l) = spec.location.as_deref().filter(|l| !l.trim().is_empty())
+            && normalize_location(l) != original.location
+        {
+            return Err(bad_request(
+                "BadRequest",
+                format!(
+                    "The vault '{}' was deleted from location '{}' and can only be recovered there.",
+                    v.name, original.location
+                ),
+            ));
+        }
+        v.deleted_at = None;
+        v.purge_at = None;
+        Ok(v)
+    }
+
+    /// Switching an existing vault between access policies and RBAC changes who may read it, so Azure
+    /// asks for the right to grant access (`roleAssignments/write`: Owner, User Access Administrator)
+    /// on top of `vaults/write`, which a Contributor has.
+    async fn require_model_switch(
+        &self,
+        caller: &Caller,
+        v: &VaultRecord,
+        group: &str,
+        spec: &VaultSpec,
+    ) -> Result<(), ArmError> {
+        let current = VaultProperties::of(v).enable_rbac_authorization;
+        match spec.enable_rbac_authorization {
+            Some(wanted) if wanted != current => {
+                self.require(
+                    caller,
+                    "Microsoft.Authorization/roleAssignments/write",
+                    &self.vault_id(group, &v.name),
+                )
+                .await
+            }
+            _ => Ok(()),
         }
     }
 

@@ -16,6 +16,7 @@ mod resources;
 mod rotation;
 mod seal;
 mod secrets;
+mod security;
 mod token_endpoint;
 mod tokens;
 

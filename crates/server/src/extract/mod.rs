@@ -22,3 +22,9 @@ pub fn request_origin(parts: &Parts) -> String {
         .unwrap_or_else(|| "localhost".into());
     format!("https://{host}")
 }
+
+/// The request's origin if it is one of this service's own, else the public origin: for documents
+/// and audiences that must not follow a forged `Host`.
+pub fn own_origin(parts: &Parts, config: &keyhold_core::CoreConfig) -> String {
+    config.own_origin(&request_origin(parts))
+}

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::{
     AppState,
     error::{ApiError, MiError, bad_parameter},
-    extract::{AdminCaller, KvJson, request_origin},
+    extract::{AdminCaller, KvJson, own_origin},
 };
 
 pub fn routes() -> Router<AppState> {
@@ -102,7 +102,7 @@ async fn token(State(s): State<AppState>, parts: Parts, Json(body): Json<TokenBo
         }
     };
     let audiences = [
-        format!("{}{TOKEN_PATH}", request_origin(&parts)),
+        format!("{}{TOKEN_PATH}", own_origin(&parts, &s.core.config)),
         format!("{}{TOKEN_PATH}", s.core.config.public_url),
     ];
     let (mi, t) = s

@@ -148,16 +148,62 @@ fn selector(p: &Params, client: &[&str], object: &[&str], resource: &[&str]) -> 
     }
 }
 
-fn api_version_at_least(p: &Params, min: &str) -> Result<(), MiError> {
+/// The identity endpoint's documented IMDS versions (the identity category exists since 2018-02-01).
+const IMDS_VERSIONS: &[&str] = &[
+    "2018-02-01",
+    "2018-04-02",
+    "2018-10-01",
+    "2019-02-01",
+    "2019-03-11",
+    "2019-04-30",
+    "2019-06-01",
+    "2019-06-04",
+    "2019-08-01",
+    "2019-08-15",
+    "2019-11-01",
+    "2020-06-01",
+    "2020-07-15",
+    "2020-09-01",
+    "2020-10-01",
+    "2020-12-01",
+    "2021-01-01",
+    "2021-02-01",
+    "2021-03-01",
+    "2021-05-01",
+    "2021-10-01",
+    "2021-11-01",
+    "2021-11-15",
+    "2021-12-13",
+    "2023-07-01",
+    "2023-11-15",
+    "2024-03-15",
+    "2025-04-07",
+];
+/// App Service's `IDENTITY_ENDPOINT` protocol has one version, its 2017 `MSI_ENDPOINT` one another.
+const APP_SERVICE_VERSIONS: &[&str] = &["2019-08-01"];
+const MSI_2017_VERSIONS: &[&str] = &["2017-09-01"];
+
+fn api_version_in(p: &Params, known: &[&str]) -> Result<(), MiError> {
     match p.get("api-version") {
         None => Err(MiError::BadRequest(
             "Required query variable 'api-version' is missing".into(),
         )),
-        Some(v) if v.as_str() >= min && v.len() >= 10 => Ok(()),
+        Some(v) if known.contains(&v.as_str()) => Ok(()),
         Some(v) => Err(MiError::BadRequest(format!(
-            "Invalid api-version '{v}'. Use {min} or later."
+            "Invalid api-version '{v}'. Supported versions: {}.",
+            known.join(", ")
         ))),
     }
+}
+
+/// IMDS refuses requests that went through a proxy: a token must go to the workload that asked.
+fn not_proxied(headers: &HeaderMap) -> Result<(), MiError> {
+    if headers.contains_key("x-forwarded-for") {
+        return Err(MiError::BadRequest(
+            "Request contains X-Forwarded-For header; IMDS does not accept proxied requests.".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn resource(p: &Params) -> Result<String, MiError> {
@@ -203,7 +249,8 @@ fn imds(headers: &HeaderMap, p: &Params) -> Wanted {
     if !metadata_true(headers) {
         return Err(MiError::BadRequest("Required metadata header not specified".into()));
     }
-    api_version_at_least(p, "2018-02-01")?;
+    not_proxied(headers)?;
+    api_version_in(p, IMDS_VERSIONS)?;
     let resource = resource(p)?;
     let sel = selector(p, &["client_id"], &["object_id"], &["msi_res_id", "mi_res_id"])?;
     Ok((sel, resource))
@@ -215,7 +262,7 @@ fn app_service(secret: &str, headers: &HeaderMap, p: &Params) -> Wanted {
         if !header_matches(headers, "x-identity-header", secret) {
             return Err(MiError::Unauthorized("The X-IDENTITY-HEADER is invalid.".into()));
         }
-        api_version_at_least(p, "2019-08-01")?;
+        api_version_in(p, APP_SERVICE_VERSIONS)?;
         let sel = selector(p, &["client_id"], &["object_id"], &["mi_res_id", "msi_res_id"])?;
         return Ok((sel, resource(p)?));
     }
@@ -223,7 +270,7 @@ fn app_service(secret: &str, headers: &HeaderMap, p: &Params) -> Wanted {
         if !header_matches(headers, "secret", secret) {
             return Err(MiError::Unauthorized("The secret header is invalid.".into()));
         }
-        api_version_at_least(p, "2017-09-01")?;
+        api_version_in(p, MSI_2017_VERSIONS)?;
         let sel = selector(p, &["clientid", "client_id"], &[], &[])?;
         return Ok((sel, resource(p)?));
     }
@@ -237,6 +284,7 @@ fn legacy_post(headers: &HeaderMap, body: &Bytes) -> Wanted {
     if !metadata_true(headers) {
         return Err(MiError::BadRequest("Required metadata header not specified".into()));
     }
+    not_proxied(headers)?;
     let form: Params = form_urlencoded::parse(body).into_owned().collect();
     let sel = selector(&form, &["client_id"], &["object_id"], &["msi_res_id"])?;
     Ok((sel, resource(&form)?))

@@ -1,5 +1,6 @@
-//! OpenID discovery and JWKS. Endpoints in the documents are built from the host the client used:
-//! msal-node insists that the issuer shares scheme and host:port with the authority.
+//! OpenID discovery and JWKS. Endpoints in the documents are built from the origin the client used
+//! when it is one of ours (msal-node insists that the issuer shares scheme and host:port with the
+//! authority), and from `--public-url` otherwise: a forged `Host` must not redirect a client.
 
 use axum::{
     Json, Router,
@@ -9,7 +10,7 @@ use axum::{
 };
 use keyhold_proto::entra::{Jwks, OpenIdConfiguration};
 
-use crate::{AppState, error::ApiError, extract::request_origin};
+use crate::{AppState, error::ApiError, extract::own_origin};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -55,7 +56,7 @@ async fn v2(
     parts: Parts,
 ) -> Result<Json<OpenIdConfiguration>, ApiError> {
     tenant_or_404(&s, &tenant)?;
-    let origin = request_origin(&parts);
+    let origin = own_origin(&parts, &s.core.config);
     let issuer = format!("{origin}/{}/v2.0", s.core.tenant_id);
     Ok(Json(document(&s, &origin, &tenant, issuer)))
 }
@@ -68,7 +69,7 @@ async fn v1(
     parts: Parts,
 ) -> Result<Json<OpenIdConfiguration>, ApiError> {
     tenant_or_404(&s, &tenant)?;
-    let origin = request_origin(&parts);
+    let origin = own_origin(&parts, &s.core.config);
     let issuer = if tenant.eq_ignore_ascii_case("adfs") {
         format!("{origin}/adfs")
     } else {

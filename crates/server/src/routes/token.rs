@@ -16,7 +16,7 @@ use keyhold_core::{AuthError, identity::ClientCredential};
 use keyhold_proto::entra::TokenResponse;
 use secrecy::SecretString;
 
-use crate::{AppState, error::OAuthError, extract::request_origin};
+use crate::{AppState, error::OAuthError, extract::own_origin};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -82,7 +82,11 @@ async fn grant(
         Version::V1 => field("resource")?.clone(),
     };
     let secret;
-    let audiences = token_endpoints(&request_origin(parts), &s.core.config.public_url, &s.core.tenant_id);
+    let audiences = token_endpoints(
+        &own_origin(parts, &s.core.config),
+        &s.core.config.public_url,
+        &s.core.tenant_id,
+    );
     let credential = if let Some(sec) = form.get("client_secret").filter(|v| !v.is_empty()) {
         secret = SecretString::from(sec.clone());
         ClientCredential::Secret(&secret)
@@ -99,7 +103,11 @@ async fn grant(
     } else {
         return Err(AuthError::MissingCredential);
     };
-    let token = id.client_credentials(client_id, credential, &resource).await?;
+    let source = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let token = id.client_credentials(client_id, credential, &resource, source).await?;
     let response = TokenResponse {
         token_type: "Bearer".into(),
         expires_in: token.expires_in,

@@ -2,6 +2,10 @@
 //! recovering the root key from an unseal key. Nothing here serves requests; the server decides when
 //! to call it (at start for the key file or a configured passphrase, through its sys API otherwise).
 
+mod unsealer;
+
+pub use unsealer::{Source, Unsealed, Unsealer};
+
 use keyhold_crypto::{PassphraseParams, RootKey, Sealed, UnsealKey};
 use keyhold_store::{Store, StoreError};
 use secrecy::SecretString;
@@ -36,6 +40,16 @@ pub enum SealError {
     WrongKey,
     #[error("{0}")]
     BadInput(String),
+    #[error("{0}")]
+    BadShare(String),
+    #[error(
+        "the {collected} shares collected do not unseal: at least one is wrong. They are kept; submit another share (any {threshold} right ones unseal)"
+    )]
+    SharesDoNotUnseal { collected: usize, threshold: u8 },
+    #[error("another unseal attempt is running; try again shortly")]
+    Busy { retry_after_secs: u64 },
+    #[error("too many wrong unseal attempts from this address; try again later")]
+    Throttled { retry_after_secs: u64 },
     #[error("storage: {0}")]
     Store(#[from] StoreError),
 }
