@@ -54,9 +54,14 @@ pub struct ResourceSpec {
 pub struct IdentitySpec {
     #[serde(rename = "type", default)]
     pub kind: String,
-    /// Resource id → anything (`null` in a PATCH removes it).
-    #[serde(rename = "userAssignedIdentities", default)]
+    /// Resource id → anything (`null` in a PATCH removes it). The whole map may be `null` too, which
+    /// `az vm identity remove` sends when it drops the last user-assigned identity.
+    #[serde(rename = "userAssignedIdentities", default, deserialize_with = "null_as_empty")]
     pub user_assigned: BTreeMap<String, Value>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Value>, D::Error> {
+    Ok(Option::<BTreeMap<String, Value>>::deserialize(d)?.unwrap_or_default())
 }
 
 const AAD_STORAGE: &str = "storage-keys";
@@ -622,6 +627,15 @@ fn merge_properties(current: &mut Value, incoming: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_null_user_assigned_map_is_an_empty_one() {
+        let spec: IdentitySpec =
+            serde_json::from_value(json!({"type": "SystemAssigned", "userAssignedIdentities": null}))
+                .unwrap_or_default();
+        assert_eq!(spec.kind, "SystemAssigned");
+        assert!(spec.user_assigned.is_empty());
+    }
 
     #[test]
     fn child_ids_interleave_types_and_names() {

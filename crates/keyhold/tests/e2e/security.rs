@@ -227,6 +227,13 @@ async fn attaching_another_teams_identity_needs_the_assign_action_on_it() {
     let attached = &body["identity"]["userAssignedIdentities"];
     assert_eq!(attached[uai_id.as_str()]["clientId"], client_id.as_str(), "{body}");
     assert!(attached[own_id].is_object(), "a PATCH keeps what was attached: {body}");
+
+    // What `az vm identity remove` sends for the last user-assigned identity: the map as null.
+    let remove = json!({"identity": {"type": "SystemAssigned", "userAssignedIdentities": null}});
+    let (status, body) = t.as_attacker(Method::PATCH, &vm, Some(remove)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["identity"]["type"], "SystemAssigned");
+    assert!(body["identity"]["userAssignedIdentities"].is_null(), "{body}");
 }
 
 #[tokio::test]
