@@ -141,6 +141,7 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
     };
     let json = serde_json::to_vec_pretty(&state_file).map_err(err("state.json"))?;
     files::write_atomic(&config.data_dir.join("state.json"), &json, 0o644)?;
+    node.started.store(true, std::sync::atomic::Ordering::Release);
     banner(&config, &state_file, &seal_note, node.is_sealed());
 
     shutdown.await;
