@@ -237,15 +237,49 @@ impl AuditLog {
         }
     }
 
-    /// fsync if anything was written since the last call.
-    pub fn sync(&self) -> Result<(), AuditError> {
+    /// fsync if anything was written since the last call; returns the head it made durable, if any.
+    pub fn sync(&self) -> Result<Option<Anchor>, AuditError> {
         let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
         if tail.dirty {
             tail.file.sync_data()?;
             tail.dirty = false;
+            return Ok(Some(Anchor {
+                seq: tail.seq,
+                hash: tail.prev.clone(),
+            }));
         }
-        Ok(())
+        Ok(None)
     }
+}
+
+/// A durable head of the log, recorded in the store (`anchor_key`) after each fsync so that
+/// `keyhold audit verify --reconcile` sees a truncated or rewritten log: the log must still have line
+/// `seq`, with this hash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// The store's meta key of a log's anchor: one per host and log path (several nodes share a database,
+/// each with its own log).
+pub fn anchor_key(log_path: &Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let path = std::fs::canonicalize(log_path).unwrap_or_else(|_| log_path.to_owned());
+    format!("audit-anchor:{host}:{}", path.display())
+}
+
+/// Whether the log at `path` still holds `anchor` (its line `seq` with that hash).
+pub fn holds(path: &Path, anchor: &Anchor) -> Result<bool, AuditError> {
+    let mut found = false;
+    walk(&read(path)?, true, |record, hash| {
+        if record.seq == anchor.seq && hash == anchor.hash {
+            found = true;
+        }
+    })?;
+    Ok(found)
 }
 
 /// Where a verified chain ends.
@@ -274,7 +308,7 @@ pub fn verify(path: &Path) -> Result<(u64, String), AuditError> {
 /// Every record of a log whose chain verifies, in order.
 pub fn records(path: &Path) -> Result<Vec<Record>, AuditError> {
     let mut out = Vec::new();
-    walk(&read(path)?, false, |record| out.push(record))?;
+    walk(&read(path)?, false, |record, _| out.push(record))?;
     Ok(out)
 }
 
@@ -283,7 +317,7 @@ pub fn records(path: &Path) -> Result<Vec<Record>, AuditError> {
 /// server stopped (the lock is taken). Returns the first broken line, or `None` if the log was intact.
 pub fn repair(path: &Path, aside: &Path) -> Result<Option<usize>, AuditError> {
     let bytes = read(path)?;
-    let (broken_at, reason) = match walk(&bytes, false, |_| {}) {
+    let (broken_at, reason) = match walk(&bytes, false, |_, _| {}) {
         Ok(_) => return Ok(None),
         Err(AuditError::Broken { line, reason }) => (line, reason),
         Err(AuditError::TornTail { line, .. }) => (line, "incomplete last line".to_owned()),
@@ -333,15 +367,15 @@ fn prefix_len(bytes: &[u8], lines: usize) -> u64 {
 }
 
 fn scan(path: &Path) -> Result<Chain, AuditError> {
-    walk(&read(path)?, false, |_| {})
+    walk(&read(path)?, false, |_, _| {})
 }
 
 /// The chain up to a torn last line, which is ignored.
 fn scan_prefix(path: &Path) -> Result<Chain, AuditError> {
-    walk(&read(path)?, true, |_| {})
+    walk(&read(path)?, true, |_, _| {})
 }
 
-fn walk(bytes: &[u8], ignore_torn_tail: bool, mut each: impl FnMut(Record)) -> Result<Chain, AuditError> {
+fn walk(bytes: &[u8], ignore_torn_tail: bool, mut each: impl FnMut(Record, &str)) -> Result<Chain, AuditError> {
     let mut chain = Chain::genesis();
     let mut rest = bytes;
     let mut n = 0usize;
@@ -384,7 +418,7 @@ fn walk(bytes: &[u8], ignore_torn_tail: bool, mut each: impl FnMut(Record)) -> R
             return Err(broken("hash mismatch: the line was altered"));
         }
         if let Ok(record) = serde_json::from_value::<Record>(value) {
-            each(record);
+            each(record, &stated);
         }
         chain.seq = line_seq;
         chain.prev = stated;
@@ -430,6 +464,27 @@ mod tests {
             matches!(verify(&path), Err(AuditError::Broken { line: 2, .. })),
             "a removed line shows"
         );
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_off_and_recorded() -> Result<(), AuditError> {
+        let dir = std::env::temp_dir().join(format!("keyhold-audit-torn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("audit.log");
+        let _ = std::fs::remove_file(&path);
+        let log = AuditLog::open(&path)?;
+        log.append(entry("SecretSet"), 0)?;
+        drop(log);
+        let mut text = std::fs::read_to_string(&path)?;
+        text.push_str("{\"seq\":2,\"pre");
+        std::fs::write(&path, &text)?;
+        assert!(matches!(verify(&path), Err(AuditError::TornTail { line: 2, .. })));
+        drop(AuditLog::open(&path)?);
+        let records = records(&path)?;
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].entry.operation, "AuditLogRepaired");
         std::fs::remove_dir_all(&dir)?;
         Ok(())
     }

@@ -84,6 +84,23 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
 }
 
 async fn reconcile_with(path: &std::path::Path, store: &dyn Store) -> anyhow::Result<()> {
+    use keyhold_core::audit::{Anchor, anchor_key, holds};
+    let key = anchor_key(path);
+    let anchor = store.meta(&key).await.context("read the anchor")?;
+    let mut cut = false;
+    match anchor.and_then(|a| serde_json::from_slice::<Anchor>(&a).ok()) {
+        Some(anchor) if holds(path, &anchor)? => {
+            println!("anchor: record {} is where the store says it is", anchor.seq);
+        }
+        Some(anchor) => {
+            println!(
+                "TRUNCATED OR REWRITTEN: the store's anchor says record {} has hash {}; the log does not",
+                anchor.seq, anchor.hash
+            );
+            cut = true;
+        }
+        None => println!("anchor: none in the store for {key} (this log was never synced from this host and path)"),
+    }
     let records = keyhold_core::audit::records(path)?;
     let report = keyhold_core::reconcile::reconcile(&records, store)
         .await
@@ -102,7 +119,7 @@ async fn reconcile_with(path: &std::path::Path, store: &dyn Store) -> anyhow::Re
         report.unknown_outcome,
         report.restored
     );
-    if !report.clean() {
+    if cut || !report.clean() {
         bail!("the audit log and the store disagree");
     }
     Ok(())

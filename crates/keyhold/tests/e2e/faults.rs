@@ -264,3 +264,55 @@ async fn a_shared_audit_log_is_locked() {
     let second = Server::start(env!("CARGO_BIN_EXE_keyhold").as_ref(), &["--audit-log", log]);
     assert!(second.is_err(), "a second server on the same audit log must not start");
 }
+
+/// The damaged-database case: an acknowledged write the store lost, and a version that appeared in the
+/// store with no record, are each named by `--reconcile`.
+#[tokio::test]
+async fn reconcile_names_lost_and_unaudited_versions() {
+    let mut server = start(&[]);
+    server.create_vault("kv1").await.unwrap();
+    let token = server.token(&server.state.vault_resource).await.unwrap();
+    for name in ["kept", "lost"] {
+        assert_eq!(put(&server, &token, name).await.status().as_u16(), 200);
+    }
+    server.stop().unwrap();
+    assert_reconciled(&server, &[]);
+    {
+        let db = rusqlite::Connection::open(server.data_dir.join("keyhold.db")).unwrap();
+        db.execute("DELETE FROM secret_versions WHERE name = 'lost'", [])
+            .unwrap();
+        db.execute(
+            "INSERT INTO secret_versions (vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated)
+             SELECT vault, name, 'ffffffffffffffffffffffffffffffff', value, content_type, tags, enabled, nbf, exp, created, updated
+             FROM secret_versions WHERE name = 'kept'",
+            [],
+        )
+        .unwrap();
+    }
+    let (ok, out, _) = server.cli(&["audit", "verify", "--reconcile"]).unwrap();
+    assert!(!ok, "a disagreement fails: {out}");
+    assert!(out.contains("LOST: kv1/lost/"), "{out}");
+    assert!(
+        out.contains("UNAUDITED: kv1/kept/ffffffffffffffffffffffffffffffff"),
+        "{out}"
+    );
+}
+
+/// Truncating the log (or emptying it) keeps a valid chain, but not the head the store recorded.
+#[tokio::test]
+async fn a_truncated_or_emptied_log_fails_reconcile() {
+    let mut server = start(&[]);
+    server.create_vault("kv1").await.unwrap();
+    server.stop().unwrap();
+    assert!(assert_reconciled(&server, &[]).contains("is where the store says it is"));
+    let path = server.data_dir.join("audit.log");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let head: Vec<&str> = text.lines().take(2).collect();
+    for cut in [format!("{}\n", head.join("\n")), String::new()] {
+        std::fs::write(&path, cut).unwrap();
+        let (ok, out, _) = server.cli(&["audit", "verify"]).unwrap();
+        assert!(ok, "the chain alone cannot tell: {out}");
+        let (ok, out, _) = server.cli(&["audit", "verify", "--reconcile"]).unwrap();
+        assert!(!ok && out.contains("TRUNCATED OR REWRITTEN"), "{out}");
+    }
+}
