@@ -211,3 +211,37 @@ async fn an_unwritable_audit_log_makes_requests_fail() {
         );
     }
 }
+
+/// ARM operations are named as Azure's activity log names them, with the resource id; a role
+/// assignment's record says who got which role where.
+#[tokio::test]
+async fn management_operations_name_their_operation_and_target() {
+    let server = start(&[]);
+    let rg = server.resource_group("rgAudit").await.unwrap();
+    let path = format!("{rg}/providers/Microsoft.Authorization/roleAssignments/6a1e4d2c-0000-4000-8000-0000000000aa");
+    let body = json!({"properties": {"roleDefinitionId": "4633458b-17de-408a-b874-0445c86b69e6", "principalId": server.admin.object_id}});
+    let (status, _) = server.arm(reqwest::Method::PUT, &path, Some(body)).await.unwrap();
+    assert!(status == 200 || status == 201, "{status}");
+    let lines = audit_lines(&server);
+    let outcome = |op: &str| {
+        lines
+            .iter()
+            .find(|l| l["operation"] == op && l["phase"].is_null())
+            .cloned()
+            .unwrap_or_else(|| panic!("no {op} record"))
+    };
+    let group = outcome("Microsoft.Resources/subscriptions/resourceGroups/write");
+    assert_eq!(group["object"].as_str(), Some(rg.as_str()));
+    let assignment = outcome("Microsoft.Authorization/roleAssignments/write");
+    assert!(
+        assignment["object"]
+            .as_str()
+            .unwrap()
+            .ends_with("roleAssignments/6a1e4d2c-0000-4000-8000-0000000000aa")
+    );
+    let detail = assignment["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&server.admin.object_id) && detail.contains("4633458b-17de-408a-b874-0445c86b69e6"),
+        "principal and role recorded: {detail}"
+    );
+}

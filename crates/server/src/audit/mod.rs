@@ -91,6 +91,26 @@ pub(crate) fn unavailable(code: &str, message: &str) -> Response {
     resp
 }
 
+/// A role assignment's principal, role and scope, read from the ARM body the handler answered with
+/// (small JSON), so that privilege changes are on record without the ARM routes knowing about audit.
+async fn assignment_detail(resp: Response) -> (Option<String>, Response) {
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return (None, Response::from_parts(parts, axum::body::Body::empty()));
+    };
+    let detail = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| {
+        let p = v.get("properties")?;
+        let field = |k: &str| p.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+        Some(format!(
+            "principalId={} roleDefinitionId={} scope={}",
+            field("principalId"),
+            field("roleDefinitionId"),
+            field("scope")
+        ))
+    });
+    (detail, Response::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
 fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -145,6 +165,11 @@ pub async fn record(State(log): State<Arc<AuditLog>>, mut req: Request, next: Ne
             entry.version = Some(v.0.clone());
         }
         entry.detail = resp.extensions().get::<AuditDetail>().map(|d| d.0.clone());
+        if entry.detail.is_none() && entry.operation.starts_with("Microsoft.Authorization/roleAssignments/") {
+            let (detail, rebuilt) = assignment_detail(resp).await;
+            entry.detail = detail;
+            resp = rebuilt;
+        }
         entry.time = now_rfc3339();
         entry.caller_oid = caller.oid;
         entry.caller_appid = caller.appid;
