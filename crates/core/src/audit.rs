@@ -17,7 +17,7 @@
 
 use std::{
     fs::{File, OpenOptions},
-    io::{Read, Write},
+    io::{BufRead, BufReader, Write},
     os::unix::fs::OpenOptionsExt,
     path::Path,
     sync::Mutex,
@@ -274,7 +274,7 @@ pub fn anchor_key(log_path: &Path) -> String {
 /// Whether the log at `path` still holds `anchor` (its line `seq` with that hash).
 pub fn holds(path: &Path, anchor: &Anchor) -> Result<bool, AuditError> {
     let mut found = false;
-    walk(&read(path)?, true, |record, hash| {
+    walk(read(path)?, true, |record, hash| {
         if record.seq == anchor.seq && hash == anchor.hash {
             found = true;
         }
@@ -308,7 +308,7 @@ pub fn verify(path: &Path) -> Result<(u64, String), AuditError> {
 /// Every record of a log whose chain verifies, in order.
 pub fn records(path: &Path) -> Result<Vec<Record>, AuditError> {
     let mut out = Vec::new();
-    walk(&read(path)?, false, |record, _| out.push(record))?;
+    walk(read(path)?, false, |record, _| out.push(record))?;
     Ok(out)
 }
 
@@ -316,15 +316,14 @@ pub fn records(path: &Path) -> Result<Vec<Record>, AuditError> {
 /// original aside to `aside`, and appends a record naming the line and the file set aside. Run with the
 /// server stopped (the lock is taken). Returns the first broken line, or `None` if the log was intact.
 pub fn repair(path: &Path, aside: &Path) -> Result<Option<usize>, AuditError> {
-    let bytes = read(path)?;
-    let (broken_at, reason) = match walk(&bytes, false, |_, _| {}) {
+    let (broken_at, reason) = match walk(read(path)?, false, |_, _| {}) {
         Ok(_) => return Ok(None),
         Err(AuditError::Broken { line, reason }) => (line, reason),
         Err(AuditError::TornTail { line, .. }) => (line, "incomplete last line".to_owned()),
         Err(e) => return Err(e),
     };
     std::fs::copy(path, aside)?;
-    let keep = prefix_len(&bytes, broken_at - 1);
+    let keep = prefix_len(read(path)?, broken_at - 1)?;
     let file = OpenOptions::new().write(true).open(path)?;
     file.set_len(keep)?;
     file.sync_data()?;
@@ -347,51 +346,59 @@ pub fn repair(path: &Path, aside: &Path) -> Result<Option<usize>, AuditError> {
     Ok(Some(broken_at))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, AuditError> {
-    let mut bytes = Vec::new();
-    File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(bytes)
+/// Streams the file: a long log is verified at every start, and must not be read into memory whole.
+fn read(path: &Path) -> Result<BufReader<File>, AuditError> {
+    Ok(BufReader::with_capacity(1 << 16, File::open(path)?))
 }
 
 /// Byte length of the first `lines` lines.
-fn prefix_len(bytes: &[u8], lines: usize) -> u64 {
-    if lines == 0 {
-        return 0;
+fn prefix_len(mut reader: impl BufRead, lines: usize) -> Result<u64, AuditError> {
+    let (mut len, mut buf) = (0u64, Vec::new());
+    for _ in 0..lines {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        len += n as u64;
     }
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(lines - 1)
-        .map_or(bytes.len() as u64, |(i, _)| i as u64 + 1)
+    Ok(len)
 }
 
 fn scan(path: &Path) -> Result<Chain, AuditError> {
-    walk(&read(path)?, false, |_, _| {})
+    walk(read(path)?, false, |_, _| {})
 }
 
 /// The chain up to a torn last line, which is ignored.
 fn scan_prefix(path: &Path) -> Result<Chain, AuditError> {
-    walk(&read(path)?, true, |_, _| {})
+    walk(read(path)?, true, |_, _| {})
 }
 
-fn walk(bytes: &[u8], ignore_torn_tail: bool, mut each: impl FnMut(Record, &str)) -> Result<Chain, AuditError> {
+fn walk(
+    mut reader: impl BufRead,
+    ignore_torn_tail: bool,
+    mut each: impl FnMut(Record, &str),
+) -> Result<Chain, AuditError> {
     let mut chain = Chain::genesis();
-    let mut rest = bytes;
+    let mut buf = Vec::new();
     let mut n = 0usize;
-    while !rest.is_empty() {
+    loop {
+        buf.clear();
+        let read = reader.read_until(b'\n', &mut buf)?;
+        if read == 0 {
+            return Ok(chain);
+        }
         n += 1;
-        let Some(end) = rest.iter().position(|b| *b == b'\n') else {
+        if buf.last() != Some(&b'\n') {
             if ignore_torn_tail {
                 return Ok(chain);
             }
             return Err(AuditError::TornTail {
                 line: n,
-                bytes: rest.len() as u64,
+                bytes: read as u64,
             });
-        };
-        let text = &rest[..end];
-        rest = &rest[end + 1..];
+        }
+        let text = &buf[..read - 1];
         let broken = |reason: &str| AuditError::Broken {
             line: n,
             reason: reason.to_owned(),
@@ -422,10 +429,10 @@ fn walk(bytes: &[u8], ignore_torn_tail: bool, mut each: impl FnMut(Record, &str)
         }
         chain.seq = line_seq;
         chain.prev = stated;
-        chain.len += end as u64 + 1;
+        chain.len += read as u64;
     }
-    Ok(chain)
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
