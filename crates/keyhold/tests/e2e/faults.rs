@@ -182,11 +182,15 @@ async fn full_audit_disk(db: Option<PostgresDatabase>) {
     std::fs::remove_file(&filler).unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
+        ready(&server).await,
+        200,
+        "ready again once space returns, before any request"
+    );
+    assert_eq!(
         put(&server, &token, "after").await.status().as_u16(),
         200,
         "recovers by itself when space returns"
     );
-    assert_eq!(ready(&server).await, 200);
     server.stop().unwrap();
     let db_args = database_args(&db);
     let mut args: Vec<&str> = vec!["--file", log.to_str().unwrap()];
