@@ -1,10 +1,19 @@
-//! The audit log: one JSON line per operation, hash-chained so that editing, removing or reordering a
+//! The audit log: one JSON line per record, hash-chained so that editing, removing or reordering a
 //! line shows. Never a secret value or token: the record type has no field that could hold one.
 //!
 //! Each line's `hash` is SHA-256 over the previous line's hash and the line's own canonical JSON (the
-//! record without `hash`, keys sorted). Lines are written before the response is sent; if the write
-//! fails the caller is told so and the request fails, rather than proceeding unaudited. The file is
-//! fsynced once a second and at shutdown (one fsync per line would double the cost of every request).
+//! record without `hash`, keys sorted). A mutating request gets two records sharing its request id: a
+//! `request` record written before the handler runs (if it cannot be written the request is refused
+//! and nothing changes), and its outcome after. So a change is never committed without a trace, even
+//! when the client drops the connection or the process is killed mid-request; a request record with
+//! no outcome reads as "outcome unknown" (see `keyhold audit verify --reconcile`).
+//!
+//! Lines reach the kernel (write(2)) before the handler runs, which survives SIGKILL; the file is
+//! fsynced once a second and at shutdown, so power loss can cost the last second of records (one fsync
+//! per line would double the cost of every request). An append that fails part-way (a full disk) is cut
+//! back to the last whole record, so the chain stays valid and appends resume when space returns. A
+//! torn last line found at start (power loss) is cut off and a `AuditLogRepaired` record says so;
+//! anything worse is refused with the line number and the repair command.
 
 use std::{
     fs::{File, OpenOptions},
@@ -19,7 +28,10 @@ use serde_json::Value;
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// What one operation did. `result` is the HTTP status the caller saw.
+/// The `phase` of a record written before a mutating request runs.
+pub const PHASE_REQUEST: &str = "request";
+
+/// What one operation did. `result` is the HTTP status the caller saw (0 in a `request` record).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEntry {
     pub time: String,
@@ -32,6 +44,21 @@ pub struct AuditEntry {
     pub object: Option<String>,
     pub version: Option<String>,
     pub result: u16,
+    /// `request` for the record written before a mutating request runs; absent on outcomes (and on
+    /// every record of logs written before phases existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Free-form detail (a role assignment's principal, role and scope; what a repair cut off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One verified line of the log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub entry: AuditEntry,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,14 +73,23 @@ struct Line {
 pub enum AuditError {
     #[error("audit log: {0}")]
     Io(#[from] std::io::Error),
-    #[error("audit log is corrupt at line {line}: {reason}")]
+    #[error(
+        "audit log is corrupt at line {line}: {reason} (`keyhold audit repair` keeps the lines before it and sets the rest aside)"
+    )]
     Broken { line: usize, reason: String },
+    /// The last line is incomplete, as a power loss mid-write leaves it; `open` repairs this.
+    #[error("audit log's last line ({line}) is incomplete ({bytes} bytes): a write was cut off")]
+    TornTail { line: usize, bytes: u64 },
+    #[error("audit log {0} is in use by another keyhold server")]
+    Locked(String),
 }
 
 struct Tail {
     file: File,
     seq: u64,
     prev: String,
+    /// Length of the file up to the last whole record: a failed append is cut back to it.
+    len: u64,
     dirty: bool,
     /// Unix seconds of the last failed write: requests are refused up front for a moment after one.
     failed_at: Option<i64>,
@@ -82,31 +118,87 @@ fn hash_value(prev: &str, canonical: &Value) -> String {
     hex::encode(keyhold_crypto::sha256(&input))
 }
 
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 impl AuditLog {
-    /// Opens (creating, 0600) the log and continues its chain. A log whose chain is broken is refused:
-    /// appending to it would make the break look like part of a valid history.
+    /// Opens (creating, 0600) and locks the log, and continues its chain. A torn last line is cut off
+    /// and the repair recorded; a log whose chain is otherwise broken is refused: appending to it
+    /// would make the break look like part of a valid history. The lock (held while the log is open)
+    /// keeps two servers from interleaving one chain, whatever their data dirs.
     pub fn open(path: &Path) -> Result<Self, AuditError> {
-        let (seq, prev) = if path.exists() && path.metadata()?.is_file() {
-            verify(path)?
-        } else {
-            (0, GENESIS.to_owned())
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        // Not a regular file (`/dev/full` in tests, a pipe): nothing to continue or lock.
+        if !file.metadata()?.is_file() {
+            return Ok(Self::at(file, Chain::genesis()));
+        }
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(AuditError::Locked(path.display().to_string())),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
+        let mut repaired = None;
+        let chain = match scan(path) {
+            Ok(chain) => chain,
+            Err(AuditError::TornTail { line, bytes }) => {
+                let chain = scan_prefix(path)?;
+                file.set_len(chain.len)?;
+                file.sync_data()?;
+                tracing::warn!(line, bytes, "audit log: cut off an incomplete last line");
+                repaired = Some(format!("cut off an incomplete last line ({line}, {bytes} bytes)"));
+                chain
+            }
+            Err(e) => return Err(e),
         };
-        let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
-        Ok(Self {
+        let log = Self::at(file, chain);
+        if let Some(detail) = repaired {
+            log.append(
+                AuditEntry {
+                    time: now_rfc3339(),
+                    request_id: keyhold_crypto::random::guid(),
+                    operation: "AuditLogRepaired".into(),
+                    detail: Some(detail),
+                    ..Default::default()
+                },
+                0,
+            )?;
+            log.sync()?;
+        }
+        Ok(log)
+    }
+
+    fn at(file: File, chain: Chain) -> Self {
+        Self {
             tail: Mutex::new(Tail {
                 file,
-                seq,
-                prev,
+                seq: chain.seq,
+                prev: chain.prev,
+                len: chain.len,
                 dirty: false,
                 failed_at: None,
             }),
-        })
+        }
     }
 
-    /// Whether a request may start: false for a second after a failed write.
+    /// Whether a request may start: false for a second after a failed write, then the next request
+    /// tries again, so the log recovers by itself once space returns.
     pub fn accepting(&self, now: i64) -> bool {
         let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
         tail.failed_at.is_none_or(|t| now - t >= 1)
+    }
+
+    /// Whether the last write succeeded (for readiness).
+    pub fn healthy(&self) -> bool {
+        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        tail.failed_at.is_none()
     }
 
     pub fn append(&self, entry: AuditEntry, now: i64) -> Result<(), AuditError> {
@@ -127,40 +219,191 @@ impl AuditLog {
             Ok(()) => {
                 tail.seq = line.seq;
                 tail.prev = digest;
+                tail.len += text.len() as u64;
                 tail.dirty = true;
                 tail.failed_at = None;
                 Ok(())
             }
             Err(e) => {
                 tail.failed_at = Some(now);
+                // A partial line would corrupt the chain for good: cut back to the last whole record.
+                // Shrinking needs no space, so this works on a full disk.
+                let len = tail.len;
+                if let Err(cut) = tail.file.set_len(len) {
+                    tracing::error!(error = %cut, "audit log: could not cut back a failed append");
+                }
                 Err(e.into())
             }
         }
     }
 
-    /// fsync if anything was written since the last call.
-    pub fn sync(&self) -> Result<(), AuditError> {
+    /// fsync if anything was written since the last call; returns the head it made durable, if any.
+    pub fn sync(&self) -> Result<Option<Anchor>, AuditError> {
         let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
         if tail.dirty {
             tail.file.sync_data()?;
             tail.dirty = false;
+            return Ok(Some(Anchor {
+                seq: tail.seq,
+                hash: tail.prev.clone(),
+            }));
         }
-        Ok(())
+        Ok(None)
     }
 }
 
-/// Checks the whole chain; returns the last sequence number and hash, or the first broken line.
+/// A durable head of the log, recorded in the store (`anchor_key`) after each fsync so that
+/// `keyhold audit verify --reconcile` sees a truncated or rewritten log: the log must still have line
+/// `seq`, with this hash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// The store's meta key of a log's anchor: one per host and log path (several nodes share a database,
+/// each with its own log).
+pub fn anchor_key(log_path: &Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let path = std::fs::canonicalize(log_path).unwrap_or_else(|_| log_path.to_owned());
+    format!("audit-anchor:{host}:{}", path.display())
+}
+
+/// Whether the log at `path` still holds `anchor` (its line `seq` with that hash).
+pub fn holds(path: &Path, anchor: &Anchor) -> Result<bool, AuditError> {
+    let mut found = false;
+    walk(read(path)?, true, |record, hash| {
+        if record.seq == anchor.seq && hash == anchor.hash {
+            found = true;
+        }
+    })?;
+    Ok(found)
+}
+
+/// Where a verified chain ends.
+struct Chain {
+    seq: u64,
+    prev: String,
+    len: u64,
+}
+
+impl Chain {
+    fn genesis() -> Self {
+        Self {
+            seq: 0,
+            prev: GENESIS.to_owned(),
+            len: 0,
+        }
+    }
+}
+
+/// Checks the whole chain; returns the number of records and the last hash, or the first broken line.
 pub fn verify(path: &Path) -> Result<(u64, String), AuditError> {
-    let reader = BufReader::new(File::open(path)?);
-    let (mut seq, mut prev) = (0u64, GENESIS.to_owned());
-    for (i, line) in reader.lines().enumerate() {
-        let n = i + 1;
+    let chain = scan(path)?;
+    Ok((chain.seq, chain.prev))
+}
+
+/// Every record of a log whose chain verifies, in order.
+pub fn records(path: &Path) -> Result<Vec<Record>, AuditError> {
+    let mut out = Vec::new();
+    walk(read(path)?, false, |record, _| out.push(record))?;
+    Ok(out)
+}
+
+/// `keyhold audit repair`: keeps the verified records before the first broken line, moves the whole
+/// original aside to `aside`, and appends a record naming the line and the file set aside. Run with the
+/// server stopped (the lock is taken). Returns the first broken line, or `None` if the log was intact.
+pub fn repair(path: &Path, aside: &Path) -> Result<Option<usize>, AuditError> {
+    let (broken_at, reason) = match walk(read(path)?, false, |_, _| {}) {
+        Ok(_) => return Ok(None),
+        Err(AuditError::Broken { line, reason }) => (line, reason),
+        Err(AuditError::TornTail { line, .. }) => (line, "incomplete last line".to_owned()),
+        Err(e) => return Err(e),
+    };
+    std::fs::copy(path, aside)?;
+    let keep = prefix_len(read(path)?, broken_at - 1)?;
+    let file = OpenOptions::new().write(true).open(path)?;
+    file.set_len(keep)?;
+    file.sync_data()?;
+    drop(file);
+    let log = AuditLog::open(path)?;
+    log.append(
+        AuditEntry {
+            time: now_rfc3339(),
+            request_id: keyhold_crypto::random::guid(),
+            operation: "AuditLogRepaired".into(),
+            detail: Some(format!(
+                "cut at line {broken_at} ({reason}); the original is kept at {}",
+                aside.display()
+            )),
+            ..Default::default()
+        },
+        0,
+    )?;
+    log.sync()?;
+    Ok(Some(broken_at))
+}
+
+/// Streams the file: a long log is verified at every start, and must not be read into memory whole.
+fn read(path: &Path) -> Result<BufReader<File>, AuditError> {
+    Ok(BufReader::with_capacity(1 << 16, File::open(path)?))
+}
+
+/// Byte length of the first `lines` lines.
+fn prefix_len(mut reader: impl BufRead, lines: usize) -> Result<u64, AuditError> {
+    let (mut len, mut buf) = (0u64, Vec::new());
+    for _ in 0..lines {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        len += n as u64;
+    }
+    Ok(len)
+}
+
+fn scan(path: &Path) -> Result<Chain, AuditError> {
+    walk(read(path)?, false, |_, _| {})
+}
+
+/// The chain up to a torn last line, which is ignored.
+fn scan_prefix(path: &Path) -> Result<Chain, AuditError> {
+    walk(read(path)?, true, |_, _| {})
+}
+
+fn walk(
+    mut reader: impl BufRead,
+    ignore_torn_tail: bool,
+    mut each: impl FnMut(Record, &str),
+) -> Result<Chain, AuditError> {
+    let mut chain = Chain::genesis();
+    let mut buf = Vec::new();
+    let mut n = 0usize;
+    loop {
+        buf.clear();
+        let read = reader.read_until(b'\n', &mut buf)?;
+        if read == 0 {
+            return Ok(chain);
+        }
+        n += 1;
+        if buf.last() != Some(&b'\n') {
+            if ignore_torn_tail {
+                return Ok(chain);
+            }
+            return Err(AuditError::TornTail {
+                line: n,
+                bytes: read as u64,
+            });
+        }
+        let text = &buf[..read - 1];
         let broken = |reason: &str| AuditError::Broken {
             line: n,
             reason: reason.to_owned(),
         };
-        let text = line?;
-        let mut value: Value = serde_json::from_str(&text).map_err(|_| broken("not a JSON object"))?;
+        let mut value: Value = serde_json::from_slice(text).map_err(|_| broken("not a JSON object"))?;
         let Some(map) = value.as_object_mut() else {
             return Err(broken("not a JSON object"));
         };
@@ -169,21 +412,25 @@ pub fn verify(path: &Path) -> Result<(u64, String), AuditError> {
             .and_then(|h| h.as_str().map(str::to_owned))
             .ok_or_else(|| broken("no hash"))?;
         let line_seq = map.get("seq").and_then(Value::as_u64).ok_or_else(|| broken("no seq"))?;
-        if line_seq != seq + 1 {
+        if line_seq != chain.seq + 1 {
             return Err(broken(&format!(
-                "sequence {line_seq} follows {seq}: a line was removed or reordered"
+                "sequence {line_seq} follows {}: a line was removed or reordered",
+                chain.seq
             )));
         }
-        if map.get("prev").and_then(Value::as_str) != Some(prev.as_str()) {
+        if map.get("prev").and_then(Value::as_str) != Some(chain.prev.as_str()) {
             return Err(broken("prev does not match the previous line's hash"));
         }
-        if hash_value(&prev, &value) != stated {
+        if hash_value(&chain.prev, &value) != stated {
             return Err(broken("hash mismatch: the line was altered"));
         }
-        seq = line_seq;
-        prev = stated;
+        if let Ok(record) = serde_json::from_value::<Record>(value) {
+            each(record, &stated);
+        }
+        chain.seq = line_seq;
+        chain.prev = stated;
+        chain.len += read as u64;
     }
-    Ok((seq, prev))
 }
 
 #[cfg(test)]
@@ -224,6 +471,27 @@ mod tests {
             matches!(verify(&path), Err(AuditError::Broken { line: 2, .. })),
             "a removed line shows"
         );
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_off_and_recorded() -> Result<(), AuditError> {
+        let dir = std::env::temp_dir().join(format!("keyhold-audit-torn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("audit.log");
+        let _ = std::fs::remove_file(&path);
+        let log = AuditLog::open(&path)?;
+        log.append(entry("SecretSet"), 0)?;
+        drop(log);
+        let mut text = std::fs::read_to_string(&path)?;
+        text.push_str("{\"seq\":2,\"pre");
+        std::fs::write(&path, &text)?;
+        assert!(matches!(verify(&path), Err(AuditError::TornTail { line: 2, .. })));
+        drop(AuditLog::open(&path)?);
+        let records = records(&path)?;
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].entry.operation, "AuditLogRepaired");
         std::fs::remove_dir_all(&dir)?;
         Ok(())
     }

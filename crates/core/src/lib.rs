@@ -10,6 +10,7 @@ mod error;
 pub mod identity;
 mod keys;
 pub mod management;
+pub mod reconcile;
 pub mod rotation;
 pub mod seal;
 pub mod secrets;

@@ -66,11 +66,34 @@ fn body(status: StatusCode, body: ErrorBody) -> Response {
 
 fn internal(detail: &str) -> Response {
     let request_id = keyhold_crypto::random::guid();
+    if disk_full(detail) {
+        tracing::error!(%request_id, detail, "DATABASE DISK FULL: writes fail until space is freed");
+        let mut resp = body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorBody::new(
+                "ServiceUnavailable",
+                format!("The database's disk is full; nothing was changed. Retry later. Request id: {request_id}"),
+            ),
+        );
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+        return resp;
+    }
     tracing::error!(%request_id, detail, "internal error");
     body(
         StatusCode::INTERNAL_SERVER_ERROR,
         ErrorBody::new("InternalError", format!("Internal error. Request id: {request_id}")),
     )
+}
+
+/// Whether a backend error says its disk is full: SQLite's `SQLITE_FULL` ("database or disk is full"),
+/// PostgreSQL's `disk_full` (SQLSTATE 53100, "No space left on device"). The store's errors are text by
+/// the time they get here, so this reads the text; a miss is still an (opaque) 500, never a success.
+fn disk_full(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    d.contains("disk is full") || d.contains("no space left on device") || d.contains("53100")
 }
 
 impl IntoResponse for ApiError {

@@ -40,6 +40,8 @@ pub(crate) struct Node {
     /// Background jobs this node leads.
     pub leading: Arc<Leading>,
     ready: OnceCell<Ready>,
+    /// Set once start-up has written `state.json` (and, when unsealed, `admin.json` and `mi.json`).
+    pub started: std::sync::atomic::AtomicBool,
     unlocking: Mutex<()>,
     stop: watch::Receiver<bool>,
 }
@@ -73,6 +75,7 @@ impl Node {
             unsealer: Default::default(),
             leading: Arc::default(),
             ready: OnceCell::new(),
+            started: std::sync::atomic::AtomicBool::new(false),
             unlocking: Mutex::new(()),
             stop,
         })
@@ -168,6 +171,7 @@ impl Node {
                 self.audit.clone(),
                 crate::audit::record,
             ))
+            .route("/readyz", get(readiness))
             .fallback(|State(node): State<Arc<Node>>, req: Request| async move {
                 match node.ready.get() {
                     Some(ready) => ready.https.clone().oneshot(req).await.into_response(),
@@ -199,6 +203,59 @@ fn sealed() -> Response {
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     resp
+}
+
+/// `GET /readyz`: 200 only when this node can serve audited writes: start-up has finished writing its
+/// files, the seal is open, the audit log's last write succeeded and the database takes a write. Not
+/// audited itself (probes would flood the log). `/healthz` only says the process is alive.
+async fn readiness(State(node): State<Arc<Node>>) -> Response {
+    let mut problems = Vec::new();
+    if !node.started.load(std::sync::atomic::Ordering::Acquire) {
+        problems.push("starting");
+    }
+    if node.is_sealed() {
+        problems.push("sealed");
+    }
+    if !node.audit.healthy() && !probe_audit(&node.audit) {
+        problems.push("audit log not writable");
+    }
+    let probe = node.store.put_meta("readiness-probe", b"1");
+    match tokio::time::timeout(std::time::Duration::from_secs(5), probe).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "DATABASE NOT WRITABLE (readiness probe)");
+            problems.push("database not writable");
+        }
+        Err(_) => problems.push("database not answering"),
+    }
+    if problems.is_empty() {
+        return Json(serde_json::json!({"status": "ready"})).into_response();
+    }
+    tracing::warn!(reasons = ?problems, "not ready");
+    let body = serde_json::json!({"status": "not ready", "reasons": problems});
+    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    resp
+}
+
+/// After a failed audit write, readiness tries one record of its own (at most once a second), so a node
+/// with no traffic still turns ready when space returns; while the log is healthy it writes nothing.
+fn probe_audit(log: &AuditLog) -> bool {
+    let now = time::OffsetDateTime::now_utc();
+    if !log.accepting(now.unix_timestamp()) {
+        return false;
+    }
+    let entry = keyhold_core::audit::AuditEntry {
+        time: now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        request_id: keyhold_crypto::random::guid(),
+        operation: "AuditLogWritable".into(),
+        result: 200,
+        ..Default::default()
+    };
+    log.append(entry, now.unix_timestamp()).is_ok()
 }
 
 /// This machine's name, for the host resource (`.../virtualMachines/<name>`).

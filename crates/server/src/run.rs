@@ -115,7 +115,8 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         .clone()
         .unwrap_or_else(|| config.data_dir.join("audit.log"));
     let audit = Arc::new(AuditLog::open(&audit_path).map_err(err("audit log"))?);
-    let sync_task = tokio::spawn(sync_audit(audit.clone(), stop_rx.clone()));
+    let anchor_key = keyhold_core::audit::anchor_key(&audit_path);
+    let sync_task = tokio::spawn(sync_audit(audit.clone(), store.clone(), anchor_key, stop_rx.clone()));
     let node = Node::new(
         store.clone(),
         audit,
@@ -142,6 +143,7 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
     };
     let json = serde_json::to_vec_pretty(&state_file).map_err(err("state.json"))?;
     files::write_atomic(&config.data_dir.join("state.json"), &json, 0o644)?;
+    node.started.store(true, std::sync::atomic::Ordering::Release);
     banner(&config, &state_file, &seal_note, node.is_sealed());
 
     shutdown.await;
@@ -188,15 +190,25 @@ async fn open_store(config: &ServeConfig) -> Result<Arc<dyn Store>, ServeError> 
     ))
 }
 
-/// fsyncs the audit log once a second, and a last time at shutdown.
-async fn sync_audit(log: Arc<AuditLog>, mut stop: watch::Receiver<bool>) {
+/// fsyncs the audit log once a second, and a last time at shutdown, and records the durable head in
+/// the store (the anchor `audit verify --reconcile` checks, so that truncating the log shows).
+async fn sync_audit(log: Arc<AuditLog>, store: Arc<dyn Store>, anchor_key: String, mut stop: watch::Receiver<bool>) {
     loop {
         let stopping = tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => false,
             _ = stop.changed() => true,
         };
-        if let Err(e) = log.sync() {
-            tracing::error!(error = %e, "audit log fsync failed");
+        match log.sync() {
+            Ok(Some(anchor)) => match serde_json::to_vec(&anchor) {
+                Ok(json) => {
+                    if let Err(e) = store.put_meta(&anchor_key, &json).await {
+                        tracing::warn!(error = %e, "could not record the audit log's anchor");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "audit anchor"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "audit log fsync failed"),
         }
         if stopping {
             return;

@@ -113,7 +113,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Env(args) => env::run(args),
         Command::Operator(args) => operator::run(args).await,
-        Command::Audit(args) => audit::run(args),
+        Command::Audit(args) => audit::run(args).await,
         Command::Agent(args) => agent::run(args).await,
         Command::Login(args) => account::login(args, out).await,
         Command::Logout(args) => account::logout(args),

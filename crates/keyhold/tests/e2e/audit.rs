@@ -89,8 +89,22 @@ async fn every_operation_is_recorded_once_without_values() {
         let found = by_id
             .get(id.as_str())
             .unwrap_or_else(|| panic!("{op} {id} not audited"));
-        assert_eq!(found.len(), 1, "{op} audited once");
-        let rec = found[0];
+        let (requests, outcomes): (Vec<&&Value>, Vec<&&Value>) = found.iter().partition(|l| l["phase"] == "request");
+        assert_eq!(outcomes.len(), 1, "{op}'s outcome audited once");
+        let mutating = !matches!(*op, "SecretGet" | "SecretList" | "ManagedIdentityToken");
+        assert_eq!(
+            requests.len(),
+            usize::from(mutating),
+            "{op}: a request record before it ran"
+        );
+        if let Some(request) = requests.first() {
+            assert!(
+                request["seq"].as_u64() < outcomes[0]["seq"].as_u64(),
+                "the request record comes first"
+            );
+            assert_eq!(request["operation"], *op);
+        }
+        let rec = *outcomes[0];
         assert_eq!(rec["operation"], *op);
         assert_eq!(rec["result"].as_u64(), Some(u64::from(*status)));
         assert!(rec["client_ip"].as_str().unwrap().starts_with("127."));
@@ -105,7 +119,10 @@ async fn every_operation_is_recorded_once_without_values() {
             assert_eq!(rec["vault"], "kv1");
         }
     }
-    let set = by_id[expected[0].0.as_str()][0];
+    let set = by_id[expected[0].0.as_str()]
+        .iter()
+        .find(|l| l["phase"].is_null())
+        .unwrap();
     assert_eq!(set["object"], "a");
     assert_eq!(
         set["version"].as_str().map(str::len),
@@ -154,7 +171,10 @@ async fn verify_finds_the_edited_line() {
 
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let target = lines.iter().position(|l| l.contains("\"object\":\"s1\"")).unwrap();
+    let target = lines
+        .iter()
+        .position(|l| l.contains("\"object\":\"s1\"") && l.contains("\"result\":200"))
+        .unwrap();
     lines[target] = lines[target].replace("\"result\":200", "\"result\":403");
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     let (ok, _, err) = server.cli(&["audit", "verify"]).unwrap();
@@ -186,8 +206,42 @@ async fn an_unwritable_audit_log_makes_requests_fail() {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("500") && err.contains("AuditFailure"),
+            err.contains("503") && err.contains("AuditFailure"),
             "no token without an audit record: {err}"
         );
     }
+}
+
+/// ARM operations are named as Azure's activity log names them, with the resource id; a role
+/// assignment's record says who got which role where.
+#[tokio::test]
+async fn management_operations_name_their_operation_and_target() {
+    let server = start(&[]);
+    let rg = server.resource_group("rgAudit").await.unwrap();
+    let path = format!("{rg}/providers/Microsoft.Authorization/roleAssignments/6a1e4d2c-0000-4000-8000-0000000000aa");
+    let body = json!({"properties": {"roleDefinitionId": "4633458b-17de-408a-b874-0445c86b69e6", "principalId": server.admin.object_id}});
+    let (status, _) = server.arm(reqwest::Method::PUT, &path, Some(body)).await.unwrap();
+    assert!(status == 200 || status == 201, "{status}");
+    let lines = audit_lines(&server);
+    let outcome = |op: &str| {
+        lines
+            .iter()
+            .find(|l| l["operation"] == op && l["phase"].is_null())
+            .cloned()
+            .unwrap_or_else(|| panic!("no {op} record"))
+    };
+    let group = outcome("Microsoft.Resources/subscriptions/resourceGroups/write");
+    assert_eq!(group["object"].as_str(), Some(rg.as_str()));
+    let assignment = outcome("Microsoft.Authorization/roleAssignments/write");
+    assert!(
+        assignment["object"]
+            .as_str()
+            .unwrap()
+            .ends_with("roleAssignments/6a1e4d2c-0000-4000-8000-0000000000aa")
+    );
+    let detail = assignment["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&server.admin.object_id) && detail.contains("4633458b-17de-408a-b874-0445c86b69e6"),
+        "principal and role recorded: {detail}"
+    );
 }

@@ -96,7 +96,7 @@ async fn assert_present(server: &Server, token: &str, acked: &[Acked]) {
     }
 }
 
-pub async fn crash_cycles(mut server: Server) {
+pub async fn crash_cycles(mut server: Server, database: Option<String>) {
     server.create_vault("kv1").await.unwrap();
     let mut rng = Rng::new();
     let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
@@ -134,6 +134,13 @@ pub async fn crash_cycles(mut server: Server) {
     );
     let token = server.token(&server.state.vault_resource).await.unwrap();
     assert_present(&server, &token, &all).await;
+    // Every stored version accounted for in the audit log, every acknowledged one in the store.
+    server.stop().unwrap();
+    let extra = database
+        .iter()
+        .flat_map(|url| ["--database", url.as_str()])
+        .collect::<Vec<_>>();
+    crate::faults::assert_reconciled(&server, &extra);
     eprintln!(
         "crash test: {} cycles, {} acknowledged writes all present",
         cycles(),
@@ -143,7 +150,7 @@ pub async fn crash_cycles(mut server: Server) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_survive_sigkill_sqlite() {
-    crash_cycles(start(&[])).await;
+    crash_cycles(start(&[]), None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -151,6 +158,6 @@ async fn acknowledged_writes_survive_sigkill_postgres() {
     let Some(db) = PostgresDatabase::create().await.unwrap() else {
         return;
     };
-    crash_cycles(start(&["--database", &db.url])).await;
+    crash_cycles(start(&["--database", &db.url]), Some(db.url.clone())).await;
     db.drop().await.unwrap();
 }

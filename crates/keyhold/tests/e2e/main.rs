@@ -7,6 +7,7 @@ mod at_rest;
 mod audit;
 mod authz;
 mod crash;
+mod faults;
 mod managed_identity;
 mod management;
 mod nodes;

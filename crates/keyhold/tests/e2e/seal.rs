@@ -7,6 +7,15 @@ use serde_json::{Value, json};
 use crate::json;
 
 async fn assert_sealed(server: &Server) {
+    let ready = server
+        .http
+        .get(format!("{}/readyz", server.state.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 503, "not ready while sealed");
+    let body: Value = ready.json().await.unwrap();
+    assert!(body["reasons"].to_string().contains("sealed"), "{body}");
     for url in [
         format!("{}/healthz", server.state.url),
         format!(
