@@ -163,7 +163,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             agent_id: enrolled["agentId"].as_str().context("no agentId")?.to_owned(),
             server: server.trim_end_matches('/').to_owned(),
             resource_id: enrolled["resourceId"].as_str().context("no resourceId")?.to_owned(),
-            identity_header: keyhold_crypto::random::token(24),
+            identity_header: keyhold_crypto::random::token(24)?,
         };
         write_private(&key_path, key.pkcs8())?;
         write_private(&state_path, &serde_json::to_vec_pretty(&state)?)?;
