@@ -140,7 +140,8 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         vault_resource,
     };
     let json = serde_json::to_vec_pretty(&state_file).map_err(err("state.json"))?;
-    files::write_atomic(&config.data_dir.join("state.json"), &json, 0o644)?;
+    // 0600 like every file of the data dir: only the server's user reads it.
+    files::write_atomic(&config.data_dir.join("state.json"), &json, 0o600)?;
     banner(&config, &state_file, &seal_note, node.is_sealed());
 
     shutdown.await;

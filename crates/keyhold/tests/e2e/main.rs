@@ -7,6 +7,7 @@ mod at_rest;
 mod audit;
 mod authz;
 mod crash;
+mod hardening;
 mod managed_identity;
 mod management;
 mod nodes;
