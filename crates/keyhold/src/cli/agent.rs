@@ -191,6 +191,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             listener,
             None,
             router.clone(),
+            keyhold_server::Limits::default(),
             stop_rx.clone(),
         )));
     }
