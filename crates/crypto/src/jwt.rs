@@ -47,12 +47,20 @@ impl Header {
 }
 
 /// A token split into its parts, signature not yet checked.
-#[derive(Debug)]
 pub struct Unverified<'a> {
     pub header: Header,
     signing_input: &'a str,
     payload: Vec<u8>,
     signature: Vec<u8>,
+}
+
+/// The parts are a bearer token, usable as is: `Debug` shows only the header.
+impl std::fmt::Debug for Unverified<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unverified")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Unverified<'a> {
@@ -285,6 +293,17 @@ mod tests {
     #[derive(Serialize, Deserialize, PartialEq, Debug)]
     struct C {
         sub: String,
+    }
+
+    #[test]
+    fn debug_of_an_unverified_token_hides_it() -> Result<(), Box<dyn std::error::Error>> {
+        let key = SigningKey::generate()?;
+        let token = key.sign(&C { sub: "a".into() })?;
+        let shown = format!("{:?}", Unverified::parse(&token)?);
+        let signature = token.rsplit('.').next().unwrap_or_default();
+        assert!(!shown.contains(signature), "{shown}");
+        assert!(!shown.contains(token.split('.').nth(1).unwrap_or_default()), "{shown}");
+        Ok(())
     }
 
     #[test]

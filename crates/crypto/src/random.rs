@@ -1,7 +1,14 @@
-//! Identifiers and random secrets in Azure's formats.
+//! Identifiers and random secrets in Azure's formats. A failing system RNG fails the operation: a
+//! secret made of the zeros a failed fill leaves behind would be guessable by anyone.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
 use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use crate::CryptoError;
 
 /// 32 lower-case hex characters, the form of Key Vault object versions.
 pub fn version_id() -> String {
@@ -14,15 +21,56 @@ pub fn guid() -> String {
 }
 
 /// A client secret: 240 random bits, URL-safe, 40 characters (the length of Entra's secrets).
-pub fn client_secret() -> SecretString {
-    let mut bytes = [0u8; 30];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    SecretString::from(URL_SAFE_NO_PAD.encode(bytes))
+pub fn client_secret() -> Result<SecretString, CryptoError> {
+    let bytes = random_bytes(30)?;
+    Ok(SecretString::from(URL_SAFE_NO_PAD.encode(&*bytes)))
 }
 
-/// Random URL-safe token of `n` bytes of entropy (header secrets, trace ids).
-pub fn token(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+/// Random URL-safe token of `n` bytes of entropy (header secrets, join tokens, token ids).
+pub fn token(n: usize) -> Result<String, CryptoError> {
+    Ok(URL_SAFE_NO_PAD.encode(&*random_bytes(n)?))
+}
+
+/// A storage-account access key: 512 random bits in standard base64 (88 characters, Azure's form).
+pub fn storage_account_key() -> Result<String, CryptoError> {
+    Ok(STANDARD.encode(&*random_bytes(64)?))
+}
+
+fn random_bytes(n: usize) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let mut bytes = Zeroizing::new(vec![0u8; n]);
+    fill(&mut bytes, aws_lc_rs::rand::fill)?;
+    Ok(bytes)
+}
+
+/// Runs the RNG and turns its failure into an error; the filler is a parameter so tests can fail it.
+fn fill(
+    bytes: &mut [u8],
+    rng: impl FnOnce(&mut [u8]) -> Result<(), aws_lc_rs::error::Unspecified>,
+) -> Result<(), CryptoError> {
+    rng(bytes).map_err(|_| CryptoError::KeyGen)
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn a_failing_rng_is_an_error_not_zeros() {
+        let mut bytes = [0u8; 16];
+        let failed = fill(&mut bytes, |_| Err(aws_lc_rs::error::Unspecified));
+        assert!(matches!(failed, Err(CryptoError::KeyGen)));
+    }
+
+    #[test]
+    fn secrets_have_azure_shapes_and_differ() -> Result<(), Box<dyn std::error::Error>> {
+        let key = storage_account_key()?;
+        assert_eq!(key.len(), 88);
+        assert_ne!(key, storage_account_key()?);
+        assert_ne!(STANDARD.decode(&key)?, vec![0u8; 64]);
+        assert_eq!(client_secret()?.expose_secret().len(), 40);
+        assert_eq!(token(24)?.len(), 32);
+        Ok(())
+    }
 }

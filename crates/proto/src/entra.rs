@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Client-credentials response. `expires_in` is a JSON number: the Rust SDK parses it as `i64`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub token_type: String,
     pub expires_in: i64,
@@ -16,6 +16,19 @@ pub struct TokenResponse {
     pub not_before: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+}
+
+/// The access token is a credential: `Debug` never prints it.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("access_token", &"<redacted>")
+            .field("expires_on", &self.expires_on)
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,4 +86,27 @@ pub struct AccessClaims {
     pub ver: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub xms_mirid: Option<String>,
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_access_token() {
+        let resp = TokenResponse {
+            token_type: "Bearer".into(),
+            expires_in: 3600,
+            ext_expires_in: 3600,
+            access_token: "eyJ.secret-token.sig".into(),
+            expires_on: None,
+            not_before: None,
+            resource: None,
+        };
+        let shown = format!("{resp:?}");
+        assert!(
+            !shown.contains("secret-token") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 }

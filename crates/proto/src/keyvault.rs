@@ -26,7 +26,7 @@ pub struct SecretAttributes {
 }
 
 /// `PUT /secrets/{name}` body. Fields are optional so that a missing `value` is our 400, not serde's.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretSetParameters {
     pub value: Option<String>,
@@ -44,7 +44,7 @@ pub struct SecretUpdateParameters {
     pub attributes: Option<SecretAttributes>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretBundle {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -92,4 +92,53 @@ pub struct Page<T> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackupBlob {
     pub value: Option<String>,
+}
+
+/// A secret's value never reaches a log through `Debug`.
+impl std::fmt::Debug for SecretSetParameters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretSetParameters")
+            .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+            .field("content_type", &self.content_type)
+            .field("tags", &self.tags)
+            .field("attributes", &self.attributes)
+            .finish()
+    }
+}
+
+/// A secret's value never reaches a log through `Debug`.
+impl std::fmt::Debug for SecretBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretBundle")
+            .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+            .field("id", &self.id)
+            .field("content_type", &self.content_type)
+            .field("attributes", &self.attributes)
+            .field("tags", &self.tags)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_secret_values() -> Result<(), serde_json::Error> {
+        let set: SecretSetParameters = serde_json::from_str(r#"{"value":"hunter2-set","contentType":"text"}"#)?;
+        let shown = format!("{set:?}");
+        assert!(
+            !shown.contains("hunter2-set") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        let bundle: SecretBundle = serde_json::from_value(serde_json::json!({
+            "value": "hunter2-bundle", "id": "https://v/secrets/s/1", "attributes": {}
+        }))?;
+        let shown = format!("{bundle:?}");
+        assert!(
+            !shown.contains("hunter2-bundle") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        Ok(())
+    }
 }

@@ -125,5 +125,5 @@ pub fn write_ca_bundle(dir: &Path, ca_pem: &str) -> Result<(), ServeError> {
         }
     }
     bundle.push_str(ca_pem);
-    write_atomic(&dir.join("ca-bundle.pem"), bundle.as_bytes(), 0o644)
+    write_atomic(&dir.join("ca-bundle.pem"), bundle.as_bytes(), 0o600)
 }

@@ -24,7 +24,7 @@ use tower::ServiceExt;
 
 pub use error::MiError;
 pub use files::{AdminFile, MiFile, StateFile};
-pub use listener::serve as serve_listener;
+pub use listener::{Limits, serve as serve_listener};
 pub use routes::mi::{MiToken, TokenSource, protocol_routes};
 
 /// Where agents ask the server for tokens.

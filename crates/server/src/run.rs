@@ -52,6 +52,8 @@ pub struct ServeConfig {
     /// fixes token `iss`, the management audience and the port of the vault audience. `None` is
     /// `https://localhost:<bound port>`.
     pub public_url: Option<String>,
+    /// Timeouts and the connection cap of both listeners.
+    pub limits: listener::Limits,
 }
 
 fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
@@ -126,8 +128,20 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         config.host_resource.clone(),
         stop_rx.clone(),
     );
-    let https_task = tokio::spawn(listener::serve(https, Some(tls), node.https_router(), stop_rx.clone()));
-    let mi_task = tokio::spawn(listener::serve(mi, None, node.mi_router(), stop_rx.clone()));
+    let https_task = tokio::spawn(listener::serve(
+        https,
+        Some(tls),
+        node.https_router(),
+        config.limits,
+        stop_rx.clone(),
+    ));
+    let mi_task = tokio::spawn(listener::serve(
+        mi,
+        None,
+        node.mi_router(),
+        config.limits,
+        stop_rx.clone(),
+    ));
 
     let seal_note = unseal_at_start(&node, &config).await?;
 
@@ -142,7 +156,8 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         vault_resource,
     };
     let json = serde_json::to_vec_pretty(&state_file).map_err(err("state.json"))?;
-    files::write_atomic(&config.data_dir.join("state.json"), &json, 0o644)?;
+    // 0600 like every file of the data dir: only the server's user reads it.
+    files::write_atomic(&config.data_dir.join("state.json"), &json, 0o600)?;
     node.started.store(true, std::sync::atomic::Ordering::Release);
     banner(&config, &state_file, &seal_note, node.is_sealed());
 

@@ -32,6 +32,6 @@ pub fn load_or_create_ca(dir: &std::path::Path) -> Result<keyhold_crypto::tls::L
     }
     let ca = LocalCa::generate("keyhold local CA").map_err(|e| ServeError(e.to_string()))?;
     crate::files::write_atomic(&key_path, ca.key_pem().as_bytes(), 0o600)?;
-    crate::files::write_atomic(&cert_path, ca.cert_pem.as_bytes(), 0o644)?;
+    crate::files::write_atomic(&cert_path, ca.cert_pem.as_bytes(), 0o600)?;
     Ok(ca)
 }

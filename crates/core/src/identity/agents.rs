@@ -50,7 +50,7 @@ impl Identity {
             .resource(resource_id)
             .await?
             .ok_or_else(|| AuthError::UnknownResource(resource_id.to_owned()))?;
-        let token = SecretString::from(format!("khj_{}", keyhold_crypto::random::token(32)));
+        let token = SecretString::from(format!("khj_{}", keyhold_crypto::random::token(32)?));
         let expires_on = self.clock.now() + ttl_secs.clamp(1, 24 * 3600);
         self.store
             .put_join_token(&token_hash(token.expose_secret()), &resource.id, expires_on)

@@ -174,7 +174,7 @@ impl Identity {
 
     /// The shared header secret of the App Service and 2017 protocols, sealed at rest.
     pub async fn identity_header(&self) -> Result<String, AuthError> {
-        let fresh = self.keys.seal(&IDENTITY_HEADER_AAD, random::token(24).as_bytes())?;
+        let fresh = self.keys.seal(&IDENTITY_HEADER_AAD, random::token(24)?.as_bytes())?;
         let stored = self
             .store
             .put_meta_if_absent(IDENTITY_HEADER_META, fresh.as_bytes())

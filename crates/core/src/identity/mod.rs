@@ -150,7 +150,7 @@ impl Identity {
             oid: oid.to_owned(),
             sub: oid.to_owned(),
             tid: self.tenant_id.clone(),
-            uti: keyhold_crypto::random::token(16),
+            uti: keyhold_crypto::random::token(16)?,
             ver: "2.0".into(),
             xms_mirid: mirid,
         };

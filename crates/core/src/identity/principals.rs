@@ -49,7 +49,7 @@ impl Identity {
     }
 
     async fn add_client_secret(&self, object_id: &str) -> Result<SecretString, AuthError> {
-        let secret = random::client_secret();
+        let secret = random::client_secret()?;
         let now = self.clock.now();
         self.store
             .put_client_secret(&ClientSecretRecord {

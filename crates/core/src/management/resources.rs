@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::{Engine, engine::general_purpose::STANDARD as B64};
 use keyhold_crypto::random;
 use keyhold_store::{PrincipalKind, PrincipalRecord, ResourceRecord};
 use serde::Deserialize;
@@ -144,10 +143,8 @@ fn validate_name(kind: &str, name: &str) -> Result<(), ArmError> {
     }
 }
 
-fn storage_key() -> String {
-    let mut bytes = [0u8; 64];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    B64.encode(bytes)
+fn storage_key() -> Result<String, ArmError> {
+    keyhold_crypto::random::storage_account_key().map_err(|e| ArmError::Internal(e.to_string()))
 }
 
 impl Management {
@@ -267,7 +264,7 @@ impl Management {
             }
             STORAGE_ACCOUNTS => {
                 let keys = Zeroizing::new(
-                    serde_json::to_vec(&json!({"key1": storage_key(), "key2": storage_key()}))
+                    serde_json::to_vec(&json!({"key1": storage_key()?, "key2": storage_key()?}))
                         .map_err(|e| ArmError::Internal(e.to_string()))?,
                 );
                 record.sealed = Some(
@@ -600,7 +597,7 @@ impl Management {
                     format!("Values for request parameters are invalid: keyName '{key_name}'."),
                 )
             })?;
-        keys.insert(slot, storage_key());
+        keys.insert(slot, storage_key()?);
         let plain = Zeroizing::new(serde_json::to_vec(&keys).map_err(|e| ArmError::Internal(e.to_string()))?);
         record.sealed = Some(
             self.keys

@@ -28,7 +28,7 @@ pub struct LoginArgs {
     username: Option<String>,
     /// The client secret (with --service-principal).
     #[arg(long, short = 'p')]
-    password: Option<String>,
+    password: Option<secrecy::SecretString>,
     /// The tenant (default: the local server's).
     #[arg(long, short = 't')]
     tenant: Option<String>,
@@ -88,7 +88,12 @@ pub async fn login(args: LoginArgs, out: &OutputArgs) -> anyhow::Result<()> {
             client_id: args.username.clone(),
         }
     } else if args.service_principal {
-        let (Some(app_id), Some(secret)) = (args.username.clone(), args.password.clone()) else {
+        let (Some(app_id), Some(secret)) = (
+            args.username.clone(),
+            args.password
+                .as_ref()
+                .map(|p| secrecy::ExposeSecret::expose_secret(p).to_owned()),
+        ) else {
             bail!("the following arguments are required: --username/-u, --password/-p");
         };
         Login::ServicePrincipal { app_id, secret }

@@ -64,7 +64,7 @@ struct RunArgs {
     server: Option<String>,
     /// Join token from `keyhold agent join-token create` (first start only).
     #[arg(long, env = "KEYHOLD_JOIN_TOKEN", hide_env_values = true)]
-    join_token: Option<String>,
+    join_token: Option<secrecy::SecretString>,
     /// Where the agent keeps its identity and key (0600).
     #[arg(long, default_value = "./keyhold-agent")]
     state_dir: PathBuf,
@@ -148,7 +148,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         let server = args.server.clone().context("--server is required to enrol")?;
         let join = args
             .join_token
-            .clone()
+            .as_ref()
+            .map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned())
             .context("--join-token is required the first time")?;
         let key = AgentKey::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let rest = Rest::with_ca(&server, &ca_file)?;
@@ -163,7 +164,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             agent_id: enrolled["agentId"].as_str().context("no agentId")?.to_owned(),
             server: server.trim_end_matches('/').to_owned(),
             resource_id: enrolled["resourceId"].as_str().context("no resourceId")?.to_owned(),
-            identity_header: keyhold_crypto::random::token(24),
+            identity_header: keyhold_crypto::random::token(24)?,
         };
         write_private(&key_path, key.pkcs8())?;
         write_private(&state_path, &serde_json::to_vec_pretty(&state)?)?;
@@ -190,6 +191,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             listener,
             None,
             router.clone(),
+            keyhold_server::Limits::default(),
             stop_rx.clone(),
         )));
     }

@@ -160,3 +160,54 @@ pub(crate) fn confirm(question: &str) -> anyhow::Result<bool> {
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
+
+#[cfg(test)]
+mod debug_tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    /// Parsed command lines end up in `Debug` output (errors, traces): secrets given as flags must not.
+    #[test]
+    fn debug_of_parsed_commands_hides_secret_flags() -> Result<(), clap::Error> {
+        for (argv, secret) in [
+            (
+                vec![
+                    "keyhold",
+                    "login",
+                    "--service-principal",
+                    "-u",
+                    "app",
+                    "-p",
+                    "pw-hunter2",
+                    "--tenant",
+                    "t",
+                ],
+                "pw-hunter2",
+            ),
+            (
+                vec!["keyhold", "agent", "--join-token", "khj_join-hunter2"],
+                "join-hunter2",
+            ),
+            (
+                vec![
+                    "keyhold",
+                    "keyvault",
+                    "secret",
+                    "set",
+                    "--vault-name",
+                    "v",
+                    "--name",
+                    "n",
+                    "--value",
+                    "val-hunter2",
+                ],
+                "val-hunter2",
+            ),
+        ] {
+            let shown = format!("{:?}", Cli::try_parse_from(&argv)?);
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        Ok(())
+    }
+}

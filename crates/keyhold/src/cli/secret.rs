@@ -85,7 +85,7 @@ enum SecretCommand {
         secret: Named,
         /// The value.
         #[arg(long, required_unless_present = "file", conflicts_with = "file")]
-        value: Option<String>,
+        value: Option<secrecy::SecretString>,
         /// Read the value from a file.
         #[arg(long, short = 'f')]
         file: Option<PathBuf>,
@@ -189,7 +189,7 @@ pub async fn run(s: &Session, args: SecretArgs, out: &OutputArgs) -> anyhow::Res
             attributes,
         } => {
             let value = match (value, file) {
-                (Some(v), _) => v,
+                (Some(v), _) => secrecy::ExposeSecret::expose_secret(&v).to_owned(),
                 (None, Some(f)) => read_value(&f, encoding)?,
                 (None, None) => bail!("the following arguments are required: --value or --file"),
             };

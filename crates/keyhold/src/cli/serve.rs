@@ -49,6 +49,16 @@ pub struct ServeArgs {
     /// of one service (several `serve` on one PostgreSQL) must be given the same value.
     #[arg(long, env = "KEYHOLD_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Seconds a client has to finish the TLS handshake and each request head (and, on HTTP/1, to
+    /// send the next request of a kept-alive connection) before it is disconnected.
+    #[arg(long, env = "KEYHOLD_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=30))]
+    header_read_timeout_secs: u64,
+    /// Seconds between HTTP/2 keep-alive pings; a connection that does not answer is closed.
+    #[arg(long, env = "KEYHOLD_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_timeout_secs: u64,
+    /// Open connections per listener; more are closed at once (and logged).
+    #[arg(long, env = "KEYHOLD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -92,6 +102,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         database: args.database,
         host_resource: args.host_resource,
         public_url: args.public_url,
+        limits: keyhold_server::Limits {
+            header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs),
+            idle_timeout: std::time::Duration::from_secs(args.idle_timeout_secs),
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        },
     };
     keyhold_server::run(config, shutdown_signal())
         .await

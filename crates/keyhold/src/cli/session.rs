@@ -67,10 +67,20 @@ struct TokenCache {
     tokens: BTreeMap<String, CachedToken>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct CachedToken {
     access_token: String,
     expires_on: i64,
+}
+
+/// A bearer token is a credential until it expires: never printed.
+impl std::fmt::Debug for CachedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("access_token", &"<redacted>")
+            .field("expires_on", &self.expires_on)
+            .finish()
+    }
 }
 
 /// A signed-in CLI: the server, the credential, and HTTP clients trusting the server's CA.
@@ -461,4 +471,22 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::CachedToken;
+
+    #[test]
+    fn debug_hides_cached_tokens() {
+        let token = CachedToken {
+            access_token: "eyJ.cached-secret.sig".into(),
+            expires_on: 1,
+        };
+        let shown = format!("{token:?}");
+        assert!(
+            !shown.contains("cached-secret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 }

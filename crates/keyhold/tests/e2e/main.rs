@@ -8,6 +8,7 @@ mod audit;
 mod authz;
 mod crash;
 mod faults;
+mod hardening;
 mod managed_identity;
 mod management;
 mod nodes;

@@ -45,6 +45,30 @@ pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Creates the database file 0600 before SQLite opens it (and tightens one made by an older version):
+/// SQLite gives its `-wal` and `-shm` files the database file's mode, so all three stay private
+/// whatever the umask.
+fn private_files(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |e: std::io::Error| StoreError::Backend(format!("database file {}: {e}", path.display()));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(db_err)?;
     conn.execute_batch(
@@ -56,6 +80,7 @@ fn connect(path: &Path) -> Result<Connection> {
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self> {
+        private_files(path)?;
         let mut conn = connect(path)?;
         migrate(&mut conn)?;
         let readers = (0..READERS)
