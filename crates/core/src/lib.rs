@@ -14,6 +14,7 @@ pub mod reconcile;
 pub mod rotation;
 pub mod seal;
 pub mod secrets;
+mod throttle;
 pub mod vaults;
 
 use std::sync::Arc;

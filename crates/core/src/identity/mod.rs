@@ -6,8 +6,7 @@ mod client_auth;
 pub(crate) mod managed;
 mod principals;
 pub(crate) mod signing;
-mod throttle;
-pub use throttle::Source;
+pub use crate::throttle::Source;
 mod verify;
 
 use std::sync::Arc;
@@ -32,7 +31,8 @@ pub struct Identity {
     tenant_id: String,
     signing: signing::SigningKeys,
     verifier: verify::Verifier,
-    throttle: throttle::Throttle,
+    /// Failed client authentications per (client id, source address).
+    throttle: crate::throttle::Throttle<(String, Source)>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -69,7 +69,7 @@ impl Identity {
         let signing = signing::SigningKeys::load(store.clone(), keys.clone(), clock.clone(), &config).await?;
         Ok(Self {
             verifier: verify::Verifier::new(),
-            throttle: throttle::Throttle::new(10, 60),
+            throttle: crate::throttle::Throttle::new(10, 60, 100_000),
             store,
             keys,
             mi_cache: managed::TokenCache::default(),
@@ -107,7 +107,7 @@ impl Identity {
         client_id: &str,
         credential: ClientCredential<'_>,
         resource: &str,
-        source: throttle::Source,
+        source: Source,
     ) -> Result<IssuedToken, AuthError> {
         if self.audience_of(resource).is_none() {
             return Err(AuthError::UnknownResource(resource.to_owned()));
@@ -115,7 +115,12 @@ impl Identity {
         let (principal, acr) = match self.authenticate(client_id, credential).await {
             Ok(ok) => ok,
             Err(e @ (AuthError::InvalidSecret | AuthError::InvalidAssertion(_))) => {
-                self.throttle.fail(client_id, source, self.clock.now())?;
+                let now = self.clock.now();
+                let key = (client_id.to_ascii_lowercase(), source);
+                if let Some(retry_after_secs) = self.throttle.blocked(&key, now) {
+                    return Err(AuthError::Throttled { retry_after_secs });
+                }
+                self.throttle.fail(key, now);
                 return Err(e);
             }
             Err(e) => return Err(e),

@@ -3,7 +3,7 @@
 //! derivation (Argon2id, 64 MiB) runs at a time, a source that keeps sending wrong passphrases is
 //! slowed down, and a bad Shamir share costs only itself, never the shares already collected.
 
-use std::{collections::HashMap, net::IpAddr, sync::Mutex, time::Duration};
+use std::time::Duration;
 
 use keyhold_crypto::{PassphraseParams, RootKey, Sealed, UnsealKey};
 use keyhold_store::Store;
@@ -12,8 +12,8 @@ use tokio::sync::Semaphore;
 
 use super::{SealError, SealInfo};
 
-/// Where an unseal attempt came from; `None` when the listener could not say.
-pub type Source = Option<IpAddr>;
+pub use crate::throttle::Source;
+use crate::throttle::Throttle;
 
 /// How long a request waits for the one key derivation slot before it is told to retry.
 const KDF_WAIT: Duration = Duration::from_secs(2);
@@ -37,7 +37,8 @@ pub struct Unsealer {
     /// Distinct shares submitted so far with their x coordinates, in memory only.
     shares: tokio::sync::Mutex<Vec<(u8, SecretString)>>,
     kdf: Semaphore,
-    failures: Mutex<HashMap<Source, (i64, u32)>>,
+    /// Wrong passphrases per source address.
+    failures: Throttle<Source>,
 }
 
 impl Default for Unsealer {
@@ -45,7 +46,7 @@ impl Default for Unsealer {
         Self {
             shares: tokio::sync::Mutex::new(Vec::new()),
             kdf: Semaphore::new(1),
-            failures: Mutex::new(HashMap::new()),
+            failures: Throttle::new(MAX_FAILURES, FAILURE_WINDOW_SECS, MAX_SOURCES),
         }
     }
 }
@@ -84,11 +85,13 @@ impl Unsealer {
         source: Source,
         now: i64,
     ) -> Result<RootKey, SealError> {
-        self.check_source(source, now)?;
+        if let Some(retry_after_secs) = self.failures.blocked(&source, now) {
+            return Err(SealError::Throttled { retry_after_secs });
+        }
         let key = self.derive(passphrase, params).await?;
         match super::unseal(store, &key).await {
             Err(SealError::WrongKey) => {
-                self.fail(source, now);
+                self.failures.fail(source, now);
                 Err(SealError::WrongKey)
             }
             other => other,
@@ -136,33 +139,6 @@ impl Unsealer {
             collected: shares.len(),
             threshold,
         })
-    }
-
-    fn check_source(&self, source: Source, now: i64) -> Result<(), SealError> {
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(&source) {
-            Some(&(start, count)) if count >= MAX_FAILURES && now - start < FAILURE_WINDOW_SECS => {
-                Err(SealError::Throttled {
-                    retry_after_secs: (FAILURE_WINDOW_SECS - (now - start)).max(1) as u64,
-                })
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn fail(&self, source: Source, now: i64) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_SOURCES {
-            map.retain(|_, (start, _)| now - *start < FAILURE_WINDOW_SECS);
-            if map.len() >= MAX_SOURCES {
-                map.clear();
-            }
-        }
-        let entry = map.entry(source).or_insert((now, 0));
-        if now - entry.0 >= FAILURE_WINDOW_SECS {
-            *entry = (now, 0);
-        }
-        entry.1 = entry.1.saturating_add(1);
     }
 }
 
