@@ -163,15 +163,7 @@ impl Management {
     ) -> Result<(ResourceRecord, bool), ArmError> {
         validate_name(kind, name)?;
         super::validate_tags(spec.tags.as_ref())?;
-        if spec.properties.to_string().len() > MAX_PROPERTIES_BYTES {
-            return Err(bad_request(
-                "InvalidRequestContent",
-                format!(
-                    "The resource's properties are larger than {} KiB.",
-                    MAX_PROPERTIES_BYTES / 1024
-                ),
-            ));
-        }
+        within_property_limit(&spec.properties)?;
         let id = self.resource_id(group, kind, name);
         self.require(caller, &format!("{kind}/write"), &id).await?;
         let group_record = self.require_group(group).await?;
@@ -211,15 +203,8 @@ impl Management {
         if COMPUTE_KINDS.contains(&kind) {
             merge_properties(&mut record.properties, &spec.properties);
             record.properties["provisioningState"] = json!("Succeeded");
-            if record.properties.to_string().len() > MAX_PROPERTIES_BYTES {
-                return Err(bad_request(
-                    "InvalidRequestContent",
-                    format!(
-                        "The resource's properties would grow past {} KiB.",
-                        MAX_PROPERTIES_BYTES / 1024
-                    ),
-                ));
-            }
+            // Checked again once merged: PATCHes below the limit may add up past it.
+            within_property_limit(&record.properties)?;
         }
         if let Some(identity) = &spec.identity
             && kind != USER_ASSIGNED_IDENTITIES
@@ -319,16 +304,6 @@ impl Management {
             ));
         }
         let current = record.identity.clone().unwrap_or(Value::Null);
-        let current_system = current["principalId"].as_str().map(str::to_owned);
-        let system = match (wants_system, current_system) {
-            (true, Some(existing)) => Some(existing),
-            (true, None) => Some(self.new_identity_principal(&record.name).await?.object_id),
-            (false, Some(existing)) => {
-                let _ = self.store.delete_principal(&existing).await;
-                None
-            }
-            (false, None) => None,
-        };
         let mut user: BTreeMap<String, Value> = if patch && wants_user {
             current["userAssignedIdentities"]
                 .as_object()
@@ -374,6 +349,18 @@ impl Management {
                 ));
             }
         }
+        // The system-assigned principal changes only once every user-assigned identity has passed
+        // its checks: a refused request leaves no principal behind.
+        let current_system = current["principalId"].as_str().map(str::to_owned);
+        let system = match (wants_system, current_system) {
+            (true, Some(existing)) => Some(existing),
+            (true, None) => Some(self.new_identity_principal(&record.name).await?.object_id),
+            (false, Some(existing)) => {
+                let _ = self.store.delete_principal(&existing).await;
+                None
+            }
+            (false, None) => None,
+        };
         let type_name = match (system.is_some(), !user.is_empty()) {
             (true, true) => "SystemAssigned, UserAssigned",
             (true, false) => "SystemAssigned",
@@ -607,6 +594,19 @@ impl Management {
         self.store.put_resource(&record).await?;
         Ok(keys.into_iter().collect())
     }
+}
+
+fn within_property_limit(properties: &Value) -> Result<(), ArmError> {
+    if properties.to_string().len() > MAX_PROPERTIES_BYTES {
+        return Err(bad_request(
+            "InvalidRequestContent",
+            format!(
+                "The resource's properties are larger than {} KiB.",
+                MAX_PROPERTIES_BYTES / 1024
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Top-level fields of `incoming` replace those of `current` (ARM's merge for PATCH and re-PUT).
