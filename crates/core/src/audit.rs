@@ -2,7 +2,17 @@
 //! line shows. Never a secret value or token: the record type has no field that could hold one.
 //!
 //! Each line's `hash` is SHA-256 over the previous line's hash and the line's own canonical JSON (the
-//! record without `hash`, keys sorted). A mutating request gets two records sharing its request id: a
+//! record without `hash` and `mac`, keys sorted). While the instance is unsealed each line also carries
+//! `mac`, an HMAC of its sequence and hash under a key derived from the root key
+//! ([`keyhold_crypto::AuditKey`]): the SHA-256 chain alone can be recomputed by anyone who edits the
+//! file, the MAC only by someone who can unseal. Lines a sealed server writes (seal status, init,
+//! unseal attempts, repairs) have no MAC; [`verify_keyed`] accepts an unkeyed line only for those
+//! operations (so a log written before keying existed verifies with the bare chain only). The durable head is recorded in the store with its own MAC (the
+//! anchor), so cutting lines off the end, or emptying the file, shows too.
+//!
+//! What this cannot catch: someone who holds the unseal key (or the key file) can recompute every
+//! MAC; someone with write access to the database can put back an older genuine anchor and cut the
+//! log back to it. Keep the unseal key away from whoever administers the log and the database. A mutating request gets two records sharing its request id: a
 //! `request` record written before the handler runs (if it cannot be written the request is refused
 //! and nothing changes), and its outcome after. So a change is never committed without a trace, even
 //! when the client drops the connection or the process is killed mid-request; a request record with
@@ -23,10 +33,25 @@ use std::{
     sync::Mutex,
 };
 
+use keyhold_crypto::AuditKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Operations a sealed server records, before the audit key exists: the only ones that may follow a
+/// keyed line without a MAC of their own.
+pub const SEALED_OPERATIONS: &[&str] = &[
+    "SealStatus",
+    "SealInit",
+    "Unseal",
+    "AuditLogRepaired",
+    "AuditLogWritable",
+];
+
+/// The operation of the record a server writes when the log no longer holds the anchor an earlier run
+/// recorded (the log was cut or rewritten while keyhold was stopped).
+pub const DISCONTINUITY: &str = "AuditLogDiscontinuity";
 
 /// The `phase` of a record written before a mutating request runs.
 pub const PHASE_REQUEST: &str = "request";
@@ -97,6 +122,8 @@ struct Tail {
 
 pub struct AuditLog {
     tail: Mutex<Tail>,
+    /// Set once the seal opens; from then on every line carries a MAC.
+    key: std::sync::OnceLock<AuditKey>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -116,6 +143,14 @@ fn hash_value(prev: &str, canonical: &Value) -> String {
     input.push(b'\n');
     input.extend_from_slice(canonical.to_string().as_bytes());
     hex::encode(keyhold_crypto::sha256(&input))
+}
+
+fn line_mac_input(seq: u64, hash: &str) -> Vec<u8> {
+    format!("line\n{seq}\n{hash}").into_bytes()
+}
+
+fn anchor_mac_input(seq: u64, hash: &str) -> Vec<u8> {
+    format!("anchor\n{seq}\n{hash}").into_bytes()
 }
 
 fn now_rfc3339() -> String {
@@ -185,7 +220,19 @@ impl AuditLog {
                 dirty: false,
                 failed_at: None,
             }),
+            key: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Whether this instance wrote `anchor` (false while the log is not keyed yet).
+    pub fn authentic(&self, anchor: &Anchor) -> bool {
+        self.key.get().is_some_and(|key| anchor.authentic(key))
+    }
+
+    /// Keys every line from now on (called when the seal opens). A second key is ignored: one process
+    /// serves one instance.
+    pub fn set_key(&self, key: AuditKey) {
+        let _ = self.key.set(key);
     }
 
     /// Whether a request may start: false for a second after a failed write, then the next request
@@ -211,6 +258,9 @@ impl AuditLog {
         let digest = hash(&tail.prev, &line)?;
         let mut value = serde_json::to_value(&line).map_err(|e| std::io::Error::other(e.to_string()))?;
         if let Value::Object(map) = &mut value {
+            if let Some(key) = self.key.get() {
+                map.insert("mac".into(), Value::String(key.mac(&line_mac_input(line.seq, &digest))));
+            }
             map.insert("hash".into(), Value::String(digest.clone()));
         }
         let mut text = value.to_string();
@@ -237,16 +287,14 @@ impl AuditLog {
         }
     }
 
-    /// fsync if anything was written since the last call; returns the head it made durable, if any.
+    /// fsync if anything was written since the last call; returns the head it made durable, with its
+    /// MAC, once the log is keyed (a sealed server's head is not worth an anchor nobody can check).
     pub fn sync(&self) -> Result<Option<Anchor>, AuditError> {
         let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
         if tail.dirty {
             tail.file.sync_data()?;
             tail.dirty = false;
-            return Ok(Some(Anchor {
-                seq: tail.seq,
-                hash: tail.prev.clone(),
-            }));
+            return Ok(self.key.get().map(|key| Anchor::new(tail.seq, tail.prev.clone(), key)));
         }
         Ok(None)
     }
@@ -259,6 +307,23 @@ impl AuditLog {
 pub struct Anchor {
     pub seq: u64,
     pub hash: String,
+    /// HMAC under the audit key, so an anchor written into the database by hand does not verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+impl Anchor {
+    pub fn new(seq: u64, hash: String, key: &AuditKey) -> Self {
+        let mac = Some(key.mac(&anchor_mac_input(seq, &hash)));
+        Self { seq, hash, mac }
+    }
+
+    /// Whether keyhold wrote this anchor (its MAC verifies under `key`).
+    pub fn authentic(&self, key: &AuditKey) -> bool {
+        self.mac
+            .as_deref()
+            .is_some_and(|mac| key.verify(&anchor_mac_input(self.seq, &self.hash), mac))
+    }
 }
 
 /// The store's meta key of a log's anchor: one per host and log path (several nodes share a database,
@@ -274,7 +339,7 @@ pub fn anchor_key(log_path: &Path) -> String {
 /// Whether the log at `path` still holds `anchor` (its line `seq` with that hash).
 pub fn holds(path: &Path, anchor: &Anchor) -> Result<bool, AuditError> {
     let mut found = false;
-    walk(read(path)?, true, |record, hash| {
+    walk(read(path)?, true, None, |record, hash| {
         if record.seq == anchor.seq && hash == anchor.hash {
             found = true;
         }
@@ -287,6 +352,9 @@ struct Chain {
     seq: u64,
     prev: String,
     len: u64,
+    /// Lines with a MAC, and the sequence of the last one.
+    keyed: u64,
+    last_keyed: u64,
 }
 
 impl Chain {
@@ -295,20 +363,46 @@ impl Chain {
             seq: 0,
             prev: GENESIS.to_owned(),
             len: 0,
+            keyed: 0,
+            last_keyed: 0,
         }
     }
 }
 
 /// Checks the whole chain; returns the number of records and the last hash, or the first broken line.
+/// Without the key this is the SHA-256 chain only, which whoever edits the file can recompute.
 pub fn verify(path: &Path) -> Result<(u64, String), AuditError> {
     let chain = scan(path)?;
     Ok((chain.seq, chain.prev))
 }
 
+/// What [`verify_keyed`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub records: u64,
+    pub head: String,
+    /// Lines whose MAC verified.
+    pub keyed: u64,
+    /// Sequence of the last keyed line: everything up to it is authenticated.
+    pub last_keyed: u64,
+}
+
+/// Checks the chain and every MAC: a line with a wrong MAC, or an unkeyed line a sealed server could
+/// not have written, breaks it.
+pub fn verify_keyed(path: &Path, key: &AuditKey) -> Result<Verified, AuditError> {
+    let chain = walk(read(path)?, false, Some(key), |_, _| {})?;
+    Ok(Verified {
+        records: chain.seq,
+        head: chain.prev,
+        keyed: chain.keyed,
+        last_keyed: chain.last_keyed,
+    })
+}
+
 /// Every record of a log whose chain verifies, in order.
 pub fn records(path: &Path) -> Result<Vec<Record>, AuditError> {
     let mut out = Vec::new();
-    walk(read(path)?, false, |record, _| out.push(record))?;
+    walk(read(path)?, false, None, |record, _| out.push(record))?;
     Ok(out)
 }
 
@@ -316,7 +410,7 @@ pub fn records(path: &Path) -> Result<Vec<Record>, AuditError> {
 /// original aside to `aside`, and appends a record naming the line and the file set aside. Run with the
 /// server stopped (the lock is taken). Returns the first broken line, or `None` if the log was intact.
 pub fn repair(path: &Path, aside: &Path) -> Result<Option<usize>, AuditError> {
-    let (broken_at, reason) = match walk(read(path)?, false, |_, _| {}) {
+    let (broken_at, reason) = match walk(read(path)?, false, None, |_, _| {}) {
         Ok(_) => return Ok(None),
         Err(AuditError::Broken { line, reason }) => (line, reason),
         Err(AuditError::TornTail { line, .. }) => (line, "incomplete last line".to_owned()),
@@ -366,17 +460,18 @@ fn prefix_len(mut reader: impl BufRead, lines: usize) -> Result<u64, AuditError>
 }
 
 fn scan(path: &Path) -> Result<Chain, AuditError> {
-    walk(read(path)?, false, |_, _| {})
+    walk(read(path)?, false, None, |_, _| {})
 }
 
 /// The chain up to a torn last line, which is ignored.
 fn scan_prefix(path: &Path) -> Result<Chain, AuditError> {
-    walk(read(path)?, true, |_, _| {})
+    walk(read(path)?, true, None, |_, _| {})
 }
 
 fn walk(
     mut reader: impl BufRead,
     ignore_torn_tail: bool,
+    key: Option<&AuditKey>,
     mut each: impl FnMut(Record, &str),
 ) -> Result<Chain, AuditError> {
     let mut chain = Chain::genesis();
@@ -411,6 +506,7 @@ fn walk(
             .remove("hash")
             .and_then(|h| h.as_str().map(str::to_owned))
             .ok_or_else(|| broken("no hash"))?;
+        let mac = map.remove("mac").and_then(|m| m.as_str().map(str::to_owned));
         let line_seq = map.get("seq").and_then(Value::as_u64).ok_or_else(|| broken("no seq"))?;
         if line_seq != chain.seq + 1 {
             return Err(broken(&format!(
@@ -423,6 +519,25 @@ fn walk(
         }
         if hash_value(&chain.prev, &value) != stated {
             return Err(broken("hash mismatch: the line was altered"));
+        }
+        if let Some(key) = key {
+            match &mac {
+                Some(mac) if key.verify(&line_mac_input(line_seq, &stated), mac) => {
+                    chain.keyed += 1;
+                    chain.last_keyed = line_seq;
+                }
+                Some(_) => return Err(broken("MAC mismatch: the line was rewritten without the audit key")),
+                None if !value
+                    .get("operation")
+                    .and_then(Value::as_str)
+                    .is_some_and(|op| SEALED_OPERATIONS.contains(&op)) =>
+                {
+                    return Err(broken(
+                        "no MAC: the line was written or rewritten without the audit key",
+                    ));
+                }
+                None => {}
+            }
         }
         if let Ok(record) = serde_json::from_value::<Record>(value) {
             each(record, &stated);
@@ -492,6 +607,92 @@ mod tests {
         let records = records(&path)?;
         assert_eq!(records.len(), 2);
         assert_eq!(records[1].entry.operation, "AuditLogRepaired");
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    /// Rewrites a log the way someone without the key would: drops line `drop` and recomputes the
+    /// SHA-256 chain (the MACs cannot be recomputed, so they are kept or dropped).
+    fn rewrite(path: &Path, drop: usize, keep_macs: bool) -> Result<(), AuditError> {
+        let text = std::fs::read_to_string(path)?;
+        let mut prev = GENESIS.to_owned();
+        let mut out = String::new();
+        for (i, line) in text.lines().enumerate().filter(|(i, _)| *i + 1 != drop) {
+            let mut value: Value = serde_json::from_str(line).map_err(|e| std::io::Error::other(e.to_string()))?;
+            let map = value
+                .as_object_mut()
+                .ok_or_else(|| std::io::Error::other("not an object"))?;
+            map.remove("hash");
+            let mac = map.remove("mac");
+            let seq = if i + 1 > drop { i as u64 } else { i as u64 + 1 };
+            map.insert("seq".into(), seq.into());
+            map.insert("prev".into(), prev.clone().into());
+            let digest = hash_value(&prev, &value);
+            let map = value
+                .as_object_mut()
+                .ok_or_else(|| std::io::Error::other("not an object"))?;
+            if let (true, Some(mac)) = (keep_macs, mac) {
+                map.insert("mac".into(), mac);
+            }
+            map.insert("hash".into(), digest.clone().into());
+            out.push_str(&value.to_string());
+            out.push('\n');
+            prev = digest;
+        }
+        std::fs::write(path, out)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_keyed_chain_shows_a_rewrite_the_bare_chain_cannot() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("keyhold-audit-keyed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("audit.log");
+        let _ = std::fs::remove_file(&path);
+        let root = keyhold_crypto::RootKey::generate()?;
+        let log = AuditLog::open(&path)?;
+        log.append(entry("Unseal"), 0)?;
+        log.set_key(root.audit_key()?);
+        for op in ["SecretSet", "SecretGet", "SecretDelete"] {
+            log.append(entry(op), 0)?;
+        }
+        let anchor = log.sync()?.ok_or("a keyed log anchors its head")?;
+        drop(log);
+        let key = root.audit_key()?;
+        assert!(anchor.authentic(&key));
+        assert!(
+            !Anchor {
+                seq: 3,
+                ..anchor.clone()
+            }
+            .authentic(&key)
+        );
+        let verified = verify_keyed(&path, &key)?;
+        assert_eq!((verified.records, verified.keyed, verified.last_keyed), (4, 3, 4));
+
+        // A sealed restart appends unkeyed unseal records: still fine.
+        AuditLog::open(&path)?.append(entry("Unseal"), 0)?;
+        assert_eq!(verify_keyed(&path, &key)?.last_keyed, 4);
+        let original = std::fs::read(&path)?;
+
+        for keep_macs in [false, true] {
+            std::fs::write(&path, &original)?;
+            rewrite(&path, 3, keep_macs)?;
+            assert_eq!(verify(&path)?.0, 4, "the bare chain passes the rewrite");
+            // Without MACs the first stripped line shows; with the old MACs kept, the first moved one.
+            let first = if keep_macs { 3 } else { 2 };
+            let result = verify_keyed(&path, &key);
+            assert!(
+                matches!(result, Err(AuditError::Broken { line, .. }) if line == first),
+                "the keyed check names line {first}: {result:?}"
+            );
+        }
+        let other = keyhold_crypto::RootKey::generate()?.audit_key()?;
+        std::fs::write(&path, &original)?;
+        assert!(matches!(
+            verify_keyed(&path, &other),
+            Err(AuditError::Broken { line: 2, .. })
+        ));
         std::fs::remove_dir_all(&dir)?;
         Ok(())
     }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod aead;
+mod audit_key;
 mod error;
 pub mod jwt;
 mod keyring;
@@ -16,6 +17,7 @@ pub mod tls;
 pub mod x509;
 
 pub use aead::{Aad, Sealed};
+pub use audit_key::AuditKey;
 pub use error::CryptoError;
 pub use keyring::Keyring;
 pub use seal::{PassphraseParams, RootKey, UnsealKey};

@@ -70,15 +70,20 @@ impl UnsealKey {
         random32().map(Self)
     }
 
+    /// Loads an existing key file.
+    pub fn load_file(path: &Path) -> Result<Self, CryptoError> {
+        let bytes = Zeroizing::new(fs::read(path).map_err(seal_err)?);
+        let key: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| seal_err("key file must hold 32 bytes"))?;
+        Ok(Self(key))
+    }
+
     /// Loads the key file, creating it (mode 0600) if it does not exist.
     pub fn load_or_create_file(path: &Path) -> Result<Self, CryptoError> {
         if path.exists() {
-            let bytes = Zeroizing::new(fs::read(path).map_err(seal_err)?);
-            let key: [u8; 32] = bytes
-                .as_slice()
-                .try_into()
-                .map_err(|_| seal_err("key file must hold 32 bytes"))?;
-            return Ok(Self(key));
+            return Self::load_file(path);
         }
         let key = Self::generate()?;
         let mut f = fs::OpenOptions::new()
@@ -168,6 +173,10 @@ impl UnsealKey {
 }
 
 impl RootKey {
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     pub fn generate() -> Result<Self, CryptoError> {
         random32().map(Self)
     }

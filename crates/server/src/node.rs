@@ -91,6 +91,8 @@ impl Node {
         if self.ready.initialized() {
             return Ok(());
         }
+        // From here on every audit line carries a MAC only an unsealed instance can make.
+        self.audit.set_key(root.audit_key().map_err(err("audit key"))?);
         let boot = Bootstrap::open(
             self.store.clone(),
             root,

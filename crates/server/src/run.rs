@@ -118,7 +118,13 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         .unwrap_or_else(|| config.data_dir.join("audit.log"));
     let audit = Arc::new(AuditLog::open(&audit_path).map_err(err("audit log"))?);
     let anchor_key = keyhold_core::audit::anchor_key(&audit_path);
-    let sync_task = tokio::spawn(sync_audit(audit.clone(), store.clone(), anchor_key, stop_rx.clone()));
+    let sync_task = tokio::spawn(sync_audit(
+        audit.clone(),
+        store.clone(),
+        audit_path.clone(),
+        anchor_key,
+        stop_rx.clone(),
+    ));
     let node = Node::new(
         store.clone(),
         audit,
@@ -206,22 +212,40 @@ async fn open_store(config: &ServeConfig) -> Result<Arc<dyn Store>, ServeError> 
 }
 
 /// fsyncs the audit log once a second, and a last time at shutdown, and records the durable head in
-/// the store (the anchor `audit verify --reconcile` checks, so that truncating the log shows).
-async fn sync_audit(log: Arc<AuditLog>, store: Arc<dyn Store>, anchor_key: String, mut stop: watch::Receiver<bool>) {
+/// the store (the anchor `audit verify` checks, so that truncating the log shows). Before its first
+/// anchor replaces the one an earlier run left, it checks that the log still holds that one: a log cut
+/// or rewritten while keyhold was stopped gets a keyed `AuditLogDiscontinuity` record saying so, rather
+/// than a new anchor that would hide it.
+async fn sync_audit(
+    log: Arc<AuditLog>,
+    store: Arc<dyn Store>,
+    path: PathBuf,
+    anchor_key: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut continuity_checked = false;
     loop {
         let stopping = tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => false,
             _ = stop.changed() => true,
         };
         match log.sync() {
-            Ok(Some(anchor)) => match serde_json::to_vec(&anchor) {
-                Ok(json) => {
-                    if let Err(e) = store.put_meta(&anchor_key, &json).await {
-                        tracing::warn!(error = %e, "could not record the audit log's anchor");
+            Ok(Some(mut anchor)) => {
+                if !continuity_checked {
+                    continuity_checked = true;
+                    if let Some(newer) = check_continuity(&log, &*store, &path, &anchor_key).await {
+                        anchor = newer;
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "audit anchor"),
-            },
+                match serde_json::to_vec(&anchor) {
+                    Ok(json) => {
+                        if let Err(e) = store.put_meta(&anchor_key, &json).await {
+                            tracing::warn!(error = %e, "could not record the audit log's anchor");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "audit anchor"),
+                }
+            }
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "audit log fsync failed"),
         }
@@ -229,6 +253,48 @@ async fn sync_audit(log: Arc<AuditLog>, store: Arc<dyn Store>, anchor_key: Strin
             return;
         }
     }
+}
+
+/// Records a discontinuity if the log no longer holds the anchor an earlier run recorded; returns the
+/// head that includes that record.
+async fn check_continuity(
+    log: &AuditLog,
+    store: &dyn Store,
+    path: &std::path::Path,
+    anchor_key: &str,
+) -> Option<keyhold_core::audit::Anchor> {
+    use keyhold_core::audit::{Anchor, AuditEntry, holds};
+    let previous: Anchor = serde_json::from_slice(&store.meta(anchor_key).await.ok()??).ok()?;
+    if !log.authentic(&previous) {
+        return None;
+    }
+    let (scan_path, scan_anchor) = (path.to_owned(), previous.clone());
+    let held = tokio::task::spawn_blocking(move || holds(&scan_path, &scan_anchor))
+        .await
+        .ok()?
+        .ok()?;
+    if held {
+        return None;
+    }
+    tracing::error!(
+        seq = previous.seq,
+        "AUDIT LOG DISCONTINUITY: the log no longer holds the record the store's anchor names"
+    );
+    let now = time::OffsetDateTime::now_utc();
+    let entry = AuditEntry {
+        time: now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        request_id: keyhold_crypto::random::guid(),
+        operation: keyhold_core::audit::DISCONTINUITY.into(),
+        detail: Some(format!(
+            "the log no longer holds record {} (hash {}) that the previous run anchored: it was cut or rewritten while keyhold was stopped",
+            previous.seq, previous.hash
+        )),
+        ..Default::default()
+    };
+    log.append(entry, now.unix_timestamp()).ok()?;
+    log.sync().ok()?
 }
 
 /// Unseals now if the seal allows it; returns a line for the banner.

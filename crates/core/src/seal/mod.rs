@@ -114,3 +114,42 @@ pub async fn unseal(store: &dyn Store, key: &UnsealKey) -> Result<RootKey, SealE
     let sealed = Sealed::from_stored(wrapped).map_err(|e| SealError::BadInput(e.to_string()))?;
     Ok(key.unwrap_root(&sealed)?)
 }
+
+/// What an operator command run beside a stopped (or running) server gives to open the seal itself,
+/// e.g. `keyhold audit verify`, which needs the audit key. Whichever the instance's seal kind needs.
+#[derive(Debug, Default)]
+pub struct OfflineUnseal {
+    pub key_file: std::path::PathBuf,
+    pub passphrase: Option<SecretString>,
+    pub shares: Vec<SecretString>,
+}
+
+/// The root key, opened with what `how` provides for this instance's seal kind.
+pub async fn unseal_offline(store: &dyn Store, how: &OfflineUnseal) -> Result<RootKey, SealError> {
+    let key = match info(store).await?.ok_or(SealError::NotInitialized)? {
+        SealInfo::Keyfile => {
+            if !how.key_file.exists() {
+                return Err(SealError::BadInput(format!(
+                    "this instance uses the key-file seal and {} is missing",
+                    how.key_file.display()
+                )));
+            }
+            UnsealKey::load_file(&how.key_file)?
+        }
+        SealInfo::Passphrase { params } => {
+            let pass = how.passphrase.as_ref().ok_or_else(|| {
+                SealError::BadInput("this instance uses a passphrase seal: give --passphrase-file".into())
+            })?;
+            UnsealKey::from_passphrase(pass, &params)?
+        }
+        SealInfo::Shamir { threshold, .. } => {
+            if how.shares.len() < usize::from(threshold) {
+                return Err(SealError::BadInput(format!(
+                    "this instance uses a Shamir seal: give {threshold} shares in --share-file (one per line)"
+                )));
+            }
+            UnsealKey::combine(&how.shares, threshold)?
+        }
+    };
+    unseal(store, &key).await
+}

@@ -1,15 +1,20 @@
-//! `keyhold audit verify` checks the hash chain of an audit log file and, with `--reconcile`, compares
-//! the log's secret writes with the store; `keyhold audit repair` cuts a broken log back to its last
-//! good record. These are operator commands run on the server machine: `--reconcile` reads the database
-//! directly (read-only use), which the az-shaped commands never do.
+//! `keyhold audit verify` checks an audit log: its hash chain, every line's MAC under the audit key
+//! (which it derives by opening the seal itself, with the key file, passphrase or shares the instance
+//! needs), and the head the server recorded in the store (so a cut-off or emptied log shows); with
+//! `--reconcile` it also compares the log's secret writes with the store. `keyhold audit repair` cuts a
+//! broken log back to its last good record. These are operator commands run on the server machine:
+//! they read the database directly (read-only use), which the az-shaped commands never do.
 
 use std::{path::PathBuf, sync::Arc};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use keyhold_core::seal::{OfflineUnseal, unseal_offline};
+use keyhold_crypto::AuditKey;
 use keyhold_store::{PostgresStore, SqliteStore, Store};
+use secrecy::SecretString;
 
-use super::DataDir;
+use super::{DataDir, operator::read_secret};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -23,7 +28,7 @@ pub struct AuditArgs {
 enum AuditCommand {
     /// Check that no record was altered, removed or reordered; names the first broken line.
     #[command(
-        after_help = "Examples:\n  keyhold audit verify --file ./keyhold-data/audit.log\n  keyhold audit verify --reconcile --database postgres://keyhold@db/keyhold"
+        after_help = "Examples:\n  keyhold audit verify --data-dir ./keyhold-data\n  keyhold audit verify --reconcile --database postgres://keyhold@db/keyhold --passphrase-file pass.txt\n  keyhold audit verify --unkeyed --file ./copy-of-audit.log"
     )]
     Verify {
         /// The log (default: <data-dir>/audit.log).
@@ -33,9 +38,12 @@ enum AuditCommand {
         /// store lacks and every stored version the log does not account for.
         #[arg(long)]
         reconcile: bool,
-        /// The server's `--database` (default: <data-dir>/keyhold.db).
-        #[arg(long, env = "KEYHOLD_DATABASE")]
-        database: Option<String>,
+        #[command(flatten)]
+        instance: Instance,
+        /// Check only the SHA-256 chain (a log copied away from its instance). Whoever can edit the
+        /// file can recompute that chain: this proves nothing about tampering.
+        #[arg(long, conflicts_with = "reconcile")]
+        unkeyed: bool,
     },
     /// Keep the records before the first broken line, set the original aside as
     /// `<file>.broken-<unix time>`, and record the repair. Run with the server stopped.
@@ -43,7 +51,52 @@ enum AuditCommand {
     Repair {
         #[arg(long)]
         file: Option<PathBuf>,
+        #[command(flatten)]
+        instance: Instance,
     },
+}
+
+/// The instance a log belongs to: its database, and what opens its seal (for the audit key).
+#[derive(Debug, Args)]
+struct Instance {
+    /// The server's `--database` (default: <data-dir>/keyhold.db).
+    #[arg(long, env = "KEYHOLD_DATABASE", hide_env_values = true)]
+    database: Option<String>,
+    /// For a passphrase seal: the file holding the passphrase (`-` for stdin).
+    #[arg(long, env = "KEYHOLD_SEAL_PASSPHRASE_FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// For a Shamir seal: a file with the threshold's number of shares, one per line.
+    #[arg(long)]
+    share_file: Option<PathBuf>,
+}
+
+impl Instance {
+    /// The store, and the audit key derived by opening the seal with what was given.
+    async fn open(&self, data_dir: &std::path::Path) -> anyhow::Result<(Arc<dyn Store>, AuditKey)> {
+        let store = open_store(data_dir, self.database.as_deref()).await?;
+        let how = OfflineUnseal {
+            key_file: data_dir.join("seal.key"),
+            passphrase: self
+                .passphrase_file
+                .as_deref()
+                .map(|p| read_secret(p).map(SecretString::from))
+                .transpose()?,
+            shares: match &self.share_file {
+                Some(p) => read_secret(p)?
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(|l| SecretString::from(l.to_owned()))
+                    .collect(),
+                None => Vec::new(),
+            },
+        };
+        let key = unseal_offline(&*store, &how)
+            .await
+            .context("open the seal to derive the audit key")?
+            .audit_key()?;
+        Ok((store, key))
+    }
 }
 
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
@@ -52,30 +105,81 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
         AuditCommand::Verify {
             file,
             reconcile,
-            database,
+            instance,
+            unkeyed,
         } => {
             let path = file.unwrap_or(default_log);
-            let (records, _) = keyhold_core::audit::verify(&path)?;
-            println!("{}: {records} records, chain intact", path.display());
-            if reconcile {
-                let store = open_store(&args.data_dir.path, database.as_deref()).await?;
-                reconcile_with(&path, &*store).await?;
+            if unkeyed {
+                let (records, _) = keyhold_core::audit::verify(&path)?;
+                println!(
+                    "{}: {records} records, chain intact (unkeyed check: the SHA-256 chain only, not the MACs or the anchor)",
+                    path.display()
+                );
+                return Ok(());
+            }
+            let (store, key) = instance
+                .open(&args.data_dir.path)
+                .await
+                .context("(pass --unkeyed to check only the bare chain)")?;
+            let verified = keyhold_core::audit::verify_keyed(&path, &key)?;
+            println!(
+                "{}: {} records, chain intact, {} keyed (authenticated through record {})",
+                path.display(),
+                verified.records,
+                verified.keyed,
+                verified.last_keyed
+            );
+            let mut anchored = check_anchor(&path, &*store, &key).await?;
+            for record in keyhold_core::audit::records(&path)? {
+                if record.entry.operation == keyhold_core::audit::DISCONTINUITY {
+                    println!(
+                        "DISCONTINUITY at record {}: {}",
+                        record.seq,
+                        record.entry.detail.unwrap_or_default()
+                    );
+                    anchored = false;
+                }
+            }
+            let reconciled = if reconcile {
+                reconcile_with(&path, &*store).await?
+            } else {
+                true
+            };
+            if !anchored || !reconciled {
+                bail!("the audit log and the store disagree");
             }
             Ok(())
         }
-        AuditCommand::Repair { file } => {
+        AuditCommand::Repair { file, instance } => {
             let path = file.unwrap_or(default_log);
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
             let aside = PathBuf::from(format!("{}.broken-{now}", path.display()));
-            match keyhold_core::audit::repair(&path, &aside)? {
-                None => println!("{}: chain intact, nothing to repair", path.display()),
-                Some(line) => println!(
-                    "{}: cut at line {line}; the original is kept at {}",
-                    path.display(),
-                    aside.display()
+            let Some(line) = keyhold_core::audit::repair(&path, &aside)? else {
+                println!("{}: chain intact, nothing to repair", path.display());
+                return Ok(());
+            };
+            println!(
+                "{}: cut at line {line}; the original is kept at {}",
+                path.display(),
+                aside.display()
+            );
+            // The store's anchor names a record the cut removed: an operator who can open the seal
+            // moves it to the repaired head, so the next verify checks against what is now there.
+            match instance.open(&args.data_dir.path).await {
+                Ok((store, key)) => {
+                    let head = keyhold_core::audit::verify_keyed(&path, &key)?;
+                    let anchor = keyhold_core::audit::Anchor::new(head.records, head.head, &key);
+                    store
+                        .put_meta(&keyhold_core::audit::anchor_key(&path), &serde_json::to_vec(&anchor)?)
+                        .await
+                        .context("record the repaired head")?;
+                    println!("anchor: moved to record {}", anchor.seq);
+                }
+                Err(e) => println!(
+                    "anchor: not moved ({e:#}); `audit verify` reports the cut until the server records a new head"
                 ),
             }
             Ok(())
@@ -83,24 +187,36 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn reconcile_with(path: &std::path::Path, store: &dyn Store) -> anyhow::Result<()> {
+/// Whether the log still holds the head the server last recorded, and the record is keyhold's own.
+async fn check_anchor(path: &std::path::Path, store: &dyn Store, key: &AuditKey) -> anyhow::Result<bool> {
     use keyhold_core::audit::{Anchor, anchor_key, holds};
-    let key = anchor_key(path);
-    let anchor = store.meta(&key).await.context("read the anchor")?;
-    let mut cut = false;
-    match anchor.and_then(|a| serde_json::from_slice::<Anchor>(&a).ok()) {
+    let name = anchor_key(path);
+    let anchor = store.meta(&name).await.context("read the anchor")?;
+    Ok(match anchor.and_then(|a| serde_json::from_slice::<Anchor>(&a).ok()) {
+        Some(anchor) if !anchor.authentic(key) => {
+            println!("FORGED ANCHOR: the store's anchor for this log does not carry keyhold's MAC");
+            false
+        }
         Some(anchor) if holds(path, &anchor)? => {
             println!("anchor: record {} is where the store says it is", anchor.seq);
+            true
         }
         Some(anchor) => {
             println!(
                 "TRUNCATED OR REWRITTEN: the store's anchor says record {} has hash {}; the log does not",
                 anchor.seq, anchor.hash
             );
-            cut = true;
+            false
         }
-        None => println!("anchor: none in the store for {key} (this log was never synced from this host and path)"),
-    }
+        None => {
+            println!("anchor: none in the store for {name} (this log was never synced from this host and path)");
+            true
+        }
+    })
+}
+
+/// Compares the log's secret writes with the store; prints what disagrees and returns whether nothing did.
+async fn reconcile_with(path: &std::path::Path, store: &dyn Store) -> anyhow::Result<bool> {
     let records = keyhold_core::audit::records(path)?;
     let report = keyhold_core::reconcile::reconcile(&records, store)
         .await
@@ -119,10 +235,7 @@ async fn reconcile_with(path: &std::path::Path, store: &dyn Store) -> anyhow::Re
         report.unknown_outcome,
         report.restored
     );
-    if cut || !report.clean() {
-        bail!("the audit log and the store disagree");
-    }
-    Ok(())
+    Ok(report.clean())
 }
 
 async fn open_store(data_dir: &std::path::Path, database: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {

@@ -55,7 +55,8 @@ enum OperatorCommand {
     RotationStatus,
 }
 
-fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
+/// A secret from a file (or stdin for `-`), without its trailing newline.
+pub(super) fn read_secret(path: &std::path::Path) -> anyhow::Result<String> {
     let mut text = String::new();
     if path.as_os_str() == "-" {
         std::io::stdin().read_to_string(&mut text)?;

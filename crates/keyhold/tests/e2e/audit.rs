@@ -189,6 +189,100 @@ async fn verify_finds_the_edited_line() {
     server.restart().unwrap_err();
 }
 
+/// Rewrites the log as someone with write access to the file but not the unseal key would: drops the
+/// lines `keep` refuses and recomputes the SHA-256 chain, keeping the old MACs or stripping them.
+fn rewrite_chain(path: &std::path::Path, keep: impl Fn(&Value) -> bool, keep_macs: bool) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut prev = "0".repeat(64);
+    let mut out = String::new();
+    let mut seq = 0u64;
+    for line in text.lines() {
+        let mut value: Value = serde_json::from_str(line).unwrap();
+        if !keep(&value) {
+            continue;
+        }
+        seq += 1;
+        let map = value.as_object_mut().unwrap();
+        map.remove("hash");
+        let mac = map.remove("mac");
+        map.insert("seq".into(), seq.into());
+        map.insert("prev".into(), prev.clone().into());
+        let canonical = format!("{prev}\n{value}");
+        let hash = hex::encode(keyhold_crypto::sha256(canonical.as_bytes()));
+        let map = value.as_object_mut().unwrap();
+        if let (true, Some(mac)) = (keep_macs, mac) {
+            map.insert("mac".into(), mac);
+        }
+        map.insert("hash".into(), hash.clone().into());
+        out.push_str(&format!("{value}\n"));
+        prev = hash;
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// The attack the bare SHA-256 chain let through: delete the lines of one object (or principal) and
+/// recompute the chain. The keyed check (MACs under a key derived from the root key) names the first rewritten line;
+/// the bare chain, checked with `--unkeyed`, cannot tell.
+#[tokio::test]
+async fn deleting_lines_and_rechaining_is_found() {
+    let (mut server, token) = with_vault("kv1").await;
+    for i in 0..3 {
+        let resp = server
+            .http
+            .put(format!("{}/secrets/s{i}?api-version=7.4", server.vault_url("kv1")))
+            .bearer_auth(&token)
+            .json(&json!({"value": "v"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    server.stop().unwrap();
+    let (ok, out, err) = server.cli(&["audit", "verify"]).unwrap();
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("chain intact") && out.contains("keyed"), "{out}");
+    let lines = audit_lines(&server);
+    let sealed_op = |l: &Value| ["SealStatus", "SealInit", "Unseal"].contains(&l["operation"].as_str().unwrap_or(""));
+    assert!(
+        lines.iter().filter(|l| !sealed_op(l)).all(|l| l["mac"].is_string()),
+        "every line an unsealed server writes carries a MAC"
+    );
+    let first_keyed = lines.iter().position(|l| !sealed_op(l)).unwrap() + 1;
+    let path = server.data_dir.join("audit.log");
+    let original = std::fs::read(&path).unwrap();
+    let first_gone = lines.iter().position(|l| l["object"] == "s1").unwrap() + 1;
+    for keep_macs in [false, true] {
+        std::fs::write(&path, &original).unwrap();
+        // Request records carry no caller, so the rewrite drops everything about s1.
+        rewrite_chain(&path, |l| l["object"] != "s1", keep_macs);
+        let (ok, out, err) = server.cli(&["audit", "verify", "--unkeyed"]).unwrap();
+        assert!(
+            ok && out.contains("chain intact"),
+            "the bare chain passes the rewrite: {out}{err}"
+        );
+        let (ok, _, err) = server.cli(&["audit", "verify"]).unwrap();
+        assert!(!ok, "the rewrite must fail the keyed check");
+        let expected = if keep_macs { first_gone } else { first_keyed };
+        assert!(
+            err.contains(&format!("line {expected}")) && err.contains("audit key"),
+            "names line {expected} (keep_macs={keep_macs}): {err}"
+        );
+    }
+
+    // An anchor put into the database by hand (say, to match a shortened log) carries no valid MAC.
+    std::fs::write(&path, &original).unwrap();
+    let db = rusqlite::Connection::open(server.data_dir.join("keyhold.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE meta SET value = CAST('{\"seq\":1,\"hash\":\"' || 'ab' || '\"}' AS BLOB) WHERE key LIKE 'audit-anchor:%'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1, "the server recorded one anchor");
+    let (ok, out, _) = server.cli(&["audit", "verify"]).unwrap();
+    assert!(!ok && out.contains("FORGED ANCHOR"), "{out}");
+}
+
 #[tokio::test]
 async fn an_unwritable_audit_log_makes_requests_fail() {
     let server = start(&["--audit-log", "/dev/full"]);

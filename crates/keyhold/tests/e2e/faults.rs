@@ -306,7 +306,7 @@ async fn reconcile_names_lost_and_unaudited_versions() {
 
 /// Truncating the log (or emptying it) keeps a valid chain, but not the head the store recorded.
 #[tokio::test]
-async fn a_truncated_or_emptied_log_fails_reconcile() {
+async fn a_truncated_or_emptied_log_fails_verification() {
     let mut server = start(&[]);
     server.create_vault("kv1").await.unwrap();
     server.stop().unwrap();
@@ -316,9 +316,20 @@ async fn a_truncated_or_emptied_log_fails_reconcile() {
     let head: Vec<&str> = text.lines().take(2).collect();
     for cut in [format!("{}\n", head.join("\n")), String::new()] {
         std::fs::write(&path, cut).unwrap();
-        let (ok, out, _) = server.cli(&["audit", "verify"]).unwrap();
+        let (ok, out, _) = server.cli(&["audit", "verify", "--unkeyed"]).unwrap();
         assert!(ok, "the chain alone cannot tell: {out}");
-        let (ok, out, _) = server.cli(&["audit", "verify", "--reconcile"]).unwrap();
-        assert!(!ok && out.contains("TRUNCATED OR REWRITTEN"), "{out}");
+        for args in [&["audit", "verify"][..], &["audit", "verify", "--reconcile"]] {
+            let (ok, out, _) = server.cli(args).unwrap();
+            assert!(!ok && out.contains("TRUNCATED OR REWRITTEN"), "{args:?}: {out}");
+        }
     }
+    // A server started on the cut log does not paper over it with a new anchor: it records the cut.
+    server.restart().unwrap();
+    server.create_vault("kv2").await.unwrap();
+    server.stop().unwrap();
+    let (ok, out, _) = server.cli(&["audit", "verify"]).unwrap();
+    assert!(
+        !ok && out.contains("DISCONTINUITY at record") && out.contains("cut or rewritten"),
+        "{out}"
+    );
 }
