@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the tests: .cache/pg under the repository (gitignored), loopback
-# only, trust authentication, fsync on.
+# only, trust authentication, fsync on, TLS offered (ssl = on) with a certificate for DNS name
+# `localhost` only, issued by a CA of its own: <cluster dir>/tls/ca.crt, found by tests through
+# `SHOW ssl_cert_file` (the CA sits beside it).
 #
 #   tools/pg-test-cluster.sh start   # idempotent; prints the URL
 #   tools/pg-test-cluster.sh url     # prints the URL of the running cluster
@@ -139,6 +141,7 @@ start() {
         as_owner "$bindir/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C \
             >"$base/initdb.log" 2>&1 || die "initdb failed: see $base/initdb.log"
     fi
+    make_tls
     local attempt port
     for attempt in 1 2 3 4 5; do
         port="$(cat "$port_file" 2>/dev/null || true)"
@@ -153,6 +156,9 @@ unix_socket_directories = '$base'
 fsync = on
 synchronous_commit = on
 max_connections = 300
+ssl = on
+ssl_cert_file = '$base/tls/server.crt'
+ssl_key_file = '$base/tls/server.key'
 EOF
         if as_owner "$bindir/pg_ctl" start -D "$data" -l "$log" -w -t 60 >/dev/null; then
             echo "$port" >"$port_file"
@@ -163,6 +169,31 @@ EOF
         rm -f "$port_file"
     done
     die "could not start PostgreSQL: see $log"
+}
+
+# A CA and a server certificate (DNS:localhost, no IP: so that verify-full to 127.0.0.1 fails), once.
+make_tls() {
+    local tls="$base/tls"
+    if [[ ! -f "$tls/server.crt" ]]; then
+        command -v openssl >/dev/null 2>&1 || die "openssl not found (Debian: apt-get install openssl)"
+        mkdir -p "$tls"
+        openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 3650 \
+            -subj "/CN=keyhold test PostgreSQL CA" -keyout "$tls/ca.key" -out "$tls/ca.crt" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            >/dev/null 2>&1 || die "could not make the test CA"
+        openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj "/CN=localhost" \
+            -keyout "$tls/server.key" -out "$tls/server.csr" >/dev/null 2>&1 || die "could not make the server key"
+        printf 'subjectAltName=DNS:localhost\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
+        openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial \
+            -days 3650 -extfile "$tls/server.ext" -out "$tls/server.crt" >/dev/null 2>&1 ||
+            die "could not sign the server certificate"
+        rm -f "$tls/ca.key" "$tls/server.csr" "$tls/ca.srl"
+    fi
+    chmod 600 "$tls/server.key"
+    chmod 644 "$tls/ca.crt" "$tls/server.crt"
+    if [[ $(id -u) -eq 0 ]]; then
+        chown -R "$run_user:$run_user" "$tls"
+    fi
 }
 
 stop() {

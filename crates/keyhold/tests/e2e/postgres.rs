@@ -51,3 +51,34 @@ async fn secrets_are_kept_in_postgres_across_a_restart() {
     assert!(status.success(), "server exited with {status}");
     db.drop().await.unwrap();
 }
+
+/// `--database` over TLS with the certificate checked (`sslmode=verify-full`, the test cluster's CA):
+/// the server serves, and `keyhold audit verify` reaches the same database the same way.
+#[tokio::test]
+async fn the_database_can_be_reached_over_verified_tls() {
+    let Some(db) = PostgresDatabase::create().await.unwrap() else {
+        return;
+    };
+    let pg = db.connect().await.unwrap();
+    let cert: String = pg.query_one("SHOW ssl_cert_file", &[]).await.unwrap().get(0);
+    let ca = std::path::PathBuf::from(cert).with_file_name("ca.crt");
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_host(Some("localhost")).unwrap();
+    url.set_query(Some(&format!("sslmode=verify-full&sslrootcert={}", ca.display())));
+    let url = url.to_string();
+    let mut server = start(&["--database", &url]);
+    server.create_vault("kv1").await.unwrap();
+    let tls: bool = pg
+        .query_one(
+            "SELECT bool_and(s.ssl) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+             WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(tls, "every connection of the server is TLS");
+    server.stop().unwrap();
+    let (ok, out, err) = server.cli(&["audit", "verify", "--database", &url]).unwrap();
+    assert!(ok && out.contains("is where the store says it is"), "{out}{err}");
+}

@@ -9,7 +9,8 @@
 use std::collections::HashSet;
 
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::db_err;
 use crate::Result;
@@ -19,6 +20,7 @@ const LEAD_CLASS: i64 = 0x6b68_6c64;
 
 pub(super) struct Leader {
     config: Config,
+    tls: MakeRustlsConnect,
     state: Mutex<State>,
 }
 
@@ -29,16 +31,17 @@ struct State {
 }
 
 impl Leader {
-    pub(super) fn new(config: Config) -> Self {
+    pub(super) fn new(config: Config, tls: MakeRustlsConnect) -> Self {
         Self {
             config,
+            tls,
             state: Mutex::new(State::default()),
         }
     }
 
     pub(super) async fn try_lead(&self, job: &str) -> Result<bool> {
         let mut state = self.state.lock().await;
-        let result = attempt(&self.config, &mut state, job).await;
+        let result = attempt(&self.config, &self.tls, &mut state, job).await;
         if result.is_err() {
             // The session (and every lock in it) may be gone: start over next time.
             state.client = None;
@@ -48,9 +51,9 @@ impl Leader {
     }
 }
 
-async fn attempt(config: &Config, state: &mut State, job: &str) -> Result<bool> {
+async fn attempt(config: &Config, tls: &MakeRustlsConnect, state: &mut State, job: &str) -> Result<bool> {
     if state.client.as_ref().is_none_or(Client::is_closed) {
-        let (client, connection) = config.connect(NoTls).await.map_err(db_err)?;
+        let (client, connection) = config.connect(tls.clone()).await.map_err(db_err)?;
         // A broken connection shows up as an error on the next attempt, which then reconnects.
         tokio::spawn(async move {
             let _ = connection.await;

@@ -1,5 +1,5 @@
-//! PostgreSQL backend: `tokio-postgres` behind a `deadpool` pool, plain TCP (meant for loopback or a
-//! private network). Every acknowledged write is one committed transaction; with PostgreSQL's default
+//! PostgreSQL backend: `tokio-postgres` behind a `deadpool` pool, over rustls when the URL asks for
+//! it (`sslmode`, `sslrootcert`: see `tls.rs`). Every acknowledged write is one committed transaction; with PostgreSQL's default
 //! `synchronous_commit = on` it has reached the server's disk.
 //!
 //! Vault and secret names compare case-insensitively through generated `*_key` columns (ASCII folding,
@@ -9,12 +9,13 @@ mod leader;
 mod management;
 mod rekey;
 mod secrets;
+mod tls;
 
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::{NoTls, Row, types::ToSql};
+use tokio_postgres::{Row, types::ToSql};
 
 use crate::*;
 
@@ -74,16 +75,14 @@ fn with_sources(e: &dyn std::error::Error) -> String {
 }
 
 impl PostgresStore {
-    /// Connects to `url` (`postgres://user[:password]@host[:port]/dbname`, no TLS) and applies the
-    /// pending migrations.
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/dbname[?sslmode=…&sslrootcert=…]`)
+    /// and applies the pending migrations.
     pub async fn connect(url: &str) -> Result<Self> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Backend(format!("database URL: {e}")))?;
-        let leader = Arc::new(leader::Leader::new(config.clone()));
+        let tls::Database { config, tls } = tls::parse(url)?;
+        let leader = Arc::new(leader::Leader::new(config.clone(), tls.clone()));
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

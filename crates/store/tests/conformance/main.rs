@@ -16,6 +16,7 @@ mod deletion;
 mod identity;
 mod management;
 mod rotation;
+mod tls;
 mod versions;
 
 use deletion::*;
