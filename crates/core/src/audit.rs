@@ -165,6 +165,13 @@ impl AuditLog {
     /// would make the break look like part of a valid history. The lock (held while the log is open)
     /// keeps two servers from interleaving one chain, whatever their data dirs.
     pub fn open(path: &Path) -> Result<Self, AuditError> {
+        Self::open_after(path, None)
+    }
+
+    /// [`AuditLog::open`], checking only what follows `head` (the anchor the store holds) when the log
+    /// still has that record where the anchor says: a long log is not re-read at every start. Full
+    /// verification stays with `keyhold audit verify`. Without a usable head, the whole log is read.
+    pub fn open_after(path: &Path, head: Option<&Anchor>) -> Result<Self, AuditError> {
         let file = OpenOptions::new()
             .create(true)
             .read(true)
@@ -181,10 +188,11 @@ impl AuditLog {
             Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
         }
         let mut repaired = None;
-        let chain = match scan(path) {
+        let start = head.and_then(|a| resume_point(path, a)).unwrap_or_else(Chain::genesis);
+        let chain = match scan_from(path, &start, false) {
             Ok(chain) => chain,
             Err(AuditError::TornTail { line, bytes }) => {
-                let chain = scan_prefix(path)?;
+                let chain = scan_from(path, &start, true)?;
                 file.set_len(chain.len)?;
                 file.sync_data()?;
                 tracing::warn!(line, bytes, "audit log: cut off an incomplete last line");
@@ -294,7 +302,11 @@ impl AuditLog {
         if tail.dirty {
             tail.file.sync_data()?;
             tail.dirty = false;
-            return Ok(self.key.get().map(|key| Anchor::new(tail.seq, tail.prev.clone(), key)));
+            let (seq, len) = (tail.seq, tail.len);
+            return Ok(self
+                .key
+                .get()
+                .map(|key| Anchor::new(seq, tail.prev.clone(), Some(len), key)));
         }
         Ok(None)
     }
@@ -310,12 +322,16 @@ pub struct Anchor {
     /// HMAC under the audit key, so an anchor written into the database by hand does not verify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
+    /// Bytes of the log through record `seq`: where a start resumes checking. A hint only (not under
+    /// the MAC): a wrong one sends the start back to reading the whole log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub len: Option<u64>,
 }
 
 impl Anchor {
-    pub fn new(seq: u64, hash: String, key: &AuditKey) -> Self {
+    pub fn new(seq: u64, hash: String, len: Option<u64>, key: &AuditKey) -> Self {
         let mac = Some(key.mac(&anchor_mac_input(seq, &hash)));
-        Self { seq, hash, mac }
+        Self { seq, hash, mac, len }
     }
 
     /// Whether keyhold wrote this anchor (its MAC verifies under `key`).
@@ -336,6 +352,53 @@ pub fn anchor_key(log_path: &Path) -> String {
     format!("audit-anchor:{host}:{}", path.display())
 }
 
+/// Whether the log at `path` still holds `anchor` where the anchor's length hint says, reading only
+/// that line (a start's quick check; [`holds`] is the full one).
+pub fn holds_at_hint(path: &Path, anchor: &Anchor) -> bool {
+    resume_point(path, anchor).is_some()
+}
+
+/// The chain state just after the anchored record, if the log has that record (whose own hash checks
+/// out) ending exactly at the anchor's length hint.
+fn resume_point(path: &Path, anchor: &Anchor) -> Option<Chain> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = anchor.len?;
+    let mut file = File::open(path).ok()?;
+    if len == 0 || file.metadata().ok()?.len() < len {
+        return None;
+    }
+    // Records are far shorter than this; a longer one just means a full read.
+    let from = len.saturating_sub(1 << 16);
+    file.seek(SeekFrom::Start(from)).ok()?;
+    let mut window = vec![0u8; usize::try_from(len - from).ok()?];
+    file.read_exact(&mut window).ok()?;
+    let (last, body) = window.split_last()?;
+    if *last != b'\n' {
+        return None;
+    }
+    let line = match body.iter().rposition(|b| *b == b'\n') {
+        Some(i) => &body[i + 1..],
+        None if from == 0 => body,
+        None => return None,
+    };
+    let mut value: Value = serde_json::from_slice(line).ok()?;
+    let map = value.as_object_mut()?;
+    let stated = map.remove("hash")?.as_str()?.to_owned();
+    map.remove("mac");
+    let seq = map.get("seq")?.as_u64()?;
+    let prev = map.get("prev")?.as_str()?.to_owned();
+    if seq != anchor.seq || stated != anchor.hash || hash_value(&prev, &value) != stated {
+        return None;
+    }
+    Some(Chain {
+        seq,
+        prev: stated,
+        len,
+        keyed: 0,
+        last_keyed: 0,
+    })
+}
+
 /// Whether the log at `path` still holds `anchor` (its line `seq` with that hash).
 pub fn holds(path: &Path, anchor: &Anchor) -> Result<bool, AuditError> {
     let mut found = false;
@@ -348,6 +411,7 @@ pub fn holds(path: &Path, anchor: &Anchor) -> Result<bool, AuditError> {
 }
 
 /// Where a verified chain ends.
+#[derive(Clone)]
 struct Chain {
     seq: u64,
     prev: String,
@@ -375,6 +439,17 @@ pub fn verify(path: &Path) -> Result<(u64, String), AuditError> {
     let chain = scan(path)?;
     Ok((chain.seq, chain.prev))
 }
+
+/// The chain from the start to the last whole line (a line being appended meanwhile is not a break):
+/// the background check a server runs after a start that resumed at its anchor.
+pub fn verify_prefix(path: &Path) -> Result<(u64, String), AuditError> {
+    let chain = walk(read(path)?, true, None, |_, _| {})?;
+    Ok((chain.seq, chain.prev))
+}
+
+/// The operation of the record a server writes when its background check finds the log broken before
+/// the point its start resumed from.
+pub const BROKEN: &str = "AuditLogBroken";
 
 /// What [`verify_keyed`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -463,20 +538,38 @@ fn scan(path: &Path) -> Result<Chain, AuditError> {
     walk(read(path)?, false, None, |_, _| {})
 }
 
-/// The chain up to a torn last line, which is ignored.
-fn scan_prefix(path: &Path) -> Result<Chain, AuditError> {
-    walk(read(path)?, true, None, |_, _| {})
+/// The chain from `start` (a verified point) to the end, or to a torn last line if that is ignored.
+fn scan_from(path: &Path, start: &Chain, ignore_torn_tail: bool) -> Result<Chain, AuditError> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(start.len))?;
+    walk_from(
+        BufReader::with_capacity(1 << 16, file),
+        start.clone(),
+        ignore_torn_tail,
+        None,
+        |_, _| {},
+    )
 }
 
 fn walk(
+    reader: impl BufRead,
+    ignore_torn_tail: bool,
+    key: Option<&AuditKey>,
+    each: impl FnMut(Record, &str),
+) -> Result<Chain, AuditError> {
+    walk_from(reader, Chain::genesis(), ignore_torn_tail, key, each)
+}
+
+fn walk_from(
     mut reader: impl BufRead,
+    mut chain: Chain,
     ignore_torn_tail: bool,
     key: Option<&AuditKey>,
     mut each: impl FnMut(Record, &str),
 ) -> Result<Chain, AuditError> {
-    let mut chain = Chain::genesis();
     let mut buf = Vec::new();
-    let mut n = 0usize;
+    let mut n = usize::try_from(chain.seq).unwrap_or(usize::MAX);
     loop {
         buf.clear();
         let read = reader.read_until(b'\n', &mut buf)?;
@@ -693,6 +786,48 @@ mod tests {
             verify_keyed(&path, &other),
             Err(AuditError::Broken { line: 2, .. })
         ));
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_start_resumes_at_the_anchor_and_continues_the_chain() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("keyhold-audit-resume-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("audit.log");
+        let _ = std::fs::remove_file(&path);
+        let root = keyhold_crypto::RootKey::generate()?;
+        let log = AuditLog::open(&path)?;
+        log.set_key(root.audit_key()?);
+        log.append(entry("SecretSet"), 0)?;
+        log.append(entry("SecretGet"), 0)?;
+        let anchor = log.sync()?.ok_or("anchored")?;
+        assert_eq!(anchor.len, Some(std::fs::metadata(&path)?.len()));
+        log.append(entry("SecretList"), 0)?;
+        drop(log);
+        assert!(holds_at_hint(&path, &anchor));
+        let mut text = std::fs::read_to_string(&path)?;
+        text.push_str("{\"seq\":4,\"pre");
+        std::fs::write(&path, &text)?;
+
+        // Resumes after record 2, checks record 3, cuts the torn tail, and continues at 4.
+        let log = AuditLog::open_after(&path, Some(&anchor))?;
+        log.set_key(root.audit_key()?);
+        log.append(entry("SecretDelete"), 0)?;
+        drop(log);
+        let verified = verify_keyed(&path, &root.audit_key()?)?;
+        assert_eq!(verified.records, 5, "2 anchored, 1 after, the repair record, 1 new");
+
+        // A hint that points elsewhere is not trusted: the whole log is read.
+        let wrong = Anchor {
+            len: Some(10),
+            ..anchor.clone()
+        };
+        assert!(!holds_at_hint(&path, &wrong));
+        let log = AuditLog::open_after(&path, Some(&wrong))?;
+        log.append(entry("SecretSet"), 0)?;
+        drop(log);
+        assert_eq!(verify(&path)?.0, 6);
         std::fs::remove_dir_all(&dir)?;
         Ok(())
     }

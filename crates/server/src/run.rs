@@ -116,8 +116,15 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         .audit_log
         .clone()
         .unwrap_or_else(|| config.data_dir.join("audit.log"));
-    let audit = Arc::new(AuditLog::open(&audit_path).map_err(err("audit log"))?);
     let anchor_key = keyhold_core::audit::anchor_key(&audit_path);
+    // The head the last run recorded: the start checks only what was appended after it.
+    let head = store
+        .meta(&anchor_key)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|a| serde_json::from_slice::<keyhold_core::audit::Anchor>(&a).ok());
+    let audit = Arc::new(AuditLog::open_after(&audit_path, head.as_ref()).map_err(err("audit log"))?);
     let sync_task = tokio::spawn(sync_audit(
         audit.clone(),
         store.clone(),
@@ -215,7 +222,9 @@ async fn open_store(config: &ServeConfig) -> Result<Arc<dyn Store>, ServeError> 
 /// the store (the anchor `audit verify` checks, so that truncating the log shows). Before its first
 /// anchor replaces the one an earlier run left, it checks that the log still holds that one: a log cut
 /// or rewritten while keyhold was stopped gets a keyed `AuditLogDiscontinuity` record saying so, rather
-/// than a new anchor that would hide it.
+/// than a new anchor that would hide it. When the start resumed at that anchor (checking only what
+/// followed it), the rest of the log is read here, in the background, and a break found gets a keyed
+/// `AuditLogBroken` record (and `keyhold audit verify` names the line).
 async fn sync_audit(
     log: Arc<AuditLog>,
     store: Arc<dyn Store>,
@@ -263,9 +272,20 @@ async fn check_continuity(
     path: &std::path::Path,
     anchor_key: &str,
 ) -> Option<keyhold_core::audit::Anchor> {
-    use keyhold_core::audit::{Anchor, AuditEntry, holds};
+    use keyhold_core::audit::{Anchor, holds, holds_at_hint};
     let previous: Anchor = serde_json::from_slice(&store.meta(anchor_key).await.ok()??).ok()?;
     if !log.authentic(&previous) {
+        return None;
+    }
+    if holds_at_hint(path, &previous) {
+        // The start resumed after this anchor without reading what came before it: read it now, off
+        // the request path, and leave a keyed record if it is broken.
+        let scan_path = path.to_owned();
+        let scan = tokio::task::spawn_blocking(move || keyhold_core::audit::verify_prefix(&scan_path)).await;
+        if let Ok(Err(e)) = scan {
+            tracing::error!(error = %e, "AUDIT LOG BROKEN before the head this start resumed from");
+            return record(log, keyhold_core::audit::BROKEN, e.to_string());
+        }
         return None;
     }
     let (scan_path, scan_anchor) = (path.to_owned(), previous.clone());
@@ -280,17 +300,26 @@ async fn check_continuity(
         seq = previous.seq,
         "AUDIT LOG DISCONTINUITY: the log no longer holds the record the store's anchor names"
     );
+    record(
+        log,
+        keyhold_core::audit::DISCONTINUITY,
+        format!(
+            "the log no longer holds record {} (hash {}) that the previous run anchored: it was cut or rewritten while keyhold was stopped",
+            previous.seq, previous.hash
+        ),
+    )
+}
+
+/// Appends a finding about the log to the log itself, and returns the head that includes it.
+fn record(log: &AuditLog, operation: &str, detail: String) -> Option<keyhold_core::audit::Anchor> {
     let now = time::OffsetDateTime::now_utc();
-    let entry = AuditEntry {
+    let entry = keyhold_core::audit::AuditEntry {
         time: now
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
         request_id: keyhold_crypto::random::guid(),
-        operation: keyhold_core::audit::DISCONTINUITY.into(),
-        detail: Some(format!(
-            "the log no longer holds record {} (hash {}) that the previous run anchored: it was cut or rewritten while keyhold was stopped",
-            previous.seq, previous.hash
-        )),
+        operation: operation.into(),
+        detail: Some(detail),
         ..Default::default()
     };
     log.append(entry, now.unix_timestamp()).ok()?;

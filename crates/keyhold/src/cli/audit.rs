@@ -171,7 +171,12 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             match instance.open(&args.data_dir.path).await {
                 Ok((store, key)) => {
                     let head = keyhold_core::audit::verify_keyed(&path, &key)?;
-                    let anchor = keyhold_core::audit::Anchor::new(head.records, head.head, &key);
+                    let anchor = keyhold_core::audit::Anchor::new(
+                        head.records,
+                        head.head,
+                        Some(std::fs::metadata(&path)?.len()),
+                        &key,
+                    );
                     store
                         .put_meta(&keyhold_core::audit::anchor_key(&path), &serde_json::to_vec(&anchor)?)
                         .await
