@@ -2,6 +2,7 @@
 //! soft delete, recover, purge) and role assignments. Every method authorizes its caller against the
 //! control-plane action first, deny by default.
 
+mod admin;
 mod assignments;
 mod groups;
 pub mod resources;
@@ -55,6 +56,9 @@ pub enum ArmError {
     RoleDefinitionDoesNotExist(String),
     #[error("Operation 'purge' is not allowed because purge protection is enabled for vault '{0}'.")]
     PurgeProtected(String),
+    /// A data-plane rule refused the request (or failed): Key Vault's code and status.
+    #[error(transparent)]
+    Vault(crate::VaultError),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -72,7 +76,17 @@ impl From<crate::VaultError> for ArmError {
                 code: "BadRequest",
                 message,
             },
-            other => Self::Internal(other.to_string()),
+            other @ (crate::VaultError::BadBackup
+            | crate::VaultError::SecretNotFound { .. }
+            | crate::VaultError::DeletedSecretNotFound { .. }
+            | crate::VaultError::DeletedButRecoverable { .. }
+            | crate::VaultError::AlreadyExists { .. }
+            | crate::VaultError::Disabled
+            | crate::VaultError::Forbidden { .. }
+            | crate::VaultError::PurgeProtected
+            | crate::VaultError::VaultNotFound(_)
+            | crate::VaultError::Integrity
+            | crate::VaultError::Internal(_)) => Self::Vault(other),
         }
     }
 }

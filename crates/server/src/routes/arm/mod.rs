@@ -324,10 +324,7 @@ pub(crate) type ArmResult = Result<Response, ApiError>;
 
 /// Unix seconds as ARM's RFC 3339 timestamps.
 pub(crate) fn iso(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
+    keyhold_core::clock::rfc3339(t)
 }
 
 pub(crate) fn ok(status: StatusCode, body: Value) -> ArmResult {
