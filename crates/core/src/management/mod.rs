@@ -130,6 +130,15 @@ pub(crate) fn validate_tags(tags: Option<&crate::secrets::Tags>) -> Result<(), A
     Ok(())
 }
 
+/// `West US` → `westus`, as ARM stores locations.
+pub fn normalize_location(location: &str) -> String {
+    location
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
 /// The resource group of what keyhold creates for itself (its host, vaults made through the admin API).
 pub const HOST_GROUP: &str = "keyhold";
 

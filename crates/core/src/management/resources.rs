@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::{ArmError, Management, bad_request, groups::normalize_location};
+use super::{ArmError, Management, bad_request, normalize_location};
 use crate::{authz::Caller, secrets::Tags};
 
 pub const VIRTUAL_MACHINES: &str = "Microsoft.Compute/virtualMachines";
