@@ -74,7 +74,7 @@ pub struct ServicePrincipal {
     pub account_enabled: bool,
 }
 
-/// Graph's list envelope.
+/// The list envelope of Graph and ARM: `{"value": [...]}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ValueList<T> {
     pub value: Vec<T>,

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod arm;
 pub mod data_dir;
 pub mod entra;
 pub mod error;

@@ -6,6 +6,7 @@ mod admin;
 mod assignments;
 mod groups;
 pub mod resources;
+mod subscription;
 mod vaults;
 
 use std::sync::Arc;

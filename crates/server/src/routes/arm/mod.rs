@@ -15,6 +15,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use keyhold_core::authz::Caller;
+use keyhold_proto::{
+    admin::ValueList,
+    arm::{Subscription, SubscriptionPolicies},
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -348,35 +352,28 @@ async fn subscriptions(s: &AppState, req: &ArmRequest, target: &Target) -> ArmRe
         return method_not_allowed(req);
     }
     let m = &s.core.management;
-    let sub = json!({
-        "id": m.subscription_scope(),
-        "subscriptionId": m.subscription_id(),
-        "tenantId": s.core.tenant_id,
-        "displayName": "keyhold",
-        "state": "Enabled",
-        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "keyhold", "spendingLimit": "Off"},
-        "authorizationSource": "RoleBased",
-    });
-    let visible = m
-        .authz
-        .action(
-            &req.caller,
-            "Microsoft.Resources/subscriptions/read",
-            &m.subscription_scope(),
-        )
-        .await?;
-    // Listing shows the subscription to anyone with a role somewhere in it, as Azure does.
-    let listed = visible || m.authz.has_any_role_under(&req.caller, &m.subscription_scope()).await?;
-    match target {
-        Target::Subscriptions => list(if listed { vec![sub] } else { vec![] }),
-        _ if visible => ok(StatusCode::OK, sub),
-        _ => Err(keyhold_core::management::ArmError::AuthorizationFailed {
-            oid: req.caller.oid.clone(),
-            action: "Microsoft.Resources/subscriptions/read".into(),
-            scope: m.subscription_scope(),
-        }
-        .into()),
+    let sub = Subscription {
+        id: m.subscription_scope(),
+        subscription_id: m.subscription_id().to_owned(),
+        tenant_id: s.core.tenant_id.clone(),
+        display_name: "keyhold".into(),
+        state: "Enabled".into(),
+        subscription_policies: SubscriptionPolicies {
+            location_placement_id: "Public_2014-09-01".into(),
+            quota_id: "keyhold".into(),
+            spending_limit: "Off".into(),
+        },
+        authorization_source: "RoleBased".into(),
+    };
+    if let Target::Subscriptions = target {
+        let listed = m.subscription_listed(&req.caller).await?;
+        return Ok(Json(ValueList {
+            value: if listed { vec![sub] } else { vec![] },
+        })
+        .into_response());
     }
+    m.read_subscription(&req.caller).await?;
+    Ok(Json(sub).into_response())
 }
 
 #[cfg(test)]
