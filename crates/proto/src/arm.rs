@@ -23,3 +23,76 @@ pub struct SubscriptionPolicies {
     pub quota_id: String,
     pub spending_limit: String,
 }
+
+/// ARM's `tags`: name → value.
+pub type Tags = std::collections::BTreeMap<String, String>;
+
+/// `provisioningState` alone, the `properties` of a resource group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provisioning {
+    pub provisioning_state: String,
+}
+
+/// `Microsoft.Resources/resourceGroups`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceGroup {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub location: String,
+    pub tags: Tags,
+    pub properties: Provisioning,
+}
+
+/// `Microsoft.Authorization/roleAssignments`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleAssignment {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub properties: RoleAssignmentProperties,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignmentProperties {
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub principal_type: String,
+    pub scope: String,
+    pub created_on: String,
+    pub updated_on: String,
+}
+
+/// `Microsoft.Authorization/roleDefinitions` (built-in roles only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleDefinition {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub properties: RoleDefinitionProperties,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinitionProperties {
+    pub role_name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: String,
+    pub assignable_scopes: Vec<String>,
+    pub permissions: Vec<RolePermissions>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolePermissions {
+    pub actions: Vec<String>,
+    pub not_actions: Vec<String>,
+    pub data_actions: Vec<String>,
+    pub not_data_actions: Vec<String>,
+}

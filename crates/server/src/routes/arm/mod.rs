@@ -20,7 +20,6 @@ use keyhold_proto::{
     arm::{Subscription, SubscriptionPolicies},
 };
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 
 use crate::{
     AppState,
@@ -331,7 +330,7 @@ pub(crate) fn iso(t: i64) -> String {
     keyhold_core::clock::rfc3339(t)
 }
 
-pub(crate) fn ok(status: StatusCode, body: Value) -> ArmResult {
+pub(crate) fn ok(status: StatusCode, body: impl serde::Serialize) -> ArmResult {
     Ok((status, Json(body)).into_response())
 }
 
@@ -343,8 +342,8 @@ pub(crate) fn method_not_allowed(req: &ArmRequest) -> ArmResult {
     .into())
 }
 
-pub(crate) fn list(items: Vec<Value>) -> ArmResult {
-    ok(StatusCode::OK, json!({ "value": items }))
+pub(crate) fn list<T: serde::Serialize>(items: Vec<T>) -> ArmResult {
+    ok(StatusCode::OK, ValueList { value: items })
 }
 
 async fn subscriptions(s: &AppState, req: &ArmRequest, target: &Target) -> ArmResult {
