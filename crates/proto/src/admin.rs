@@ -174,6 +174,13 @@ pub struct AgentToken {
     pub resource: String,
 }
 
+/// The token itself never reaches a log.
+impl std::fmt::Debug for AgentToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AgentToken(<redacted>, for {} as {})", self.resource, self.object_id)
+    }
+}
+
 /// `GET /keyhold/v1/sys/seal-status`, also the answer of unseal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SealStatus {

@@ -23,22 +23,9 @@ use crate::{AppState, error::MiError};
 
 pub const APP_SERVICE_PATH: &str = "/msi/token";
 
-/// A token as the managed-identity protocols hand it out.
-#[derive(Clone)]
-pub struct MiToken {
-    pub access_token: String,
-    pub object_id: String,
-    pub client_id: String,
-    pub expires_on: i64,
-    pub not_before: i64,
-    pub resource: String,
-}
-
-impl std::fmt::Debug for MiToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MiToken(<redacted>, for {} as {})", self.resource, self.object_id)
-    }
-}
+/// A token as the managed-identity protocols hand it out: the server's answer to an agent, which
+/// the agent re-serves in each protocol's shape.
+pub use keyhold_proto::admin::AgentToken as MiToken;
 
 /// Where tokens come from: the domain on the server, the server on an agent.
 #[async_trait::async_trait]
