@@ -96,3 +96,17 @@ pub struct RolePermissions {
     pub data_actions: Vec<String>,
     pub not_data_actions: Vec<String>,
 }
+
+/// A storage account's `listKeys` / `regenerateKey` answer.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StorageAccountKeys {
+    pub keys: Vec<StorageAccountKey>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageAccountKey {
+    pub key_name: String,
+    pub value: String,
+    pub permissions: String,
+}
