@@ -13,6 +13,7 @@ pub mod jwt;
 mod keyring;
 pub mod random;
 mod seal;
+mod spki;
 pub mod tls;
 pub mod x509;
 

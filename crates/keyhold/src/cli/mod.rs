@@ -12,6 +12,7 @@ mod identity;
 mod keyvault;
 mod operator;
 mod output;
+mod principal;
 mod resource;
 mod rest;
 mod role;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use keyhold_store::{PostgresStore, Store};
+use keyhold_store::{MetaStore, PostgresStore};
 
 use crate::{FreshDatabase, postgres_url};
 
