@@ -150,19 +150,25 @@ async fn every_operation_is_recorded_once_without_values() {
     );
 }
 
-#[tokio::test]
-async fn verify_finds_the_edited_line() {
-    let (mut server, token) = with_vault("kv1").await;
+/// Secrets s0, s1, s2 in kv1.
+async fn put_three(server: &keyhold_testkit::Server, token: &str) {
     for i in 0..3 {
-        server
+        let resp = server
             .http
             .put(format!("{}/secrets/s{i}?api-version=7.4", server.vault_url("kv1")))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .json(&json!({"value": "v"}))
             .send()
             .await
             .unwrap();
+        assert_eq!(resp.status(), 200);
     }
+}
+
+#[tokio::test]
+async fn verify_finds_the_edited_line() {
+    let (mut server, token) = with_vault("kv1").await;
+    put_three(&server, &token).await;
     server.stop().unwrap();
     let path = server.data_dir.join("audit.log");
     let (ok, out, err) = server.cli(&["audit", "verify"]).unwrap();
@@ -248,17 +254,7 @@ fn rewrite_chain(path: &std::path::Path, keep: impl Fn(&Value) -> bool, keep_mac
 #[tokio::test]
 async fn deleting_lines_and_rechaining_is_found() {
     let (mut server, token) = with_vault("kv1").await;
-    for i in 0..3 {
-        let resp = server
-            .http
-            .put(format!("{}/secrets/s{i}?api-version=7.4", server.vault_url("kv1")))
-            .bearer_auth(&token)
-            .json(&json!({"value": "v"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-    }
+    put_three(&server, &token).await;
     server.stop().unwrap();
     let (ok, out, err) = server.cli(&["audit", "verify"]).unwrap();
     assert!(ok, "{out}{err}");

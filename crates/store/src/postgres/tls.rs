@@ -82,7 +82,10 @@ pub(crate) fn parse(url: &str) -> Result<Database, StoreError> {
     let mut config: tokio_postgres::Config = url.parse().map_err(bad)?;
     config.ssl_mode(ssl_mode);
     let verifier: Arc<dyn ServerCertVerifier> = match (verify, root_cert) {
-        (Verify::Nothing, _) => Arc::new(Unverified(provider())),
+        (Verify::Nothing, _) => Arc::new(Relaxed {
+            chain: None,
+            provider: provider(),
+        }),
         (_, None) => {
             return Err(bad(
                 "sslmode=verify-ca and verify-full need sslrootcert=<file with the CA certificate(s)>",
@@ -101,7 +104,10 @@ pub(crate) fn parse(url: &str) -> Result<Database, StoreError> {
                 .build()
                 .map_err(|e| bad(format!("sslrootcert={path}: {e}")))?;
             if verify == Verify::Chain {
-                Arc::new(ChainOnly(chain))
+                Arc::new(Relaxed {
+                    chain: Some(chain),
+                    provider: provider(),
+                })
             } else {
                 chain
             }
@@ -141,50 +147,15 @@ fn percent_decode(value: &str) -> Result<String, StoreError> {
     String::from_utf8(out).map_err(|_| bad("sslrootcert is not UTF-8"))
 }
 
-/// `require`/`prefer`: any certificate, but the handshake must be signed by its key.
+/// `require`/`prefer` (no chain) and `verify-ca` (a chain, any name): what rustls's own verifier does
+/// not offer. Handshake signatures are always checked, so the peer holds the certificate's key.
 #[derive(Debug)]
-struct Unverified(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct Relaxed {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
 }
 
-/// `verify-ca`: the chain must verify; a certificate for another name is accepted, as libpq does.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Relaxed {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -194,10 +165,10 @@ impl ServerCertVerifier for ChainOnly {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         use rustls::{CertificateError, Error};
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -211,7 +182,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -220,11 +191,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
