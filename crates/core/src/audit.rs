@@ -132,11 +132,6 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
-fn hash(prev: &str, line: &Line) -> Result<String, AuditError> {
-    let canonical = serde_json::to_value(line).map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(hash_value(prev, &canonical))
-}
-
 /// `canonical` must not contain `hash`; serde_json's map keeps keys sorted, which makes it canonical.
 fn hash_value(prev: &str, canonical: &Value) -> String {
     let mut input = prev.as_bytes().to_vec();
@@ -263,8 +258,9 @@ impl AuditLog {
             prev: tail.prev.clone(),
             entry,
         };
-        let digest = hash(&tail.prev, &line)?;
+        // One tree for both the canonical form and the line written.
         let mut value = serde_json::to_value(&line).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let digest = hash_value(&tail.prev, &value);
         if let Value::Object(map) = &mut value {
             if let Some(key) = self.key.get() {
                 map.insert("mac".into(), Value::String(key.mac(&line_mac_input(line.seq, &digest))));
