@@ -1,7 +1,10 @@
-//! ARM's resource shapes that keyhold serves typed. (Vaults, resources and role assignments are still
-//! built as JSON in the server's ARM routes.)
+//! ARM's resource shapes that keyhold serves typed. Free-form parts (a generic resource's
+//! `properties`) stay `serde_json::Value`.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// `GET /subscriptions/{id}` and each item of `GET /subscriptions`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,4 +112,65 @@ pub struct StorageAccountKey {
     pub key_name: String,
     pub value: String,
     pub permissions: String,
+}
+
+/// A resource other than a vault (virtual machines, user-assigned identities, storage accounts, web
+/// apps), and the items of the generic `/resources` listing (where `properties` is left out).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub location: String,
+    pub tags: Tags,
+    /// ARM's `kind` of the resource (a storage account's `StorageV2`), not its type.
+    #[serde(rename = "kind", default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<ResourceSku>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<ResourceIdentity>,
+    /// Free-form: Azure accepts any properties on these kinds and keyhold keeps them as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceSku {
+    pub name: String,
+    pub tier: String,
+}
+
+/// A resource's `identity` block as keyhold keeps and serves it: the system-assigned principal (with
+/// its tenant) and the attached user-assigned identities by resource id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceIdentity {
+    /// `SystemAssigned`, `UserAssigned` or `SystemAssigned, UserAssigned`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_assigned_identities: BTreeMap<String, UserAssignedIdentity>,
+}
+
+/// One attached user-assigned identity, as the `identity` block names it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAssignedIdentity {
+    pub principal_id: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// The `properties` of a `Microsoft.ManagedIdentity/userAssignedIdentities` resource.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAssignedIdentityProperties {
+    pub principal_id: Option<String>,
+    pub client_id: Option<String>,
+    pub tenant_id: Option<String>,
 }
