@@ -174,3 +174,88 @@ pub struct UserAssignedIdentityProperties {
     pub client_id: Option<String>,
     pub tenant_id: Option<String>,
 }
+
+/// `Microsoft.KeyVault/vaults`. `P` is one access-policy entry: the domain's type, which `proto`
+/// cannot name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vault<P> {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub location: String,
+    pub tags: Tags,
+    pub system_data: SystemData,
+    pub properties: VaultProperties<P>,
+}
+
+/// ARM's `systemData`, as much of it as keyhold records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemData {
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultProperties<P> {
+    pub sku: VaultSku,
+    pub tenant_id: String,
+    pub access_policies: Vec<P>,
+    pub enabled_for_deployment: bool,
+    pub enabled_for_disk_encryption: bool,
+    pub enabled_for_template_deployment: bool,
+    pub enable_soft_delete: bool,
+    pub soft_delete_retention_in_days: i64,
+    pub enable_rbac_authorization: bool,
+    /// `true` or `null`: Azure never answers `false`, purge protection cannot be turned off.
+    pub enable_purge_protection: Option<bool>,
+    pub vault_uri: String,
+    pub provisioning_state: String,
+    pub public_network_access: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultSku {
+    pub family: String,
+    pub name: String,
+}
+
+/// The answer to an access-policy edit (`.../accessPolicies/{add|replace|remove}`): the vault's
+/// policies after it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultAccessPolicies<P> {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub properties: AccessPolicyList<P>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessPolicyList<P> {
+    pub access_policies: Vec<P>,
+}
+
+/// `Microsoft.KeyVault/deletedVaults`: a soft-deleted vault until it is purged or recovered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedVault {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub properties: DeletedVaultProperties,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedVaultProperties {
+    pub vault_id: String,
+    pub location: String,
+    pub deletion_date: Option<String>,
+    pub scheduled_purge_date: Option<String>,
+    pub tags: Tags,
+    pub purge_protection_enabled: bool,
+}

@@ -153,11 +153,11 @@ pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> A
             items.extend(m.vaults(caller, group.as_deref()).await?.iter().map(|v| {
                 let full = vault_json(s, v);
                 Resource {
-                    id: full["id"].as_str().unwrap_or_default().to_owned(),
-                    name: full["name"].as_str().unwrap_or_default().to_owned(),
-                    kind: full["type"].as_str().unwrap_or_default().to_owned(),
-                    location: full["location"].as_str().unwrap_or_default().to_owned(),
-                    tags: serde_json::from_value(full["tags"].clone()).unwrap_or_default(),
+                    id: full.id,
+                    name: full.name,
+                    kind: full.kind,
+                    location: full.location,
+                    tags: full.tags,
                     variant: None,
                     sku: None,
                     identity: None,
