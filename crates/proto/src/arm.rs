@@ -259,3 +259,157 @@ pub struct DeletedVaultProperties {
     pub tags: Tags,
     pub purge_protection_enabled: bool,
 }
+
+/// The typed bodies say what the `json!` bodies they replaced said: the same fields, `null`s and
+/// omissions.
+#[cfg(test)]
+mod shape_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn vault(purge_protection: Option<bool>) -> Vault<Value> {
+        Vault {
+            id: "/v".into(),
+            name: "kv".into(),
+            kind: "Microsoft.KeyVault/vaults".into(),
+            location: "westus".into(),
+            tags: Tags::new(),
+            system_data: SystemData {
+                created_at: "2026-01-01T00:00:00Z".into(),
+            },
+            properties: VaultProperties {
+                sku: VaultSku {
+                    family: "A".into(),
+                    name: "standard".into(),
+                },
+                tenant_id: "t".into(),
+                access_policies: vec![json!({"objectId": "o"})],
+                enabled_for_deployment: false,
+                enabled_for_disk_encryption: false,
+                enabled_for_template_deployment: true,
+                enable_soft_delete: true,
+                soft_delete_retention_in_days: 90,
+                enable_rbac_authorization: false,
+                enable_purge_protection: purge_protection,
+                vault_uri: "https://kv.vault.localhost/".into(),
+                provisioning_state: "Succeeded".into(),
+                public_network_access: "Enabled".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_vault_answers_null_purge_protection_until_it_is_on() -> serde_json::Result<()> {
+        let want = |purge: Value| {
+            json!({
+                "id": "/v", "name": "kv", "type": "Microsoft.KeyVault/vaults", "location": "westus",
+                "tags": {}, "systemData": {"createdAt": "2026-01-01T00:00:00Z"},
+                "properties": {
+                    "sku": {"family": "A", "name": "standard"}, "tenantId": "t",
+                    "accessPolicies": [{"objectId": "o"}], "enabledForDeployment": false,
+                    "enabledForDiskEncryption": false, "enabledForTemplateDeployment": true,
+                    "enableSoftDelete": true, "softDeleteRetentionInDays": 90,
+                    "enableRbacAuthorization": false, "enablePurgeProtection": purge,
+                    "vaultUri": "https://kv.vault.localhost/", "provisioningState": "Succeeded",
+                    "publicNetworkAccess": "Enabled",
+                },
+            })
+        };
+        assert_eq!(serde_json::to_value(vault(None))?, want(Value::Null));
+        assert_eq!(serde_json::to_value(vault(Some(true)))?, want(json!(true)));
+        Ok(())
+    }
+
+    #[test]
+    fn a_deleted_vault_without_dates_says_null() -> serde_json::Result<()> {
+        let deleted = DeletedVault {
+            id: "/d".into(),
+            name: "kv".into(),
+            kind: "Microsoft.KeyVault/deletedVaults".into(),
+            properties: DeletedVaultProperties {
+                vault_id: "/v".into(),
+                location: "westus".into(),
+                deletion_date: None,
+                scheduled_purge_date: None,
+                tags: Tags::new(),
+                purge_protection_enabled: false,
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(deleted)?,
+            json!({"id": "/d", "name": "kv", "type": "Microsoft.KeyVault/deletedVaults", "properties": {
+                "vaultId": "/v", "location": "westus", "deletionDate": null, "scheduledPurgeDate": null,
+                "tags": {}, "purgeProtectionEnabled": false,
+            }})
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_resource_leaves_out_what_it_does_not_have() -> serde_json::Result<()> {
+        let mut user = BTreeMap::new();
+        user.insert(
+            "/uai".to_owned(),
+            UserAssignedIdentity {
+                principal_id: Some("p".into()),
+                client_id: None,
+            },
+        );
+        let vm = Resource {
+            id: "/vm".into(),
+            name: "vm".into(),
+            kind: "Microsoft.Compute/virtualMachines".into(),
+            location: "westus".into(),
+            tags: Tags::new(),
+            variant: None,
+            sku: None,
+            identity: Some(ResourceIdentity {
+                kind: "UserAssigned".into(),
+                user_assigned_identities: user,
+                ..Default::default()
+            }),
+            properties: Some(json!({"vmId": "x"})),
+        };
+        assert_eq!(
+            serde_json::to_value(vm)?,
+            json!({"id": "/vm", "name": "vm", "type": "Microsoft.Compute/virtualMachines",
+                "location": "westus", "tags": {}, "properties": {"vmId": "x"},
+                "identity": {"type": "UserAssigned", "userAssignedIdentities": {
+                    "/uai": {"principalId": "p", "clientId": null}}}})
+        );
+        let listed = Resource {
+            id: "/v".into(),
+            name: "kv".into(),
+            kind: "Microsoft.KeyVault/vaults".into(),
+            location: "westus".into(),
+            tags: Tags::new(),
+            variant: None,
+            sku: None,
+            identity: None,
+            properties: None,
+        };
+        assert_eq!(
+            serde_json::to_value(listed)?,
+            json!({"id": "/v", "name": "kv", "type": "Microsoft.KeyVault/vaults", "location": "westus", "tags": {}})
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_system_identity_carries_its_tenant() -> serde_json::Result<()> {
+        let identity = ResourceIdentity {
+            kind: "SystemAssigned".into(),
+            principal_id: Some("p".into()),
+            tenant_id: Some("t".into()),
+            ..Default::default()
+        };
+        let value = serde_json::to_value(&identity)?;
+        assert_eq!(
+            value,
+            json!({"type": "SystemAssigned", "principalId": "p", "tenantId": "t"})
+        );
+        assert_eq!(serde_json::from_value::<ResourceIdentity>(value)?, identity);
+        Ok(())
+    }
+}
