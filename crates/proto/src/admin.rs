@@ -15,13 +15,31 @@ pub struct VaultBody {
     pub enable_purge_protection: Option<bool>,
 }
 
-/// A vault as the admin API shows it.
+/// A vault as the admin API shows it: a projection of the ARM vault ([`crate::arm::Vault`]), made
+/// with `From`, with purge protection as `false` rather than ARM's `null`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminVault {
     pub name: String,
     pub vault_uri: String,
     pub properties: AdminVaultProperties,
+}
+
+impl<P> From<&crate::arm::Vault<P>> for AdminVault {
+    fn from(v: &crate::arm::Vault<P>) -> Self {
+        let p = &v.properties;
+        Self {
+            name: v.name.clone(),
+            vault_uri: p.vault_uri.clone(),
+            properties: AdminVaultProperties {
+                tenant_id: p.tenant_id.clone(),
+                vault_uri: p.vault_uri.clone(),
+                enable_soft_delete: p.enable_soft_delete,
+                soft_delete_retention_in_days: p.soft_delete_retention_in_days,
+                enable_purge_protection: p.enable_purge_protection.unwrap_or(false),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -88,11 +88,11 @@ impl Identity {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        let Some(identity) = resource.identity else {
+        let Some(identity) = crate::management::resources::identity_of(&resource) else {
             return Ok(out);
         };
-        if let Some(oid) = identity["principalId"].as_str()
-            && let Some(p) = self.store.principal(oid).await?
+        if let Some(oid) = identity.principal_id
+            && let Some(p) = self.store.principal(&oid).await?
         {
             out.push(ManagedIdentity {
                 object_id: p.object_id,
@@ -100,17 +100,15 @@ impl Identity {
                 resource_id: resource.id.clone(),
             });
         }
-        if let Some(user) = identity["userAssignedIdentities"].as_object() {
-            for (id, v) in user {
-                if let (Some(oid), Some(cid)) = (v["principalId"].as_str(), v["clientId"].as_str()) {
-                    // A deleted user-assigned identity no longer has a principal: it hands out nothing.
-                    if self.store.principal(oid).await?.is_some() {
-                        out.push(ManagedIdentity {
-                            object_id: oid.to_owned(),
-                            client_id: cid.to_owned(),
-                            resource_id: id.clone(),
-                        });
-                    }
+        for (id, uai) in identity.user_assigned_identities {
+            if let (Some(oid), Some(cid)) = (uai.principal_id, uai.client_id) {
+                // A deleted user-assigned identity no longer has a principal: it hands out nothing.
+                if self.store.principal(&oid).await?.is_some() {
+                    out.push(ManagedIdentity {
+                        object_id: oid,
+                        client_id: cid,
+                        resource_id: id,
+                    });
                 }
             }
         }

@@ -139,11 +139,12 @@ async fn an_agent_serves_its_vms_identity_and_stops_when_revoked() {
     );
     let url = format!("{}/secrets/for-vm?api-version=7.4", server.vault_url("kv1"));
     server
-        .http
-        .put(&url)
-        .bearer_auth(&admin_token)
-        .json(&json!({"value": "vm-secret"}))
-        .send()
+        .call(
+            reqwest::Method::PUT,
+            &url,
+            Some(&admin_token),
+            Some(json!({"value": "vm-secret"})),
+        )
         .await
         .unwrap();
     server.grant_secrets("kv1", &vm_oid, &["get"]).await.unwrap();

@@ -153,15 +153,12 @@ async fn every_operation_is_recorded_once_without_values() {
 /// Secrets s0, s1, s2 in kv1.
 async fn put_three(server: &keyhold_testkit::Server, token: &str) {
     for i in 0..3 {
-        let resp = server
-            .http
-            .put(format!("{}/secrets/s{i}?api-version=7.4", server.vault_url("kv1")))
-            .bearer_auth(token)
-            .json(&json!({"value": "v"}))
-            .send()
+        let url = format!("{}/secrets/s{i}?api-version=7.4", server.vault_url("kv1"));
+        let (status, _) = server
+            .call(reqwest::Method::PUT, &url, Some(token), Some(json!({"value": "v"})))
             .await
             .unwrap();
-        assert_eq!(resp.status(), 200);
+        assert_eq!(status, 200);
     }
 }
 

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{json, start};
+use crate::start;
 
 struct Setup {
     server: keyhold_testkit::Server,
@@ -105,18 +105,8 @@ impl Setup {
 
     /// (status, body) of a data-plane call by `token`.
     async fn call(&self, token: &str, method: Method, vault: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .server
-            .http
-            .request(
-                method,
-                format!("{}{path}?api-version=7.4", self.server.vault_url(vault)),
-            )
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        json(req.send().await.unwrap()).await
+        let url = format!("{}{path}?api-version=7.4", self.server.vault_url(vault));
+        self.server.call(method, &url, Some(token), body).await.unwrap()
     }
 
     async fn seed(&self, vault: &str, names: &[&str]) {

@@ -92,17 +92,15 @@ async fn every_protocol_issues_a_token_the_vault_accepts() {
 
     // The token is the host's identity, accepted by the vault; and it is not the admin.
     let url = format!("{}/secrets/mi-check?api-version=7.4", server.vault_url("kv1"));
-    let (status, _) = json(
-        server
-            .http
-            .put(&url)
-            .bearer_auth(&admin_token)
-            .json(&serde_json::json!({"value": "x"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = server
+        .call(
+            reqwest::Method::PUT,
+            &url,
+            Some(&admin_token),
+            Some(serde_json::json!({"value": "x"})),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     // Deny by default: the host identity has no access policy on the vault yet.
     let (status, body) = server

@@ -96,11 +96,12 @@ async fn backups_refuse_tampering_and_other_instances() {
     let (server, token) = with_vault("kv1").await;
     let base = server.vault_url("kv1");
     server
-        .http
-        .put(format!("{base}/secrets/b?api-version=7.4"))
-        .bearer_auth(&token)
-        .json(&json!({"value": "v1"}))
-        .send()
+        .call(
+            reqwest::Method::PUT,
+            &format!("{base}/secrets/b?api-version=7.4"),
+            Some(&token),
+            Some(json!({"value": "v1"})),
+        )
         .await
         .unwrap();
     let (_, backup) = server

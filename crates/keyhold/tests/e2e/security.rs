@@ -93,11 +93,11 @@ impl TwoTeams {
 
     async fn secret(&self, token: &str, vault: &str, name: &str, value: Option<&str>) -> (u16, Value) {
         let url = format!("{}/secrets/{name}?api-version=7.4", self.server.vault_url(vault));
-        let req = match value {
-            Some(v) => self.server.http.put(url).json(&json!({"value": v})),
-            None => self.server.http.get(url),
+        let (method, body) = match value {
+            Some(v) => (Method::PUT, Some(json!({"value": v}))),
+            None => (Method::GET, None),
         };
-        json(req.bearer_auth(token).send().await.unwrap()).await
+        self.server.call(method, &url, Some(token), body).await.unwrap()
     }
 }
 

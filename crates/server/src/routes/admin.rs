@@ -9,8 +9,8 @@ use axum::{
     routing::{get, post, put},
 };
 use keyhold_proto::admin::{
-    AdminVault, AdminVaultProperties, CertificateBody, CreatedServicePrincipal, NewServicePrincipalBody,
-    ResetCredential, RotatedSigningKey, ServicePrincipal, Thumbprint, ValueList, VaultBody,
+    AdminVault, CertificateBody, CreatedServicePrincipal, NewServicePrincipalBody, ResetCredential, RotatedSigningKey,
+    ServicePrincipal, Thumbprint, ValueList, VaultBody,
 };
 use keyhold_store::{PrincipalRecord, VaultRecord};
 use secrecy::ExposeSecret;
@@ -19,6 +19,7 @@ use crate::{
     AppState,
     error::ApiError,
     extract::{AdminCaller, KvJson},
+    routes::arm::vault_json,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -144,19 +145,9 @@ async fn rotate(_: AdminCaller, State(s): State<AppState>) -> Result<Json<Rotate
     Ok(Json(RotatedSigningKey { kid }))
 }
 
+/// The admin API's vault body: the ARM vault body, projected.
 fn admin_vault(s: &AppState, v: &VaultRecord) -> AdminVault {
-    let uri = s.core.config.vault_uri(&v.name);
-    AdminVault {
-        name: v.name.clone(),
-        vault_uri: uri.clone(),
-        properties: AdminVaultProperties {
-            tenant_id: v.tenant_id.clone(),
-            vault_uri: uri,
-            enable_soft_delete: true,
-            soft_delete_retention_in_days: v.retention_days,
-            enable_purge_protection: v.purge_protection,
-        },
-    }
+    AdminVault::from(&vault_json(s, v))
 }
 
 /// A service principal in `az ad sp show`'s shape (the Graph object).

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use keyhold_crypto::random;
+use keyhold_proto::arm::{ResourceIdentity, UserAssignedIdentity, UserAssignedIdentityProperties};
 use keyhold_store::{PrincipalKind, PrincipalRecord};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::*;
 
@@ -22,6 +23,24 @@ pub struct IdentitySpec {
 
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Value>, D::Error> {
     Ok(Option::<BTreeMap<String, Value>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The `identity` block a resource record keeps, typed (`None` if it has none).
+pub fn identity_of(record: &ResourceRecord) -> Option<ResourceIdentity> {
+    record.identity.clone().and_then(|v| serde_json::from_value(v).ok())
+}
+
+/// The `properties` of a user-assigned identity resource, typed.
+pub fn uai_properties(record: &ResourceRecord) -> UserAssignedIdentityProperties {
+    serde_json::from_value(record.properties.clone()).unwrap_or_default()
+}
+
+/// The `identity` block as the record keeps it.
+pub(super) fn identity_value(identity: Option<ResourceIdentity>) -> Result<Option<Value>, ArmError> {
+    identity
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| ArmError::Internal(e.to_string()))
 }
 
 impl Management {
@@ -47,7 +66,7 @@ impl Management {
         record: &ResourceRecord,
         spec: &IdentitySpec,
         patch: bool,
-    ) -> Result<Option<Value>, ArmError> {
+    ) -> Result<Option<ResourceIdentity>, ArmError> {
         let kind = spec.kind.to_ascii_lowercase();
         let wants_system = kind.contains("systemassigned");
         let wants_user = kind.contains("userassigned");
@@ -57,12 +76,9 @@ impl Management {
                 format!("The identity type '{}' is not valid.", spec.kind),
             ));
         }
-        let current = record.identity.clone().unwrap_or(Value::Null);
-        let mut user: BTreeMap<String, Value> = if patch && wants_user {
-            current["userAssignedIdentities"]
-                .as_object()
-                .map(|m| m.clone().into_iter().collect())
-                .unwrap_or_default()
+        let current = identity_of(record).unwrap_or_default();
+        let mut user: BTreeMap<String, UserAssignedIdentity> = if patch && wants_user {
+            current.user_assigned_identities.clone()
         } else {
             BTreeMap::new()
         };
@@ -72,9 +88,10 @@ impl Management {
                     user.retain(|k, _| !k.eq_ignore_ascii_case(uai_id));
                     continue;
                 }
-                let attached = current["userAssignedIdentities"]
-                    .as_object()
-                    .is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case(uai_id)));
+                let attached = current
+                    .user_assigned_identities
+                    .keys()
+                    .any(|k| k.eq_ignore_ascii_case(uai_id));
                 if !attached && let Some(caller) = caller {
                     self.require_assign(caller, &record.id, uai_id).await?;
                 }
@@ -91,9 +108,13 @@ impl Management {
                             ),
                         )
                     })?;
+                let properties = uai_properties(&uai);
                 user.insert(
                     uai.id.clone(),
-                    json!({"principalId": uai.properties["principalId"], "clientId": uai.properties["clientId"]}),
+                    UserAssignedIdentity {
+                        principal_id: properties.principal_id,
+                        client_id: properties.client_id,
+                    },
                 );
             }
             if user.is_empty() {
@@ -105,8 +126,7 @@ impl Management {
         }
         // The system-assigned principal changes only once every user-assigned identity has passed
         // its checks: a refused request leaves no principal behind.
-        let current_system = current["principalId"].as_str().map(str::to_owned);
-        let system = match (wants_system, current_system) {
+        let system = match (wants_system, current.principal_id) {
             (true, Some(existing)) => Some(existing),
             (true, None) => Some(self.new_identity_principal(&record.name).await?.object_id),
             (false, Some(existing)) => {
@@ -121,15 +141,12 @@ impl Management {
             (false, true) => "UserAssigned",
             (false, false) => return Ok(None),
         };
-        let mut identity = json!({"type": type_name});
-        if let Some(oid) = system {
-            identity["principalId"] = json!(oid);
-            identity["tenantId"] = json!(self.tenant_id);
-        }
-        if !user.is_empty() {
-            identity["userAssignedIdentities"] = json!(user);
-        }
-        Ok(Some(identity))
+        Ok(Some(ResourceIdentity {
+            kind: type_name.to_owned(),
+            tenant_id: system.is_some().then(|| self.tenant_id.clone()),
+            principal_id: system,
+            user_assigned_identities: user,
+        }))
     }
 
     /// Attaching a user-assigned identity lets the resource's workloads act as it, so Azure checks a

@@ -6,10 +6,12 @@
 mod identities;
 mod storage;
 
-pub use identities::IdentitySpec;
+use identities::identity_value;
+pub use identities::{IdentitySpec, identity_of, uai_properties};
 use storage::{AAD_STORAGE, storage_key};
 
 use keyhold_crypto::random;
+use keyhold_proto::arm::UserAssignedIdentityProperties;
 use keyhold_store::ResourceRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -193,7 +195,7 @@ impl Management {
         if let Some(identity) = &spec.identity
             && kind != USER_ASSIGNED_IDENTITIES
         {
-            record.identity = self.apply_identity(Some(caller), &record, identity, patch).await?;
+            record.identity = identity_value(self.apply_identity(Some(caller), &record, identity, patch).await?)?;
         }
         self.store.put_resource(&record).await?;
         Ok((record, created))
@@ -229,7 +231,12 @@ impl Management {
         match kind {
             USER_ASSIGNED_IDENTITIES => {
                 let principal = self.new_identity_principal(name).await?;
-                record.properties = json!({"principalId": principal.object_id, "clientId": principal.app_id, "tenantId": self.tenant_id});
+                record.properties = serde_json::to_value(UserAssignedIdentityProperties {
+                    principal_id: Some(principal.object_id),
+                    client_id: principal.app_id,
+                    tenant_id: Some(self.tenant_id.clone()),
+                })
+                .map_err(|e| ArmError::Internal(e.to_string()))?;
             }
             STORAGE_ACCOUNTS => {
                 let keys = Zeroizing::new(
@@ -293,7 +300,7 @@ impl Management {
             kind: "SystemAssigned".into(),
             ..Default::default()
         };
-        record.identity = self.apply_identity(None, &record, &system, false).await?;
+        record.identity = identity_value(self.apply_identity(None, &record, &system, false).await?)?;
         self.store.put_resource(&record).await?;
         Ok(id)
     }
@@ -368,13 +375,9 @@ impl Management {
 
     pub(super) async fn remove_resource(&self, record: &ResourceRecord) -> Result<(), ArmError> {
         let principals = [
-            record
-                .identity
-                .as_ref()
-                .and_then(|i| i["principalId"].as_str())
-                .map(str::to_owned),
+            identity_of(record).and_then(|i| i.principal_id),
             (record.kind == USER_ASSIGNED_IDENTITIES)
-                .then(|| record.properties["principalId"].as_str().map(str::to_owned))
+                .then(|| uai_properties(record).principal_id)
                 .flatten(),
         ];
         for oid in principals.into_iter().flatten() {

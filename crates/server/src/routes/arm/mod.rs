@@ -7,6 +7,8 @@ mod groups;
 mod resources;
 mod vaults;
 
+pub(crate) use vaults::vault_json;
+
 use axum::{
     Json, Router,
     body::Bytes,

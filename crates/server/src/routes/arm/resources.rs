@@ -4,37 +4,33 @@
 use axum::http::{Method, StatusCode};
 use keyhold_core::management::{
     ArmError, bad_request,
-    resources::{ResourceSpec, STORAGE_ACCOUNTS, USER_ASSIGNED_IDENTITIES, canonical_kind},
+    resources::{ResourceSpec, STORAGE_ACCOUNTS, canonical_kind, identity_of},
 };
-use keyhold_proto::arm::{StorageAccountKey, StorageAccountKeys};
+use keyhold_proto::arm::{Resource, ResourceSku, StorageAccountKey, StorageAccountKeys};
 use keyhold_store::ResourceRecord;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{ArmRequest, ArmResult, Target, list, method_not_allowed, ok, vaults::vault_json};
 use crate::AppState;
 
-pub(crate) fn resource_json(r: &ResourceRecord) -> Value {
-    let mut v = json!({
-        "id": r.id,
+pub(crate) fn resource_json(r: &ResourceRecord) -> Resource {
+    let storage = r.kind == STORAGE_ACCOUNTS;
+    Resource {
+        id: r.id.clone(),
         // A child resource answers with its own name; its id and type say whose child it is.
-        "name": r.name.rsplit('/').next().unwrap_or(&r.name),
-        "type": r.kind,
-        "location": r.location,
-        "tags": r.tags.clone().unwrap_or_default(),
-        "properties": r.properties,
-    });
-    if let Some(identity) = &r.identity {
-        v["identity"] = identity.clone();
+        name: r.name.rsplit('/').next().unwrap_or(&r.name).to_owned(),
+        kind: r.kind.clone(),
+        location: r.location.clone(),
+        tags: r.tags.clone().unwrap_or_default(),
+        variant: storage.then(|| "StorageV2".to_owned()),
+        sku: storage.then(|| ResourceSku {
+            name: "Standard_LRS".into(),
+            tier: "Standard".into(),
+        }),
+        identity: identity_of(r),
+        properties: Some(r.properties.clone()),
     }
-    if r.kind == STORAGE_ACCOUNTS {
-        v["sku"] = json!({"name": "Standard_LRS", "tier": "Standard"});
-        v["kind"] = json!("StorageV2");
-    }
-    if r.kind == USER_ASSIGNED_IDENTITIES {
-        v["properties"] = r.properties.clone();
-    }
-    v
 }
 
 fn kind_of(raw: &str) -> Result<&'static str, ArmError> {
@@ -148,7 +144,7 @@ pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> A
         }
         (Target::AllResources { group }, &Method::GET) => {
             let filter = Filter::parse(req.param("$filter"))?;
-            let mut items: Vec<Value> = m
+            let mut items: Vec<Resource> = m
                 .resources(caller, group.as_deref(), None)
                 .await?
                 .iter()
@@ -156,7 +152,17 @@ pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> A
                 .collect();
             items.extend(m.vaults(caller, group.as_deref()).await?.iter().map(|v| {
                 let full = vault_json(s, v);
-                json!({"id": full["id"], "name": full["name"], "type": full["type"], "location": full["location"], "tags": full["tags"]})
+                Resource {
+                    id: full.id,
+                    name: full.name,
+                    kind: full.kind,
+                    location: full.location,
+                    tags: full.tags,
+                    variant: None,
+                    sku: None,
+                    identity: None,
+                    properties: None,
+                }
             }));
             items.retain(|i| filter.matches(i));
             list(items)
@@ -203,12 +209,12 @@ impl Filter {
         Ok(f)
     }
 
-    fn matches(&self, item: &Value) -> bool {
+    fn matches(&self, item: &Resource) -> bool {
         let is = |want: &Option<String>, got: Option<&str>| {
             want.as_ref()
                 .is_none_or(|w| got.is_some_and(|g| g.eq_ignore_ascii_case(w)))
         };
-        let group = item["id"].as_str().and_then(|id| id.split('/').nth(4));
-        is(&self.name, item["name"].as_str()) && is(&self.kind, item["type"].as_str()) && is(&self.group, group)
+        let group = item.id.split('/').nth(4);
+        is(&self.name, Some(&item.name)) && is(&self.kind, Some(&item.kind)) && is(&self.group, group)
     }
 }

@@ -7,9 +7,13 @@ use keyhold_core::{
     management::{PolicyEdit, VaultProperties, VaultSpec, bad_request},
     secrets::Tags,
 };
+use keyhold_proto::arm;
 use keyhold_store::VaultRecord;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+
+/// ARM's type of a vault.
+const VAULTS: &str = "Microsoft.KeyVault/vaults";
 
 use super::{ArmRequest, ArmResult, Target, iso, list, method_not_allowed, ok};
 use crate::AppState;
@@ -55,49 +59,59 @@ fn vault_uri(s: &AppState, name: &str) -> String {
     s.core.config.vault_uri(name)
 }
 
-pub(crate) fn vault_json(s: &AppState, v: &VaultRecord) -> Value {
+pub(crate) fn vault_json(s: &AppState, v: &VaultRecord) -> arm::Vault<AccessPolicy> {
     let p = VaultProperties::of(v);
-    json!({
-        "id": s.core.management.vault_id(&p.resource_group, &v.name),
-        "name": v.name,
-        "type": "Microsoft.KeyVault/vaults",
-        "location": p.location,
-        "tags": p.tags.clone().unwrap_or_default(),
-        "systemData": {"createdAt": iso(v.created)},
-        "properties": {
-            "sku": p.sku,
-            "tenantId": v.tenant_id,
-            "accessPolicies": p.access_policies,
-            "enabledForDeployment": p.enabled_for_deployment,
-            "enabledForDiskEncryption": p.enabled_for_disk_encryption,
-            "enabledForTemplateDeployment": p.enabled_for_template_deployment,
-            "enableSoftDelete": true,
-            "softDeleteRetentionInDays": v.retention_days,
-            "enableRbacAuthorization": p.enable_rbac_authorization,
-            "enablePurgeProtection": if v.purge_protection { Value::Bool(true) } else { Value::Null },
-            "vaultUri": vault_uri(s, &v.name),
-            "provisioningState": "Succeeded",
-            "publicNetworkAccess": p.public_network_access.clone().unwrap_or_else(|| "Enabled".into()),
+    arm::Vault {
+        id: s.core.management.vault_id(&p.resource_group, &v.name),
+        name: v.name.clone(),
+        kind: VAULTS.into(),
+        location: p.location,
+        tags: p.tags.unwrap_or_default(),
+        system_data: arm::SystemData {
+            created_at: iso(v.created),
         },
-    })
+        properties: arm::VaultProperties {
+            sku: arm::VaultSku {
+                family: p.sku.family,
+                name: p.sku.name,
+            },
+            tenant_id: v.tenant_id.clone(),
+            access_policies: p.access_policies,
+            enabled_for_deployment: p.enabled_for_deployment,
+            enabled_for_disk_encryption: p.enabled_for_disk_encryption,
+            enabled_for_template_deployment: p.enabled_for_template_deployment,
+            enable_soft_delete: true,
+            soft_delete_retention_in_days: v.retention_days,
+            enable_rbac_authorization: p.enable_rbac_authorization,
+            enable_purge_protection: v.purge_protection.then_some(true),
+            vault_uri: vault_uri(s, &v.name),
+            provisioning_state: "Succeeded".into(),
+            public_network_access: p.public_network_access.unwrap_or_else(|| "Enabled".into()),
+        },
+    }
 }
 
-fn deleted_json(s: &AppState, v: &VaultRecord) -> Value {
+fn deleted_json(s: &AppState, v: &VaultRecord) -> arm::DeletedVault {
     let p = VaultProperties::of(v);
     let m = &s.core.management;
-    json!({
-        "id": format!("{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}", m.subscription_scope(), p.location, v.name),
-        "name": v.name,
-        "type": "Microsoft.KeyVault/deletedVaults",
-        "properties": {
-            "vaultId": m.vault_id(&p.resource_group, &v.name),
-            "location": p.location,
-            "deletionDate": v.deleted_at.map(iso),
-            "scheduledPurgeDate": v.purge_at.map(iso),
-            "tags": p.tags.clone().unwrap_or_default(),
-            "purgeProtectionEnabled": v.purge_protection,
+    arm::DeletedVault {
+        id: format!(
+            "{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}",
+            m.subscription_scope(),
+            p.location,
+            v.name
+        ),
+        name: v.name.clone(),
+        kind: "Microsoft.KeyVault/deletedVaults".into(),
+        properties: arm::DeletedVaultProperties {
+            vault_id: m.vault_id(&p.resource_group, &v.name),
+            location: p.location,
+            deletion_date: v.deleted_at.map(iso),
+            scheduled_purge_date: v.purge_at.map(iso),
+            tags: p.tags.unwrap_or_default(),
+            purge_protection_enabled: v.purge_protection,
         },
-    })
+    }
 }
 
 fn spec_of(body: VaultBody) -> VaultSpec {
@@ -174,7 +188,14 @@ pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> A
             let id = format!("{}/accessPolicies/{kind}", m.vault_id(group, name));
             ok(
                 StatusCode::OK,
-                json!({"id": id, "name": kind, "type": "Microsoft.KeyVault/vaults/accessPolicies", "properties": {"accessPolicies": policies}}),
+                arm::VaultAccessPolicies {
+                    id,
+                    name: kind.clone(),
+                    kind: "Microsoft.KeyVault/vaults/accessPolicies".into(),
+                    properties: arm::AccessPolicyList {
+                        access_policies: policies,
+                    },
+                },
             )
         }
         (Target::DeletedVaults, &Method::GET) => list(
