@@ -13,6 +13,7 @@ mod keyring;
 pub mod random;
 mod seal;
 pub mod tls;
+pub mod vault_key;
 pub mod x509;
 
 pub use aead::{Aad, Sealed};
