@@ -7,12 +7,14 @@
 #![forbid(unsafe_code)]
 
 mod columns;
+mod keys;
 mod postgres;
 mod records;
 mod sqlite;
 
 use async_trait::async_trait;
 pub use keyhold_crypto::Sealed;
+pub use keys::*;
 pub use postgres::PostgresStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
@@ -43,7 +45,7 @@ pub struct PageRequest {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: KeyStore + Send + Sync + 'static {
     // Instance metadata: the wrapped root key and keyring, the tenant, the CA.
     async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
     async fn put_meta(&self, key: &str, value: &[u8]) -> Result<()>;

@@ -2,6 +2,7 @@
 //! Writes go through the group-commit writer (`writer.rs`); reads use a small pool of connections,
 //! which WAL lets run beside the writer and which see only committed data.
 
+mod keys;
 mod management;
 mod rekey;
 mod secrets;
@@ -31,6 +32,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_resources.sql"),
     ),
     ("0004_agents", include_str!("../../migrations/sqlite/0004_agents.sql")),
+    ("0005_keys", include_str!("../../migrations/sqlite/0005_keys.sql")),
 ];
 const READERS: usize = 4;
 

@@ -14,12 +14,14 @@ use tokio_postgres::NoTls;
 
 mod deletion;
 mod identity;
+mod keys;
 mod management;
 mod rotation;
 mod versions;
 
 use deletion::*;
 use identity::*;
+use keys::*;
 use management::*;
 use rotation::*;
 use versions::*;
@@ -82,6 +84,9 @@ conformance!(
     concurrent_value_swaps_one_wins,
     meta_and_signing_key_compare_and_swap,
     try_lead_is_true_for_a_lone_node,
+    key_versions_latest_update_and_pages,
+    keys_soft_delete_recover_purge_restore,
+    key_policies_upsert,
 );
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,84 @@
+//! Key Vault keys: versions with their public JWK in the clear and their private key sealed, soft
+//! deletion, and rotation policies. A trait of its own that [`crate::Store`] requires, so every backend
+//! stores keys and the domain reaches them through the one `Arc<dyn Store>`.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use keyhold_crypto::Sealed;
+
+use crate::{PageRequest, Result};
+
+#[derive(Debug, Clone)]
+pub struct KeyVersionRecord {
+    pub vault: String,
+    pub name: String,
+    pub version: String,
+    /// `RSA` or `EC`.
+    pub kty: String,
+    /// The public members (`kty`, `n`/`e` or `crv`/`x`/`y`), as the domain encodes them.
+    pub public_jwk: serde_json::Value,
+    pub key_ops: Vec<String>,
+    /// PKCS#8 DER sealed with associated data `["key", vault, name, version]`.
+    pub private: Sealed,
+    pub enabled: bool,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub exportable: bool,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub created: i64,
+    pub updated: i64,
+    /// Insertion order; the paging cursor of version lists.
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedKeyRecord {
+    pub vault: String,
+    pub name: String,
+    pub deleted_date: i64,
+    pub scheduled_purge_date: i64,
+}
+
+/// A key's rotation policy, as the domain's JSON (`lifetimeActions`, `attributes`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyPolicyRecord {
+    pub vault: String,
+    pub name: String,
+    pub policy: serde_json::Value,
+    pub created: i64,
+    pub updated: i64,
+}
+
+pub type DeletedKey = (DeletedKeyRecord, KeyVersionRecord);
+
+/// Reads of live keys never return versions of a soft-deleted name.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// Adds a version; `Deleted` if the name is soft-deleted.
+    async fn put_key_version(&self, k: &KeyVersionRecord) -> Result<()>;
+    /// Replaces the metadata (attributes, `key_ops`, tags; not the key) of an existing live version.
+    async fn update_key_version(&self, k: &KeyVersionRecord) -> Result<()>;
+    /// The given version, or the latest when `version` is `None`.
+    async fn key_version(&self, vault: &str, name: &str, version: Option<&str>) -> Result<Option<KeyVersionRecord>>;
+    /// Latest version of each live key, by name.
+    async fn list_keys(&self, vault: &str, page: &PageRequest) -> Result<Vec<KeyVersionRecord>>;
+    /// Versions of one live key, oldest first; `after` is a sequence number.
+    async fn list_key_versions(&self, vault: &str, name: &str, page: &PageRequest) -> Result<Vec<KeyVersionRecord>>;
+    /// Soft-deletes a live key; `NotFound` if there is none.
+    async fn delete_key(&self, d: &DeletedKeyRecord) -> Result<()>;
+    async fn deleted_key(&self, vault: &str, name: &str) -> Result<Option<DeletedKey>>;
+    async fn list_deleted_keys(&self, vault: &str, page: &PageRequest) -> Result<Vec<DeletedKey>>;
+    async fn recover_key(&self, vault: &str, name: &str) -> Result<()>;
+    /// Removes a soft-deleted key, its versions and its policy for good.
+    async fn purge_key(&self, vault: &str, name: &str) -> Result<()>;
+    /// Restores versions as a new live key; `Exists` / `Deleted` if the name is taken.
+    async fn restore_key(&self, versions: &[KeyVersionRecord]) -> Result<()>;
+    /// Soft-deleted keys whose purge date has passed.
+    async fn purgeable_keys(&self, now: i64) -> Result<Vec<(String, String)>>;
+    /// Inserts or replaces a key's rotation policy.
+    async fn put_key_policy(&self, p: &KeyPolicyRecord) -> Result<()>;
+    async fn key_policy(&self, vault: &str, name: &str) -> Result<Option<KeyPolicyRecord>>;
+    /// Every rotation policy of a live key, for the rotation job.
+    async fn key_policies(&self) -> Result<Vec<KeyPolicyRecord>>;
+}
