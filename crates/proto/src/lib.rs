@@ -4,4 +4,5 @@
 
 pub mod entra;
 pub mod error;
+pub mod keys;
 pub mod keyvault;

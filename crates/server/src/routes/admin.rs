@@ -92,6 +92,11 @@ async fn put_vault(
             application_id: None,
             permissions: Permissions {
                 secrets: everything,
+                keys: keyhold_core::authz::KEY_PERMISSIONS
+                    .iter()
+                    .filter(|p| **p != "all")
+                    .map(|p| p.to_string())
+                    .collect(),
                 ..Default::default()
             },
         };
