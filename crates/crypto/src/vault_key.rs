@@ -490,6 +490,27 @@ impl PublicKey {
         }
     }
 
+    /// SubjectPublicKeyInfo DER, for `keyvault key download`.
+    pub fn spki_der(&self) -> Result<Vec<u8>, KeyError> {
+        match self {
+            Self::Rsa { n, e } => {
+                let components = PublicKeyComponents {
+                    n: n.as_slice(),
+                    e: e.as_slice(),
+                };
+                Ok(components.as_der().map_err(|_| KeyError::Failed)?.as_ref().to_vec())
+            }
+            Self::Ec { curve, x, y } => {
+                let mut point = vec![4u8];
+                point.extend_from_slice(x);
+                point.extend_from_slice(y);
+                let parsed = signature::ParsedPublicKey::new(curve.verification(), &point)
+                    .map_err(|_| KeyError::InvalidKey("the EC point is not on its curve"))?;
+                Ok(parsed.as_der().map_err(|_| KeyError::Failed)?.as_ref().to_vec())
+            }
+        }
+    }
+
     /// Encrypts (or wraps) with an RSA public key.
     pub fn encrypt(&self, alg: EncAlg, plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
         let Self::Rsa { n, e } = self else {
