@@ -81,4 +81,11 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn key_policy(&self, vault: &str, name: &str) -> Result<Option<KeyPolicyRecord>>;
     /// Every rotation policy of a live key, for the rotation job.
     async fn key_policies(&self) -> Result<Vec<KeyPolicyRecord>>;
+
+    // Data-key rotation, over every version live or soft-deleted (as for secrets).
+    /// Up to `limit` key versions with `seq > after_seq` whose private key is sealed under a data key
+    /// other than `key_id`, by `seq`.
+    async fn key_versions_not_under(&self, key_id: u32, after_seq: i64, limit: u32) -> Result<Vec<KeyVersionRecord>>;
+    /// Compare-and-swap of one version's sealed private key, by `seq`.
+    async fn replace_key_private(&self, seq: i64, old: &Sealed, new: &Sealed) -> Result<bool>;
 }

@@ -368,4 +368,27 @@ impl KeyStore for PostgresStore {
         .await?;
         rows.iter().map(policy_row).collect()
     }
+
+    async fn key_versions_not_under(&self, key_id: u32, after_seq: i64, limit: u32) -> Result<Vec<KeyVersionRecord>> {
+        let rows = query(
+            &self.client().await?,
+            &format!(
+                "SELECT {COLS} FROM key_versions s WHERE s.seq > $2 AND substring(s.private from 2 for 4) <> $1
+                 ORDER BY s.seq LIMIT $3"
+            ),
+            &[&key_id.to_be_bytes().as_slice(), &after_seq, &i64::from(limit)],
+        )
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
+    async fn replace_key_private(&self, seq: i64, old: &Sealed, new: &Sealed) -> Result<bool> {
+        let n = execute(
+            &self.client().await?,
+            "UPDATE key_versions SET private = $3 WHERE seq = $1 AND private = $2",
+            &[&seq, &old.as_bytes(), &new.as_bytes()],
+        )
+        .await?;
+        Ok(n == 1)
+    }
 }

@@ -383,4 +383,28 @@ impl KeyStore for SqliteStore {
         })
         .await
     }
+
+    async fn key_versions_not_under(&self, key_id: u32, after_seq: i64, limit: u32) -> Result<Vec<KeyVersionRecord>> {
+        self.read(move |c| {
+            many(
+                c,
+                &format!("SELECT {COLS} FROM key_versions s WHERE seq > ?2 AND substr(private, 2, 4) <> ?1 ORDER BY seq LIMIT ?3"),
+                params![key_id.to_be_bytes().to_vec(), after_seq, limit],
+            )
+        })
+        .await
+    }
+
+    async fn replace_key_private(&self, seq: i64, old: &Sealed, new: &Sealed) -> Result<bool> {
+        let (old, new) = (old.as_bytes().to_vec(), new.as_bytes().to_vec());
+        self.write(move |c| {
+            c.execute(
+                "UPDATE key_versions SET private = ?3 WHERE seq = ?1 AND private = ?2",
+                params![seq, old, new],
+            )
+            .map(|n| n == 1)
+            .map_err(db_err)
+        })
+        .await
+    }
 }

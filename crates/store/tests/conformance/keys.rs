@@ -185,3 +185,29 @@ pub(crate) async fn key_policies_upsert(s: Arc<dyn Store>) {
     );
     assert!(s.key_policies().await.unwrap().is_empty());
 }
+
+pub(crate) async fn key_private_keys_reseal_by_compare_and_swap(s: Arc<dyn Store>) {
+    let old_ring = Keyring::generate().unwrap();
+    s.put_key_version(&key(&old_ring, VAULT, "k", "v1")).await.unwrap();
+    s.put_key_version(&key(&old_ring, VAULT, "k", "v2")).await.unwrap();
+    s.delete_key(&key_deletion(VAULT, "k", 2_000_000_000)).await.unwrap();
+    let stale = s.key_versions_not_under(u32::MAX, 0, 10).await.unwrap();
+    assert_eq!(key_versions(&stale), ["v1", "v2"], "deleted versions are re-sealed too");
+    let first = &stale[0];
+    let other = key(&old_ring, VAULT, "k", "v1").private;
+    assert!(
+        !s.replace_key_private(first.seq, &other, &other).await.unwrap(),
+        "a changed value is not overwritten"
+    );
+    let new = key(&old_ring, VAULT, "k", "v1").private;
+    assert!(s.replace_key_private(first.seq, &first.private, &new).await.unwrap());
+    let key_id = first.private.key_id().unwrap();
+    assert_eq!(s.key_versions_not_under(key_id, 0, 10).await.unwrap().len(), 0);
+    assert_eq!(
+        s.key_versions_not_under(key_id.wrapping_add(1), first.seq, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

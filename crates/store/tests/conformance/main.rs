@@ -87,6 +87,7 @@ conformance!(
     key_versions_latest_update_and_pages,
     keys_soft_delete_recover_purge_restore,
     key_policies_upsert,
+    key_private_keys_reseal_by_compare_and_swap,
 );
 
 // ---------------------------------------------------------------------------------------------------
