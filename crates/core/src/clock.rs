@@ -29,3 +29,21 @@ impl Clock for SystemClock {
             .unwrap_or(0)
     }
 }
+
+/// Unix seconds as RFC 3339 (`2026-01-02T03:04:05Z`), the one spelling of a time in Azure's bodies,
+/// audit records and error bodies; out-of-range times become an empty string rather than an error,
+/// since a timestamp is never worth failing a response for.
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// The current wall-clock time in RFC 3339, with its fraction of a second (audit records are ordered
+/// by it within a second).
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -30,6 +30,15 @@ pub enum AuthError {
     /// An agent's enrolment or assertion was refused.
     #[error("agent authentication failed: {0}")]
     InvalidAgent(String),
+    /// Revoking an agent that is not enrolled (or was revoked already).
+    #[error("agent authentication failed: unknown or already revoked agent")]
+    UnknownAgent,
+    /// A caller other than the admin principal on the admin API.
+    #[error("The client with object id '{0}' does not have authorization to perform keyhold admin operations.")]
+    NotAdmin(String),
+    /// A refused admin request: a bad display name, or the admin deleting itself.
+    #[error("{0}")]
+    BadParameter(String),
     /// A managed-identity request named an identity this host does not have.
     #[error("Identity not found")]
     IdentityNotFound,

@@ -44,6 +44,14 @@ pub struct CoreConfig {
 }
 
 impl CoreConfig {
+    /// `https://<vault>.<dns-suffix>[:port]/`: a vault's data-plane URI, the same in every body.
+    pub fn vault_uri(&self, vault: &str) -> String {
+        format!(
+            "https://{vault}.{}/",
+            self.vault_resource.trim_start_matches("https://")
+        )
+    }
+
     /// The origin to name in documents and accept in assertion audiences for a request addressed to
     /// `requested`: itself when it is one of ours (the public origin, or this node's on loopback),
     /// else the public origin. A `Host` header is the client's word, so it never picks a foreign one.
@@ -60,6 +68,17 @@ impl CoreConfig {
             requested
         } else {
             self.public_url.clone()
+        }
+    }
+}
+
+impl Keyhold {
+    /// The admin API's one rule until RBAC covers it: only the admin principal may call it.
+    pub fn require_admin(&self, caller: &authz::Caller) -> Result<(), AuthError> {
+        if caller.oid == self.admin_object_id {
+            Ok(())
+        } else {
+            Err(AuthError::NotAdmin(caller.oid.clone()))
         }
     }
 }

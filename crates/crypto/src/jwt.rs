@@ -196,7 +196,7 @@ impl PublicKey {
             .map_err(|_| CryptoError::Malformed)?;
         // SPKI DER -> PKCS#1 via x509-parser, so that one form is kept.
         let spki = parsed.as_der().map_err(|_| CryptoError::Malformed)?;
-        crate::x509::pkcs1_from_spki(spki.as_ref()).map(Self::from_pkcs1)
+        crate::spki::pkcs1_from_spki(spki.as_ref()).map(Self::from_pkcs1)
     }
 }
 

@@ -12,6 +12,7 @@ pub mod jwt;
 mod keyring;
 pub mod random;
 mod seal;
+mod spki;
 pub mod tls;
 pub mod vault_key;
 pub mod x509;

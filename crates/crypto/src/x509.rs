@@ -49,9 +49,3 @@ fn pkcs1_of(cert: &X509Certificate<'_>) -> Result<Vec<u8>, CryptoError> {
     }
     Ok(spki.subject_public_key.data.to_vec())
 }
-
-/// The PKCS#1 key inside a SubjectPublicKeyInfo.
-pub(crate) fn pkcs1_from_spki(spki: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let (_, info) = SubjectPublicKeyInfo::from_der(spki).map_err(|_| CryptoError::Malformed)?;
-    Ok(info.subject_public_key.data.to_vec())
-}

@@ -2,7 +2,11 @@
 //! error envelopes. Serde shapes only: no behaviour, no I/O, and never a database row.
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod arm;
+pub mod data_dir;
 pub mod entra;
 pub mod error;
 pub mod keys;
 pub mod keyvault;
+pub mod managed_identity;

@@ -8,7 +8,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use keyhold_core::{AuthError, VaultError, identity::TokenError, management::ArmError, seal::SealError};
-use keyhold_proto::error::{ErrorBody, OAuthErrorBody};
+use keyhold_proto::{
+    error::{ErrorBody, OAuthErrorBody},
+    managed_identity::{AppServiceError, ImdsError},
+};
 
 /// Errors of the vault data plane and the admin API.
 #[derive(Debug)]
@@ -18,10 +21,6 @@ pub enum ApiError {
     Unauthorized {
         challenge: String,
         reason: Option<TokenError>,
-    },
-    /// A valid caller without the right: 403 naming the caller.
-    Forbidden {
-        message: String,
     },
     /// A request the router does not know.
     NotFound {
@@ -36,6 +35,18 @@ pub enum ApiError {
         challenge: String,
         reason: Option<TokenError>,
     },
+    /// Identity failures on the admin and agent APIs (service principals, join tokens, revocation),
+    /// in Key Vault's body; the token endpoint has [`OAuthError`] instead.
+    Auth(AuthError),
+    /// A failure of the server itself (not of the request): a 500 with only a request id; the detail
+    /// goes to the log.
+    Internal(String),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
+    }
 }
 
 impl From<ArmError> for ApiError {
@@ -115,7 +126,6 @@ impl IntoResponse for ApiError {
                 }
                 resp
             }
-            ApiError::Forbidden { message } => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", message)),
             ApiError::ArmUnauthorized { challenge, reason } => {
                 let (code, message) = match reason {
                     None => (
@@ -145,7 +155,46 @@ impl IntoResponse for ApiError {
             ApiError::Vault(e) => vault_error(e),
             ApiError::Arm(e) => arm_error(e),
             ApiError::Seal(e) => seal_error(e),
+            ApiError::Auth(e) => auth_error(e),
+            ApiError::Internal(detail) => internal(&detail),
         }
+    }
+}
+
+/// Identity errors on keyhold's admin and agent APIs. Exhaustive, so a throttle stays a 429 and a
+/// store failure a 500 with a request id, whatever route it comes from.
+fn auth_error(e: AuthError) -> Response {
+    let msg = e.to_string();
+    match e {
+        AuthError::UnknownTenant(t) => body(
+            StatusCode::NOT_FOUND,
+            ErrorBody::new("NotFound", format!("Tenant '{t}' not found.")),
+        ),
+        AuthError::UnknownClient(id) => body(
+            StatusCode::NOT_FOUND,
+            ErrorBody::new("NotFound", format!("Service principal '{id}' was not found.")),
+        ),
+        AuthError::UnknownAgent | AuthError::IdentityNotFound => {
+            body(StatusCode::NOT_FOUND, ErrorBody::new("NotFound", msg))
+        }
+        AuthError::InvalidAssertion(why) => body(StatusCode::BAD_REQUEST, ErrorBody::new("BadParameter", why)),
+        AuthError::MissingCredential
+        | AuthError::MissingParameter(_)
+        | AuthError::UnsupportedGrant(_)
+        | AuthError::InvalidScope(_)
+        | AuthError::UnknownResource(_)
+        | AuthError::BadParameter(_) => body(StatusCode::BAD_REQUEST, ErrorBody::new("BadParameter", msg)),
+        AuthError::InvalidSecret | AuthError::InvalidAgent(_) => {
+            body(StatusCode::UNAUTHORIZED, ErrorBody::new("Unauthorized", msg))
+        }
+        AuthError::NotAdmin(_) => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", msg)),
+        AuthError::Throttled { retry_after_secs } => {
+            let mut resp = body(StatusCode::TOO_MANY_REQUESTS, ErrorBody::new("Throttled", msg));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            resp
+        }
+        AuthError::Internal(detail) => internal(&detail),
     }
 }
 
@@ -157,6 +206,7 @@ fn seal_error(e: SealError) -> Response {
     };
     let (status, code) = match e {
         SealError::Store(inner) => return internal(&inner.to_string()),
+        SealError::Internal(detail) => return internal(&detail),
         SealError::NotInitialized => (StatusCode::BAD_REQUEST, "NotInitialized"),
         SealError::AlreadyInitialized => (StatusCode::CONFLICT, "AlreadyInitialized"),
         SealError::WrongKey => (StatusCode::BAD_REQUEST, "WrongUnsealKey"),
@@ -215,18 +265,19 @@ fn vault_error(e: VaultError) -> Response {
 
 fn arm_error(e: ArmError) -> Response {
     let msg = e.to_string();
-    let (status, code) = match &e {
+    let (status, code) = match e {
         ArmError::AuthorizationFailed { .. } => (StatusCode::FORBIDDEN, "AuthorizationFailed"),
         ArmError::LinkedAuthorizationFailed { .. } => (StatusCode::FORBIDDEN, "LinkedAuthorizationFailed"),
         ArmError::ResourceGroupNotFound(_) => (StatusCode::NOT_FOUND, "ResourceGroupNotFound"),
         ArmError::ResourceNotFound { .. } => (StatusCode::NOT_FOUND, "ResourceNotFound"),
         ArmError::VaultAlreadyExists(_) => (StatusCode::CONFLICT, "VaultAlreadyExists"),
         ArmError::VaultDeletedConflict(_) => (StatusCode::CONFLICT, "ConflictError"),
-        ArmError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
+        ArmError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
         ArmError::RoleAssignmentExists => (StatusCode::CONFLICT, "RoleAssignmentExists"),
         ArmError::RoleDefinitionDoesNotExist(_) => (StatusCode::BAD_REQUEST, "RoleDefinitionDoesNotExist"),
         ArmError::PurgeProtected(_) => (StatusCode::CONFLICT, "Conflict"),
-        ArmError::Internal(detail) => return internal(detail),
+        ArmError::Vault(inner) => return vault_error(inner),
+        ArmError::Internal(detail) => return internal(&detail),
     };
     body(status, ErrorBody::new(code, msg))
 }
@@ -301,6 +352,9 @@ impl IntoResponse for OAuthError {
             ),
             AuthError::IdentityNotFound => (StatusCode::BAD_REQUEST, "invalid_request", 90002, "Identity not found.".into()),
             AuthError::InvalidAgent(why) => (StatusCode::UNAUTHORIZED, "invalid_client", 700027, format!("Agent authentication failed: {why}.")),
+            AuthError::UnknownAgent => (StatusCode::UNAUTHORIZED, "invalid_client", 700027, "Agent authentication failed: unknown or already revoked agent.".into()),
+            AuthError::BadParameter(why) => (StatusCode::BAD_REQUEST, "invalid_request", 900144, why.clone()),
+            AuthError::NotAdmin(_) => (StatusCode::FORBIDDEN, "unauthorized_client", 700016, self.error.to_string()),
             AuthError::Internal(detail) => {
                 tracing::error!(detail, "token endpoint internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033, "An internal error occurred.".into())
@@ -311,7 +365,7 @@ impl IntoResponse for OAuthError {
             error: code.into(),
             error_description: format!("AADSTS{aadsts}: {description} Trace ID: {trace_id}"),
             error_codes: vec![aadsts],
-            timestamp: now_rfc3339(),
+            timestamp: keyhold_core::clock::now_rfc3339(),
             correlation_id: keyhold_crypto::random::guid(),
             trace_id,
             error_uri: String::new(),
@@ -361,29 +415,7 @@ impl MiError {
                 "not_found",
                 "No such managed-identity endpoint.".to_owned(),
             ),
-            MiError::Auth(AuthError::IdentityNotFound) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Identity not found".to_owned(),
-            ),
-            MiError::Auth(AuthError::InvalidAgent(why)) => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                format!("Agent authentication failed: {why}."),
-            ),
-            MiError::Auth(AuthError::UnknownResource(r)) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_resource",
-                format!("AADSTS500011: The resource principal named {r} was not found in the tenant."),
-            ),
-            MiError::Auth(other) => {
-                tracing::error!(error = %other, "managed identity token failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "An internal error occurred.".to_owned(),
-                )
-            }
+            MiError::Auth(e) => mi_auth_error(e),
         }
     }
 
@@ -391,13 +423,58 @@ impl MiError {
     /// `message`, which MSAL Python's App Service path reads to tell the user what went wrong.
     pub fn into_app_service_response(self) -> Response {
         let (status, error, description) = self.classify();
-        let body = serde_json::json!({
-            "error": error,
-            "error_description": description,
-            "statusCode": status.as_u16(),
-            "message": description,
-        });
+        let body = AppServiceError {
+            error: error.into(),
+            error_description: description.clone(),
+            status_code: status.as_u16(),
+            message: description,
+        };
         (status, Json(body)).into_response()
+    }
+}
+
+/// Identity errors on the managed-identity protocols, as OAuth2 codes in IMDS's body. Exhaustive: a
+/// refused credential is a 4xx, a throttle a 429, and only the server's own failure a 500 (with a
+/// request id; the detail goes to the log).
+fn mi_auth_error(e: AuthError) -> (StatusCode, &'static str, String) {
+    let msg = e.to_string();
+    match e {
+        AuthError::IdentityNotFound => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Identity not found".to_owned(),
+        ),
+        AuthError::InvalidAgent(why) => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            format!("Agent authentication failed: {why}."),
+        ),
+        AuthError::UnknownResource(r) => (
+            StatusCode::BAD_REQUEST,
+            "invalid_resource",
+            format!("AADSTS500011: The resource principal named {r} was not found in the tenant."),
+        ),
+        AuthError::UnknownAgent | AuthError::InvalidSecret | AuthError::InvalidAssertion(_) => {
+            (StatusCode::UNAUTHORIZED, "invalid_client", msg)
+        }
+        AuthError::UnknownTenant(_)
+        | AuthError::UnknownClient(_)
+        | AuthError::MissingCredential
+        | AuthError::MissingParameter(_)
+        | AuthError::UnsupportedGrant(_)
+        | AuthError::InvalidScope(_)
+        | AuthError::BadParameter(_) => (StatusCode::BAD_REQUEST, "invalid_request", msg),
+        AuthError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", msg),
+        AuthError::NotAdmin(_) => (StatusCode::FORBIDDEN, "unauthorized_client", msg),
+        AuthError::Internal(detail) => {
+            let request_id = keyhold_crypto::random::guid();
+            tracing::error!(%request_id, detail, "managed identity token failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                format!("An internal error occurred. Request id: {request_id}"),
+            )
+        }
     }
 }
 
@@ -405,16 +482,88 @@ impl IntoResponse for MiError {
     /// IMDS's body, exactly: `error` and `error_description`.
     fn into_response(self) -> Response {
         let (status, error, description) = self.classify();
-        (
-            status,
-            Json(serde_json::json!({ "error": error, "error_description": description })),
-        )
-            .into_response()
+        let body = ImdsError {
+            error: error.into(),
+            error_description: description,
+        };
+        (status, Json(body)).into_response()
     }
 }
 
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    async fn parts(resp: Response) -> (StatusCode, Option<String>, serde_json::Value) {
+        let status = resp.status();
+        let retry = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+            .await
+            .unwrap_or_default();
+        (status, retry, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn a_throttled_admin_request_is_429_with_retry_after_not_500() {
+        let (status, retry, body) =
+            parts(ApiError::from(AuthError::Throttled { retry_after_secs: 7 }).into_response()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry.as_deref(), Some("7"));
+        assert_eq!(body["error"]["code"], "Throttled");
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_is_a_500_with_a_request_id_on_every_surface() {
+        let store = || "storage: connection reset".to_owned();
+        let responses = [
+            ApiError::from(AuthError::Internal(store())).into_response(),
+            ApiError::from(VaultError::Internal(store())).into_response(),
+            ApiError::from(ArmError::Internal(store())).into_response(),
+            ApiError::from(ArmError::from(VaultError::Internal(store()))).into_response(),
+            ApiError::from(SealError::Internal(store())).into_response(),
+            ApiError::Internal(store()).into_response(),
+        ];
+        for resp in responses {
+            let (status, _, body) = parts(resp).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.starts_with("Internal error. Request id: "), "{message}");
+            assert!(
+                !message.contains("connection reset"),
+                "details stay in the log: {message}"
+            );
+        }
+        let (status, _, body) = parts(MiError::from(AuthError::Internal(store())).into_response()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let description = body["error_description"].as_str().unwrap_or_default();
+        assert!(description.contains("Request id: "), "{description}");
+        assert!(!description.contains("connection reset"), "{description}");
+    }
+
+    #[tokio::test]
+    async fn agent_errors_keep_their_statuses() {
+        let (status, _, _) = parts(ApiError::from(AuthError::UnknownAgent).into_response()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "revoking an unknown agent");
+        let (status, _, _) =
+            parts(ApiError::from(AuthError::UnknownResource("/subscriptions/x".into())).into_response()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a join token for a missing resource");
+        let (status, _, body) =
+            parts(MiError::from(AuthError::Throttled { retry_after_secs: 3 }).into_response()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    }
+
+    #[tokio::test]
+    async fn an_arm_request_refused_by_a_data_plane_rule_keeps_its_status() {
+        let (status, _, body) = parts(ApiError::from(ArmError::from(VaultError::PurgeProtected)).into_response()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let (status, _, body) =
+            parts(ApiError::from(ArmError::from(VaultError::BadParameter("x".into()))).into_response()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "BadRequest");
+    }
 }

@@ -12,20 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ServeError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StateFile {
-    pub pid: u32,
-    pub listen: String,
-    pub mi_listen: String,
-    /// The service's public origin (`--public-url`): token issuer and management audience.
-    pub url: String,
-    /// This node's own HTTPS origin, for clients that must reach this node (the operator CLI).
-    #[serde(default)]
-    pub node_url: String,
-    pub tenant_id: String,
-    pub dns_suffix: String,
-    pub vault_resource: String,
-}
+pub use keyhold_proto::data_dir::StateFile;
 
 /// What `keyhold env` needs to point workloads at this host's managed-identity endpoints (0600: the
 /// header is a secret).

@@ -9,11 +9,11 @@ use axum::{
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::get,
 };
 use keyhold_core::{Bootstrap, CoreConfig, audit::AuditLog, clock::SystemClock, identity::IdentitySelector};
 use keyhold_crypto::RootKey;
-use keyhold_proto::error::ErrorBody;
+use keyhold_proto::{admin::Health, error::ErrorBody};
 use keyhold_store::Store;
 use secrecy::ExposeSecret;
 use tokio::sync::{Mutex, OnceCell, watch};
@@ -163,10 +163,7 @@ impl Node {
 
     /// The HTTPS application behind the seal gate, with the sys API always reachable.
     pub fn https_router(self: &Arc<Self>) -> Router {
-        Router::new()
-            .route("/keyhold/v1/sys/seal-status", get(sys::status))
-            .route("/keyhold/v1/sys/init", post(sys::init))
-            .route("/keyhold/v1/sys/unseal", post(sys::unseal))
+        sys::routes::<Node>()
             .route_layer(axum::middleware::from_fn_with_state(
                 self.audit.clone(),
                 crate::audit::record,
@@ -190,6 +187,28 @@ impl Node {
                 }
             })
             .with_state(self.clone())
+    }
+}
+
+impl sys::Sealable for Node {
+    fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    fn unsealer(&self) -> &keyhold_core::seal::Unsealer {
+        &self.unsealer
+    }
+
+    fn is_sealed(&self) -> bool {
+        Node::is_sealed(self)
+    }
+
+    fn leading(&self) -> Vec<String> {
+        self.leading.jobs().into_iter().map(str::to_owned).collect()
+    }
+
+    async fn unlock(&self, root: RootKey) -> Result<(), ServeError> {
+        Node::unlock(self, root).await
     }
 }
 
@@ -229,10 +248,17 @@ async fn readiness(State(node): State<Arc<Node>>) -> Response {
         Err(_) => problems.push("database not answering"),
     }
     if problems.is_empty() {
-        return Json(serde_json::json!({"status": "ready"})).into_response();
+        return Json(Health {
+            status: "ready".into(),
+            reasons: Vec::new(),
+        })
+        .into_response();
     }
     tracing::warn!(reasons = ?problems, "not ready");
-    let body = serde_json::json!({"status": "not ready", "reasons": problems});
+    let body = Health {
+        status: "not ready".into(),
+        reasons: problems.into_iter().map(str::to_owned).collect(),
+    };
     let mut resp = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -247,9 +273,7 @@ fn probe_audit(log: &AuditLog) -> bool {
         return false;
     }
     let entry = keyhold_core::audit::AuditEntry {
-        time: now
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        time: keyhold_core::clock::now_rfc3339(),
         request_id: keyhold_crypto::random::guid(),
         operation: "AuditLogWritable".into(),
         result: 200,

@@ -1,135 +1,108 @@
 //! The sys API, reachable sealed or not: seal status, initialisation (Shamir shares or a passphrase)
-//! and unsealing. Shares and passphrases pass through memory only.
+//! and unsealing. Shares and passphrases pass through memory only. It knows the node only through
+//! [`Sealable`], so the node (which mounts these routes) and the sys API do not depend on each other.
 
-use std::sync::Arc;
-
-use std::net::SocketAddr;
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use axum::{
-    Json,
+    Json, Router,
     extract::{ConnectInfo, State},
+    routing::{get, post},
 };
-use keyhold_core::seal::{self, SealError, SealInfo, Unsealed};
+use keyhold_core::{
+    clock::Clock,
+    seal::{self, InitRequest, Initialised, SealInfo, UnsealRequest, Unsealed, Unsealer},
+};
+use keyhold_crypto::RootKey;
+use keyhold_proto::admin::{InitBody, InitPassphrase, InitShamir, SealStatus, UnsealBody};
+use keyhold_store::Store;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
-use crate::{
-    error::{ApiError, bad_parameter},
-    extract::KvJson,
-    node::Node,
-};
+use crate::{ServeError, error::ApiError, extract::KvJson};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-pub(crate) async fn status(State(node): State<Arc<Node>>) -> Result<Json<Value>> {
-    let info = seal::info(&*node.store).await?;
-    let progress = node.unsealer.progress().await;
+/// What the sys API needs of a node.
+pub(crate) trait Sealable: Send + Sync + 'static {
+    fn store(&self) -> &dyn Store;
+    fn unsealer(&self) -> &Unsealer;
+    fn is_sealed(&self) -> bool;
+    /// The background jobs this node leads.
+    fn leading(&self) -> Vec<String>;
+    /// Opens the domain with the recovered root key and starts serving.
+    fn unlock(&self, root: RootKey) -> impl Future<Output = std::result::Result<(), ServeError>> + Send;
+}
+
+/// The three sys routes over node `N`.
+pub(crate) fn routes<N: Sealable>() -> Router<Arc<N>> {
+    Router::new()
+        .route("/keyhold/v1/sys/seal-status", get(status::<N>))
+        .route("/keyhold/v1/sys/init", post(init::<N>))
+        .route("/keyhold/v1/sys/unseal", post(unseal::<N>))
+}
+
+async fn status<N: Sealable>(State(node): State<Arc<N>>) -> Result<Json<SealStatus>> {
+    let info = seal::info(node.store()).await?;
     let (threshold, shares) = match &info {
         Some(SealInfo::Shamir { shares, threshold }) => (Some(*threshold), Some(*shares)),
         _ => (None, None),
     };
-    Ok(Json(json!({
-        "initialized": info.is_some(),
-        "sealed": node.is_sealed(),
-        "type": info.as_ref().map(SealInfo::kind),
-        "threshold": threshold,
-        "shares": shares,
-        "progress": progress,
-        // Background jobs (purge, reseal) this node runs; one node of a service leads each.
-        "leading": node.leading.jobs(),
-    })))
+    Ok(Json(SealStatus {
+        initialized: info.is_some(),
+        sealed: node.is_sealed(),
+        kind: info.as_ref().map(|i| i.kind().to_owned()),
+        threshold,
+        shares,
+        progress: node.unsealer().progress().await,
+        leading: node.leading(),
+    }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct InitBody {
-    #[serde(rename = "type")]
-    kind: String,
-    shares: Option<u8>,
-    threshold: Option<u8>,
-    passphrase: Option<String>,
-}
-
-pub(crate) async fn init(State(node): State<Arc<Node>>, KvJson(body): KvJson<InitBody>) -> Result<Json<Value>> {
-    match body.kind.as_str() {
-        "shamir" => {
-            let (Some(n), Some(k)) = (body.shares, body.threshold) else {
-                return Err(bad_parameter("shamir needs 'shares' and 'threshold'"));
-            };
-            let keys = seal::init_shamir(&*node.store, n, k).await?;
-            let keys: Vec<&str> = keys.iter().map(ExposeSecret::expose_secret).collect();
-            Ok(Json(
-                json!({ "keys": keys, "shares": n, "threshold": k, "sealed": true }),
-            ))
+async fn init<N: Sealable>(
+    State(node): State<Arc<N>>,
+    KvJson(body): KvJson<InitBody>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let req = InitRequest {
+        kind: body.kind,
+        shares: body.shares,
+        threshold: body.threshold,
+        passphrase: body.passphrase.map(SecretString::from),
+    };
+    match node.unsealer().initialise(node.store(), req).await? {
+        Initialised::Shares {
+            keys,
+            shares,
+            threshold,
+        } => Ok(Json(InitShamir {
+            keys: keys.iter().map(|k| k.expose_secret().to_owned()).collect(),
+            shares,
+            threshold,
+            sealed: true,
+        })
+        .into_response()),
+        Initialised::Root(root) => {
+            node.unlock(root).await.map_err(|e| ApiError::Internal(e.0))?;
+            Ok(Json(InitPassphrase { sealed: false }).into_response())
         }
-        "passphrase" => {
-            let pass = SecretString::from(body.passphrase.ok_or_else(|| bad_parameter("passphrase needed"))?);
-            if pass.expose_secret().chars().count() < 12 {
-                return Err(bad_parameter("the passphrase must be at least 12 characters"));
-            }
-            let root = node.unsealer.init_passphrase(&*node.store, pass).await?;
-            node.unlock(root)
-                .await
-                .map_err(|e| ApiError::Vault(keyhold_core::VaultError::Internal(e.0)))?;
-            Ok(Json(json!({ "sealed": false })))
-        }
-        other => Err(bad_parameter(format!(
-            "unknown seal type '{other}': use 'shamir' or 'passphrase' (the key-file seal is chosen with `keyhold serve --seal keyfile`)"
-        ))),
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UnsealBody {
-    key: Option<String>,
-    passphrase: Option<String>,
-}
-
-pub(crate) async fn unseal(
-    State(node): State<Arc<Node>>,
+async fn unseal<N: Sealable>(
+    State(node): State<Arc<N>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     KvJson(body): KvJson<UnsealBody>,
-) -> Result<Json<Value>> {
-    if !node.is_sealed() {
-        return status(State(node)).await;
-    }
-    let info = seal::info(&*node.store).await?.ok_or(SealError::NotInitialized)?;
-    let unsealer = &node.unsealer;
-    let root = match info {
-        SealInfo::Shamir { threshold, .. } => {
-            let share = SecretString::from(
-                body.key
-                    .ok_or_else(|| bad_parameter("'key' (one unseal share) is required"))?,
-            );
-            match unsealer.share(&*node.store, share, threshold).await? {
-                Unsealed::Root(root) => Some(root),
-                Unsealed::Progress => None,
-            }
+) -> Result<Json<SealStatus>> {
+    if node.is_sealed() {
+        let req = UnsealRequest {
+            key: body.key.map(SecretString::from),
+            passphrase: body.passphrase.map(SecretString::from),
+        };
+        let now = keyhold_core::clock::SystemClock.now();
+        let attempt = node.unsealer().attempt(node.store(), req, Some(peer.ip()), now).await?;
+        if let Unsealed::Root(root) = attempt {
+            node.unlock(root).await.map_err(|e| ApiError::Internal(e.0))?;
         }
-        SealInfo::Passphrase { params } => {
-            let pass = SecretString::from(
-                body.passphrase
-                    .ok_or_else(|| bad_parameter("'passphrase' is required"))?,
-            );
-            let now = keyhold_core::clock::Clock::now(&keyhold_core::clock::SystemClock);
-            Some(
-                unsealer
-                    .passphrase(&*node.store, params, pass, Some(peer.ip()), now)
-                    .await?,
-            )
-        }
-        SealInfo::Keyfile => {
-            return Err(bad_parameter(
-                "this keyhold uses the key-file seal; it unseals itself at start",
-            ));
-        }
-    };
-    if let Some(root) = root {
-        node.unlock(root)
-            .await
-            .map_err(|e| ApiError::Vault(keyhold_core::VaultError::Internal(e.0)))?;
     }
     status(State(node)).await
 }

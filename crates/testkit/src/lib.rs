@@ -20,21 +20,8 @@ use serde_json::Value;
 
 pub use postgres::{PostgresDatabase, tokio_postgres};
 
-/// `state.json` as the server writes it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct State {
-    pub pid: u32,
-    pub listen: String,
-    pub mi_listen: String,
-    /// The service's public origin (`--public-url`): token issuer and management audience.
-    pub url: String,
-    /// This node's own origin; requests of this kit go here.
-    #[serde(default)]
-    pub node_url: String,
-    pub tenant_id: String,
-    pub dns_suffix: String,
-    pub vault_resource: String,
-}
+/// `state.json` as the server writes it: the server's own type.
+pub use keyhold_proto::data_dir::StateFile as State;
 
 /// `admin.json`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -261,10 +248,24 @@ impl Server {
         body: Option<Value>,
     ) -> Result<(u16, Value)> {
         let sep = if path.contains('?') { '&' } else { '?' };
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}{sep}api-version=2023-07-01", self.base()))
-            .bearer_auth(token);
+        let url = format!("{}{path}{sep}api-version=2023-07-01", self.base());
+        self.call(method, &url, Some(token), body).await
+    }
+
+    /// One request to `url` (any host this kit's client resolves), with an optional bearer token and
+    /// JSON body: the status and the body as JSON (`null` when it is not JSON). The one way e2e tests
+    /// send a request, so none of them builds its own.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
+        let mut req = self.http.request(method, url);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }

@@ -150,7 +150,7 @@ impl Identity {
     pub async fn revoke_agent(&self, agent_id: &str) -> Result<(), AuthError> {
         match self.store.revoke_agent(agent_id, self.clock.now()).await {
             Ok(()) => Ok(()),
-            Err(keyhold_store::StoreError::NotFound) => Err(invalid("unknown or already revoked agent")),
+            Err(keyhold_store::StoreError::NotFound) => Err(AuthError::UnknownAgent),
             Err(e) => Err(e.into()),
         }
     }

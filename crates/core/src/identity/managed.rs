@@ -28,6 +28,26 @@ pub enum IdentitySelector {
     ResourceId(String),
 }
 
+impl IdentitySelector {
+    /// The one identity a request names: none is the system-assigned one; more than one is refused,
+    /// as every managed-identity protocol refuses it.
+    pub fn one_of(
+        client_id: Option<String>,
+        object_id: Option<String>,
+        resource_id: Option<String>,
+    ) -> Result<Self, AuthError> {
+        match (client_id, object_id, resource_id) {
+            (None, None, None) => Ok(Self::SystemAssigned),
+            (Some(c), None, None) => Ok(Self::ClientId(c)),
+            (None, Some(o), None) => Ok(Self::ObjectId(o)),
+            (None, None, Some(r)) => Ok(Self::ResourceId(r)),
+            _ => Err(AuthError::BadParameter(
+                "Only one of client_id, object_id or msi_res_id may be specified.".into(),
+            )),
+        }
+    }
+}
+
 /// Cached managed-identity tokens at most (identities × audiences; a few audiences each).
 const MAX_CACHED_TOKENS: usize = 50_000;
 

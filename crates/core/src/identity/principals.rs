@@ -27,7 +27,12 @@ impl std::fmt::Debug for NewServicePrincipal {
 const SECRET_LIFETIME_SECS: i64 = 2 * 365 * 24 * 3600;
 
 impl Identity {
+    /// Creates a service principal with one client secret. Entra's limit on display names: 1 to 256
+    /// characters, not all blank.
     pub async fn create_service_principal(&self, display_name: &str) -> Result<NewServicePrincipal, AuthError> {
+        if display_name.trim().is_empty() || display_name.len() > 256 {
+            return Err(AuthError::BadParameter("displayName must be 1-256 characters.".into()));
+        }
         let now = self.clock.now();
         let principal = PrincipalRecord {
             object_id: random::guid(),
@@ -106,9 +111,14 @@ impl Identity {
     }
 
     /// Deletes a service principal with its credentials. Tokens it already holds stay valid until they
-    /// expire, as in Entra.
-    pub async fn delete_service_principal(&self, id: &str) -> Result<PrincipalRecord, AuthError> {
+    /// expire, as in Entra. The caller cannot delete itself: the admin would lock itself out.
+    pub async fn delete_service_principal(&self, caller_oid: &str, id: &str) -> Result<PrincipalRecord, AuthError> {
         let p = self.service_principal(id).await?;
+        if p.object_id == caller_oid {
+            return Err(AuthError::BadParameter(
+                "The admin principal cannot delete itself.".into(),
+            ));
+        }
         self.store.delete_principal(&p.object_id).await?;
         Ok(p)
     }

@@ -2,7 +2,7 @@
 
 use keyhold_store::{ResourceGroupRecord, VaultRecord};
 
-use super::{ArmError, Management, bad_request};
+use super::{ArmError, Management, bad_request, normalize_location};
 use crate::{authz::Caller, secrets::Tags};
 
 /// Azure's rule: 1–90 characters of letters, digits, `_`, `-`, `.`, `(`, `)`, not ending in `.`.
@@ -124,13 +124,4 @@ impl Management {
             .filter(|v| super::vaults::group_of(v).eq_ignore_ascii_case(group))
             .collect())
     }
-}
-
-/// `West US` → `westus`, as ARM stores locations.
-pub fn normalize_location(location: &str) -> String {
-    location
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase()
 }

@@ -2,9 +2,11 @@
 //! soft delete, recover, purge) and role assignments. Every method authorizes its caller against the
 //! control-plane action first, deny by default.
 
+mod admin;
 mod assignments;
 mod groups;
 pub mod resources;
+mod subscription;
 mod vaults;
 
 use std::sync::Arc;
@@ -55,6 +57,9 @@ pub enum ArmError {
     RoleDefinitionDoesNotExist(String),
     #[error("Operation 'purge' is not allowed because purge protection is enabled for vault '{0}'.")]
     PurgeProtected(String),
+    /// A data-plane rule refused the request (or failed): Key Vault's code and status.
+    #[error(transparent)]
+    Vault(crate::VaultError),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -72,7 +77,22 @@ impl From<crate::VaultError> for ArmError {
                 code: "BadRequest",
                 message,
             },
-            other => Self::Internal(other.to_string()),
+            other @ (crate::VaultError::BadBackup
+            | crate::VaultError::SecretNotFound { .. }
+            | crate::VaultError::DeletedSecretNotFound { .. }
+            | crate::VaultError::DeletedButRecoverable { .. }
+            | crate::VaultError::AlreadyExists { .. }
+            | crate::VaultError::KeyNotFound { .. }
+            | crate::VaultError::DeletedKeyNotFound { .. }
+            | crate::VaultError::KeyDeletedButRecoverable { .. }
+            | crate::VaultError::KeyAlreadyExists { .. }
+            | crate::VaultError::KeyOperationForbidden(_)
+            | crate::VaultError::Disabled
+            | crate::VaultError::Forbidden { .. }
+            | crate::VaultError::PurgeProtected
+            | crate::VaultError::VaultNotFound(_)
+            | crate::VaultError::Integrity
+            | crate::VaultError::Internal(_)) => Self::Vault(other),
         }
     }
 }
@@ -114,6 +134,15 @@ pub(crate) fn validate_tags(tags: Option<&crate::secrets::Tags>) -> Result<(), A
         }
     }
     Ok(())
+}
+
+/// `West US` → `westus`, as ARM stores locations.
+pub fn normalize_location(location: &str) -> String {
+    location
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// The resource group of what keyhold creates for itself (its host, vaults made through the admin API).

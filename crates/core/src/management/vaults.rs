@@ -4,7 +4,7 @@
 use keyhold_store::VaultRecord;
 use serde::{Deserialize, Serialize};
 
-use super::{ArmError, Management, bad_request, groups::normalize_location};
+use super::{ArmError, Management, bad_request, normalize_location};
 use crate::{
     authz::{AccessPolicy, CERTIFICATE_PERMISSIONS, Caller, KEY_PERMISSIONS, SECRET_PERMISSIONS},
     secrets::Tags,

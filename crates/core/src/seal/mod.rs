@@ -2,8 +2,10 @@
 //! recovering the root key from an unseal key. Nothing here serves requests; the server decides when
 //! to call it (at start for the key file or a configured passphrase, through its sys API otherwise).
 
+mod requests;
 mod unsealer;
 
+pub use requests::{InitRequest, Initialised, UnsealRequest};
 pub use unsealer::{Source, Unsealed, Unsealer};
 
 use keyhold_crypto::{PassphraseParams, RootKey, Sealed, UnsealKey};
@@ -52,13 +54,21 @@ pub enum SealError {
     Throttled { retry_after_secs: u64 },
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// A failure of keyhold itself (key generation, a corrupt stored seal record): not the caller's.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl From<keyhold_crypto::CryptoError> for SealError {
     fn from(e: keyhold_crypto::CryptoError) -> Self {
         match e {
             keyhold_crypto::CryptoError::Integrity => Self::WrongKey,
-            other => Self::BadInput(other.to_string()),
+            e @ (keyhold_crypto::CryptoError::Malformed
+            | keyhold_crypto::CryptoError::UnknownKey(_)
+            | keyhold_crypto::CryptoError::KeyGen
+            | keyhold_crypto::CryptoError::Signing
+            | keyhold_crypto::CryptoError::Certificate(_)
+            | keyhold_crypto::CryptoError::Seal(_)) => Self::Internal(e.to_string()),
         }
     }
 }
@@ -68,14 +78,14 @@ pub async fn info(store: &dyn Store) -> Result<Option<SealInfo>, SealError> {
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| SealError::BadInput(e.to_string())),
+            .map_err(|e| SealError::Internal(format!("stored seal record: {e}"))),
     }
 }
 
 /// Records a new root key wrapped by `key`, and the seal kind. Refuses if another node or an earlier
 /// start initialised first.
 async fn initialise(store: &dyn Store, key: &UnsealKey, info: &SealInfo) -> Result<RootKey, SealError> {
-    let json = serde_json::to_vec(info).map_err(|e| SealError::BadInput(e.to_string()))?;
+    let json = serde_json::to_vec(info).map_err(|e| SealError::Internal(e.to_string()))?;
     if store.put_meta_if_absent("seal", &json).await? != json {
         return Err(SealError::AlreadyInitialized);
     }
@@ -111,6 +121,6 @@ pub async fn init_shamir(store: &dyn Store, shares: u8, threshold: u8) -> Result
 /// The root key, if `key` is the one it was wrapped with.
 pub async fn unseal(store: &dyn Store, key: &UnsealKey) -> Result<RootKey, SealError> {
     let wrapped = store.meta("root_key").await?.ok_or(SealError::NotInitialized)?;
-    let sealed = Sealed::from_stored(wrapped).map_err(|e| SealError::BadInput(e.to_string()))?;
+    let sealed = Sealed::from_stored(wrapped).map_err(|e| SealError::Internal(format!("stored root key: {e}")))?;
     Ok(key.unwrap_root(&sealed)?)
 }

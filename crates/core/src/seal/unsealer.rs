@@ -65,7 +65,7 @@ impl Unsealer {
             .map_err(|_| SealError::Busy { retry_after_secs: 2 })?;
         tokio::task::spawn_blocking(move || UnsealKey::from_passphrase(&passphrase, &params))
             .await
-            .map_err(|e| SealError::BadInput(e.to_string()))?
+            .map_err(|e| SealError::Internal(e.to_string()))?
             .map_err(SealError::from)
     }
 
@@ -124,7 +124,7 @@ impl Unsealer {
             return Ok(Unsealed::Progress);
         }
         let wrapped = store.meta("root_key").await?.ok_or(SealError::NotInitialized)?;
-        let sealed = Sealed::from_stored(wrapped).map_err(|e| SealError::BadInput(e.to_string()))?;
+        let sealed = Sealed::from_stored(wrapped).map_err(|e| SealError::Internal(format!("stored root key: {e}")))?;
         let newest = shares.len() - 1;
         // Every k-subset that contains the newest share: the others were tried before it came.
         for mut pick in subsets(newest, k - 1) {

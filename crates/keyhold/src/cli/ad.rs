@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::{
     output::OutputArgs,
-    rest::HttpError,
-    session::{Conn, Session, write_private},
+    principal,
+    session::{Conn, write_private},
 };
 
 #[derive(Debug, Args)]
@@ -134,42 +134,20 @@ pub async fn run(args: AdArgs, out: &OutputArgs) -> anyhow::Result<()> {
             }
             Value::Array(items)
         }
-        SpCommand::Show(sp) => show(&s, &sp.id).await?,
-        SpCommand::Delete(sp) => s.mgmt(Method::DELETE, &sp_path(&sp.id), None).await?,
+        SpCommand::Show(sp) => principal::show(&s, &sp.id).await?,
+        SpCommand::Delete(sp) => s.mgmt(Method::DELETE, &principal::sp_path(&sp.id), None).await?,
         SpCommand::Credential {
             command: CredentialCommand::Reset(sp),
         } => {
-            s.mgmt(Method::POST, &format!("{}/credentials/reset", sp_path(&sp.id)), None)
-                .await?
+            s.mgmt(
+                Method::POST,
+                &format!("{}/credentials/reset", principal::sp_path(&sp.id)),
+                None,
+            )
+            .await?
         }
     };
     out.print(result)
-}
-
-fn sp_path(id: &str) -> String {
-    format!(
-        "/keyhold/v1/servicePrincipals/{}",
-        url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-    )
-}
-
-async fn show(s: &Session, id: &str) -> anyhow::Result<Value> {
-    s.mgmt(Method::GET, &sp_path(id), None).await
-}
-
-/// The object id of an app id; anything the server does not know as a service principal (a
-/// managed identity, or any id when the caller may not read principals) is taken as an object id.
-pub async fn resolve_object_id(s: &Session, id: &str) -> anyhow::Result<String> {
-    match show(s, id).await {
-        Ok(sp) => Ok(sp["id"].as_str().or(sp["objectId"].as_str()).unwrap_or(id).to_owned()),
-        Err(e)
-            if e.downcast_ref::<HttpError>()
-                .is_some_and(|h| matches!(h.status, 403 | 404)) =>
-        {
-            Ok(id.to_owned())
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// `<data-dir>/principals/<name>.json` (0600), which `keyhold env --service-principal <name>` reads.

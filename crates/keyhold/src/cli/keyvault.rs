@@ -360,7 +360,7 @@ async fn object_id(s: &Session, who: &Principal) -> anyhow::Result<String> {
         return Ok(o.clone());
     }
     if let Some(spn) = &who.spn {
-        return super::ad::resolve_object_id(s, spn).await;
+        return super::principal::resolve_object_id(s, spn).await;
     }
     if let Some(upn) = &who.upn {
         bail!("user '{upn}' not found: keyhold has service principals and managed identities, no users");

@@ -13,6 +13,7 @@ mod key;
 mod keyvault;
 mod operator;
 mod output;
+mod principal;
 mod resource;
 mod rest;
 mod role;

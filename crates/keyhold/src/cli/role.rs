@@ -124,7 +124,7 @@ async fn assignment(s: &Session, command: AssignmentCommand) -> anyhow::Result<V
         } => {
             let principal = match (assignee_object_id, assignee) {
                 (Some(o), _) => o,
-                (None, Some(a)) => super::ad::resolve_object_id(s, &a).await?,
+                (None, Some(a)) => super::principal::resolve_object_id(s, &a).await?,
                 (None, None) => bail!("give --assignee or --assignee-object-id"),
             };
             let scope = scope_or_sub(s, scope).await?;
@@ -227,7 +227,7 @@ async fn matching(
 ) -> anyhow::Result<Vec<Value>> {
     let scope = scope_or_sub(s, scope).await?;
     let principal = match assignee {
-        Some(a) => Some(super::ad::resolve_object_id(s, &a).await?),
+        Some(a) => Some(super::principal::resolve_object_id(s, &a).await?),
         None => None,
     };
     let mut path = format!(

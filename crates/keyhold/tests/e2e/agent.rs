@@ -71,17 +71,15 @@ fn start_agent(
 
 async fn join_token(server: &keyhold_testkit::Server, resource: &str, ttl: i64) -> String {
     let mgmt = server.token(&server.state.url).await.unwrap();
-    let (status, body) = json(
-        server
-            .http
-            .post(format!("{}/keyhold/v1/agents/joinTokens", server.state.url))
-            .bearer_auth(mgmt)
-            .json(&json!({"resourceId": resource, "ttlSeconds": ttl}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = server
+        .call(
+            reqwest::Method::POST,
+            &format!("{}/keyhold/v1/agents/joinTokens", server.state.url),
+            Some(&mgmt),
+            Some(json!({"resourceId": resource, "ttlSeconds": ttl})),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     body["token"].as_str().unwrap().to_owned()
 }
@@ -149,7 +147,10 @@ async fn an_agent_serves_its_vms_identity_and_stops_when_revoked() {
         .await
         .unwrap();
     server.grant_secrets("kv1", &vm_oid, &["get"]).await.unwrap();
-    let (status, got) = json(server.http.get(&url).bearer_auth(&vm_token).send().await.unwrap()).await;
+    let (status, got) = server
+        .call(reqwest::Method::GET, &url, Some(&vm_token), None)
+        .await
+        .unwrap();
     assert_eq!((status, got["value"].as_str()), (200, Some("vm-secret")), "{got}");
     // App Service protocol on the agent too, with the agent's own header.
     let header = state["identityHeader"].as_str().unwrap();

@@ -22,17 +22,15 @@ fn database_bytes(dir: &std::path::Path) -> Vec<u8> {
 async fn secret_values_and_client_secrets_are_not_in_the_database_files() {
     let (server, token) = with_vault("kv1").await;
     let value = "plaintext-canary-7d1f0c2b9e";
-    let (status, _) = json(
-        server
-            .http
-            .put(format!("{}/secrets/canary?api-version=7.4", server.vault_url("kv1")))
-            .bearer_auth(&token)
-            .json(&json!({"value": value}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = server
+        .call(
+            reqwest::Method::PUT,
+            &format!("{}/secrets/canary?api-version=7.4", server.vault_url("kv1")),
+            Some(&token),
+            Some(json!({"value": value})),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     let bytes = database_bytes(&server.data_dir);
     assert!(bytes.len() > 4096, "database files were read");
@@ -67,17 +65,15 @@ async fn secret_values_and_client_secrets_are_not_in_the_database_files() {
 async fn swapped_ciphertexts_fail_with_an_integrity_error() {
     let (mut server, token) = with_vault("kv1").await;
     for (name, value) in [("alpha", "value-a"), ("beta", "value-b")] {
-        let (status, _) = json(
-            server
-                .http
-                .put(format!("{}/secrets/{name}?api-version=7.4", server.vault_url("kv1")))
-                .bearer_auth(&token)
-                .json(&json!({"value": value}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = server
+            .call(
+                reqwest::Method::PUT,
+                &format!("{}/secrets/{name}?api-version=7.4", server.vault_url("kv1")),
+                Some(&token),
+                Some(json!({"value": value})),
+            )
+            .await
+            .unwrap();
         assert_eq!(status, 200);
     }
     server.stop().unwrap();

@@ -105,7 +105,10 @@ async fn every_protocol_issues_a_token_the_vault_accepts() {
     .await;
     assert_eq!(status, 200);
     // Deny by default: the host identity has no access policy on the vault yet.
-    let (status, body) = json(server.http.get(&url).bearer_auth(&tokens[0]).send().await.unwrap()).await;
+    let (status, body) = server
+        .call(reqwest::Method::GET, &url, Some(&tokens[0]), None)
+        .await
+        .unwrap();
     assert_eq!(
         (status, body["error"]["innererror"]["code"].as_str()),
         (403, Some("AccessDenied")),
@@ -120,7 +123,10 @@ async fn every_protocol_issues_a_token_the_vault_accepts() {
     );
     let (status, body) = server.arm(reqwest::Method::PUT, &path, Some(policy)).await.unwrap();
     assert_eq!(status, 200, "{body}");
-    let (status, body) = json(server.http.get(&url).bearer_auth(&tokens[0]).send().await.unwrap()).await;
+    let (status, body) = server
+        .call(reqwest::Method::GET, &url, Some(&tokens[0]), None)
+        .await
+        .unwrap();
     assert_eq!((status, body["value"].as_str()), (200, Some("x")), "{body}");
     let claims: Value = {
         use base64::Engine;
@@ -443,22 +449,26 @@ async fn compute_cluster_identity_reads_secrets_and_dies_with_its_workspace() {
         (Some(cluster_oid.as_str()), Some(cluster.as_str()))
     );
     let url = format!("{}/secrets/training-secret?api-version=7.4", server.vault_url("kv1"));
-    let (status, _) = json(
-        server
-            .http
-            .put(&url)
-            .bearer_auth(&admin_token)
-            .json(&json!({"value": "for the job"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = server
+        .call(
+            reqwest::Method::PUT,
+            &url,
+            Some(&admin_token),
+            Some(json!({"value": "for the job"})),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200);
-    let (status, _) = json(server.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
+    let (status, _) = server
+        .call(reqwest::Method::GET, &url, Some(&token), None)
+        .await
+        .unwrap();
     assert_eq!(status, 403, "no access before the grant");
     server.grant_secrets("kv1", &cluster_oid, &["get"]).await.unwrap();
-    let (status, got) = json(server.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
+    let (status, got) = server
+        .call(reqwest::Method::GET, &url, Some(&token), None)
+        .await
+        .unwrap();
     assert_eq!((status, got["value"].as_str()), (200, Some("for the job")), "{got}");
 
     // Deleting the workspace deletes its compute and the compute's identity.

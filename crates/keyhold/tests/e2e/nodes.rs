@@ -10,10 +10,7 @@ use std::{
 use keyhold_testkit::{PostgresDatabase, Server};
 use serde_json::{Value, json};
 
-use crate::{
-    json,
-    rotation::{Acked, assert_readable, put as set, wait_for_reseal},
-};
+use crate::rotation::{Acked, assert_readable, put as set, wait_for_reseal};
 
 fn bin() -> &'static std::path::Path {
     env!("CARGO_BIN_EXE_keyhold").as_ref()
@@ -21,19 +18,22 @@ fn bin() -> &'static std::path::Path {
 
 async fn get(server: &Server, token: &str, name: &str) -> (u16, Value) {
     let url = format!("{}/secrets/{name}?api-version=7.4", server.vault_url("kv1"));
-    json(server.http.get(&url).bearer_auth(token).send().await.unwrap()).await
+    server
+        .call(reqwest::Method::GET, &url, Some(token), None)
+        .await
+        .unwrap()
 }
 
 async fn leading(server: &Server) -> Vec<String> {
-    let (status, body) = json(
-        server
-            .http
-            .get(format!("{}/keyhold/v1/sys/seal-status", server.base()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("{}/keyhold/v1/sys/seal-status", server.base()),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     serde_json::from_value(body["leading"].clone()).unwrap()
 }
@@ -106,7 +106,7 @@ async fn two_nodes_on_one_postgres_are_one_service() {
     assert_eq!(get(&b, &tb, "shared").await.1["value"], "two");
     // Delete on B, A answers 404 at once.
     let url = format!("{}/secrets/shared?api-version=7.4", b.vault_url("kv1"));
-    let (status, _) = json(b.http.delete(&url).bearer_auth(&tb).send().await.unwrap()).await;
+    let (status, _) = b.call(reqwest::Method::DELETE, &url, Some(&tb), None).await.unwrap();
     assert_eq!(status, 200);
     let (status, body) = get(&a, &ta, "shared").await;
     assert_eq!(status, 404, "{body}");
@@ -114,15 +114,15 @@ async fn two_nodes_on_one_postgres_are_one_service() {
 
     // A signing-key rotation on A: A's new tokens verify on B.
     let admin = a.token(&a.state.url).await.unwrap();
-    let (status, body) = json(
-        a.http
-            .post(format!("{}/keyhold/v1/signingKeys/rotate", a.base()))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = a
+        .call(
+            reqwest::Method::POST,
+            &format!("{}/keyhold/v1/signingKeys/rotate", a.base()),
+            Some(&admin),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     let ta = a.token(&a.state.vault_resource).await.unwrap();
     acked.push(set(&b, &ta, "after-signing-rotation", "s").await);
@@ -132,15 +132,15 @@ async fn two_nodes_on_one_postgres_are_one_service() {
     for i in 0..20 {
         acked.push(set(&b, &tb, &format!("old-key-{i}"), &format!("v{i}")).await);
     }
-    let (status, body) = json(
-        a.http
-            .post(format!("{}/keyhold/v1/sys/rotate", a.base()))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = a
+        .call(
+            reqwest::Method::POST,
+            &format!("{}/keyhold/v1/sys/rotate", a.base()),
+            Some(&admin),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     acked.push(set(&a, &ta, "new-key", "sealed under the new key on A").await);
     assert_readable(&b, &tb, &acked).await;

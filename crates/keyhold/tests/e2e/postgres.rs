@@ -3,7 +3,7 @@
 use keyhold_testkit::PostgresDatabase;
 use serde_json::json;
 
-use crate::{json, start};
+use crate::start;
 
 #[tokio::test]
 async fn secrets_are_kept_in_postgres_across_a_restart() {
@@ -14,17 +14,15 @@ async fn secrets_are_kept_in_postgres_across_a_restart() {
     server.create_vault("kv1").await.unwrap();
     let token = server.token(&server.state.vault_resource).await.unwrap();
     let url = format!("{}/secrets/db-password?api-version=7.4", server.vault_url("kv1"));
-    let (status, body) = json(
-        server
-            .http
-            .put(&url)
-            .bearer_auth(&token)
-            .json(&json!({"value": "hunter2", "contentType": "text/plain"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = server
+        .call(
+            reqwest::Method::PUT,
+            &url,
+            Some(&token),
+            Some(json!({"value": "hunter2", "contentType": "text/plain"})),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     let version_id = body["id"].as_str().unwrap().to_owned();
 
@@ -40,7 +38,10 @@ async fn secrets_are_kept_in_postgres_across_a_restart() {
     // The same root key, tenant and signing keys came back from the database: the old token still
     // verifies and the value opens.
     for token in [token.clone(), server.token(&server.state.vault_resource).await.unwrap()] {
-        let (status, body) = json(server.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
+        let (status, body) = server
+            .call(reqwest::Method::GET, &url, Some(&token), None)
+            .await
+            .unwrap();
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["value"], "hunter2");
         assert_eq!(body["contentType"], "text/plain");

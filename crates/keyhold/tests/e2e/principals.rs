@@ -4,23 +4,22 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::{json, start};
+use crate::start;
 
 #[tokio::test]
 async fn service_principals_are_listed_reset_and_deleted() {
     let s = start(&[]);
     let mgmt = s.token(&s.state.url).await.unwrap();
     let base = format!("{}/keyhold/v1/servicePrincipals", s.state.url);
-    let (status, sp) = json(
-        s.http
-            .post(&base)
-            .bearer_auth(&mgmt)
-            .json(&json!({"displayName": "app1"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, sp) = s
+        .call(
+            reqwest::Method::POST,
+            &base,
+            Some(&mgmt),
+            Some(json!({"displayName": "app1"})),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{sp}");
     let (app, oid, old) = (
         sp["appId"].as_str().unwrap().to_owned(),
@@ -28,7 +27,7 @@ async fn service_principals_are_listed_reset_and_deleted() {
         sp["password"].as_str().unwrap().to_owned(),
     );
 
-    let (status, all) = json(s.http.get(&base).bearer_auth(&mgmt).send().await.unwrap()).await;
+    let (status, all) = s.call(reqwest::Method::GET, &base, Some(&mgmt), None).await.unwrap();
     assert_eq!(status, 200);
     let names: Vec<&str> = all["value"]
         .as_array()
@@ -40,30 +39,25 @@ async fn service_principals_are_listed_reset_and_deleted() {
     assert!(!all.to_string().contains(&old), "no secret in listings");
 
     for id in [&app, &oid] {
-        let (status, one) = json(
-            s.http
-                .get(format!("{base}/{id}"))
-                .bearer_auth(&mgmt)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, one) = s
+            .call(reqwest::Method::GET, &format!("{base}/{id}"), Some(&mgmt), None)
+            .await
+            .unwrap();
         assert_eq!(
             (status, one["id"].as_str(), one["appId"].as_str()),
             (200, Some(oid.as_str()), Some(app.as_str()))
         );
     }
 
-    let (status, reset) = json(
-        s.http
-            .post(format!("{base}/{app}/credentials/reset"))
-            .bearer_auth(&mgmt)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, reset) = s
+        .call(
+            reqwest::Method::POST,
+            &format!("{base}/{app}/credentials/reset"),
+            Some(&mgmt),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{reset}");
     let new = reset["password"].as_str().unwrap();
     assert_ne!(new, old);

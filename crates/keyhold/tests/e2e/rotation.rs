@@ -12,7 +12,7 @@ use std::{
 use keyhold_testkit::{PostgresDatabase, Server};
 use serde_json::{Value, json};
 
-use crate::{json, start};
+use crate::start;
 
 /// (name, version, value) of an acknowledged write.
 pub(crate) type Acked = (String, String, String);
@@ -20,17 +20,10 @@ pub(crate) type Acked = (String, String, String);
 /// Sets a secret in `kv1` and returns what the server acknowledged.
 pub(crate) async fn put(server: &Server, token: &str, name: &str, value: &str) -> Acked {
     let url = format!("{}/secrets/{name}?api-version=7.4", server.vault_url("kv1"));
-    let (status, body) = json(
-        server
-            .http
-            .put(&url)
-            .bearer_auth(token)
-            .json(&json!({"value": value}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = server
+        .call(reqwest::Method::PUT, &url, Some(token), Some(json!({"value": value})))
+        .await
+        .unwrap();
     assert_eq!(status, 200, "set {name} on {}: {body}", server.base());
     let version = body["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
     (name.to_owned(), version, value.to_owned())
@@ -40,7 +33,10 @@ pub(crate) async fn put(server: &Server, token: &str, name: &str, value: &str) -
 pub async fn assert_readable(server: &Server, token: &str, acked: &[Acked]) {
     for (name, version, value) in acked {
         let url = format!("{}/secrets/{name}/{version}?api-version=7.4", server.vault_url("kv1"));
-        let (status, body) = json(server.http.get(&url).bearer_auth(token).send().await.unwrap()).await;
+        let (status, body) = server
+            .call(reqwest::Method::GET, &url, Some(token), None)
+            .await
+            .unwrap();
         assert_eq!(
             (status, body["value"].as_str()),
             (200, Some(value.as_str())),
@@ -52,16 +48,15 @@ pub async fn assert_readable(server: &Server, token: &str, acked: &[Acked]) {
 /// `GET /keyhold/v1/sys/rotation-status` as the admin.
 pub async fn rotation_status(server: &Server) -> Value {
     let token = server.token(&server.state.url).await.unwrap();
-    let (status, body) = json(
-        server
-            .http
-            .get(format!("{}/keyhold/v1/sys/rotation-status", server.base()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("{}/keyhold/v1/sys/rotation-status", server.base()),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -113,21 +108,24 @@ async fn rotate_under_load(server: Server) -> (Arc<Server>, String, Vec<Acked>, 
     }
     // A soft-deleted secret is re-sealed too (it can be recovered).
     let url = format!("{}/secrets/before-0?api-version=7.4", server.vault_url("kv1"));
-    let (status, _) = json(server.http.delete(&url).bearer_auth(&token).send().await.unwrap()).await;
+    let (status, _) = server
+        .call(reqwest::Method::DELETE, &url, Some(&token), None)
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     before.retain(|(name, ..)| name != "before-0");
     let old_key = rotation_status(&server).await["keyId"].as_u64().unwrap();
 
     // Only the admin may rotate.
-    let (status, _) = json(
-        server
-            .http
-            .post(format!("{}/keyhold/v1/sys/rotate", server.base()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = server
+        .call(
+            reqwest::Method::POST,
+            &format!("{}/keyhold/v1/sys/rotate", server.base()),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 401);
 
     let server = Arc::new(server);
@@ -161,19 +159,18 @@ async fn rotate_under_load(server: Server) -> (Arc<Server>, String, Vec<Acked>, 
     assert!(all.len() > 40, "the writer got going");
     assert_readable(&server, &token, &all).await;
     // The soft-deleted secret recovers and opens.
-    let (status, _) = json(
-        server
-            .http
-            .post(format!(
+    let (status, _) = server
+        .call(
+            reqwest::Method::POST,
+            &format!(
                 "{}/deletedsecrets/before-0/recover?api-version=7.4",
                 server.vault_url("kv1")
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+            ),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     let audit = std::fs::read_to_string(server.data_dir.join("audit.log")).unwrap();
     assert!(audit.contains("\"DataKeyRotate\""), "the rotation is audited");

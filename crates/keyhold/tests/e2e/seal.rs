@@ -58,20 +58,16 @@ async fn put_and_get(server: &Server, name: &str, value: Option<&str>) -> Value 
     let token = server.token(&server.state.vault_resource).await.unwrap();
     let url = format!("{}/secrets/{name}?api-version=7.4", server.vault_url("kv1"));
     if let Some(v) = value {
-        let (status, body) = json(
-            server
-                .http
-                .put(&url)
-                .bearer_auth(&token)
-                .json(&json!({"value": v}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = server
+            .call(reqwest::Method::PUT, &url, Some(&token), Some(json!({"value": v})))
+            .await
+            .unwrap();
         assert_eq!(status, 200, "{body}");
     }
-    let (status, body) = json(server.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
+    let (status, body) = server
+        .call(reqwest::Method::GET, &url, Some(&token), None)
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     body
 }

@@ -4,21 +4,19 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use serde_json::{Value, json};
 
-use crate::{json, start, with_vault};
+use crate::{start, with_vault};
 
 async fn vault_with(server: &keyhold_testkit::Server, name: &str, body: Value) -> (u16, Value) {
     let mgmt = server.token(&server.state.url).await.unwrap();
-    json(
-        server
-            .http
-            .put(format!("{}/keyhold/v1/vaults/{name}", server.state.url))
-            .bearer_auth(mgmt)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    server
+        .call(
+            reqwest::Method::PUT,
+            &format!("{}/keyhold/v1/vaults/{name}", server.state.url),
+            Some(&mgmt),
+            Some(body.clone()),
+        )
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -33,54 +31,49 @@ async fn purge_protection_and_custom_retention() {
     assert_eq!(status, 200, "{vault}");
     let token = server.token(&server.state.vault_resource).await.unwrap();
     let base = server.vault_url("kv-protected");
-    let (_, set) = json(
-        server
-            .http
-            .put(format!("{base}/secrets/s?api-version=7.4"))
-            .bearer_auth(&token)
-            .json(&json!({"value": "v"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, set) = server
+        .call(
+            reqwest::Method::PUT,
+            &format!("{base}/secrets/s?api-version=7.4"),
+            Some(&token),
+            Some(json!({"value": "v"})),
+        )
+        .await
+        .unwrap();
     assert_eq!(set["attributes"]["recoveryLevel"], "CustomizedRecoverable");
     assert_eq!(set["attributes"]["recoverableDays"], 7);
-    let (status, deleted) = json(
-        server
-            .http
-            .delete(format!("{base}/secrets/s?api-version=7.4"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, deleted) = server
+        .call(
+            reqwest::Method::DELETE,
+            &format!("{base}/secrets/s?api-version=7.4"),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     let window = deleted["scheduledPurgeDate"].as_i64().unwrap() - deleted["deletedDate"].as_i64().unwrap();
     assert_eq!(window, 7 * 86_400);
-    let (status, body) = json(
-        server
-            .http
-            .delete(format!("{base}/deletedsecrets/s?api-version=7.4"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = server
+        .call(
+            reqwest::Method::DELETE,
+            &format!("{base}/deletedsecrets/s?api-version=7.4"),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["code"], "Forbidden");
-    let (status, _) = json(
-        server
-            .http
-            .get(format!("{base}/deletedsecrets/s?api-version=7.4"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("{base}/deletedsecrets/s?api-version=7.4"),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "still recoverable after the refused purge");
 
     for bad in [
@@ -110,16 +103,15 @@ async fn backups_refuse_tampering_and_other_instances() {
         .send()
         .await
         .unwrap();
-    let (_, backup) = json(
-        server
-            .http
-            .post(format!("{base}/secrets/b/backup?api-version=7.4"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, backup) = server
+        .call(
+            reqwest::Method::POST,
+            &format!("{base}/secrets/b/backup?api-version=7.4"),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
     let blob = backup["value"].as_str().unwrap().to_owned();
     let mut bytes = B64.decode(&blob).unwrap();
     assert!(
@@ -133,17 +125,15 @@ async fn backups_refuse_tampering_and_other_instances() {
     let other = start(&[]);
     other.create_vault("kv1").await.unwrap();
     let other_token = other.token(&other.state.vault_resource).await.unwrap();
-    let (status, body) = json(
-        other
-            .http
-            .post(format!("{}/secrets/restore?api-version=7.4", other.vault_url("kv1")))
-            .bearer_auth(&other_token)
-            .json(&json!({"value": blob}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = other
+        .call(
+            reqwest::Method::POST,
+            &format!("{}/secrets/restore?api-version=7.4", other.vault_url("kv1")),
+            Some(&other_token),
+            Some(json!({"value": blob})),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 400, "a backup does not restore into another keyhold: {body}");
 
     server
@@ -160,103 +150,92 @@ async fn backups_refuse_tampering_and_other_instances() {
         .send()
         .await
         .unwrap();
-    let (status, body) = json(
-        server
-            .http
-            .post(format!("{base}/secrets/restore?api-version=7.4"))
-            .bearer_auth(&token)
-            .json(&json!({"value": tampered}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = server
+        .call(
+            reqwest::Method::POST,
+            &format!("{base}/secrets/restore?api-version=7.4"),
+            Some(&token),
+            Some(json!({"value": tampered})),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("BadParameter")),
         "{body}"
     );
-    let (status, _) = json(
-        server
-            .http
-            .get(format!("{base}/secrets/b?api-version=7.4"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("{base}/secrets/b?api-version=7.4"),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 404, "nothing restored from a tampered blob");
-    let (status, body) = json(
-        server
-            .http
-            .post(format!("{base}/secrets/restore?api-version=7.4"))
-            .bearer_auth(&token)
-            .json(&json!({"value": blob}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = server
+        .call(
+            reqwest::Method::POST,
+            &format!("{base}/secrets/restore?api-version=7.4"),
+            Some(&token),
+            Some(json!({"value": blob})),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{body}");
-    let (_, got) = json(
-        server
-            .http
-            .get(format!("{base}/secrets/b?api-version=7.4"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, got) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("{base}/secrets/b?api-version=7.4"),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(got["value"], "v1");
 }
 
 #[tokio::test]
 async fn unknown_vaults_and_paging_bounds() {
     let (server, token) = with_vault("kv1").await;
-    let (status, body) = json(
-        server
-            .http
-            .get(format!("{}/secrets?api-version=7.4", server.vault_url("nosuchvault")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("{}/secrets?api-version=7.4", server.vault_url("nosuchvault")),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (404, Some("VaultNotFound")),
         "{body}"
     );
-    let (status, _) = json(
-        server
-            .http
-            .get(format!("{}/secrets?api-version=7.4", server.vault_url("nosuchvault")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("{}/secrets?api-version=7.4", server.vault_url("nosuchvault")),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(
         status, 401,
         "no token: the challenge comes first, even for an unknown vault"
     );
     for bad in ["0", "26", "x"] {
-        let (status, body) = json(
-            server
-                .http
-                .get(format!(
-                    "{}/secrets?api-version=7.4&maxresults={bad}",
-                    server.vault_url("kv1")
-                ))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = server
+            .call(
+                reqwest::Method::GET,
+                &format!("{}/secrets?api-version=7.4&maxresults={bad}", server.vault_url("kv1")),
+                Some(&token),
+                None,
+            )
+            .await
+            .unwrap();
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (400, Some("BadParameter")),
@@ -264,15 +243,14 @@ async fn unknown_vaults_and_paging_bounds() {
         );
     }
     // JS percent-encodes the parameter name itself.
-    let (status, _) = json(
-        server
-            .http
-            .get(format!("{}/secrets?api%2Dversion=2025-07-01", server.vault_url("kv1")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("{}/secrets?api%2Dversion=2025-07-01", server.vault_url("kv1")),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200);
 }

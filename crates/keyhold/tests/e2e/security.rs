@@ -398,16 +398,15 @@ async fn a_bad_share_costs_only_itself() {
     let server =
         keyhold_testkit::Server::start_sealed(env!("CARGO_BIN_EXE_keyhold").as_ref(), &["--seal", "shamir"]).unwrap();
     let base = &server.state.url;
-    let (status, init) = json(
-        server
-            .http
-            .post(format!("{base}/keyhold/v1/sys/init"))
-            .json(&json!({"type": "shamir", "shares": 5, "threshold": 3}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, init) = server
+        .call(
+            reqwest::Method::POST,
+            &format!("{base}/keyhold/v1/sys/init"),
+            None,
+            Some(json!({"type": "shamir", "shares": 5, "threshold": 3})),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{init}");
     let shares: Vec<String> = init["keys"]
         .as_array()
@@ -437,15 +436,15 @@ async fn a_bad_share_costs_only_itself() {
     forged[5] ^= 0x5a;
     let (status, body) = unseal(b64.encode(&forged)).await;
     assert_eq!(status, 400, "{body}");
-    let (_, progress) = json(
-        server
-            .http
-            .get(format!("{base}/keyhold/v1/sys/seal-status"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, progress) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("{base}/keyhold/v1/sys/seal-status"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(
         (progress["sealed"].as_bool(), progress["progress"].as_u64()),
         (Some(true), Some(3))
@@ -526,7 +525,7 @@ async fn a_forged_host_does_not_move_the_identity_provider() {
         assert!(value.starts_with(&server.state.url), "{field} = {value}");
     }
     // The normal document still follows the client's own (our) origin.
-    let (_, normal) = json(server.http.get(&url).send().await.unwrap()).await;
+    let (_, normal) = server.call(reqwest::Method::GET, &url, None, None).await.unwrap();
     assert_eq!(normal["issuer"], format!("{}/{tenant}/v2.0", server.state.url));
 }
 

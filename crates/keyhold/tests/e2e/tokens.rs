@@ -183,17 +183,10 @@ async fn a_bodiless_unauthenticated_put_gets_the_challenge_not_a_400() {
 async fn restart_keeps_tenant_principals_ca_and_keys() {
     let (mut server, token) = with_vault("kv1").await;
     let url = format!("{}/secrets/kept?api-version=7.4", server.vault_url("kv1"));
-    let (status, _) = json(
-        server
-            .http
-            .put(&url)
-            .bearer_auth(&token)
-            .json(&json!({"value": "v1"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = server
+        .call(reqwest::Method::PUT, &url, Some(&token), Some(json!({"value": "v1"})))
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     let before = (
         server.state.tenant_id.clone(),
@@ -206,7 +199,10 @@ async fn restart_keeps_tenant_principals_ca_and_keys() {
     assert_eq!(before.0, server.state.tenant_id);
     assert_eq!(before.1, std::fs::read(server.data_dir.join("ca.pem")).unwrap());
     assert_eq!(admin_before, std::fs::read(server.data_dir.join("admin.json")).unwrap());
-    let (status, body) = json(server.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
+    let (status, body) = server
+        .call(reqwest::Method::GET, &url, Some(&token), None)
+        .await
+        .unwrap();
     assert_eq!(
         (status, body["value"].as_str()),
         (200, Some("v1")),
@@ -222,16 +218,15 @@ async fn restart_keeps_tenant_principals_ca_and_keys() {
 async fn signing_key_rotation_keeps_old_tokens_valid() {
     let (server, old) = with_vault("kv1").await;
     let mgmt = server.token(&server.state.url).await.unwrap();
-    let (status, rotated) = json(
-        server
-            .http
-            .post(format!("{}/keyhold/v1/signingKeys/rotate", server.state.url))
-            .bearer_auth(&mgmt)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, rotated) = server
+        .call(
+            reqwest::Method::POST,
+            &format!("{}/keyhold/v1/signingKeys/rotate", server.state.url),
+            Some(&mgmt),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{rotated}");
     let jwks: Value = server.jwks().await.unwrap();
     assert_eq!(
@@ -269,17 +264,10 @@ async fn admin_api_refuses_other_principals_and_vault_tokens() {
         .unwrap();
     let vault_token = server.token(&server.state.vault_resource).await.unwrap();
     let url = format!("{}/keyhold/v1/vaults/newvault", server.state.url);
-    let (status, body) = json(
-        server
-            .http
-            .put(&url)
-            .bearer_auth(&other)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = server
+        .call(reqwest::Method::PUT, &url, Some(&other), Some(json!({})))
+        .await
+        .unwrap();
     assert_eq!(status, 403, "{body}");
     assert!(
         body["error"]["message"]
@@ -287,18 +275,14 @@ async fn admin_api_refuses_other_principals_and_vault_tokens() {
             .unwrap()
             .contains(sp["objectId"].as_str().unwrap())
     );
-    let (status, _) = json(
-        server
-            .http
-            .put(&url)
-            .bearer_auth(&vault_token)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = server
+        .call(reqwest::Method::PUT, &url, Some(&vault_token), Some(json!({})))
+        .await
+        .unwrap();
     assert_eq!(status, 401, "a vault token is not a management token");
-    let (status, _) = json(server.http.get(&url).bearer_auth(&mgmt).send().await.unwrap()).await;
+    let (status, _) = server
+        .call(reqwest::Method::GET, &url, Some(&mgmt), None)
+        .await
+        .unwrap();
     assert_eq!(status, 404, "nothing was created");
 }

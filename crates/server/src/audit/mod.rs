@@ -25,7 +25,10 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use keyhold_core::audit::{AuditEntry, AuditLog, PHASE_REQUEST};
+use keyhold_core::{
+    audit::{AuditEntry, AuditLog, PHASE_REQUEST},
+    clock::now_rfc3339,
+};
 use keyhold_proto::error::ErrorBody;
 
 use crate::vault::VaultName;
@@ -109,12 +112,6 @@ async fn assignment_detail(resp: Response) -> (Option<String>, Response) {
         ))
     });
     (detail, Response::from_parts(parts, axum::body::Body::from(bytes)))
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 pub async fn record(State(log): State<Arc<AuditLog>>, mut req: Request, next: Next) -> Response {

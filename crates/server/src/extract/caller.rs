@@ -94,14 +94,7 @@ impl FromRequestParts<AppState> for AdminCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = verify(parts, state, Audience::Management).await?;
-        if token.claims.oid != state.core.admin_object_id {
-            return Err(ApiError::Forbidden {
-                message: format!(
-                    "The client with object id '{}' does not have authorization to perform keyhold admin operations.",
-                    token.claims.oid
-                ),
-            });
-        }
+        state.core.require_admin(&caller_of(&token))?;
         Ok(Self(token))
     }
 }

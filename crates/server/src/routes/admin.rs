@@ -1,23 +1,23 @@
-//! keyhold's own admin API, for the admin principal only: vaults (until the ARM management plane
-//! lands), service principals, certificates and signing-key rotation.
+//! keyhold's own admin API, for the admin principal only: vaults (kept for the tools that predate the
+//! ARM management plane), service principals, certificates and signing-key rotation. Each handler is
+//! one domain call; the rules (who may, what is valid) live in core.
 
 use axum::{
     Json, Router,
     extract::{Path, State},
+    http::StatusCode,
     routing::{get, post, put},
 };
-use keyhold_core::{
-    authz::{AccessPolicy, Permissions, SECRET_PERMISSIONS},
-    management::{PolicyEdit, VaultSpec},
+use keyhold_proto::admin::{
+    AdminVault, AdminVaultProperties, CertificateBody, CreatedServicePrincipal, NewServicePrincipalBody,
+    ResetCredential, RotatedSigningKey, ServicePrincipal, Thumbprint, ValueList, VaultBody,
 };
-use keyhold_store::VaultRecord;
+use keyhold_store::{PrincipalRecord, VaultRecord};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::{
     AppState,
-    error::{ApiError, bad_parameter},
+    error::ApiError,
     extract::{AdminCaller, KvJson},
 };
 
@@ -37,154 +37,78 @@ pub fn routes() -> Router<AppState> {
         .route("/keyhold/v1/signingKeys/rotate", post(rotate))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct VaultBody {
-    soft_delete_retention_in_days: Option<i64>,
-    enable_purge_protection: Option<bool>,
-}
-
-fn vault_json(s: &AppState, v: &VaultRecord) -> Value {
-    let host = s.core.config.vault_resource.trim_start_matches("https://");
-    let uri = format!("https://{}.{host}/", v.name);
-    json!({
-        "name": v.name,
-        "vaultUri": uri,
-        "properties": {
-            "tenantId": v.tenant_id,
-            "vaultUri": uri,
-            "enableSoftDelete": true,
-            "softDeleteRetentionInDays": v.retention_days,
-            "enablePurgeProtection": v.purge_protection,
-        }
-    })
-}
-
-/// The resource group of vaults made through this API.
-pub const ADMIN_GROUP: &str = "keyhold";
-
-/// Creates (or updates) a vault in resource group `keyhold`, with an access policy granting its creator
-/// every secret permission, as `az keyvault create` does.
+/// Creates (or updates) a vault; a new one grants its creator every secret permission.
 async fn put_vault(
     admin: AdminCaller,
     State(s): State<AppState>,
     Path(name): Path<String>,
     KvJson(body): KvJson<VaultBody>,
-) -> Result<Json<Value>, ApiError> {
-    let caller = admin.caller();
-    let m = &s.core.management;
-    m.put_group(&caller, ADMIN_GROUP, "local", None).await?;
-    let spec = VaultSpec {
-        soft_delete_retention_in_days: body.soft_delete_retention_in_days,
-        enable_purge_protection: body.enable_purge_protection,
-        ..Default::default()
-    };
-    let (vault, created) = m.put_vault(&caller, ADMIN_GROUP, &name, spec, false).await?;
-    if created {
-        let everything: Vec<String> = SECRET_PERMISSIONS
-            .iter()
-            .filter(|p| **p != "all")
-            .map(|p| p.to_string())
-            .collect();
-        let policy = AccessPolicy {
-            tenant_id: caller.tenant.clone(),
-            object_id: caller.oid.clone(),
-            application_id: None,
-            permissions: Permissions {
-                secrets: everything,
-                keys: keyhold_core::authz::KEY_PERMISSIONS
-                    .iter()
-                    .filter(|p| **p != "all")
-                    .map(|p| p.to_string())
-                    .collect(),
-                ..Default::default()
-            },
-        };
-        m.edit_policies(&caller, ADMIN_GROUP, &vault.name, PolicyEdit::Add, vec![policy])
-            .await?;
-    }
-    Ok(Json(vault_json(&s, &vault)))
+) -> Result<Json<AdminVault>, ApiError> {
+    let vault = s
+        .core
+        .management
+        .put_admin_vault(
+            &admin.caller(),
+            &name,
+            body.soft_delete_retention_in_days,
+            body.enable_purge_protection,
+        )
+        .await?;
+    Ok(Json(admin_vault(&s, &vault)))
 }
 
 async fn get_vault(
     _: AdminCaller,
     State(s): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AdminVault>, ApiError> {
     let vault = s.core.vaults.get(&name).await?.ok_or_else(|| ApiError::NotFound {
         message: format!("Vault '{name}' was not found."),
     })?;
-    Ok(Json(vault_json(&s, &vault)))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SpBody {
-    display_name: String,
+    Ok(Json(admin_vault(&s, &vault)))
 }
 
 async fn create_sp(
     _: AdminCaller,
     State(s): State<AppState>,
-    KvJson(body): KvJson<SpBody>,
-) -> Result<Json<Value>, ApiError> {
-    if body.display_name.trim().is_empty() || body.display_name.len() > 256 {
-        return Err(bad_parameter("displayName must be 1-256 characters."));
-    }
-    let sp = s
-        .core
-        .identity
-        .create_service_principal(&body.display_name)
-        .await
-        .map_err(auth_to_api)?;
-    Ok(Json(json!({
-        "appId": sp.app_id,
-        "displayName": sp.display_name,
-        "password": sp.password.expose_secret(),
-        "tenant": sp.tenant,
-        "objectId": sp.object_id,
-    })))
+    KvJson(body): KvJson<NewServicePrincipalBody>,
+) -> Result<Json<CreatedServicePrincipal>, ApiError> {
+    let sp = s.core.identity.create_service_principal(&body.display_name).await?;
+    Ok(Json(CreatedServicePrincipal {
+        password: sp.password.expose_secret().to_owned(),
+        app_id: sp.app_id,
+        display_name: sp.display_name,
+        tenant: sp.tenant,
+        object_id: sp.object_id,
+    }))
 }
 
-/// A service principal in `az ad sp show`'s shape (the Graph object).
-fn sp_json(p: &keyhold_store::PrincipalRecord) -> Value {
-    let app_id = p.app_id.clone().unwrap_or_default();
-    json!({
-        "id": p.object_id,
-        "appId": app_id,
-        "displayName": p.display_name,
-        "appOwnerOrganizationId": p.tenant_id,
-        "servicePrincipalNames": [app_id],
-        "servicePrincipalType": "Application",
-        "accountEnabled": true,
-    })
+async fn list_sps(_: AdminCaller, State(s): State<AppState>) -> Result<Json<ValueList<ServicePrincipal>>, ApiError> {
+    let all = s.core.identity.service_principals().await?;
+    Ok(Json(ValueList {
+        value: all.iter().map(service_principal).collect(),
+    }))
 }
 
-async fn list_sps(_: AdminCaller, State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let all = s.core.identity.service_principals().await.map_err(auth_to_api)?;
-    Ok(Json(json!({ "value": all.iter().map(sp_json).collect::<Vec<_>>() })))
-}
-
-async fn show_sp(_: AdminCaller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let p = s.core.identity.service_principal(&id).await.map_err(auth_to_api)?;
-    Ok(Json(sp_json(&p)))
+async fn show_sp(
+    _: AdminCaller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ServicePrincipal>, ApiError> {
+    let p = s.core.identity.service_principal(&id).await?;
+    Ok(Json(service_principal(&p)))
 }
 
 async fn delete_sp(
     admin: AdminCaller,
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> Result<axum::http::StatusCode, ApiError> {
-    let p = s.core.identity.service_principal(&id).await.map_err(auth_to_api)?;
-    if p.object_id == admin.caller().oid {
-        return Err(bad_parameter("The admin principal cannot delete itself."));
-    }
+) -> Result<StatusCode, ApiError> {
     s.core
         .identity
-        .delete_service_principal(&id)
-        .await
-        .map_err(auth_to_api)?;
-    Ok(axum::http::StatusCode::NO_CONTENT)
+        .delete_service_principal(&admin.caller().oid, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `az ad sp credential reset`: one new secret, every old one removed.
@@ -192,47 +116,59 @@ async fn reset_sp_credential(
     _: AdminCaller,
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let sp = s.core.identity.reset_client_secret(&id).await.map_err(auth_to_api)?;
-    Ok(Json(json!({
-        "appId": sp.app_id,
-        "password": sp.password.expose_secret(),
-        "tenant": sp.tenant,
-    })))
-}
-
-#[derive(Deserialize)]
-struct CertBody {
-    certificate: String,
+) -> Result<Json<ResetCredential>, ApiError> {
+    let sp = s.core.identity.reset_client_secret(&id).await?;
+    Ok(Json(ResetCredential {
+        password: sp.password.expose_secret().to_owned(),
+        app_id: sp.app_id,
+        tenant: sp.tenant,
+    }))
 }
 
 async fn add_certificate(
     _: AdminCaller,
     State(s): State<AppState>,
     Path(app_id): Path<String>,
-    KvJson(body): KvJson<CertBody>,
-) -> Result<Json<Value>, ApiError> {
+    KvJson(body): KvJson<CertificateBody>,
+) -> Result<Json<Thumbprint>, ApiError> {
     let thumbprint = s
         .core
         .identity
         .add_certificate(&app_id, body.certificate.as_bytes())
-        .await
-        .map_err(auth_to_api)?;
-    Ok(Json(json!({ "thumbprint": thumbprint })))
+        .await?;
+    Ok(Json(Thumbprint { thumbprint }))
 }
 
-async fn rotate(_: AdminCaller, State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let kid = s.core.identity.rotate_signing_key().await.map_err(auth_to_api)?;
-    Ok(Json(json!({ "kid": kid })))
+async fn rotate(_: AdminCaller, State(s): State<AppState>) -> Result<Json<RotatedSigningKey>, ApiError> {
+    let kid = s.core.identity.rotate_signing_key().await?;
+    Ok(Json(RotatedSigningKey { kid }))
 }
 
-fn auth_to_api(e: keyhold_core::AuthError) -> ApiError {
-    use keyhold_core::{AuthError, VaultError};
-    match e {
-        AuthError::UnknownClient(id) => ApiError::NotFound {
-            message: format!("Service principal '{id}' was not found."),
+fn admin_vault(s: &AppState, v: &VaultRecord) -> AdminVault {
+    let uri = s.core.config.vault_uri(&v.name);
+    AdminVault {
+        name: v.name.clone(),
+        vault_uri: uri.clone(),
+        properties: AdminVaultProperties {
+            tenant_id: v.tenant_id.clone(),
+            vault_uri: uri,
+            enable_soft_delete: true,
+            soft_delete_retention_in_days: v.retention_days,
+            enable_purge_protection: v.purge_protection,
         },
-        AuthError::InvalidAssertion(why) => bad_parameter(why),
-        other => ApiError::Vault(VaultError::Internal(other.to_string())),
+    }
+}
+
+/// A service principal in `az ad sp show`'s shape (the Graph object).
+fn service_principal(p: &PrincipalRecord) -> ServicePrincipal {
+    let app_id = p.app_id.clone().unwrap_or_default();
+    ServicePrincipal {
+        id: p.object_id.clone(),
+        service_principal_names: vec![app_id.clone()],
+        app_id,
+        display_name: p.display_name.clone(),
+        app_owner_organization_id: p.tenant_id.clone(),
+        service_principal_type: "Application".into(),
+        account_enabled: true,
     }
 }

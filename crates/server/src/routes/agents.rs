@@ -8,13 +8,12 @@ use axum::{
     routing::{delete, post},
 };
 use keyhold_core::identity::IdentitySelector;
+use keyhold_proto::admin::{AgentToken, AgentTokenBody, EnrollBody, Enrolled, JoinToken, JoinTokenBody};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::{
     AppState,
-    error::{ApiError, MiError, bad_parameter},
+    error::{ApiError, MiError},
     extract::{AdminCaller, KvJson, own_origin},
 };
 
@@ -28,29 +27,21 @@ pub fn routes() -> Router<AppState> {
 
 pub const TOKEN_PATH: &str = "/keyhold/v1/agents/token";
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JoinTokenBody {
-    resource_id: String,
-    ttl_seconds: Option<i64>,
-}
-
 async fn join_token(
     _: AdminCaller,
     State(s): State<AppState>,
     KvJson(body): KvJson<JoinTokenBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JoinToken>, ApiError> {
     let created = s
         .core
         .identity
         .create_join_token(&body.resource_id, body.ttl_seconds.unwrap_or(900))
-        .await
-        .map_err(|e| bad_parameter(e.to_string()))?;
-    Ok(Json(json!({
-        "token": created.token.expose_secret(),
-        "expiresOn": created.expires_on,
-        "resourceId": created.resource_id,
-    })))
+        .await?;
+    Ok(Json(JoinToken {
+        token: created.token.expose_secret().to_owned(),
+        expires_on: created.expires_on,
+        resource_id: created.resource_id,
+    }))
 }
 
 async fn revoke(
@@ -58,49 +49,25 @@ async fn revoke(
     State(s): State<AppState>,
     Path(agent_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.core
-        .identity
-        .revoke_agent(&agent_id)
-        .await
-        .map_err(|e| ApiError::NotFound { message: e.to_string() })?;
+    s.core.identity.revoke_agent(&agent_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EnrollBody {
-    join_token: String,
-    public_key: String,
-}
-
-async fn enroll(State(s): State<AppState>, Json(body): Json<EnrollBody>) -> Result<Json<Value>, MiError> {
+async fn enroll(State(s): State<AppState>, Json(body): Json<EnrollBody>) -> Result<Json<Enrolled>, MiError> {
     let agent = s.core.identity.enroll_agent(&body.join_token, &body.public_key).await?;
-    Ok(Json(
-        json!({"agentId": agent.agent_id, "resourceId": agent.resource_id, "tenantId": s.core.tenant_id}),
-    ))
+    Ok(Json(Enrolled {
+        agent_id: agent.agent_id,
+        resource_id: agent.resource_id,
+        tenant_id: s.core.tenant_id.clone(),
+    }))
 }
 
-#[derive(Deserialize)]
-struct TokenBody {
-    assertion: String,
-    resource: String,
-    client_id: Option<String>,
-    object_id: Option<String>,
-    msi_res_id: Option<String>,
-}
-
-async fn token(State(s): State<AppState>, parts: Parts, Json(body): Json<TokenBody>) -> Result<Json<Value>, MiError> {
-    let selector = match (body.client_id, body.object_id, body.msi_res_id) {
-        (Some(c), None, None) => IdentitySelector::ClientId(c),
-        (None, Some(o), None) => IdentitySelector::ObjectId(o),
-        (None, None, Some(r)) => IdentitySelector::ResourceId(r),
-        (None, None, None) => IdentitySelector::SystemAssigned,
-        _ => {
-            return Err(MiError::BadRequest(
-                "Only one of client_id, object_id or msi_res_id may be specified.".into(),
-            ));
-        }
-    };
+async fn token(
+    State(s): State<AppState>,
+    parts: Parts,
+    Json(body): Json<AgentTokenBody>,
+) -> Result<Json<AgentToken>, MiError> {
+    let selector = IdentitySelector::one_of(body.client_id, body.object_id, body.msi_res_id)?;
     let audiences = [
         format!("{}{TOKEN_PATH}", own_origin(&parts, &s.core.config)),
         format!("{}{TOKEN_PATH}", s.core.config.public_url),
@@ -113,12 +80,12 @@ async fn token(State(s): State<AppState>, parts: Parts, Json(body): Json<TokenBo
     if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
         slot.caller(Some(&mi.object_id), Some(&mi.client_id));
     }
-    Ok(Json(json!({
-        "access_token": t.access_token,
-        "object_id": mi.object_id,
-        "client_id": mi.client_id,
-        "expires_on": t.expires_on,
-        "not_before": t.not_before,
-        "resource": t.resource,
-    })))
+    Ok(Json(AgentToken {
+        access_token: t.access_token,
+        object_id: mi.object_id,
+        client_id: mi.client_id,
+        expires_on: t.expires_on,
+        not_before: t.not_before,
+        resource: t.resource,
+    }))
 }

@@ -8,7 +8,7 @@ use axum::{
     extract::State,
     routing::{get, post},
 };
-use serde_json::{Value, json};
+use keyhold_proto::admin::{KeyringStatus, RotatedDataKey};
 
 use crate::{AppState, error::ApiError, extract::AdminCaller};
 
@@ -18,19 +18,19 @@ pub fn routes() -> Router<AppState> {
         .route("/keyhold/v1/sys/rotation-status", get(status))
 }
 
-async fn rotate(_: AdminCaller, State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn rotate(_: AdminCaller, State(s): State<AppState>) -> Result<Json<RotatedDataKey>, ApiError> {
     let key_id = s.core.rotation.rotate().await?;
-    Ok(Json(json!({ "keyId": key_id })))
+    Ok(Json(RotatedDataKey { key_id }))
 }
 
-async fn status(_: AdminCaller, State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn status(_: AdminCaller, State(s): State<AppState>) -> Result<Json<KeyringStatus>, ApiError> {
     let st = s.core.rotation.status().await?;
-    Ok(Json(json!({
-        "keyId": st.current_key_id,
-        "remaining": st.remaining(),
-        "secretVersions": st.secret_versions,
-        "signingKeys": st.signing_keys,
-        "identityHeader": st.identity_header,
-        "resources": st.resources,
-    })))
+    Ok(Json(KeyringStatus {
+        key_id: st.current_key_id,
+        remaining: st.remaining(),
+        secret_versions: st.secret_versions,
+        signing_keys: st.signing_keys,
+        identity_header: st.identity_header,
+        resources: st.resources,
+    }))
 }

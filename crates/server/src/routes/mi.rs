@@ -16,29 +16,16 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use keyhold_core::identity::IdentitySelector;
+use keyhold_proto::managed_identity::ImdsToken;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
 
 use crate::{AppState, error::MiError};
 
 pub const APP_SERVICE_PATH: &str = "/msi/token";
 
-/// A token as the managed-identity protocols hand it out.
-#[derive(Clone)]
-pub struct MiToken {
-    pub access_token: String,
-    pub object_id: String,
-    pub client_id: String,
-    pub expires_on: i64,
-    pub not_before: i64,
-    pub resource: String,
-}
-
-impl std::fmt::Debug for MiToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MiToken(<redacted>, for {} as {})", self.resource, self.object_id)
-    }
-}
+/// A token as the managed-identity protocols hand it out: the server's answer to an agent, which
+/// the agent re-serves in each protocol's shape.
+pub use keyhold_proto::admin::AgentToken as MiToken;
 
 /// Where tokens come from: the domain on the server, the server on an agent.
 #[async_trait::async_trait]
@@ -133,19 +120,7 @@ fn header_matches(headers: &HeaderMap, name: &str, expected: &str) -> bool {
 /// The user-assigned selector, by whichever parameter name the protocol uses.
 fn selector(p: &Params, client: &[&str], object: &[&str], resource: &[&str]) -> Result<IdentitySelector, MiError> {
     let find = |names: &[&str]| names.iter().find_map(|n| p.get(*n).filter(|v| !v.is_empty()).cloned());
-    let picks = [
-        find(client).map(IdentitySelector::ClientId),
-        find(object).map(IdentitySelector::ObjectId),
-        find(resource).map(IdentitySelector::ResourceId),
-    ];
-    let mut given = picks.into_iter().flatten();
-    match (given.next(), given.next()) {
-        (None, _) => Ok(IdentitySelector::SystemAssigned),
-        (Some(sel), None) => Ok(sel),
-        (Some(_), Some(_)) => Err(MiError::BadRequest(
-            "Only one of client_id, object_id or msi_res_id may be specified.".into(),
-        )),
-    }
+    Ok(IdentitySelector::one_of(find(client), find(object), find(resource))?)
 }
 
 /// The identity endpoint's documented IMDS versions (the identity category exists since 2018-02-01).
@@ -219,7 +194,7 @@ async fn issue(
     sel: &IdentitySelector,
     audience: &str,
     slot: Option<&crate::audit::AuditSlot>,
-) -> Result<Json<serde_json::Value>, MiError> {
+) -> Result<Json<ImdsToken>, MiError> {
     let token = source.token(sel, audience).await?;
     if let Some(slot) = slot {
         slot.caller(Some(&token.object_id), Some(&token.client_id));
@@ -229,17 +204,16 @@ async fn issue(
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let expires_in = (token.expires_on - now).max(0).to_string();
-    // Strings throughout, as real IMDS sends them: the Rust SDK insists on a string `expires_on`.
-    Ok(Json(json!({
-        "access_token": token.access_token,
-        "client_id": token.client_id,
-        "expires_in": expires_in,
-        "expires_on": token.expires_on.to_string(),
-        "ext_expires_in": expires_in,
-        "not_before": token.not_before.to_string(),
-        "resource": token.resource,
-        "token_type": "Bearer",
-    })))
+    Ok(Json(ImdsToken {
+        access_token: token.access_token,
+        client_id: token.client_id,
+        ext_expires_in: expires_in.clone(),
+        expires_in,
+        expires_on: token.expires_on.to_string(),
+        not_before: token.not_before.to_string(),
+        resource: token.resource,
+        token_type: "Bearer".into(),
+    }))
 }
 
 /// What a protocol asks for: which identity, and the audience.

@@ -46,7 +46,15 @@ pub fn main_router(state: AppState) -> Router {
         .merge(arm::routes())
         .route_layer(from_fn_with_state(state.audit.clone(), audit::record));
     Router::new()
-        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async {
+                Json(keyhold_proto::admin::Health {
+                    status: "ok".into(),
+                    reasons: Vec::new(),
+                })
+            }),
+        )
         .merge(oidc::routes())
         .merge(audited)
         .fallback(not_found)

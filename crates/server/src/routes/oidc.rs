@@ -24,13 +24,7 @@ fn tenant_or_404(s: &AppState, tenant: &str) -> Result<(), ApiError> {
     if tenant.eq_ignore_ascii_case("common") || tenant.eq_ignore_ascii_case("organizations") {
         return Ok(());
     }
-    s.core
-        .identity
-        .resolve_tenant(tenant)
-        .map(drop)
-        .map_err(|_| ApiError::NotFound {
-            message: format!("Tenant '{tenant}' not found."),
-        })
+    s.core.identity.resolve_tenant(tenant).map(drop).map_err(ApiError::from)
 }
 
 fn document(s: &AppState, origin: &str, segment: &str, issuer: String) -> OpenIdConfiguration {

@@ -9,9 +9,12 @@ use keyhold_core::{
     authz::roles::{self, Role},
     management::{ArmError, NewAssignment},
 };
+use keyhold_proto::{
+    admin::ValueList,
+    arm::{RoleAssignment, RoleAssignmentProperties, RoleDefinition, RoleDefinitionProperties, RolePermissions},
+};
 use keyhold_store::RoleAssignmentRecord;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{ArmRequest, ArmResult, Target, iso, list, method_not_allowed, ok};
 use crate::AppState;
@@ -36,44 +39,49 @@ fn definition_id(s: &AppState, role_guid: &str) -> String {
     )
 }
 
-fn assignment_json(s: &AppState, a: &RoleAssignmentRecord) -> Value {
-    json!({
-        "id": format!("{}/providers/Microsoft.Authorization/roleAssignments/{}", a.scope.trim_end_matches('/'), a.name),
-        "name": a.name,
-        "type": "Microsoft.Authorization/roleAssignments",
-        "properties": {
-            "roleDefinitionId": definition_id(s, &a.role_definition_id),
-            "principalId": a.principal_id,
-            "principalType": a.principal_type.clone().unwrap_or_else(|| "ServicePrincipal".into()),
-            "scope": a.scope,
-            "createdOn": iso(a.created),
-            "updatedOn": iso(a.created),
+fn assignment_json(s: &AppState, a: &RoleAssignmentRecord) -> RoleAssignment {
+    RoleAssignment {
+        id: format!(
+            "{}/providers/Microsoft.Authorization/roleAssignments/{}",
+            a.scope.trim_end_matches('/'),
+            a.name
+        ),
+        name: a.name.clone(),
+        kind: "Microsoft.Authorization/roleAssignments".into(),
+        properties: RoleAssignmentProperties {
+            role_definition_id: definition_id(s, &a.role_definition_id),
+            principal_id: a.principal_id.clone(),
+            principal_type: a.principal_type.clone().unwrap_or_else(|| "ServicePrincipal".into()),
+            scope: a.scope.clone(),
+            created_on: iso(a.created),
+            updated_on: iso(a.created),
         },
-    })
+    }
 }
 
-fn definition_json(s: &AppState, r: &Role) -> Value {
-    json!({
-        "id": definition_id(s, r.id),
-        "name": r.id,
-        "type": "Microsoft.Authorization/roleDefinitions",
-        "properties": {
-            "roleName": r.name,
-            "type": "BuiltInRole",
-            "description": r.description,
-            "assignableScopes": ["/"],
-            "permissions": [{
-                "actions": r.actions,
-                "notActions": r.not_actions,
-                "dataActions": r.data_actions,
-                "notDataActions": r.not_data_actions,
+fn definition_json(s: &AppState, r: &Role) -> RoleDefinition {
+    let owned = |list: &[&str]| list.iter().map(|a| a.to_string()).collect();
+    RoleDefinition {
+        id: definition_id(s, r.id),
+        name: r.id.to_owned(),
+        kind: "Microsoft.Authorization/roleDefinitions".into(),
+        properties: RoleDefinitionProperties {
+            role_name: r.name.to_owned(),
+            kind: "BuiltInRole".into(),
+            description: r.description.to_owned(),
+            assignable_scopes: vec!["/".into()],
+            permissions: vec![RolePermissions {
+                actions: owned(r.actions),
+                not_actions: owned(r.not_actions),
+                data_actions: owned(r.data_actions),
+                not_data_actions: owned(r.not_data_actions),
             }],
         },
-    })
+    }
 }
 
 /// `$filter=roleName eq 'X'` (what `az role definition list --name` sends), else every built-in role.
-fn filtered_definitions(s: &AppState, filter: Option<&str>) -> Vec<Value> {
+fn filtered_definitions(s: &AppState, filter: Option<&str>) -> Vec<RoleDefinition> {
     let wanted = filter.and_then(|f| {
         let f = f.trim();
         let rest = f
@@ -136,7 +144,7 @@ pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> A
             &Method::DELETE,
         ) => match m.delete_assignment(caller, scope, name).await? {
             Some(a) => ok(StatusCode::OK, assignment_json(s, &a)),
-            None => ok(StatusCode::NO_CONTENT, Value::Null),
+            None => ok(StatusCode::NO_CONTENT, serde_json::Value::Null),
         },
         (Target::Assignments { scope, name: None }, &Method::GET) => {
             let principal = principal_filter(req.param("$filter"));
@@ -174,5 +182,8 @@ pub(super) async fn definitions_at_root(
         .into_owned()
         .collect();
     let filter = query.iter().find(|(k, _)| k == "$filter").map(|(_, v)| v.as_str());
-    axum::Json(json!({ "value": filtered_definitions(&s, filter) })).into_response()
+    axum::Json(ValueList {
+        value: filtered_definitions(&s, filter),
+    })
+    .into_response()
 }

@@ -2,9 +2,9 @@
 
 use axum::http::{Method, StatusCode};
 use keyhold_core::secrets::Tags;
+use keyhold_proto::arm::{Provisioning, ResourceGroup};
 use keyhold_store::ResourceGroupRecord;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{ArmRequest, ArmResult, Target, list, method_not_allowed, ok};
 use crate::AppState;
@@ -16,15 +16,17 @@ struct GroupBody {
     tags: Option<Tags>,
 }
 
-pub(crate) fn group_json(s: &AppState, g: &ResourceGroupRecord) -> Value {
-    json!({
-        "id": s.core.management.group_id(&g.name),
-        "name": g.name,
-        "type": "Microsoft.Resources/resourceGroups",
-        "location": g.location,
-        "tags": g.tags.clone().unwrap_or_default(),
-        "properties": {"provisioningState": "Succeeded"},
-    })
+pub(crate) fn group_json(s: &AppState, g: &ResourceGroupRecord) -> ResourceGroup {
+    ResourceGroup {
+        id: s.core.management.group_id(&g.name),
+        name: g.name.clone(),
+        kind: "Microsoft.Resources/resourceGroups".into(),
+        location: g.location.clone(),
+        tags: g.tags.clone().unwrap_or_default(),
+        properties: Provisioning {
+            provisioning_state: "Succeeded".into(),
+        },
+    }
 }
 
 pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> ArmResult {
@@ -48,12 +50,12 @@ pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> A
                 } else {
                     StatusCode::NOT_FOUND
                 },
-                Value::Null,
+                serde_json::Value::Null,
             )
         }
         (Target::Group(name), &Method::DELETE) => {
             if m.delete_group(&req.caller, name).await? {
-                ok(StatusCode::OK, Value::Null)
+                ok(StatusCode::OK, serde_json::Value::Null)
             } else {
                 Err(keyhold_core::management::ArmError::ResourceGroupNotFound(name.clone()).into())
             }

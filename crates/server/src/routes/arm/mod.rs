@@ -15,8 +15,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use keyhold_core::authz::Caller;
+use keyhold_proto::{
+    admin::ValueList,
+    arm::{Subscription, SubscriptionPolicies},
+};
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 
 use crate::{
     AppState,
@@ -324,13 +327,10 @@ pub(crate) type ArmResult = Result<Response, ApiError>;
 
 /// Unix seconds as ARM's RFC 3339 timestamps.
 pub(crate) fn iso(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
+    keyhold_core::clock::rfc3339(t)
 }
 
-pub(crate) fn ok(status: StatusCode, body: Value) -> ArmResult {
+pub(crate) fn ok(status: StatusCode, body: impl serde::Serialize) -> ArmResult {
     Ok((status, Json(body)).into_response())
 }
 
@@ -342,8 +342,8 @@ pub(crate) fn method_not_allowed(req: &ArmRequest) -> ArmResult {
     .into())
 }
 
-pub(crate) fn list(items: Vec<Value>) -> ArmResult {
-    ok(StatusCode::OK, json!({ "value": items }))
+pub(crate) fn list<T: serde::Serialize>(items: Vec<T>) -> ArmResult {
+    ok(StatusCode::OK, ValueList { value: items })
 }
 
 async fn subscriptions(s: &AppState, req: &ArmRequest, target: &Target) -> ArmResult {
@@ -351,35 +351,28 @@ async fn subscriptions(s: &AppState, req: &ArmRequest, target: &Target) -> ArmRe
         return method_not_allowed(req);
     }
     let m = &s.core.management;
-    let sub = json!({
-        "id": m.subscription_scope(),
-        "subscriptionId": m.subscription_id(),
-        "tenantId": s.core.tenant_id,
-        "displayName": "keyhold",
-        "state": "Enabled",
-        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "keyhold", "spendingLimit": "Off"},
-        "authorizationSource": "RoleBased",
-    });
-    let visible = m
-        .authz
-        .action(
-            &req.caller,
-            "Microsoft.Resources/subscriptions/read",
-            &m.subscription_scope(),
-        )
-        .await?;
-    // Listing shows the subscription to anyone with a role somewhere in it, as Azure does.
-    let listed = visible || m.authz.has_any_role_under(&req.caller, &m.subscription_scope()).await?;
-    match target {
-        Target::Subscriptions => list(if listed { vec![sub] } else { vec![] }),
-        _ if visible => ok(StatusCode::OK, sub),
-        _ => Err(keyhold_core::management::ArmError::AuthorizationFailed {
-            oid: req.caller.oid.clone(),
-            action: "Microsoft.Resources/subscriptions/read".into(),
-            scope: m.subscription_scope(),
-        }
-        .into()),
+    let sub = Subscription {
+        id: m.subscription_scope(),
+        subscription_id: m.subscription_id().to_owned(),
+        tenant_id: s.core.tenant_id.clone(),
+        display_name: "keyhold".into(),
+        state: "Enabled".into(),
+        subscription_policies: SubscriptionPolicies {
+            location_placement_id: "Public_2014-09-01".into(),
+            quota_id: "keyhold".into(),
+            spending_limit: "Off".into(),
+        },
+        authorization_source: "RoleBased".into(),
+    };
+    if let Target::Subscriptions = target {
+        let listed = m.subscription_listed(&req.caller).await?;
+        return Ok(Json(ValueList {
+            value: if listed { vec![sub] } else { vec![] },
+        })
+        .into_response());
     }
+    m.read_subscription(&req.caller).await?;
+    Ok(Json(sub).into_response())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use keyhold_core::management::{
     ArmError, bad_request,
     resources::{ResourceSpec, STORAGE_ACCOUNTS, USER_ASSIGNED_IDENTITIES, canonical_kind},
 };
+use keyhold_proto::arm::{StorageAccountKey, StorageAccountKeys};
 use keyhold_store::ResourceRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -45,8 +46,17 @@ fn kind_of(raw: &str) -> Result<&'static str, ArmError> {
     })
 }
 
-fn keys_json(keys: Vec<(String, String)>) -> Value {
-    json!({"keys": keys.into_iter().map(|(name, value)| json!({"keyName": name, "value": value, "permissions": "FULL"})).collect::<Vec<_>>()})
+fn keys_json(keys: Vec<(String, String)>) -> StorageAccountKeys {
+    StorageAccountKeys {
+        keys: keys
+            .into_iter()
+            .map(|(key_name, value)| StorageAccountKey {
+                key_name,
+                value,
+                permissions: "FULL".into(),
+            })
+            .collect(),
+    }
 }
 
 #[derive(Deserialize)]

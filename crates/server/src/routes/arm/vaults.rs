@@ -52,10 +52,7 @@ struct PolicyProps {
 }
 
 fn vault_uri(s: &AppState, name: &str) -> String {
-    format!(
-        "https://{name}.{}/",
-        s.core.config.vault_resource.trim_start_matches("https://")
-    )
+    s.core.config.vault_uri(name)
 }
 
 pub(crate) fn vault_json(s: &AppState, v: &VaultRecord) -> Value {

@@ -3,15 +3,19 @@
 //! resource; a user-assigned identity is a resource of its own whose principal many resources share.
 //! Storage-account keys are sealed at rest and only listed with `listkeys/action`.
 
-use std::collections::BTreeMap;
+mod identities;
+mod storage;
+
+pub use identities::IdentitySpec;
+use storage::{AAD_STORAGE, storage_key};
 
 use keyhold_crypto::random;
-use keyhold_store::{PrincipalKind, PrincipalRecord, ResourceRecord};
+use keyhold_store::ResourceRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::{ArmError, Management, bad_request, groups::normalize_location};
+use super::{ArmError, Management, bad_request, normalize_location};
 use crate::{authz::Caller, secrets::Tags};
 
 pub const VIRTUAL_MACHINES: &str = "Microsoft.Compute/virtualMachines";
@@ -48,22 +52,6 @@ pub struct ResourceSpec {
     pub properties: Value,
     pub identity: Option<IdentitySpec>,
 }
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct IdentitySpec {
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// Resource id → anything (`null` in a PATCH removes it). The whole map may be `null` too, which
-    /// `az vm identity remove` sends when it drops the last user-assigned identity.
-    #[serde(rename = "userAssignedIdentities", default, deserialize_with = "null_as_empty")]
-    pub user_assigned: BTreeMap<String, Value>,
-}
-
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Value>, D::Error> {
-    Ok(Option::<BTreeMap<String, Value>>::deserialize(d)?.unwrap_or_default())
-}
-
-const AAD_STORAGE: &str = "storage-keys";
 
 /// Free-form properties kept for a resource at most (keyhold stores them as given).
 const MAX_PROPERTIES_BYTES: usize = 64 * 1024;
@@ -141,10 +129,6 @@ fn validate_name(kind: &str, name: &str) -> Result<(), ArmError> {
             format!("The resource name '{name}' is invalid."),
         ))
     }
-}
-
-fn storage_key() -> Result<String, ArmError> {
-    keyhold_crypto::random::storage_account_key().map_err(|e| ArmError::Internal(e.to_string()))
 }
 
 impl Management {
@@ -269,130 +253,6 @@ impl Management {
             }
         }
         Ok(record)
-    }
-
-    async fn new_identity_principal(&self, display_name: &str) -> Result<PrincipalRecord, ArmError> {
-        let principal = PrincipalRecord {
-            object_id: random::guid(),
-            app_id: Some(random::guid()),
-            display_name: display_name.to_owned(),
-            kind: PrincipalKind::ManagedIdentity,
-            tenant_id: self.tenant_id.clone(),
-            created: self.clock.now(),
-        };
-        self.store.put_principal(&principal).await?;
-        Ok(principal)
-    }
-
-    /// The `identity` block after applying `spec`: system-assigned principals are created or deleted,
-    /// user-assigned ids must name existing identities. `caller` is `None` only for keyhold's own
-    /// start-up work.
-    async fn apply_identity(
-        &self,
-        caller: Option<&Caller>,
-        record: &ResourceRecord,
-        spec: &IdentitySpec,
-        patch: bool,
-    ) -> Result<Option<Value>, ArmError> {
-        let kind = spec.kind.to_ascii_lowercase();
-        let wants_system = kind.contains("systemassigned");
-        let wants_user = kind.contains("userassigned");
-        if !(wants_system || wants_user || kind == "none") {
-            return Err(bad_request(
-                "InvalidIdentityType",
-                format!("The identity type '{}' is not valid.", spec.kind),
-            ));
-        }
-        let current = record.identity.clone().unwrap_or(Value::Null);
-        let mut user: BTreeMap<String, Value> = if patch && wants_user {
-            current["userAssignedIdentities"]
-                .as_object()
-                .map(|m| m.clone().into_iter().collect())
-                .unwrap_or_default()
-        } else {
-            BTreeMap::new()
-        };
-        if wants_user {
-            for (uai_id, value) in &spec.user_assigned {
-                if value.is_null() {
-                    user.retain(|k, _| !k.eq_ignore_ascii_case(uai_id));
-                    continue;
-                }
-                let attached = current["userAssignedIdentities"]
-                    .as_object()
-                    .is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case(uai_id)));
-                if !attached && let Some(caller) = caller {
-                    self.require_assign(caller, &record.id, uai_id).await?;
-                }
-                let uai = self
-                    .store
-                    .resource(uai_id)
-                    .await?
-                    .filter(|r| r.kind == USER_ASSIGNED_IDENTITIES)
-                    .ok_or_else(|| {
-                        bad_request(
-                            "FailedIdentityOperation",
-                            format!(
-                                "Resource '{uai_id}' was not found: it must be an existing user-assigned identity."
-                            ),
-                        )
-                    })?;
-                user.insert(
-                    uai.id.clone(),
-                    json!({"principalId": uai.properties["principalId"], "clientId": uai.properties["clientId"]}),
-                );
-            }
-            if user.is_empty() {
-                return Err(bad_request(
-                    "BadRequest",
-                    "A UserAssigned identity type needs at least one user-assigned identity.",
-                ));
-            }
-        }
-        // The system-assigned principal changes only once every user-assigned identity has passed
-        // its checks: a refused request leaves no principal behind.
-        let current_system = current["principalId"].as_str().map(str::to_owned);
-        let system = match (wants_system, current_system) {
-            (true, Some(existing)) => Some(existing),
-            (true, None) => Some(self.new_identity_principal(&record.name).await?.object_id),
-            (false, Some(existing)) => {
-                let _ = self.store.delete_principal(&existing).await;
-                None
-            }
-            (false, None) => None,
-        };
-        let type_name = match (system.is_some(), !user.is_empty()) {
-            (true, true) => "SystemAssigned, UserAssigned",
-            (true, false) => "SystemAssigned",
-            (false, true) => "UserAssigned",
-            (false, false) => return Ok(None),
-        };
-        let mut identity = json!({"type": type_name});
-        if let Some(oid) = system {
-            identity["principalId"] = json!(oid);
-            identity["tenantId"] = json!(self.tenant_id);
-        }
-        if !user.is_empty() {
-            identity["userAssignedIdentities"] = json!(user);
-        }
-        Ok(Some(identity))
-    }
-
-    /// Attaching a user-assigned identity lets the resource's workloads act as it, so Azure checks a
-    /// linked action on the identity itself, not only `write` on the resource. Checked before the
-    /// identity is looked up, so a refusal says nothing about whether it exists.
-    async fn require_assign(&self, caller: &Caller, resource_id: &str, uai_id: &str) -> Result<(), ArmError> {
-        if self.authz.action(caller, ASSIGN_IDENTITY, uai_id).await? {
-            Ok(())
-        } else {
-            Err(ArmError::LinkedAuthorizationFailed {
-                oid: caller.oid.clone(),
-                action: format!("{}/write", kind_of_id(resource_id)),
-                scope: resource_id.to_owned(),
-                linked_action: ASSIGN_IDENTITY.to_owned(),
-                linked_scope: uai_id.to_owned(),
-            })
-        }
     }
 
     /// Start-up only: the VM resource standing for this host (group `keyhold`, named after the host),
@@ -521,78 +381,6 @@ impl Management {
             let _ = self.store.delete_principal(&oid).await;
         }
         Ok(self.store.delete_resource(&record.id).await?)
-    }
-
-    async fn open_storage_keys(&self, record: &ResourceRecord) -> Result<BTreeMap<String, String>, ArmError> {
-        let sealed = record
-            .sealed
-            .as_ref()
-            .ok_or_else(|| ArmError::Internal("storage account without keys".into()))?;
-        let plain = self
-            .keys
-            .open(&[AAD_STORAGE, &record.id.to_ascii_lowercase()], sealed)
-            .await
-            .map_err(|e| ArmError::Internal(e.to_string()))?;
-        serde_json::from_slice(&plain).map_err(|e| ArmError::Internal(e.to_string()))
-    }
-
-    async fn storage_account(&self, id: &str, group: &str, name: &str) -> Result<ResourceRecord, ArmError> {
-        self.store
-            .resource(id)
-            .await?
-            .ok_or_else(|| ArmError::ResourceNotFound {
-                kind: STORAGE_ACCOUNTS.into(),
-                name: name.to_owned(),
-                group: group.to_owned(),
-            })
-    }
-
-    /// `listKeys`: (key name, value) pairs.
-    pub async fn storage_keys(
-        &self,
-        caller: &Caller,
-        group: &str,
-        name: &str,
-    ) -> Result<Vec<(String, String)>, ArmError> {
-        let id = self.resource_id(group, STORAGE_ACCOUNTS, name);
-        self.require(caller, "Microsoft.Storage/storageAccounts/listkeys/action", &id)
-            .await?;
-        let record = self.storage_account(&id, group, name).await?;
-        Ok(self.open_storage_keys(&record).await?.into_iter().collect())
-    }
-
-    /// `regenerateKey`: replaces one key; returns all keys.
-    pub async fn regenerate_storage_key(
-        &self,
-        caller: &Caller,
-        group: &str,
-        name: &str,
-        key_name: &str,
-    ) -> Result<Vec<(String, String)>, ArmError> {
-        let id = self.resource_id(group, STORAGE_ACCOUNTS, name);
-        self.require(caller, "Microsoft.Storage/storageAccounts/regeneratekey/action", &id)
-            .await?;
-        let mut record = self.storage_account(&id, group, name).await?;
-        let mut keys = self.open_storage_keys(&record).await?;
-        let slot = keys
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case(key_name))
-            .cloned()
-            .ok_or_else(|| {
-                bad_request(
-                    "InvalidValuesForRequestParameters",
-                    format!("Values for request parameters are invalid: keyName '{key_name}'."),
-                )
-            })?;
-        keys.insert(slot, storage_key()?);
-        let plain = Zeroizing::new(serde_json::to_vec(&keys).map_err(|e| ArmError::Internal(e.to_string()))?);
-        record.sealed = Some(
-            self.keys
-                .seal(&[AAD_STORAGE, &id.to_ascii_lowercase()], &plain)
-                .map_err(|e| ArmError::Internal(e.to_string()))?,
-        );
-        self.store.put_resource(&record).await?;
-        Ok(keys.into_iter().collect())
     }
 }
 

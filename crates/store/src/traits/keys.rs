@@ -1,56 +1,9 @@
 //! Key Vault keys: versions with their public JWK in the clear and their private key sealed, soft
-//! deletion, and rotation policies. A trait of its own that [`crate::Store`] requires, so every backend
-//! stores keys and the domain reaches them through the one `Arc<dyn Store>`.
-
-use std::collections::BTreeMap;
+//! deletion, rotation policies, and the re-sealing of private keys under newer data keys.
 
 use async_trait::async_trait;
-use keyhold_crypto::Sealed;
 
-use crate::{PageRequest, Result};
-
-#[derive(Debug, Clone)]
-pub struct KeyVersionRecord {
-    pub vault: String,
-    pub name: String,
-    pub version: String,
-    /// `RSA` or `EC`.
-    pub kty: String,
-    /// The public members (`kty`, `n`/`e` or `crv`/`x`/`y`), as the domain encodes them.
-    pub public_jwk: serde_json::Value,
-    pub key_ops: Vec<String>,
-    /// PKCS#8 DER sealed with associated data `["key", vault, name, version]`.
-    pub private: Sealed,
-    pub enabled: bool,
-    pub nbf: Option<i64>,
-    pub exp: Option<i64>,
-    pub exportable: bool,
-    pub tags: Option<BTreeMap<String, String>>,
-    pub created: i64,
-    pub updated: i64,
-    /// Insertion order; the paging cursor of version lists.
-    pub seq: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeletedKeyRecord {
-    pub vault: String,
-    pub name: String,
-    pub deleted_date: i64,
-    pub scheduled_purge_date: i64,
-}
-
-/// A key's rotation policy, as the domain's JSON (`lifetimeActions`, `attributes`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeyPolicyRecord {
-    pub vault: String,
-    pub name: String,
-    pub policy: serde_json::Value,
-    pub created: i64,
-    pub updated: i64,
-}
-
-pub type DeletedKey = (DeletedKeyRecord, KeyVersionRecord);
+use crate::{DeletedKey, DeletedKeyRecord, KeyPolicyRecord, KeyVersionRecord, PageRequest, Result, Sealed};
 
 /// Reads of live keys never return versions of a soft-deleted name.
 #[async_trait]

@@ -1,0 +1,23 @@
+//! The store's contract, one sub-trait per domain in a file of its own. [`Store`] is all of them and
+//! is implemented for every type that implements each, so callers hold `Arc<dyn Store>` and a backend
+//! implements the sub-traits. A new domain (keys, certificates) adds its own sub-trait here and to
+//! [`Store`]'s bounds; nothing else changes for callers.
+
+mod identity;
+mod jobs;
+mod keys;
+mod management;
+mod meta;
+mod secrets;
+
+pub use identity::IdentityStore;
+pub use jobs::JobStore;
+pub use keys::KeyStore;
+pub use management::ManagementStore;
+pub use meta::MetaStore;
+pub use secrets::SecretStore;
+
+/// Everything a backend stores.
+pub trait Store: MetaStore + IdentityStore + ManagementStore + SecretStore + KeyStore + JobStore {}
+
+impl<T: MetaStore + IdentityStore + ManagementStore + SecretStore + KeyStore + JobStore + ?Sized> Store for T {}
