@@ -223,10 +223,28 @@ pub struct RsaPrivateParts<'a> {
     pub qi: &'a [u8],
 }
 
-/// A private key: its kind and PKCS#8 DER, zeroized on drop; `Debug` shows neither.
+/// A private key: its kind, its PKCS#8 DER (zeroized on drop) and the key parsed once, so an operation
+/// does not pay for parsing and validating it again; `Debug` shows neither.
 pub struct PrivateKey {
     spec: KeySpec,
     pkcs8: Zeroizing<Vec<u8>>,
+    parsed: Parsed,
+}
+
+enum Parsed {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+}
+
+fn parse(spec: KeySpec, der: &[u8]) -> Result<Parsed, KeyError> {
+    match spec {
+        KeySpec::Rsa(_) => RsaKeyPair::from_pkcs8(der)
+            .map(Parsed::Rsa)
+            .map_err(|_| KeyError::Failed),
+        KeySpec::Ec(curve) => EcdsaKeyPair::from_pkcs8(curve.signing(), der)
+            .map(Parsed::Ec)
+            .map_err(|_| KeyError::Failed),
+    }
 }
 
 impl std::fmt::Debug for PrivateKey {
@@ -262,17 +280,19 @@ fn pad(b: &[u8], len: usize) -> Option<Vec<u8>> {
 
 impl PrivateKey {
     pub fn generate(spec: KeySpec) -> Result<Self, KeyError> {
-        let pkcs8 = match spec {
+        let (pkcs8, parsed) = match spec {
             KeySpec::Rsa(bits) => {
                 let kp = RsaKeyPair::generate(rsa_size(bits)?).map_err(|_| KeyError::Failed)?;
-                Zeroizing::new(kp.as_der().map_err(|_| KeyError::Failed)?.as_ref().to_vec())
+                let der = Zeroizing::new(kp.as_der().map_err(|_| KeyError::Failed)?.as_ref().to_vec());
+                (der, Parsed::Rsa(kp))
             }
             KeySpec::Ec(curve) => {
                 let kp = EcdsaKeyPair::generate(curve.signing()).map_err(|_| KeyError::Failed)?;
-                Zeroizing::new(kp.to_pkcs8v1().map_err(|_| KeyError::Failed)?.as_ref().to_vec())
+                let der = Zeroizing::new(kp.to_pkcs8v1().map_err(|_| KeyError::Failed)?.as_ref().to_vec());
+                (der, Parsed::Ec(kp))
             }
         };
-        Ok(Self { spec, pkcs8 })
+        Ok(Self { spec, pkcs8, parsed })
     }
 
     /// An RSA key from JWK members; refused unless every part is consistent (`n = p·q`, CRT values).
@@ -298,6 +318,7 @@ impl PrivateKey {
         Ok(Self {
             spec: KeySpec::Rsa(bits),
             pkcs8,
+            parsed: Parsed::Rsa(kp),
         })
     }
 
@@ -315,14 +336,18 @@ impl PrivateKey {
         Ok(Self {
             spec: KeySpec::Ec(curve),
             pkcs8,
+            parsed: Parsed::Ec(kp),
         })
     }
 
     /// A key as stored (PKCS#8 DER, after unsealing).
     pub fn from_pkcs8(spec: KeySpec, der: Zeroizing<Vec<u8>>) -> Result<Self, KeyError> {
-        let key = Self { spec, pkcs8: der };
-        key.public()?;
-        Ok(key)
+        let parsed = parse(spec, &der)?;
+        Ok(Self {
+            spec,
+            pkcs8: der,
+            parsed,
+        })
     }
 
     /// PKCS#8 DER, only to be sealed.
@@ -334,12 +359,18 @@ impl PrivateKey {
         self.spec
     }
 
-    fn rsa(&self) -> Result<RsaKeyPair, KeyError> {
-        RsaKeyPair::from_pkcs8(&self.pkcs8).map_err(|_| KeyError::Failed)
+    fn rsa(&self) -> Result<&RsaKeyPair, KeyError> {
+        match &self.parsed {
+            Parsed::Rsa(kp) => Ok(kp),
+            Parsed::Ec(_) => Err(KeyError::AlgorithmMismatch),
+        }
     }
 
-    fn ec(&self, curve: Curve) -> Result<EcdsaKeyPair, KeyError> {
-        EcdsaKeyPair::from_pkcs8(curve.signing(), &self.pkcs8).map_err(|_| KeyError::Failed)
+    fn ec(&self, _curve: Curve) -> Result<&EcdsaKeyPair, KeyError> {
+        match &self.parsed {
+            Parsed::Ec(kp) => Ok(kp),
+            Parsed::Rsa(_) => Err(KeyError::AlgorithmMismatch),
+        }
     }
 
     pub fn public(&self) -> Result<PublicKey, KeyError> {
