@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod instance;
+mod raw_sign;
 mod report;
 mod vault;
 mod wrk;
@@ -146,6 +147,41 @@ async fn bench_backend(args: &Args, backend: &str, databases: Option<&[String]>)
     hello_server.stop().await?;
     eprintln!("   secret GET");
     r.get = Some(server.measure(&get(16)).await?);
+
+    // Key sign through the API, each beside aws-lc-rs's own rate for the same signature.
+    let post_lua = args.out_dir.join("post.lua");
+    let digest = "LXEWQrcmsEQBYnyp-6wy9chTD7GQPMTbAiWHF5IaSIE"; // base64url SHA-256 of "x"
+    for (name, create, alg) in [
+        (
+            "bench-rsa",
+            serde_json::json!({"kty": "RSA", "key_size": 2048}),
+            "RS256",
+        ),
+        ("bench-ec", serde_json::json!({"kty": "EC", "crv": "P-256"}), "ES256"),
+    ] {
+        target.create_key(name, create).await?;
+        eprintln!("   key sign {alg}");
+        let figures = server
+            .measure(&wrk::Load {
+                url: format!("https://127.0.0.1:{}/keys/{name}/sign?api-version=7.4", target.port),
+                script: &post_lua,
+                script_args: vec![format!(r#"{{"alg":"{alg}","value":"{digest}"}}"#)],
+                headers: vec![auth.clone(), host.clone()],
+                threads: 2,
+                connections: 16,
+                duration: d,
+            })
+            .await?;
+        anyhow::ensure!(figures.non_2xx == 0, "{alg} sign: {} requests failed", figures.non_2xx);
+        eprintln!("   raw aws-lc-rs sign {alg}");
+        if alg == "RS256" {
+            r.sign_rsa = Some(figures);
+            r.raw_sign_rsa_per_s = Some(raw_sign::rsa_2048(d)?);
+        } else {
+            r.sign_ec = Some(figures);
+            r.raw_sign_ec_per_s = Some(raw_sign::p256(d)?);
+        }
+    }
 
     // Managed-identity token (IMDS), from the token cache.
     let resource: String = url::form_urlencoded::byte_serialize(target.state.vault_resource.as_bytes()).collect();

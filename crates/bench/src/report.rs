@@ -60,6 +60,13 @@ pub struct BackendResults {
     pub audit_log_mib: f64,
     /// The same restarts with the audit log moved aside first.
     pub cold_start_full_fresh_audit_ms: Vec<f64>,
+    /// `POST /keys/{name}/sign` (RS256 on RSA-2048, ES256 on P-256), 16 connections.
+    pub sign_rsa: Option<Figures>,
+    pub sign_ec: Option<Figures>,
+    /// The same signatures made in this process with aws-lc-rs alone, one thread per core, in the same
+    /// run: the limit the API's figure is measured against.
+    pub raw_sign_rsa_per_s: Option<f64>,
+    pub raw_sign_ec_per_s: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -191,6 +198,36 @@ impl Results {
                 "",
             ),
             (
+                "key sign RSA-2048 RS256, 16 conns, req/s".into(),
+                Box::new(|r| r.sign_rsa.as_ref().map(|f| rate(f.requests_per_s))),
+                "",
+            ),
+            (
+                "raw aws-lc-rs RSA-2048 sign, ops/s".into(),
+                Box::new(|r| r.raw_sign_rsa_per_s.map(rate)),
+                "",
+            ),
+            (
+                "RSA sign API / raw".into(),
+                Box::new(|r| r.sign_ratio_rsa().map(|x| format!("{x:.2}"))),
+                "≥ 0.7",
+            ),
+            (
+                "key sign EC P-256 ES256, 16 conns, req/s".into(),
+                Box::new(|r| r.sign_ec.as_ref().map(|f| rate(f.requests_per_s))),
+                "",
+            ),
+            (
+                "raw aws-lc-rs P-256 sign, ops/s".into(),
+                Box::new(|r| r.raw_sign_ec_per_s.map(rate)),
+                "",
+            ),
+            (
+                "EC sign API / raw".into(),
+                Box::new(|r| r.sign_ratio_ec().map(|x| format!("{x:.2}"))),
+                "",
+            ),
+            (
                 "IMDS token, 16 conns, req/s".into(),
                 Box::new(|r| r.imds.as_ref().map(|f| rate(f.requests_per_s))),
                 "≥ 20,000",
@@ -267,6 +304,14 @@ impl BackendResults {
         }
     }
 
+    pub fn sign_ratio_rsa(&self) -> Option<f64> {
+        Some(self.sign_rsa.as_ref()?.requests_per_s / self.raw_sign_rsa_per_s?)
+    }
+
+    pub fn sign_ratio_ec(&self) -> Option<f64> {
+        Some(self.sign_ec.as_ref()?.requests_per_s / self.raw_sign_ec_per_s?)
+    }
+
     pub fn get_ratio(&self) -> Option<f64> {
         Some(self.get.as_ref()?.requests_per_s / self.hello.as_ref()?.requests_per_s)
     }
@@ -289,6 +334,13 @@ impl BackendResults {
         let at_least = |v: f64, b: f64| v >= b;
         let at_most = |v: f64, b: f64| v <= b;
         check("GET / hello", self.get_ratio(), "≥ 0.5".into(), at_least, 0.5);
+        check(
+            "RSA sign API / raw",
+            self.sign_ratio_rsa(),
+            "≥ 0.7".into(),
+            at_least,
+            0.7,
+        );
         check(
             "GET p99 ms",
             self.get.as_ref().map(|f| f.p99_ms),

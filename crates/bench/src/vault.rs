@@ -64,6 +64,24 @@ impl Target {
         put(&self.http, &self.vault_url(), &self.token, name, value).await
     }
 
+    /// Creates key `name` (`body` as `POST /keys/{name}/create` takes it).
+    pub async fn create_key(&self, name: &str, body: Value) -> Result<()> {
+        let resp = self
+            .http
+            .post(format!("{}/keys/{name}/create?api-version=7.4", self.vault_url()))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = resp.status();
+        ensure!(
+            status.is_success(),
+            "create key {name}: {status} {}",
+            resp.text().await?
+        );
+        Ok(())
+    }
+
     /// Fills the token cache of the managed-identity endpoint, and checks it answers.
     pub async fn warm_imds(&self, url: &str) -> Result<()> {
         let resp = self.http.get(url).header("Metadata", "true").send().await?;

@@ -9,11 +9,14 @@ use tokio::process::Command;
 
 const REPORT_LUA: &str = include_str!("../lua/report.lua");
 const PUT_LUA: &str = include_str!("../lua/put.lua");
+const POST_LUA: &str = include_str!("../lua/post.lua");
 
-/// Writes the Lua scripts into `dir`: `get.lua` (the URL as given) and `put.lua` (a new secret per request).
+/// Writes the Lua scripts into `dir`: `get.lua` (the URL as given), `put.lua` (a new secret per request)
+/// and `post.lua` (one fixed JSON body, for key operations).
 pub fn write_scripts(dir: &Path) -> Result<()> {
     std::fs::write(dir.join("get.lua"), REPORT_LUA)?;
     std::fs::write(dir.join("put.lua"), format!("{PUT_LUA}\n{REPORT_LUA}"))?;
+    std::fs::write(dir.join("post.lua"), format!("{POST_LUA}\n{REPORT_LUA}"))?;
     Ok(())
 }
 

@@ -85,6 +85,14 @@ impl Bootstrap {
         management.ensure_owner(&admin_object_id).await.map_err(boot)?;
         let vaults = Vaults::new(store.clone());
         let rotation = Rotation::new(store.clone(), keys.clone());
+        let vault_keys = crate::vault_keys::VaultKeys::new(
+            store.clone(),
+            keys.clone(),
+            clock.clone(),
+            tenant_id.clone(),
+            instance_id.clone(),
+            authz.clone(),
+        );
         let secrets = Secrets::new(store, keys, clock, tenant_id.clone(), instance_id, authz);
         Ok(Self {
             core: Keyhold {
@@ -94,6 +102,7 @@ impl Bootstrap {
                 identity,
                 vaults,
                 secrets,
+                vault_keys,
                 management,
                 rotation,
             },

@@ -74,6 +74,19 @@ pub enum VaultError {
         "Backup blob could not be restored: it is corrupt, was altered, or comes from another keyhold instance or tenant."
     )]
     BadBackup,
+    #[error("A key with (name/id) {name} was not found in this key vault.")]
+    KeyNotFound { name: String },
+    #[error("Deleted Key not found: {name}")]
+    DeletedKeyNotFound { name: String },
+    #[error(
+        "Key {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged."
+    )]
+    KeyDeletedButRecoverable { name: String },
+    #[error("Key {name} already exists.")]
+    KeyAlreadyExists { name: String },
+    /// A key operation the key itself refuses: not in `key_ops`, disabled, or outside `nbf`/`exp`.
+    #[error("{0}")]
+    KeyOperationForbidden(String),
     /// Stored ciphertext failed authentication: tampering or rows swapped in the database.
     #[error("integrity check failed for a stored record")]
     Integrity,

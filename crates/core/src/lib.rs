@@ -15,6 +15,7 @@ pub mod rotation;
 pub mod seal;
 pub mod secrets;
 mod throttle;
+pub mod vault_keys;
 pub mod vaults;
 
 use std::sync::Arc;
@@ -92,6 +93,7 @@ pub struct Keyhold {
     pub identity: Arc<identity::Identity>,
     pub vaults: vaults::Vaults,
     pub secrets: secrets::Secrets,
+    pub vault_keys: vault_keys::VaultKeys,
     pub management: management::Management,
     pub rotation: rotation::Rotation,
 }

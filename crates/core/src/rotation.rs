@@ -128,6 +128,7 @@ impl Rotation {
         let current = self.refresh().await?;
         let mut report = PassReport::default();
         self.reseal_secrets(current, &mut report).await?;
+        self.reseal_vault_keys(current, &mut report).await?;
         self.reseal_signing_keys(current, &mut report).await?;
         self.reseal_identity_header(current, &mut report).await?;
         self.reseal_resources(current, &mut report).await?;
@@ -148,6 +149,27 @@ impl Rotation {
                     continue;
                 };
                 if self.store.replace_secret_value(r.seq, &r.value, &new).await? {
+                    report.resealed += 1;
+                }
+            }
+        }
+    }
+
+    /// Key Vault keys' private halves, as secret values.
+    async fn reseal_vault_keys(&self, current: u32, report: &mut PassReport) -> Result<(), VaultError> {
+        let mut after = 0;
+        loop {
+            let page = self.store.key_versions_not_under(current, after, PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = last.seq;
+            for r in &page {
+                let owner = crate::vault_keys::aad(&r.vault, &r.name, &r.version);
+                let Some(new) = self.resealed(&owner, &r.private, report).await? else {
+                    continue;
+                };
+                if self.store.replace_key_private(r.seq, &r.private, &new).await? {
                     report.resealed += 1;
                 }
             }

@@ -15,6 +15,7 @@ pub mod random;
 mod seal;
 mod spki;
 pub mod tls;
+pub mod vault_key;
 pub mod x509;
 
 pub use aead::{Aad, Sealed};

@@ -7,5 +7,6 @@ pub mod arm;
 pub mod data_dir;
 pub mod entra;
 pub mod error;
+pub mod keys;
 pub mod keyvault;
 pub mod managed_identity;

@@ -231,6 +231,15 @@ fn vault_error(e: VaultError) -> Response {
         VaultError::SecretNotFound { .. } | VaultError::DeletedSecretNotFound { .. } => {
             body(StatusCode::NOT_FOUND, ErrorBody::new("SecretNotFound", msg))
         }
+        VaultError::KeyNotFound { .. } | VaultError::DeletedKeyNotFound { .. } => {
+            body(StatusCode::NOT_FOUND, ErrorBody::new("KeyNotFound", msg))
+        }
+        VaultError::KeyDeletedButRecoverable { .. } => body(
+            StatusCode::CONFLICT,
+            ErrorBody::new("Conflict", msg).with_inner("ObjectIsDeletedButRecoverable"),
+        ),
+        VaultError::KeyAlreadyExists { .. } => body(StatusCode::CONFLICT, ErrorBody::new("Conflict", msg)),
+        VaultError::KeyOperationForbidden(_) => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", msg)),
         VaultError::VaultNotFound(_) => body(StatusCode::NOT_FOUND, ErrorBody::new("VaultNotFound", msg)),
         VaultError::DeletedButRecoverable { .. } => body(
             StatusCode::CONFLICT,

@@ -89,6 +89,23 @@ async fn purge_loop(jobs: Jobs, mut stop: watch::Receiver<bool>) {
                 Ok(n) => tracing::info!(purged = n, "purged expired deleted secrets"),
                 Err(e) => tracing::warn!(error = %e, "purge run failed"),
             }
+            match jobs.state.core.vault_keys.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged expired deleted keys"),
+                Err(e) => tracing::warn!(error = %e, "key purge run failed"),
+            }
+            match jobs.state.core.vault_keys.run_rotations().await {
+                Ok((rotated, notify)) => {
+                    for (vault, key) in rotated {
+                        tracing::info!(vault, key, "rotated a key (rotation policy)");
+                    }
+                    // The record a Notify action leaves until the events work delivers it.
+                    for (vault, key) in notify {
+                        tracing::info!(vault, key, event = "KeyNearExpiry", "key rotation policy: notify");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "key rotation run failed"),
+            }
             match jobs.state.core.management.purge_expired_vaults().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "purged expired deleted vaults"),

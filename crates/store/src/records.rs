@@ -160,3 +160,46 @@ pub struct DeletedSecretRecord {
     pub deleted_date: i64,
     pub scheduled_purge_date: i64,
 }
+
+#[derive(Debug, Clone)]
+pub struct KeyVersionRecord {
+    pub vault: String,
+    pub name: String,
+    pub version: String,
+    /// `RSA` or `EC`.
+    pub kty: String,
+    /// The public members (`kty`, `n`/`e` or `crv`/`x`/`y`), as the domain encodes them.
+    pub public_jwk: serde_json::Value,
+    pub key_ops: Vec<String>,
+    /// PKCS#8 DER sealed with associated data `["key", vault, name, version]`.
+    pub private: Sealed,
+    pub enabled: bool,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub exportable: bool,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub created: i64,
+    pub updated: i64,
+    /// Insertion order; the paging cursor of version lists.
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedKeyRecord {
+    pub vault: String,
+    pub name: String,
+    pub deleted_date: i64,
+    pub scheduled_purge_date: i64,
+}
+
+/// A key's rotation policy, as the domain's JSON (`lifetimeActions`, `attributes`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyPolicyRecord {
+    pub vault: String,
+    pub name: String,
+    pub policy: serde_json::Value,
+    pub created: i64,
+    pub updated: i64,
+}
+
+pub type DeletedKey = (DeletedKeyRecord, KeyVersionRecord);

@@ -350,9 +350,9 @@ const CHILD = path.join(HERE, "sdk-child.mjs");
  * exactly `env` + PATH. Resolves {code, stdout, stderr, result} where result is
  * the JSON the child printed on its last stdout line (if any).
  */
-export function runChild(scenario, env, input = {}, { timeoutMs = 180_000 } = {}) {
+export function runChild(scenario, env, input = {}, { timeoutMs = 180_000, childFile = CHILD } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, scenario], {
+    const child = spawn(process.execPath, [childFile, scenario], {
       env: { ...env, PATH: process.env.PATH },
       stdio: ["pipe", "pipe", "pipe"],
       cwd: HERE,

@@ -3,6 +3,7 @@
 //! secret). The control plane always uses RBAC. A denial names the caller and what was missing, so an
 //! "access denied" can be debugged.
 
+mod keys;
 pub mod roles;
 
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use keyhold_store::{Store, VaultRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::VaultError;
+
+pub use keys::KeyOp;
 
 /// Who is calling, from a verified token.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -110,7 +110,10 @@ pub const BUILT_IN: &[Role] = &[
         description: "Perform any action on the keys of a key vault, except manage permissions.",
         actions: KV_MANAGE_READ,
         not_actions: &[],
-        data_actions: &["Microsoft.KeyVault/vaults/keys/*"],
+        data_actions: &[
+            "Microsoft.KeyVault/vaults/keys/*",
+            "Microsoft.KeyVault/vaults/keyrotationpolicies/*",
+        ],
         not_data_actions: &[],
     },
     Role {
@@ -130,6 +133,28 @@ pub const BUILT_IN: &[Role] = &[
             "Microsoft.KeyVault/vaults/keys/sign/action",
             "Microsoft.KeyVault/vaults/keys/verify/action",
         ],
+        not_data_actions: &[],
+    },
+    Role {
+        id: "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+        name: "Key Vault Crypto Service Encryption User",
+        description: "Read metadata of keys and perform wrap/unwrap operations.",
+        actions: &[],
+        not_actions: &[],
+        data_actions: &[
+            "Microsoft.KeyVault/vaults/keys/read",
+            "Microsoft.KeyVault/vaults/keys/wrap/action",
+            "Microsoft.KeyVault/vaults/keys/unwrap/action",
+        ],
+        not_data_actions: &[],
+    },
+    Role {
+        id: "08bbd89e-9f13-488c-ac41-acfcb10c90ab",
+        name: "Key Vault Crypto Service Release User",
+        description: "Release keys.",
+        actions: &[],
+        not_actions: &[],
+        data_actions: &["Microsoft.KeyVault/vaults/keys/release/action"],
         not_data_actions: &[],
     },
     Role {

@@ -1,11 +1,11 @@
 //! Vaults made through keyhold's admin API (`keyhold keyvault create` before ARM existed): always in
-//! resource group [`HOST_GROUP`], and a new vault grants its creator every secret permission by access
-//! policy, as `az keyvault create` does. Authorization is the ordinary management one.
+//! resource group [`HOST_GROUP`], and a new vault grants its creator every secret and key permission by
+//! access policy, as `az keyvault create` does. Authorization is the ordinary management one.
 
 use keyhold_store::VaultRecord;
 
 use super::{ArmError, HOST_GROUP, Management, PolicyEdit, VaultSpec};
-use crate::authz::{AccessPolicy, Caller, Permissions, SECRET_PERMISSIONS};
+use crate::authz::{AccessPolicy, Caller, KEY_PERMISSIONS, Permissions, SECRET_PERMISSIONS};
 
 impl Management {
     /// Creates (or updates) vault `name` in [`HOST_GROUP`], creating the group when needed.
@@ -37,19 +37,20 @@ impl Management {
     }
 }
 
-/// Every secret permission (`all` is the shorthand, not a permission of its own) for the creator.
+/// Every permission of `names` but `all` (the shorthand, not a permission of its own).
+fn every(names: &[&str]) -> Vec<String> {
+    names.iter().filter(|p| **p != "all").map(|p| p.to_string()).collect()
+}
+
+/// Every secret and key permission for the creator.
 fn creator_policy(caller: &Caller) -> AccessPolicy {
-    let everything = SECRET_PERMISSIONS
-        .iter()
-        .filter(|p| **p != "all")
-        .map(|p| p.to_string())
-        .collect();
     AccessPolicy {
         tenant_id: caller.tenant.clone(),
         object_id: caller.oid.clone(),
         application_id: None,
         permissions: Permissions {
-            secrets: everything,
+            secrets: every(SECRET_PERMISSIONS),
+            keys: every(KEY_PERMISSIONS),
             ..Default::default()
         },
     }

@@ -82,6 +82,11 @@ impl From<crate::VaultError> for ArmError {
             | crate::VaultError::DeletedSecretNotFound { .. }
             | crate::VaultError::DeletedButRecoverable { .. }
             | crate::VaultError::AlreadyExists { .. }
+            | crate::VaultError::KeyNotFound { .. }
+            | crate::VaultError::DeletedKeyNotFound { .. }
+            | crate::VaultError::KeyDeletedButRecoverable { .. }
+            | crate::VaultError::KeyAlreadyExists { .. }
+            | crate::VaultError::KeyOperationForbidden(_)
             | crate::VaultError::Disabled
             | crate::VaultError::Forbidden { .. }
             | crate::VaultError::PurgeProtected

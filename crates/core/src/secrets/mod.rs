@@ -12,6 +12,8 @@ use keyhold_store::{DeletedSecretRecord, SecretVersionRecord, Store, StoreError,
 use secrecy::{ExposeSecret, SecretString};
 
 pub use paging::Cursor;
+pub(crate) use paging::{finish as finish_page, request as page_request};
+pub(crate) use validate::tags as validate_tags;
 pub use validate::validate_secret_name;
 
 use crate::{

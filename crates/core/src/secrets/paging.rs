@@ -26,7 +26,7 @@ impl Cursor {
     }
 }
 
-pub(super) fn request(max: Option<u32>, cursor: Option<Cursor>) -> Result<PageRequest, VaultError> {
+pub(crate) fn request(max: Option<u32>, cursor: Option<Cursor>) -> Result<PageRequest, VaultError> {
     let limit = max.unwrap_or(25);
     if !(1..=25).contains(&limit) {
         return Err(VaultError::BadParameter(
@@ -40,7 +40,7 @@ pub(super) fn request(max: Option<u32>, cursor: Option<Cursor>) -> Result<PageRe
     })
 }
 
-pub(super) fn finish<T>(mut rows: Vec<T>, fetched: u32, key: impl Fn(&T) -> String) -> Listing<T> {
+pub(crate) fn finish<T>(mut rows: Vec<T>, fetched: u32, key: impl Fn(&T) -> String) -> Listing<T> {
     let limit = (fetched - 1) as usize;
     let next = if rows.len() > limit {
         rows.truncate(limit);

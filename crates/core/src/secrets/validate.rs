@@ -42,7 +42,7 @@ pub(super) fn content_type(ct: Option<&str>) -> Result<(), VaultError> {
     }
 }
 
-pub(super) fn tags(tags: Option<&super::Tags>) -> Result<(), VaultError> {
+pub(crate) fn tags(tags: Option<&super::Tags>) -> Result<(), VaultError> {
     let Some(tags) = tags else { return Ok(()) };
     if tags.len() > MAX_TAGS {
         return Err(bad(format!(

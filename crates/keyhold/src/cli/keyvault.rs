@@ -136,6 +136,11 @@ enum KeyvaultCommand {
         after_help = "Examples:\n  keyhold keyvault secret set --vault-name myvault --name AppSecret --value MySecret\n  keyhold keyvault secret show --vault-name myvault --name AppSecret"
     )]
     Secret(secret::SecretArgs),
+    /// Keys of a vault (data plane): create, manage, and cryptographic operations.
+    #[command(
+        after_help = "Examples:\n  keyhold keyvault key create --vault-name myvault --name mykey --kty RSA --size 2048\n  keyhold keyvault key sign --vault-name myvault --name mykey --algorithm RS256 --digest BASE64"
+    )]
+    Key(super::key::KeyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +161,7 @@ pub async fn run(args: KeyvaultArgs, out: &OutputArgs) -> anyhow::Result<()> {
     let s = args.conn.session()?;
     let result = match args.command {
         KeyvaultCommand::Secret(a) => return secret::run(&s, a, out).await,
+        KeyvaultCommand::Key(a) => return super::key::run(&s, a, out).await,
         KeyvaultCommand::Create {
             name,
             resource_group,

@@ -9,6 +9,7 @@ mod audit;
 mod env;
 mod group;
 mod identity;
+mod key;
 mod keyvault;
 mod operator;
 mod output;

@@ -287,7 +287,7 @@ pub async fn run(s: &Session, args: SecretArgs, out: &OutputArgs) -> anyhow::Res
     out.print(result)
 }
 
-fn enc(segment: &str) -> String {
+pub(super) fn enc(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
 }
 
@@ -337,7 +337,7 @@ async fn deleted(s: &Session, method: Method, n: &Named, suffix: &str) -> anyhow
 }
 
 /// Every page of a Key Vault list, following `nextLink`.
-async fn list(s: &Session, vault: &str, path: &str) -> anyhow::Result<Value> {
+pub(super) async fn list(s: &Session, vault: &str, path: &str) -> anyhow::Result<Value> {
     let mut items = Vec::new();
     let mut page = s.vault(Method::GET, vault, path, None).await?;
     loop {
@@ -355,7 +355,11 @@ async fn list(s: &Session, vault: &str, path: &str) -> anyhow::Result<Value> {
     Ok(Value::Array(items))
 }
 
-fn attrs(enabled: Option<bool>, not_before: Option<String>, expires: Option<String>) -> anyhow::Result<Value> {
+pub(super) fn attrs(
+    enabled: Option<bool>,
+    not_before: Option<String>,
+    expires: Option<String>,
+) -> anyhow::Result<Value> {
     let mut a = json!({});
     if let Some(e) = enabled {
         a["enabled"] = json!(e);

@@ -9,6 +9,7 @@ mod authz;
 mod crash;
 mod faults;
 mod hardening;
+mod keys;
 mod managed_identity;
 mod management;
 mod nodes;

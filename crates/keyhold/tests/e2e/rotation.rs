@@ -285,3 +285,55 @@ async fn storage_account_keys_are_resealed_too() {
         .unwrap();
     assert_eq!(before, after, "and still the same keys");
 }
+
+#[tokio::test]
+async fn vault_keys_are_resealed_and_still_sign() {
+    let (server, token) = crate::with_vault("kv-rekey").await;
+    let base = server.vault_url("kv-rekey");
+    let (status, key) = crate::json(
+        server
+            .http
+            .post(format!("{base}/keys/k/create?api-version=7.4"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"kty": "EC", "crv": "P-256"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{key}");
+    let mgmt = server.token(&server.state.url).await.unwrap();
+    let resp = server
+        .http
+        .post(format!("{}/keyhold/v1/sys/rotate", server.base()))
+        .bearer_auth(&mgmt)
+        .send()
+        .await
+        .unwrap();
+    let new_key = resp.json::<Value>().await.unwrap()["keyId"].as_u64().unwrap() as u32;
+    let db = rusqlite::Connection::open(server.data_dir.join("keyhold.db")).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        let private: Vec<u8> = db
+            .query_row("SELECT private FROM key_versions WHERE name = 'k'", [], |r| r.get(0))
+            .unwrap();
+        ids = key_ids([private]);
+        if ids == [new_key] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(ids, [new_key], "the private key is under the new data key");
+    let (status, sig) = crate::json(
+        server
+            .http
+            .post(format!("{base}/keys/k/sign?api-version=7.4"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"alg": "ES256", "value": "LXEWQrcmsEQBYnyp-6wy9chTD7GQPMTbAiWHF5IaSIE"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "still signs: {sig}");
+}

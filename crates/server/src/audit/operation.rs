@@ -15,6 +15,52 @@ pub struct Operation {
     pub vault: Option<String>,
 }
 
+/// Key Vault's names for key operations. Crypto operations are named from the path's last segment; on
+/// the versionless `POST /keys/{name}/{op}` route that segment is the operation, not a version.
+fn key_operation(m: &str, matched: &str, path: &str, mut op: Operation) -> Operation {
+    let last = path.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
+    if m == "POST" && (matched == "/keys/{name}/{version}" || matched == "/keys/{name}//{op}") {
+        op.version = None;
+    }
+    let crypto = match last.as_str() {
+        "sign" => Some("KeySign"),
+        "verify" => Some("KeyVerify"),
+        "encrypt" => Some("KeyEncrypt"),
+        "decrypt" => Some("KeyDecrypt"),
+        "wrapkey" => Some("KeyWrap"),
+        "unwrapkey" => Some("KeyUnwrap"),
+        "release" => Some("KeyRelease"),
+        _ => None,
+    };
+    let name = match (m, matched.trim_end_matches('/')) {
+        ("POST", "/keys/{name}/{version}/{op}" | "/keys/{name}/{version}" | "/keys/{name}//{op}")
+        | ("POST", "/keys/{name}/release" | "/keys/{name}//release") => crypto.unwrap_or("KeyOperation"),
+        ("POST", "/keys/{name}/create") => "KeyCreate",
+        ("PUT", "/keys/{name}") => "KeyImport",
+        ("GET", "/keys") => "KeyList",
+        ("GET", "/keys/{name}" | "/keys/{name}/{version}") => "KeyGet",
+        ("PATCH", "/keys/{name}" | "/keys/{name}/{version}") => "KeyUpdate",
+        ("DELETE", "/keys/{name}") => "KeyDelete",
+        ("GET", "/keys/{name}/versions") => "KeyListVersions",
+        ("POST", "/keys/{name}/backup") => "KeyBackup",
+        ("POST", "/keys/restore") => "KeyRestore",
+        ("POST", "/keys/{name}/rotate") => "KeyRotate",
+        ("GET", "/keys/{name}/rotationpolicy") => "KeyRotationPolicyGet",
+        ("PUT", "/keys/{name}/rotationpolicy") => "KeyRotationPolicySet",
+        ("GET", "/deletedkeys") => "DeletedKeyList",
+        ("GET", "/deletedkeys/{name}") => "DeletedKeyGet",
+        ("DELETE", "/deletedkeys/{name}") => "KeyPurge",
+        ("POST", "/deletedkeys/{name}/recover") => "KeyRecover",
+        ("POST", "/rng") => "GetRandomBytes",
+        _ => {
+            op.name = format!("{m} {matched}");
+            return op;
+        }
+    };
+    op.name = name.to_owned();
+    op
+}
+
 /// From the route template (`matched`) and the actual path.
 pub fn classify(method: &Method, matched: &str, path: &str) -> Operation {
     if matched.starts_with("/subscriptions") {
@@ -30,6 +76,9 @@ pub fn classify(method: &Method, matched: &str, path: &str) -> Operation {
         }
     }
     let m = method.as_str();
+    if matched.starts_with("/keys") || matched.starts_with("/deletedkeys") || matched == "/rng" {
+        return key_operation(m, matched, path, op);
+    }
     let name = match (m, matched.trim_end_matches('/')) {
         ("PUT", "/secrets/{name}") => "SecretSet",
         ("GET", "/secrets") => "SecretList",
@@ -164,6 +213,30 @@ mod tests {
             classify(&Method::DELETE, "/deletedsecrets/{name}", "/deletedsecrets/x").name,
             "SecretPurge"
         );
+    }
+
+    #[test]
+    fn key_operations_are_named_as_key_vault_names_them() {
+        let op = classify(&Method::POST, "/keys/{name}/{version}/{op}", "/keys/k/abc/sign");
+        assert_eq!(
+            (op.name.as_str(), op.object.as_deref(), op.version.as_deref()),
+            ("KeySign", Some("k"), Some("abc"))
+        );
+        let op = classify(&Method::POST, "/keys/{name}/{version}", "/keys/k/unwrapKey");
+        assert_eq!(
+            (op.name.as_str(), op.version),
+            ("KeyUnwrap", None),
+            "versionless: no version"
+        );
+        assert_eq!(
+            classify(&Method::POST, "/keys/{name}/create", "/keys/k/create").name,
+            "KeyCreate"
+        );
+        assert_eq!(
+            classify(&Method::DELETE, "/deletedkeys/{name}", "/deletedkeys/k").name,
+            "KeyPurge"
+        );
+        assert_eq!(classify(&Method::POST, "/rng", "/rng").name, "GetRandomBytes");
     }
 
     #[test]

@@ -6,7 +6,9 @@ pub mod agents;
 mod arm;
 mod bundle;
 mod deleted;
+mod key_bundle;
 mod keyring;
+mod keys;
 pub mod mi;
 mod oidc;
 mod secrets;
@@ -22,6 +24,7 @@ pub fn vault_router(state: AppState) -> Router {
     Router::new()
         .merge(secrets::routes())
         .merge(deleted::routes())
+        .merge(keys::routes())
         .route_layer(from_fn_with_state(state.audit.clone(), audit::record))
         .fallback(not_found)
         .with_state(state)

@@ -6,6 +6,7 @@
 //! byte order), the same rule as SQLite's `COLLATE NOCASE`; see `migrations/postgres/0001_init.sql`.
 
 mod identity;
+mod keys;
 mod leader;
 mod management;
 mod rekey;
@@ -31,6 +32,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/postgres/0003_resources.sql"),
     ),
     ("0004_agents", include_str!("../../migrations/postgres/0004_agents.sql")),
+    ("0005_keys", include_str!("../../migrations/postgres/0005_keys.sql")),
 ];
 
 /// Key of the advisory lock held while migrating, so that processes starting together migrate once.

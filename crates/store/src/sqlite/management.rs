@@ -94,6 +94,10 @@ pub(super) fn purge_vault(c: &mut Connection, name: &str) -> Result<()> {
         .map_err(db_err)?;
     tx.execute("DELETE FROM secret_versions WHERE vault = ?1", [name])
         .map_err(db_err)?;
+    for table in ["deleted_keys", "key_versions", "key_policies"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE vault = ?1"), [name])
+            .map_err(db_err)?;
+    }
     tx.commit().map_err(db_err)
 }
 

@@ -3,6 +3,7 @@
 //! which WAL lets run beside the writer and which see only committed data.
 
 mod identity;
+mod keys;
 mod management;
 mod rekey;
 mod secrets;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_resources.sql"),
     ),
     ("0004_agents", include_str!("../../migrations/sqlite/0004_agents.sql")),
+    ("0005_keys", include_str!("../../migrations/sqlite/0005_keys.sql")),
 ];
 const READERS: usize = 4;
 

@@ -5,17 +5,19 @@
 
 mod identity;
 mod jobs;
+mod keys;
 mod management;
 mod meta;
 mod secrets;
 
 pub use identity::IdentityStore;
 pub use jobs::JobStore;
+pub use keys::KeyStore;
 pub use management::ManagementStore;
 pub use meta::MetaStore;
 pub use secrets::SecretStore;
 
 /// Everything a backend stores.
-pub trait Store: MetaStore + IdentityStore + ManagementStore + SecretStore + JobStore {}
+pub trait Store: MetaStore + IdentityStore + ManagementStore + SecretStore + KeyStore + JobStore {}
 
-impl<T: MetaStore + IdentityStore + ManagementStore + SecretStore + JobStore + ?Sized> Store for T {}
+impl<T: MetaStore + IdentityStore + ManagementStore + SecretStore + KeyStore + JobStore + ?Sized> Store for T {}

@@ -14,6 +14,7 @@ use tokio_postgres::NoTls;
 
 mod deletion;
 mod identity;
+mod keys;
 mod management;
 mod rotation;
 mod tls;
@@ -21,6 +22,7 @@ mod versions;
 
 use deletion::*;
 use identity::*;
+use keys::*;
 use management::*;
 use rotation::*;
 use versions::*;
@@ -83,6 +85,10 @@ conformance!(
     concurrent_value_swaps_one_wins,
     meta_and_signing_key_compare_and_swap,
     try_lead_is_true_for_a_lone_node,
+    key_versions_latest_update_and_pages,
+    keys_soft_delete_recover_purge_restore,
+    key_policies_upsert,
+    key_private_keys_reseal_by_compare_and_swap,
 );
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,394 @@
+//! Key tables, shaped like the secret tables. Writes to one key name take a transaction-scoped
+//! advisory lock on its (vault, name) key first, as `secrets.rs` explains.
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Object, Transaction};
+use tokio_postgres::Row;
+
+use super::{PostgresStore, db_err, execute, fold, query, query_opt};
+use crate::{
+    columns::{from_json, opt_from_json, opt_to_json, to_json},
+    *,
+};
+
+const COLS: &str = "s.seq, s.vault, s.name, s.version, s.kty, s.jwk, s.key_ops, s.private, s.enabled, s.nbf, s.exp,
+    s.exportable, s.tags, s.created, s.updated";
+const LIVE: &str =
+    "NOT EXISTS (SELECT 1 FROM deleted_keys d WHERE d.vault_key = s.vault_key AND d.name_key = s.name_key)";
+const LATEST: &str =
+    "s.seq = (SELECT MAX(t.seq) FROM key_versions t WHERE t.vault_key = s.vault_key AND t.name_key = s.name_key)";
+
+fn row(r: &Row) -> Result<KeyVersionRecord> {
+    let jwk: String = r.try_get(5).map_err(db_err)?;
+    let ops: String = r.try_get(6).map_err(db_err)?;
+    let private: Vec<u8> = r.try_get(7).map_err(db_err)?;
+    Ok(KeyVersionRecord {
+        seq: r.try_get(0).map_err(db_err)?,
+        vault: r.try_get(1).map_err(db_err)?,
+        name: r.try_get(2).map_err(db_err)?,
+        version: r.try_get(3).map_err(db_err)?,
+        kty: r.try_get(4).map_err(db_err)?,
+        public_jwk: from_json(&jwk)?,
+        key_ops: from_json(&ops)?,
+        private: Sealed::from_stored(private).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        enabled: r.try_get(8).map_err(db_err)?,
+        nbf: r.try_get(9).map_err(db_err)?,
+        exp: r.try_get(10).map_err(db_err)?,
+        exportable: r.try_get(11).map_err(db_err)?,
+        tags: opt_from_json(r.try_get(12).map_err(db_err)?)?,
+        created: r.try_get(13).map_err(db_err)?,
+        updated: r.try_get(14).map_err(db_err)?,
+    })
+}
+
+fn deleted_row(r: &Row) -> Result<DeletedKey> {
+    let latest = row(r)?;
+    Ok((
+        DeletedKeyRecord {
+            vault: latest.vault.clone(),
+            name: latest.name.clone(),
+            deleted_date: r.try_get(15).map_err(db_err)?,
+            scheduled_purge_date: r.try_get(16).map_err(db_err)?,
+        },
+        latest,
+    ))
+}
+
+fn deleted_select(filter: &str) -> String {
+    format!(
+        "SELECT {COLS}, d.deleted_date, d.scheduled_purge_date FROM deleted_keys d
+         JOIN key_versions s ON s.vault_key = d.vault_key AND s.name_key = d.name_key AND {LATEST} WHERE {filter}"
+    )
+}
+
+fn policy_row(r: &Row) -> Result<KeyPolicyRecord> {
+    let policy: String = r.try_get(2).map_err(db_err)?;
+    Ok(KeyPolicyRecord {
+        vault: r.try_get(0).map_err(db_err)?,
+        name: r.try_get(1).map_err(db_err)?,
+        policy: from_json(&policy)?,
+        created: r.try_get(3).map_err(db_err)?,
+        updated: r.try_get(4).map_err(db_err)?,
+    })
+}
+
+async fn locked<'a>(c: &'a mut Object, vault: &str, name: &str) -> Result<Transaction<'a>> {
+    let tx = c.transaction().await.map_err(db_err)?;
+    execute(
+        &tx,
+        "SELECT pg_advisory_xact_lock(hashtext('key:' || $1), hashtext($2))",
+        &[&fold(vault), &fold(name)],
+    )
+    .await?;
+    Ok(tx)
+}
+
+async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<bool> {
+    Ok(query_opt(
+        c,
+        "SELECT 1 FROM deleted_keys WHERE vault_key = $1 AND name_key = $2",
+        &[&fold(vault), &fold(name)],
+    )
+    .await?
+    .is_some())
+}
+
+async fn insert(c: &impl GenericClient, k: &KeyVersionRecord) -> Result<()> {
+    execute(
+        c,
+        "INSERT INTO key_versions (vault, name, version, kty, jwk, key_ops, private, enabled, nbf, exp, exportable, tags, created, updated)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        &[
+            &k.vault,
+            &k.name,
+            &k.version,
+            &k.kty,
+            &to_json(&k.public_jwk)?,
+            &to_json(&k.key_ops)?,
+            &k.private.as_bytes(),
+            &k.enabled,
+            &k.nbf,
+            &k.exp,
+            &k.exportable,
+            &opt_to_json(k.tags.as_ref())?,
+            &k.created,
+            &k.updated,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+fn after_seq(page: &PageRequest) -> i64 {
+    page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0)
+}
+
+#[async_trait]
+impl KeyStore for PostgresStore {
+    async fn put_key_version(&self, k: &KeyVersionRecord) -> Result<()> {
+        let mut c = self.client().await?;
+        let tx = locked(&mut c, &k.vault, &k.name).await?;
+        if is_deleted(&tx, &k.vault, &k.name).await? {
+            return Err(StoreError::Deleted);
+        }
+        insert(&tx, k).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn update_key_version(&self, k: &KeyVersionRecord) -> Result<()> {
+        let mut c = self.client().await?;
+        let tx = locked(&mut c, &k.vault, &k.name).await?;
+        let n = execute(
+            &tx,
+            &format!(
+                "UPDATE key_versions AS s SET key_ops = $4, enabled = $5, nbf = $6, exp = $7, tags = $8, updated = $9
+                 WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
+            ),
+            &[
+                &fold(&k.vault),
+                &fold(&k.name),
+                &k.version,
+                &to_json(&k.key_ops)?,
+                &k.enabled,
+                &k.nbf,
+                &k.exp,
+                &opt_to_json(k.tags.as_ref())?,
+                &k.updated,
+            ],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn key_version(&self, vault: &str, name: &str, version: Option<&str>) -> Result<Option<KeyVersionRecord>> {
+        let c = self.client().await?;
+        let (vault, name) = (fold(vault), fold(name));
+        let found = match version {
+            Some(v) => {
+                query_opt(
+                    &c,
+                    &format!(
+                        "SELECT {COLS} FROM key_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
+                    ),
+                    &[&vault, &name, &v],
+                )
+                .await?
+            }
+            None => {
+                query_opt(
+                    &c,
+                    &format!(
+                        "SELECT {COLS} FROM key_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND {LIVE}
+                         ORDER BY s.seq DESC LIMIT 1"
+                    ),
+                    &[&vault, &name],
+                )
+                .await?
+            }
+        };
+        found.as_ref().map(row).transpose()
+    }
+
+    async fn list_keys(&self, vault: &str, page: &PageRequest) -> Result<Vec<KeyVersionRecord>> {
+        let after = fold(page.after.as_deref().unwrap_or_default());
+        let rows = query(
+            &self.client().await?,
+            &format!(
+                "SELECT {COLS} FROM key_versions s WHERE s.vault_key = $1 AND s.name_key > $2 AND {LIVE} AND {LATEST}
+                 ORDER BY s.name_key LIMIT $3"
+            ),
+            &[&fold(vault), &after, &i64::from(page.limit)],
+        )
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
+    async fn list_key_versions(&self, vault: &str, name: &str, page: &PageRequest) -> Result<Vec<KeyVersionRecord>> {
+        let rows = query(
+            &self.client().await?,
+            &format!(
+                "SELECT {COLS} FROM key_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND s.seq > $3 AND {LIVE}
+                 ORDER BY s.seq LIMIT $4"
+            ),
+            &[&fold(vault), &fold(name), &after_seq(page), &i64::from(page.limit)],
+        )
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
+    async fn delete_key(&self, d: &DeletedKeyRecord) -> Result<()> {
+        let mut c = self.client().await?;
+        let tx = locked(&mut c, &d.vault, &d.name).await?;
+        let exists = query_opt(
+            &tx,
+            &format!("SELECT 1 FROM key_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND {LIVE} LIMIT 1"),
+            &[&fold(&d.vault), &fold(&d.name)],
+        )
+        .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        execute(
+            &tx,
+            "INSERT INTO deleted_keys (vault, name, deleted_date, scheduled_purge_date) VALUES ($1, $2, $3, $4)",
+            &[&d.vault, &d.name, &d.deleted_date, &d.scheduled_purge_date],
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn deleted_key(&self, vault: &str, name: &str) -> Result<Option<DeletedKey>> {
+        query_opt(
+            &self.client().await?,
+            &deleted_select("d.vault_key = $1 AND d.name_key = $2"),
+            &[&fold(vault), &fold(name)],
+        )
+        .await?
+        .as_ref()
+        .map(deleted_row)
+        .transpose()
+    }
+
+    async fn list_deleted_keys(&self, vault: &str, page: &PageRequest) -> Result<Vec<DeletedKey>> {
+        let after = fold(page.after.as_deref().unwrap_or_default());
+        let rows = query(
+            &self.client().await?,
+            &format!(
+                "{} ORDER BY d.name_key LIMIT $3",
+                deleted_select("d.vault_key = $1 AND d.name_key > $2")
+            ),
+            &[&fold(vault), &after, &i64::from(page.limit)],
+        )
+        .await?;
+        rows.iter().map(deleted_row).collect()
+    }
+
+    async fn recover_key(&self, vault: &str, name: &str) -> Result<()> {
+        let mut c = self.client().await?;
+        let tx = locked(&mut c, vault, name).await?;
+        let n = execute(
+            &tx,
+            "DELETE FROM deleted_keys WHERE vault_key = $1 AND name_key = $2",
+            &[&fold(vault), &fold(name)],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn purge_key(&self, vault: &str, name: &str) -> Result<()> {
+        let mut c = self.client().await?;
+        let tx = locked(&mut c, vault, name).await?;
+        if !is_deleted(&tx, vault, name).await? {
+            return Err(StoreError::NotFound);
+        }
+        for table in ["deleted_keys", "key_versions", "key_policies"] {
+            execute(
+                &tx,
+                &format!("DELETE FROM {table} WHERE vault_key = $1 AND name_key = $2"),
+                &[&fold(vault), &fold(name)],
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn restore_key(&self, versions: &[KeyVersionRecord]) -> Result<()> {
+        let Some(first) = versions.first() else {
+            return Err(StoreError::NotFound);
+        };
+        let mut c = self.client().await?;
+        let tx = locked(&mut c, &first.vault, &first.name).await?;
+        if is_deleted(&tx, &first.vault, &first.name).await? {
+            return Err(StoreError::Deleted);
+        }
+        let exists = query_opt(
+            &tx,
+            "SELECT 1 FROM key_versions WHERE vault_key = $1 AND name_key = $2 LIMIT 1",
+            &[&fold(&first.vault), &fold(&first.name)],
+        )
+        .await?;
+        if exists.is_some() {
+            return Err(StoreError::Exists);
+        }
+        for v in versions {
+            insert(&tx, v).await?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn purgeable_keys(&self, now: i64) -> Result<Vec<(String, String)>> {
+        let rows = query(
+            &self.client().await?,
+            "SELECT vault, name FROM deleted_keys WHERE scheduled_purge_date <= $1",
+            &[&now],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?)))
+            .collect()
+    }
+
+    async fn put_key_policy(&self, p: &KeyPolicyRecord) -> Result<()> {
+        execute(
+            &self.client().await?,
+            "INSERT INTO key_policies (vault, name, policy, created, updated) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (vault_key, name_key) DO UPDATE SET policy = EXCLUDED.policy, updated = EXCLUDED.updated",
+            &[&p.vault, &p.name, &to_json(&p.policy)?, &p.created, &p.updated],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn key_policy(&self, vault: &str, name: &str) -> Result<Option<KeyPolicyRecord>> {
+        query_opt(
+            &self.client().await?,
+            "SELECT vault, name, policy, created, updated FROM key_policies WHERE vault_key = $1 AND name_key = $2",
+            &[&fold(vault), &fold(name)],
+        )
+        .await?
+        .as_ref()
+        .map(policy_row)
+        .transpose()
+    }
+
+    async fn key_policies(&self) -> Result<Vec<KeyPolicyRecord>> {
+        let rows = query(
+            &self.client().await?,
+            "SELECT p.vault, p.name, p.policy, p.created, p.updated FROM key_policies p
+             WHERE NOT EXISTS (SELECT 1 FROM deleted_keys d WHERE d.vault_key = p.vault_key AND d.name_key = p.name_key)
+             ORDER BY p.vault_key, p.name_key",
+            &[],
+        )
+        .await?;
+        rows.iter().map(policy_row).collect()
+    }
+
+    async fn key_versions_not_under(&self, key_id: u32, after_seq: i64, limit: u32) -> Result<Vec<KeyVersionRecord>> {
+        let rows = query(
+            &self.client().await?,
+            &format!(
+                "SELECT {COLS} FROM key_versions s WHERE s.seq > $2 AND substring(s.private from 2 for 4) <> $1
+                 ORDER BY s.seq LIMIT $3"
+            ),
+            &[&key_id.to_be_bytes().as_slice(), &after_seq, &i64::from(limit)],
+        )
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
+    async fn replace_key_private(&self, seq: i64, old: &Sealed, new: &Sealed) -> Result<bool> {
+        let n = execute(
+            &self.client().await?,
+            "UPDATE key_versions SET private = $3 WHERE seq = $1 AND private = $2",
+            &[&seq, &old.as_bytes(), &new.as_bytes()],
+        )
+        .await?;
+        Ok(n == 1)
+    }
+}
