@@ -493,3 +493,127 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Another vault's principal, with every key permission on its own vault, reaches nothing of this one:
+/// each key route it tries is refused and changes nothing; on its own vault the same calls succeed.
+#[tokio::test]
+async fn another_vaults_key_officer_reaches_nothing_here() {
+    let (server, token) = with_vault("kv-a").await;
+    server.create_vault("kv-b").await.unwrap();
+    let (a, b) = (server.vault_url("kv-a"), server.vault_url("kv-b"));
+    let post = reqwest::Method::POST;
+    let (status, key) = call(
+        &server,
+        &token,
+        post.clone(),
+        format!("{a}/keys/k/create?api-version=7.4"),
+        Some(json!({"kty": "RSA", "key_size": 2048})),
+    )
+    .await;
+    assert_eq!(status, 200, "{key}");
+
+    let sp = server.create_service_principal("team-b").await.unwrap();
+    let path = format!(
+        "/subscriptions/{}/resourceGroups/keyhold/providers/Microsoft.KeyVault/vaults/kv-b/accessPolicies/add",
+        server.subscription_id().await.unwrap()
+    );
+    let all = [
+        "get",
+        "list",
+        "update",
+        "create",
+        "import",
+        "delete",
+        "recover",
+        "backup",
+        "restore",
+        "decrypt",
+        "encrypt",
+        "unwrapKey",
+        "wrapKey",
+        "verify",
+        "sign",
+        "purge",
+        "rotate",
+        "getrotationpolicy",
+        "setrotationpolicy",
+    ];
+    let policy = json!({"properties": {"accessPolicies": [{
+        "tenantId": server.state.tenant_id, "objectId": sp["objectId"], "permissions": {"keys": all}
+    }]}});
+    let (status, body) = server.arm(reqwest::Method::PUT, &path, Some(policy)).await.unwrap();
+    assert!(status == 200 || status == 201, "{body}");
+    let officer = server
+        .token_for(
+            sp["appId"].as_str().unwrap(),
+            sp["password"].as_str().unwrap(),
+            &server.state.vault_resource,
+        )
+        .await
+        .unwrap();
+
+    let digest = B64.encode([7u8; 32]);
+    let attempts: Vec<(reqwest::Method, String, Option<Value>)> = vec![
+        (reqwest::Method::GET, "keys/k".into(), None),
+        (reqwest::Method::GET, "keys".into(), None),
+        (
+            post.clone(),
+            "keys/k/sign".into(),
+            Some(json!({"alg": "RS256", "value": digest})),
+        ),
+        (post.clone(), "keys/k/create".into(), Some(json!({"kty": "EC"}))),
+        (post.clone(), "keys/k/rotate".into(), None),
+        (post.clone(), "keys/k/backup".into(), None),
+        (
+            reqwest::Method::PATCH,
+            "keys/k".into(),
+            Some(json!({"attributes": {"enabled": false}})),
+        ),
+        (reqwest::Method::DELETE, "keys/k".into(), None),
+    ];
+    for (method, route, body) in &attempts {
+        let (status, err) = call(
+            &server,
+            &officer,
+            method.clone(),
+            format!("{a}/{route}?api-version=7.4"),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status, 403, "{method} {route}: {err}");
+    }
+    // Nothing changed: the key is still there, enabled, with one version.
+    let (status, still) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        format!("{a}/keys/k?api-version=7.4"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(still["key"]["kid"], key["key"]["kid"]);
+    assert_eq!(still["attributes"]["enabled"], true);
+
+    // The same principal on its own vault: every one of those calls works.
+    let (status, own) = call(
+        &server,
+        &officer,
+        post.clone(),
+        format!("{b}/keys/k/create?api-version=7.4"),
+        Some(json!({"kty": "RSA", "key_size": 2048})),
+    )
+    .await;
+    assert_eq!(status, 200, "{own}");
+    for (method, route, body) in attempts.iter().filter(|(_, r, _)| !r.ends_with("/create")) {
+        let (status, out) = call(
+            &server,
+            &officer,
+            method.clone(),
+            format!("{b}/{route}?api-version=7.4"),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status, 200, "{method} {route} on its own vault: {out}");
+    }
+}
