@@ -94,18 +94,7 @@ async fn purge_loop(jobs: Jobs, mut stop: watch::Receiver<bool>) {
                 Ok(n) => tracing::info!(purged = n, "purged expired deleted keys"),
                 Err(e) => tracing::warn!(error = %e, "key purge run failed"),
             }
-            match jobs.state.core.vault_keys.run_rotations().await {
-                Ok((rotated, notify)) => {
-                    for (vault, key) in rotated {
-                        tracing::info!(vault, key, "rotated a key (rotation policy)");
-                    }
-                    // The record a Notify action leaves until the events work delivers it.
-                    for (vault, key) in notify {
-                        tracing::info!(vault, key, event = "KeyNearExpiry", "key rotation policy: notify");
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "key rotation run failed"),
-            }
+            run_key_policies(&jobs).await;
             match jobs.state.core.management.purge_expired_vaults().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "purged expired deleted vaults"),
@@ -160,5 +149,82 @@ async fn reseal_loop(jobs: Jobs, mut stop: watch::Receiver<bool>) {
             _ = rotation.woken() => true,
             _ = stop.changed() => return,
         };
+    }
+}
+
+/// Runs the due actions of key rotation policies, each under the audit invariant the request path
+/// keeps: a `request` record before the change (the action is skipped if it cannot be written), the
+/// outcome after. A due `Notify` is recorded once per key version (`KeyNearExpiry`, Event Grid's
+/// name), for the events work to come.
+async fn run_key_policies(jobs: &Jobs) {
+    use keyhold_core::{audit::PHASE_REQUEST, vault_keys::policy::DueKind};
+    let keys = &jobs.state.core.vault_keys;
+    let due = match keys.due_actions().await {
+        Ok(due) => due,
+        Err(e) => return tracing::warn!(error = %e, "key rotation run failed"),
+    };
+    for action in due {
+        let request_id = keyhold_crypto::random::guid();
+        let record = |phase: Option<&str>, result: u16, version: Option<String>, detail: &str| {
+            let now = time::OffsetDateTime::now_utc();
+            let entry = keyhold_core::audit::AuditEntry {
+                time: keyhold_core::clock::rfc3339(now.unix_timestamp()),
+                request_id: request_id.clone(),
+                operation: match action.kind {
+                    DueKind::Rotate => "KeyRotate",
+                    DueKind::Notify => "KeyNearExpiry",
+                }
+                .into(),
+                vault: Some(action.vault.clone()),
+                object: Some(action.name.clone()),
+                version,
+                result,
+                phase: phase.map(str::to_owned),
+                detail: Some(detail.to_owned()),
+                ..Default::default()
+            };
+            jobs.state.audit.append(entry, now.unix_timestamp())
+        };
+        match action.kind {
+            DueKind::Rotate => {
+                if let Err(e) = record(Some(PHASE_REQUEST), 0, None, "rotation policy (background job)") {
+                    tracing::error!(error = %e, "audit log: key rotation not started");
+                    return;
+                }
+                let (status, version) = match keys.rotate_by_policy(&action.vault, &action.name).await {
+                    Ok(v) => {
+                        tracing::info!(
+                            vault = action.vault,
+                            key = action.name,
+                            "rotated a key (rotation policy)"
+                        );
+                        (200, Some(v.version))
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, vault = action.vault, key = action.name, "key rotation failed");
+                        (500, None)
+                    }
+                };
+                if let Err(e) = record(None, status, version, "rotation policy (background job)") {
+                    tracing::error!(error = %e, "audit log: key rotation outcome not recorded");
+                }
+            }
+            DueKind::Notify => match keys.claim_notify(&action, &request_id).await {
+                Ok(true) => {
+                    let detail = "rotation policy Notify: the key nears its expiry";
+                    if let Err(e) = record(None, 200, Some(action.version.clone()), detail) {
+                        tracing::error!(error = %e, "audit log: key notify not recorded");
+                    }
+                    tracing::info!(
+                        vault = action.vault,
+                        key = action.name,
+                        event = "KeyNearExpiry",
+                        "key rotation policy: notify"
+                    );
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "key notify failed"),
+            },
+        }
     }
 }

@@ -5,7 +5,7 @@
 use keyhold_proto::keys::{
     KeyRotationPolicy, LifetimeAction, LifetimeActionType, LifetimeTrigger, RotationPolicyAttributes,
 };
-use keyhold_store::{KeyPolicyRecord, VaultRecord};
+use keyhold_store::{KeyPolicyRecord, KeyVersionRecord, VaultRecord};
 
 use super::{VaultKeys, validate_key_name};
 use crate::{
@@ -197,15 +197,17 @@ impl VaultKeys {
         Ok(p.attributes.and_then(|a| a.expiry_time).and_then(|t| duration_secs(&t)))
     }
 
-    /// One pass of the rotation job: rotates every key whose `Rotate` trigger is due; returns the
-    /// rotated (vault, name) pairs and the keys whose `Notify` trigger is due.
-    pub async fn run_rotations(&self) -> Result<(Vec<(String, String)>, Vec<(String, String)>), VaultError> {
+    /// What the rotation job has to do now: every key whose `Rotate` trigger is due (one action per
+    /// key, the first due), and every key version whose `Notify` trigger is due and not yet recorded.
+    /// Nothing changes here: the job records each action before it runs it ([`Self::rotate_by_policy`],
+    /// [`Self::claim_notify`]).
+    pub async fn due_actions(&self) -> Result<Vec<DueAction>, VaultError> {
         let now = self.clock.now();
-        let (mut rotated, mut notify) = (Vec::new(), Vec::new());
+        let mut due_actions = Vec::new();
         for r in self.store.key_policies().await? {
-            let Some(vault) = self.store.vault(&r.vault).await? else {
+            if self.store.vault(&r.vault).await?.is_none() {
                 continue;
-            };
+            }
             let Some(latest) = self.store.key_version(&r.vault, &r.name, None).await? else {
                 continue;
             };
@@ -223,19 +225,72 @@ impl VaultKeys {
                 if !due {
                     continue;
                 }
-                match a.action.as_ref().and_then(|t| t.kind.as_deref()) {
-                    Some("Rotate") => {
-                        self.rotate_unchecked(&vault, &r.name).await?;
-                        rotated.push((r.vault.clone(), r.name.clone()));
-                        break;
+                let kind = match a.action.as_ref().and_then(|t| t.kind.as_deref()) {
+                    Some("Rotate") => DueKind::Rotate,
+                    Some("Notify")
+                        if self
+                            .store
+                            .meta(&notify_key(&r.vault, &r.name, &latest.version))
+                            .await?
+                            .is_none() =>
+                    {
+                        DueKind::Notify
                     }
-                    Some("Notify") => notify.push((r.vault.clone(), r.name.clone())),
-                    _ => {}
+                    _ => continue,
+                };
+                due_actions.push(DueAction {
+                    vault: r.vault.clone(),
+                    name: r.name.clone(),
+                    version: latest.version.clone(),
+                    kind,
+                });
+                if kind == DueKind::Rotate {
+                    break;
                 }
             }
         }
-        Ok((rotated, notify))
+        Ok(due_actions)
     }
+
+    /// The policy's rotation of one key (no caller: the rotation job's own act).
+    pub async fn rotate_by_policy(&self, vault: &str, name: &str) -> Result<KeyVersionRecord, VaultError> {
+        let record = self
+            .store
+            .vault(vault)
+            .await?
+            .ok_or_else(|| VaultError::VaultNotFound(vault.to_owned()))?;
+        self.rotate_unchecked(&record, name).await
+    }
+
+    /// Marks a due `Notify` as recorded for this key version; false when another pass (or node) has.
+    pub async fn claim_notify(&self, due: &DueAction, claim: &str) -> Result<bool, VaultError> {
+        let key = notify_key(&due.vault, &due.name, &due.version);
+        Ok(self.store.put_meta_if_absent(&key, claim.as_bytes()).await? == claim.as_bytes())
+    }
+}
+
+fn notify_key(vault: &str, name: &str, version: &str) -> String {
+    format!(
+        "key-notify:{}:{}:{version}",
+        vault.to_ascii_lowercase(),
+        name.to_ascii_lowercase()
+    )
+}
+
+/// What a rotation policy's trigger asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueKind {
+    Rotate,
+    Notify,
+}
+
+/// One due action of a key's rotation policy; `version` is the key's latest version when it fell due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueAction {
+    pub vault: String,
+    pub name: String,
+    pub version: String,
+    pub kind: DueKind,
 }
 
 #[cfg(test)]

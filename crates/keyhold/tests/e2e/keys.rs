@@ -617,3 +617,122 @@ async fn another_vaults_key_officer_reaches_nothing_here() {
         assert_eq!(status, 200, "{method} {route} on its own vault: {out}");
     }
 }
+
+/// The leader's rotation job: a key whose `Rotate` trigger fell due (its creation backdated in the
+/// database while the server was stopped) gets a new version at the next start, recorded in the audit
+/// log before and after like any write; a due `Notify` is recorded once per key version, however
+/// often the job runs; the keyed log still verifies.
+#[tokio::test]
+async fn rotation_policies_run_on_the_leader_and_are_audited() {
+    let (mut server, token) = with_vault("kv-rot").await;
+    let base = server.vault_url("kv-rot");
+    let (post, put) = (reqwest::Method::POST, reqwest::Method::PUT);
+    let soon = time::OffsetDateTime::now_utc().unix_timestamp() + 5 * 86_400;
+    for (name, body) in [
+        ("k", json!({"kty": "RSA", "key_size": 2048})),
+        ("n", json!({"kty": "EC", "crv": "P-256", "attributes": {"exp": soon}})),
+    ] {
+        let (status, out) = call(
+            &server,
+            &token,
+            post.clone(),
+            format!("{base}/keys/{name}/create?api-version=7.4"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 200, "{out}");
+    }
+    for (name, policy) in [
+        (
+            "k",
+            json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P30D"}, "action": {"type": "Rotate"}}], "attributes": {"expiryTime": "P90D"}}),
+        ),
+        (
+            "n",
+            json!({"lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}], "attributes": {"expiryTime": "P90D"}}),
+        ),
+    ] {
+        let (status, out) = call(
+            &server,
+            &token,
+            put.clone(),
+            format!("{base}/keys/{name}/rotationpolicy?api-version=7.4"),
+            Some(policy),
+        )
+        .await;
+        assert_eq!(status, 200, "{out}");
+    }
+    server.stop().unwrap();
+    {
+        let db = rusqlite::Connection::open(server.data_dir.join("keyhold.db")).unwrap();
+        let changed = db
+            .execute(
+                "UPDATE key_versions SET created = created - 31 * 86400 WHERE name = 'k'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+    server.restart().unwrap();
+    let token = server.token(&server.state.vault_resource).await.unwrap();
+    let mut versions = Vec::new();
+    for _ in 0..100 {
+        let (_, list) = call(
+            &server,
+            &token,
+            reqwest::Method::GET,
+            format!("{base}/keys/k/versions?api-version=7.4"),
+            None,
+        )
+        .await;
+        versions = list["value"].as_array().cloned().unwrap_or_default();
+        if versions.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        versions.len(),
+        2,
+        "the due Rotate trigger made a second version: {versions:?}"
+    );
+    let (_, latest) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        format!("{base}/keys/k?api-version=7.4"),
+        None,
+    )
+    .await;
+    let new_version = latest["key"]["kid"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        latest["attributes"]["exp"].is_i64(),
+        "the policy's expiryTime applies: {latest}"
+    );
+    // A second start runs the job again: nothing new is due.
+    server.restart().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    server.stop().unwrap();
+
+    let log = std::fs::read_to_string(server.data_dir.join("audit.log")).unwrap();
+    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rotate: Vec<&Value> = lines.iter().filter(|l| l["operation"] == "KeyRotate").collect();
+    assert_eq!(rotate.len(), 2, "one request record and one outcome: {rotate:?}");
+    assert_eq!(rotate[0]["phase"], "request");
+    assert_eq!(
+        (rotate[1]["result"].as_u64(), rotate[1]["version"].as_str()),
+        (Some(200), Some(new_version.as_str()))
+    );
+    assert_eq!(rotate[0]["request_id"], rotate[1]["request_id"]);
+    let notify: Vec<&Value> = lines.iter().filter(|l| l["operation"] == "KeyNearExpiry").collect();
+    assert_eq!(notify.len(), 1, "Notify is recorded once per version: {notify:?}");
+    assert_eq!(notify[0]["object"], "n");
+    let (ok, out, err) = server.cli(&["audit", "verify"]).unwrap();
+    assert!(ok, "{out}{err}");
+}
