@@ -26,10 +26,9 @@ fn bad(msg: impl Into<String>) -> VaultError {
 /// Azure's answer for what a Standard vault does not hold: HSM-protected and symmetric keys.
 pub fn refuse_unsupported_kty(kty: &str) -> VaultError {
     match kty {
-        "RSA-HSM" | "EC-HSM" => bad(format!(
-            "The key type '{kty}' is not supported by this vault's Standard SKU: HSM-protected keys need a Premium vault, and keyhold is not an HSM."
-        )),
-        "oct" | "oct-HSM" => bad(format!("The key type '{kty}' is only supported by Managed HSM.")),
+        // Azure's own words on a Standard vault (seen in az and SDK reports): keyhold is not an HSM.
+        "RSA-HSM" | "EC-HSM" => bad("Hardware key operation not allowed on standard vault"),
+        "oct" | "oct-HSM" => bad(format!("Invalid kty value: {kty}")),
         other => bad(format!(
             "Invalid kty '{other}'. The key type must be one of RSA, EC, RSA-HSM, EC-HSM, oct, oct-HSM."
         )),

@@ -147,12 +147,17 @@ async fn create_sign_verify_encrypt_and_errors() {
         .unwrap();
 
     // Bad input: Azure's status and code, and nothing stored.
-    for (body, what) in [
-        (json!({"kty": "DSA"}), "unknown kty"),
-        (json!({"kty": "RSA", "key_size": 1024}), "bad size"),
-        (json!({"kty": "EC", "crv": "P-192"}), "bad curve"),
-        (json!({"kty": "RSA-HSM"}), "HSM on a standard vault"),
-        (json!({"kty": "oct"}), "oct"),
+    for (body, what, says) in [
+        (json!({"kty": "DSA"}), "unknown kty", "kty"),
+        (json!({"kty": "RSA", "key_size": 1024}), "bad size", ""),
+        (json!({"kty": "EC", "crv": "P-192"}), "bad curve", ""),
+        // Azure's words on a Standard vault.
+        (
+            json!({"kty": "RSA-HSM"}),
+            "HSM on a standard vault",
+            "Hardware key operation not allowed on standard vault",
+        ),
+        (json!({"kty": "oct"}), "oct", "Invalid kty value: oct"),
     ] {
         let (status, err) = call(
             &server,
@@ -165,6 +170,10 @@ async fn create_sign_verify_encrypt_and_errors() {
         assert_eq!(
             (status, err["error"]["code"].as_str()),
             (400, Some("BadParameter")),
+            "{what}: {err}"
+        );
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(says),
             "{what}: {err}"
         );
     }
