@@ -8,8 +8,8 @@
 #   cargo-test    cargo test --workspace
 #   pytest        the official Python SDKs against a real `keyhold serve` (tests/sdk/python)
 #   node-test     the official JS SDKs against a real `keyhold serve` (tests/sdk/js)
-#   rust-sdk      builds tests/sdk/rust (the official Rust azure_identity + keyvault secrets crates,
-#                 its own cargo project with its own Cargo.lock, target dir .cache/rust-sdk-target)
+#   rust-sdk      builds tests/sdk/rust (the official Rust azure_identity + keyvault secrets and keys
+#                 crates, its own cargo project with its own Cargo.lock, target dir .cache/rust-sdk-target)
 #                 and runs its pytest driver against a real `keyhold serve`
 #   cli           the az-shaped CLI (tests/cli/test_*.sh, `az` symlinked to keyhold), each script
 #                 against its own `keyhold serve` on port 0 in a temp dir

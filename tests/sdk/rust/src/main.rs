@@ -8,6 +8,10 @@
 //! from `SSL_CERT_FILE`, and `SecretClient::new(.., None)` uses default options.
 //!
 //! Usage: keyhold-rust-sdk-tests VAULT_URL SECRET_NAME SCOPE [client_id=ID | object_id=ID | resource_id=ID]
+//!        keyhold-rust-sdk-tests keys VAULT_URL NAME_PREFIX DIGEST_B64URL
+//!
+//! `keys` (driven by `test_rust_keys.py`) runs the KeyClient scenario in `keys.rs` with the
+//! system-assigned identity and prints one JSON line per step.
 //!
 //! Prints one JSON line: `{"oid":..,"version":..,"value":..}` on success, or
 //! `{"error":..,"kind":..,"elapsed_ms":..}` (exit 3) if a token could not be had,
@@ -21,6 +25,8 @@ use azure_security_keyvault_secrets::{models::SetSecretParameters, SecretClient}
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+mod keys;
+
 fn claims(token: &str) -> Result<Value, Box<dyn std::error::Error>> {
     let payload = token.split('.').nth(1).ok_or("access token is not a JWT")?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))?;
@@ -30,6 +36,9 @@ fn claims(token: &str) -> Result<Value, Box<dyn std::error::Error>> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("keys") {
+        return keys::run(&args[1..]).await;
+    }
     let (vault_url, secret_name, scope) = match (args.first(), args.get(1), args.get(2)) {
         (Some(u), Some(n), Some(s)) => (u.clone(), n.clone(), s.clone()),
         _ => return Err("usage: VAULT_URL SECRET_NAME SCOPE [client_id=ID|object_id=ID|resource_id=ID]".into()),
