@@ -43,6 +43,10 @@ struct Args {
     /// Backends to measure: sqlite, postgres (PostgreSQL needs KEYHOLD_TEST_POSTGRES_URL).
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
     backends: Vec<String>,
+    /// Only the key-sign rows (one cold start, then RSA and EC sign beside their raw rates), for a
+    /// quick before/after of the sign path.
+    #[arg(long)]
+    only_sign: bool,
     /// Where `keyhold` and `hello` were built.
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
@@ -101,7 +105,8 @@ async fn bench_backend(args: &Args, backend: &str, databases: Option<&[String]>)
     // Cold start and idle memory from an empty data dir (and database), `cold_runs` times; the last
     // server stays up for the load benchmarks.
     let mut server: Option<(Instance, PathBuf, Option<&str>)> = None;
-    for run in 0..args.cold_runs.max(1) {
+    let cold_runs = if args.only_sign { 1 } else { args.cold_runs.max(1) };
+    for run in 0..cold_runs {
         if let Some((s, _, _)) = server.take() {
             s.stop().await?;
         }
@@ -131,22 +136,24 @@ async fn bench_backend(args: &Args, backend: &str, databases: Option<&[String]>)
     };
 
     // GET, with the hello baseline measured right before it.
-    let hello_server = Instance::hello(&hello, &dir.join("hello.log")).await?;
-    eprintln!("   hello GET");
-    let hello_load = wrk::Load {
-        url: format!("https://{}/", hello_server.listen),
-        script: &get_lua,
-        script_args: vec![],
-        headers: vec![],
-        threads: 2,
-        connections: 16,
-        duration: d,
-    };
-    r.hello = Some(hello_server.measure(&hello_load).await?);
-    r.hello_rss_mib = Some(hello_server.memory_mib()?.0);
-    hello_server.stop().await?;
-    eprintln!("   secret GET");
-    r.get = Some(server.measure(&get(16)).await?);
+    if !args.only_sign {
+        let hello_server = Instance::hello(&hello, &dir.join("hello.log")).await?;
+        eprintln!("   hello GET");
+        let hello_load = wrk::Load {
+            url: format!("https://{}/", hello_server.listen),
+            script: &get_lua,
+            script_args: vec![],
+            headers: vec![],
+            threads: 2,
+            connections: 16,
+            duration: d,
+        };
+        r.hello = Some(hello_server.measure(&hello_load).await?);
+        r.hello_rss_mib = Some(hello_server.memory_mib()?.0);
+        hello_server.stop().await?;
+        eprintln!("   secret GET");
+        r.get = Some(server.measure(&get(16)).await?);
+    }
 
     // Key sign through the API, each beside aws-lc-rs's own rate for the same signature.
     let post_lua = args.out_dir.join("post.lua");
@@ -181,6 +188,10 @@ async fn bench_backend(args: &Args, backend: &str, databases: Option<&[String]>)
             r.sign_ec = Some(figures);
             r.raw_sign_ec_per_s = Some(raw_sign::p256(d)?);
         }
+    }
+    if args.only_sign {
+        server.stop().await?;
+        return Ok(r);
     }
 
     // Managed-identity token (IMDS), from the token cache.
@@ -268,7 +279,8 @@ async fn bench_backend(args: &Args, backend: &str, databases: Option<&[String]>)
     r.audit_log_mib = std::fs::metadata(&audit)
         .map(|m| m.len() as f64 / 1048576.0)
         .unwrap_or(0.0);
-    for run in 0..args.cold_runs.max(1) {
+    let cold_runs = if args.only_sign { 1 } else { args.cold_runs.max(1) };
+    for run in 0..cold_runs {
         let _ = std::fs::rename(&audit, data_dir.join(format!("audit.log.aside-{run}")));
         let s = Instance::keyhold(&keyhold, &data_dir, database, &log).await?;
         r.cold_start_full_fresh_audit_ms

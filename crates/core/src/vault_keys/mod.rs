@@ -3,9 +3,11 @@
 //!
 //! Private keys are PKCS#8 sealed under the keyring with associated data `["key", vault, name,
 //! version]`; they are opened only inside an operation, held in zeroizing buffers, and never returned.
+//! The parsed keys of recently used versions are kept (bounded, for minutes) in [`cache::KeyCache`].
 //! A deleted key keeps its public JWK.
 
 mod backup;
+pub mod cache;
 pub mod jwk;
 mod ops;
 pub mod policy;
@@ -33,6 +35,7 @@ pub struct VaultKeys {
     tenant_id: String,
     instance_id: String,
     authz: Authorizer,
+    parsed: Arc<cache::KeyCache>,
 }
 
 pub(crate) fn aad<'a>(vault: &'a str, name: &'a str, version: &'a str) -> [&'a str; 4] {
@@ -91,6 +94,7 @@ impl VaultKeys {
             tenant_id,
             instance_id,
             authz,
+            parsed: Arc::default(),
         }
     }
 
@@ -280,6 +284,7 @@ impl VaultKeys {
             deleted_date: now,
             scheduled_purge_date: now + vault.retention_days * 86_400,
         };
+        self.parsed.forget(&vault.name, name);
         match self.store.delete_key(&record).await {
             Ok(()) => self.deleted_unchecked(vault, name).await,
             Err(StoreError::NotFound) => Err(not_found(name)),
@@ -335,6 +340,7 @@ impl VaultKeys {
             self.deleted_unchecked(vault, name).await?;
             return Err(VaultError::PurgeProtected);
         }
+        self.parsed.forget(&vault.name, name);
         match self.store.purge_key(&vault.name, name).await {
             Ok(()) => Ok(()),
             Err(StoreError::NotFound) => Err(deleted_not_found(name)),

@@ -3,6 +3,8 @@
 //! and sign are refused outside `nbf`/`exp`; decrypt, unwrapKey and verify still work, so data protected
 //! before expiry stays readable.
 
+use std::sync::Arc;
+
 use keyhold_crypto::vault_key::{EncAlg, KeyError, PrivateKey, SignAlg};
 use keyhold_store::{KeyVersionRecord, VaultRecord};
 use zeroize::Zeroizing;
@@ -97,9 +99,16 @@ impl VaultKeys {
         Ok(record)
     }
 
-    async fn private(&self, r: &KeyVersionRecord) -> Result<PrivateKey, VaultError> {
+    /// The parsed private key of `r`, from the cache when it was parsed from exactly `r.private`
+    /// (the caller has checked the permission and the row's current attributes).
+    async fn private(&self, r: &KeyVersionRecord) -> Result<Arc<PrivateKey>, VaultError> {
+        if let Some(key) = self.parsed.get(r) {
+            return Ok(key);
+        }
         let der = self.keys.open(&aad(&r.vault, &r.name, &r.version), &r.private).await?;
-        PrivateKey::from_pkcs8(spec_of(r)?, der).map_err(|_| VaultError::Integrity)
+        let key = Arc::new(PrivateKey::from_pkcs8(spec_of(r)?, der).map_err(|_| VaultError::Integrity)?);
+        self.parsed.insert(r, key.clone());
+        Ok(key)
     }
 
     pub async fn sign(

@@ -745,3 +745,100 @@ async fn rotation_policies_run_on_the_leader_and_are_audited() {
     let (ok, out, err) = server.cli(&["audit", "verify"]).unwrap();
     assert!(ok, "{out}{err}");
 }
+
+/// The server keeps parsed keys of recently used versions in memory: a key disabled, given other
+/// `key_ops`, expired, rotated, deleted or purged right after a sign must be refused (or the new version
+/// used) at the very next request, never served from that cache.
+#[tokio::test]
+async fn parsed_key_cache_follows_the_current_row() {
+    let (server, token) = with_vault("kv-keycache").await;
+    let base = server.vault_url("kv-keycache");
+    let post = reqwest::Method::POST;
+    let patch = reqwest::Method::PATCH;
+    let d = digest::digest(&digest::SHA256, b"cached");
+    let sign_body = json!({"alg": "RS256", "value": B64.encode(d.as_ref())});
+    let (status, k) = call(
+        &server,
+        &token,
+        post.clone(),
+        format!("{base}/keys/c/create?api-version=7.4"),
+        Some(json!({"kty": "RSA", "key_size": 2048})),
+    )
+    .await;
+    assert_eq!(status, 200, "{k}");
+    let kid1 = k["key"]["kid"].as_str().unwrap().to_owned();
+    let sign = |url: String| {
+        let (server, token, body) = (&server, &token, sign_body.clone());
+        async move { call(server, token, reqwest::Method::POST, url, Some(body)).await }
+    };
+    let latest = format!("{base}/keys/c/sign?api-version=7.4");
+    let pinned = format!("{kid1}/sign?api-version=7.4");
+    // Warm the cache twice (the second is a hit).
+    for _ in 0..2 {
+        let (status, sig) = sign(latest.clone()).await;
+        assert_eq!(status, 200, "{sig}");
+        assert_eq!(sig["kid"], kid1);
+    }
+
+    // Disabled: refused at once; enabled again: signs again.
+    let set = |attrs: Value| {
+        let (server, token, url) = (&server, &token, format!("{kid1}?api-version=7.4"));
+        let patch = patch.clone();
+        async move { call(server, token, patch, url, Some(attrs)).await }
+    };
+    let (status, body) = set(json!({"attributes": {"enabled": false}})).await;
+    assert_eq!(status, 200, "{body}");
+    for url in [&latest, &pinned] {
+        let (status, body) = sign(url.clone()).await;
+        assert_eq!(status, 403, "disabled key served: {body}");
+    }
+    let (status, body) = set(json!({"attributes": {"enabled": true}})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(sign(pinned.clone()).await.0, 200);
+
+    // key_ops without sign, then an expired key: refused at once.
+    let (status, body) = set(json!({"key_ops": ["verify"]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(sign(pinned.clone()).await.0, 403);
+    let (status, body) = set(json!({"key_ops": ["sign", "verify"], "attributes": {"exp": 1}})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(sign(pinned.clone()).await.0, 403);
+    let (status, body) = set(json!({"attributes": {"exp": 4_102_444_800_i64}})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(sign(pinned.clone()).await.0, 200, "usable again");
+
+    // Rotated: the latest signs with the new version, checked against its public key.
+    let (status, rotated) = call(
+        &server,
+        &token,
+        post.clone(),
+        format!("{base}/keys/c/rotate?api-version=7.4"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let (status, sig) = sign(latest.clone()).await;
+    assert_eq!(status, 200, "{sig}");
+    assert_eq!(sig["kid"], rotated["key"]["kid"]);
+    let pk = signature::RsaPublicKeyComponents {
+        n: b64(&rotated["key"]["n"]),
+        e: b64(&rotated["key"]["e"]),
+    };
+    pk.verify(&signature::RSA_PKCS1_2048_8192_SHA256, b"cached", &b64(&sig["value"]))
+        .unwrap();
+
+    // Deleted: neither version signs.
+    let (status, body) = call(
+        &server,
+        &token,
+        reqwest::Method::DELETE,
+        format!("{base}/keys/c?api-version=7.4"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    for url in [&latest, &pinned] {
+        let (status, body) = sign(url.clone()).await;
+        assert_eq!(status, 404, "deleted key served: {body}");
+    }
+}
