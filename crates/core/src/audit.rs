@@ -448,7 +448,7 @@ pub fn verify_prefix(path: &Path) -> Result<(u64, String), AuditError> {
 pub const BROKEN: &str = "AuditLogBroken";
 
 /// What [`verify_keyed`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Verified {
     pub records: u64,
     pub head: String,
@@ -456,17 +456,33 @@ pub struct Verified {
     pub keyed: u64,
     /// Sequence of the last keyed line: everything up to it is authenticated.
     pub last_keyed: u64,
+    /// Whether the log holds the anchor given (false when none was).
+    pub anchor_held: bool,
+    /// `AuditLogDiscontinuity` records: a server found the log cut while it was stopped.
+    pub discontinuities: Vec<Record>,
 }
 
 /// Checks the chain and every MAC: a line with a wrong MAC, or an unkeyed line a sealed server could
 /// not have written, breaks it.
-pub fn verify_keyed(path: &Path, key: &AuditKey) -> Result<Verified, AuditError> {
-    let chain = walk(read(path)?, false, Some(key), |_, _| {})?;
+/// In the same pass, whether the log holds `anchor` and which records report a discontinuity: a long
+/// log is read once.
+pub fn verify_keyed(path: &Path, key: &AuditKey, anchor: Option<&Anchor>) -> Result<Verified, AuditError> {
+    let (mut anchor_held, mut discontinuities) = (false, Vec::new());
+    let chain = walk(read(path)?, false, Some(key), |record, hash| {
+        if anchor.is_some_and(|a| a.seq == record.seq && a.hash == hash) {
+            anchor_held = true;
+        }
+        if record.entry.operation == DISCONTINUITY {
+            discontinuities.push(record);
+        }
+    })?;
     Ok(Verified {
         records: chain.seq,
         head: chain.prev,
         keyed: chain.keyed,
         last_keyed: chain.last_keyed,
+        anchor_held,
+        discontinuities,
     })
 }
 
@@ -756,12 +772,12 @@ mod tests {
             }
             .authentic(&key)
         );
-        let verified = verify_keyed(&path, &key)?;
+        let verified = verify_keyed(&path, &key, None)?;
         assert_eq!((verified.records, verified.keyed, verified.last_keyed), (4, 3, 4));
 
         // A sealed restart appends unkeyed unseal records: still fine.
         AuditLog::open(&path)?.append(entry("Unseal"), 0)?;
-        assert_eq!(verify_keyed(&path, &key)?.last_keyed, 4);
+        assert_eq!(verify_keyed(&path, &key, None)?.last_keyed, 4);
         let original = std::fs::read(&path)?;
 
         for keep_macs in [false, true] {
@@ -770,7 +786,7 @@ mod tests {
             assert_eq!(verify(&path)?.0, 4, "the bare chain passes the rewrite");
             // Without MACs the first stripped line shows; with the old MACs kept, the first moved one.
             let first = if keep_macs { 3 } else { 2 };
-            let result = verify_keyed(&path, &key);
+            let result = verify_keyed(&path, &key, None);
             assert!(
                 matches!(result, Err(AuditError::Broken { line, .. }) if line == first),
                 "the keyed check names line {first}: {result:?}"
@@ -779,7 +795,7 @@ mod tests {
         let other = keyhold_crypto::RootKey::generate()?.audit_key()?;
         std::fs::write(&path, &original)?;
         assert!(matches!(
-            verify_keyed(&path, &other),
+            verify_keyed(&path, &other, None),
             Err(AuditError::Broken { line: 2, .. })
         ));
         std::fs::remove_dir_all(&dir)?;
@@ -811,7 +827,7 @@ mod tests {
         log.set_key(root.audit_key()?);
         log.append(entry("SecretDelete"), 0)?;
         drop(log);
-        let verified = verify_keyed(&path, &root.audit_key()?)?;
+        let verified = verify_keyed(&path, &root.audit_key()?, None)?;
         assert_eq!(verified.records, 5, "2 anchored, 1 after, the repair record, 1 new");
 
         // A hint that points elsewhere is not trusted: the whole log is read.

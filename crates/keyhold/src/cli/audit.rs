@@ -121,7 +121,13 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
                 .open(&args.data_dir.path)
                 .await
                 .context("(pass --unkeyed to check only the bare chain)")?;
-            let verified = keyhold_core::audit::verify_keyed(&path, &key)?;
+            let name = keyhold_core::audit::anchor_key(&path);
+            let anchor = store
+                .meta(&name)
+                .await
+                .context("read the anchor")?
+                .and_then(|a| serde_json::from_slice::<keyhold_core::audit::Anchor>(&a).ok());
+            let verified = keyhold_core::audit::verify_keyed(&path, &key, anchor.as_ref())?;
             println!(
                 "{}: {} records, chain intact, {} keyed (authenticated through record {})",
                 path.display(),
@@ -129,16 +135,14 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
                 verified.keyed,
                 verified.last_keyed
             );
-            let mut anchored = check_anchor(&path, &*store, &key).await?;
-            for record in keyhold_core::audit::records(&path)? {
-                if record.entry.operation == keyhold_core::audit::DISCONTINUITY {
-                    println!(
-                        "DISCONTINUITY at record {}: {}",
-                        record.seq,
-                        record.entry.detail.unwrap_or_default()
-                    );
-                    anchored = false;
-                }
+            let mut anchored = report_anchor(&name, anchor.as_ref(), verified.anchor_held, &key);
+            for record in &verified.discontinuities {
+                println!(
+                    "DISCONTINUITY at record {}: {}",
+                    record.seq,
+                    record.entry.detail.as_deref().unwrap_or_default()
+                );
+                anchored = false;
             }
             let reconciled = if reconcile {
                 reconcile_with(&path, &*store).await?
@@ -170,7 +174,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             // moves it to the repaired head, so the next verify checks against what is now there.
             match instance.open(&args.data_dir.path).await {
                 Ok((store, key)) => {
-                    let head = keyhold_core::audit::verify_keyed(&path, &key)?;
+                    let head = keyhold_core::audit::verify_keyed(&path, &key, None)?;
                     let anchor = keyhold_core::audit::Anchor::new(
                         head.records,
                         head.head,
@@ -192,17 +196,15 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Whether the log still holds the head the server last recorded, and the record is keyhold's own.
-async fn check_anchor(path: &std::path::Path, store: &dyn Store, key: &AuditKey) -> anyhow::Result<bool> {
-    use keyhold_core::audit::{Anchor, anchor_key, holds};
-    let name = anchor_key(path);
-    let anchor = store.meta(&name).await.context("read the anchor")?;
-    Ok(match anchor.and_then(|a| serde_json::from_slice::<Anchor>(&a).ok()) {
+/// Whether the log still holds the head the server last recorded (`held`, found by the verifying
+/// pass), and the record is keyhold's own.
+fn report_anchor(name: &str, anchor: Option<&keyhold_core::audit::Anchor>, held: bool, key: &AuditKey) -> bool {
+    match anchor {
         Some(anchor) if !anchor.authentic(key) => {
             println!("FORGED ANCHOR: the store's anchor for this log does not carry keyhold's MAC");
             false
         }
-        Some(anchor) if holds(path, &anchor)? => {
+        Some(anchor) if held => {
             println!("anchor: record {} is where the store says it is", anchor.seq);
             true
         }
@@ -217,7 +219,7 @@ async fn check_anchor(path: &std::path::Path, store: &dyn Store, key: &AuditKey)
             println!("anchor: none in the store for {name} (this log was never synced from this host and path)");
             true
         }
-    })
+    }
 }
 
 /// Compares the log's secret writes with the store; prints what disagrees and returns whether nothing did.

@@ -1,12 +1,10 @@
 //! Key records to Key Vault bodies: `kid` is built from the origin the client used, and only the
 //! public JWK members ever leave.
 
-use keyhold_core::secrets::Cursor;
 use keyhold_proto::keys::{JsonWebKey, KeyAttributes, KeyBundle, KeyItem};
 use keyhold_store::{DeletedKey, KeyVersionRecord, VaultRecord};
 
-use super::bundle::{next_link, recovery_level};
-use crate::extract::ApiVersion;
+use super::bundle::recovery_level;
 
 fn member(r: &KeyVersionRecord, k: &str) -> Option<String> {
     r.public_jwk.get(k).and_then(|v| v.as_str()).map(str::to_owned)
@@ -81,8 +79,4 @@ pub fn deleted_key_item(origin: &str, vault: &VaultRecord, (d, r): &DeletedKey) 
         scheduled_purge_date: Some(d.scheduled_purge_date),
         ..key_item(origin, vault, r, false)
     }
-}
-
-pub fn link(origin: &str, path: &str, api: &ApiVersion, max: Option<u32>, next: Option<Cursor>) -> Option<String> {
-    next_link(origin, path, api, max, next)
 }

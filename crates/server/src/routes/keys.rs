@@ -18,7 +18,10 @@ use keyhold_proto::{
     keyvault::{BackupBlob, Page},
 };
 
-use super::key_bundle::{deleted_key_bundle, deleted_key_item, key_bundle, key_item, kid, link};
+use super::{
+    bundle::next_link,
+    key_bundle::{deleted_key_bundle, deleted_key_item, key_bundle, key_item, kid},
+};
 use crate::{
     AppState,
     audit::AuditVersion,
@@ -182,7 +185,7 @@ async fn list(
         .await?;
     Ok(Json(Page {
         value: page.items.iter().map(|r| key_item(&origin, &vault, r, false)).collect(),
-        next_link: link(&origin, "/keys", &api, q.max, page.next),
+        next_link: next_link(&origin, "/keys", &api, q.max, page.next),
     }))
 }
 
@@ -202,7 +205,7 @@ async fn list_versions(
         .await?;
     Ok(Json(Page {
         value: page.items.iter().map(|r| key_item(&origin, &vault, r, true)).collect(),
-        next_link: link(&origin, &format!("/keys/{name}/versions"), &api, q.max, page.next),
+        next_link: next_link(&origin, &format!("/keys/{name}/versions"), &api, q.max, page.next),
     }))
 }
 
@@ -444,7 +447,7 @@ async fn list_deleted(
             .iter()
             .map(|d| deleted_key_item(&origin, &vault, d))
             .collect(),
-        next_link: link(&origin, "/deletedkeys", &api, q.max, page.next),
+        next_link: next_link(&origin, "/deletedkeys", &api, q.max, page.next),
     }))
 }
 
