@@ -130,6 +130,7 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         store.clone(),
         audit_path.clone(),
         anchor_key,
+        head,
         stop_rx.clone(),
     ));
     let node = Node::new(
@@ -230,9 +231,12 @@ async fn sync_audit(
     store: Arc<dyn Store>,
     path: PathBuf,
     anchor_key: String,
+    previous: Option<keyhold_core::audit::Anchor>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut continuity_checked = false;
+    // The anchor read at start is still the store's: only this server (holding the log's lock)
+    // writes it.
+    let mut previous = previous;
     loop {
         let stopping = tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => false,
@@ -240,11 +244,10 @@ async fn sync_audit(
         };
         match log.sync() {
             Ok(Some(mut anchor)) => {
-                if !continuity_checked {
-                    continuity_checked = true;
-                    if let Some(newer) = check_continuity(&log, &*store, &path, &anchor_key).await {
-                        anchor = newer;
-                    }
+                if let Some(previous) = previous.take()
+                    && let Some(newer) = check_continuity(&log, &path, &previous).await
+                {
+                    anchor = newer;
                 }
                 match serde_json::to_vec(&anchor) {
                     Ok(json) => {
@@ -268,16 +271,14 @@ async fn sync_audit(
 /// head that includes that record.
 async fn check_continuity(
     log: &AuditLog,
-    store: &dyn Store,
     path: &std::path::Path,
-    anchor_key: &str,
+    previous: &keyhold_core::audit::Anchor,
 ) -> Option<keyhold_core::audit::Anchor> {
-    use keyhold_core::audit::{Anchor, holds, holds_at_hint};
-    let previous: Anchor = serde_json::from_slice(&store.meta(anchor_key).await.ok()??).ok()?;
-    if !log.authentic(&previous) {
+    use keyhold_core::audit::{holds, holds_at_hint};
+    if !log.authentic(previous) {
         return None;
     }
-    if holds_at_hint(path, &previous) {
+    if holds_at_hint(path, previous) {
         // The start resumed after this anchor without reading what came before it: read it now, off
         // the request path, and leave a keyed record if it is broken.
         let scan_path = path.to_owned();
