@@ -222,6 +222,61 @@ pub struct VaultSku {
     pub name: String,
 }
 
+/// A vault's create-or-update (`PUT`) or `PATCH` body. Every field is optional, as a `PATCH` sends
+/// only what changes; unknown fields are ignored, as ARM ignores them. `P` as in [`Vault`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultWrite<P> {
+    pub location: Option<String>,
+    pub tags: Option<Tags>,
+    #[serde(default = "VaultWriteProperties::none")]
+    pub properties: VaultWriteProperties<P>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultWriteProperties<P> {
+    pub tenant_id: Option<String>,
+    pub sku: Option<VaultSku>,
+    pub access_policies: Option<Vec<P>>,
+    pub enable_rbac_authorization: Option<bool>,
+    pub enable_soft_delete: Option<bool>,
+    pub soft_delete_retention_in_days: Option<i64>,
+    pub enable_purge_protection: Option<bool>,
+    pub enabled_for_deployment: Option<bool>,
+    pub enabled_for_disk_encryption: Option<bool>,
+    pub enabled_for_template_deployment: Option<bool>,
+    pub public_network_access: Option<String>,
+    /// `recover` brings a soft-deleted vault back; anything else creates.
+    pub create_mode: Option<String>,
+}
+
+impl<P> VaultWriteProperties<P> {
+    /// A body without `properties` (a tags-only `PATCH`).
+    pub fn none() -> Self {
+        Self {
+            tenant_id: None,
+            sku: None,
+            access_policies: None,
+            enable_rbac_authorization: None,
+            enable_soft_delete: None,
+            soft_delete_retention_in_days: None,
+            enable_purge_protection: None,
+            enabled_for_deployment: None,
+            enabled_for_disk_encryption: None,
+            enabled_for_template_deployment: None,
+            public_network_access: None,
+            create_mode: None,
+        }
+    }
+}
+
+/// The body of an access-policy edit (`PUT .../accessPolicies/{add|replace|remove}`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct VaultAccessPolicyEdit<P> {
+    pub properties: AccessPolicyList<P>,
+}
+
 /// The answer to an access-policy edit (`.../accessPolicies/{add|replace|remove}`): the vault's
 /// policies after it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -166,10 +166,7 @@ impl Node {
     /// The HTTPS application behind the seal gate, with the sys API always reachable.
     pub fn https_router(self: &Arc<Self>) -> Router {
         sys::routes::<Node>()
-            .route_layer(axum::middleware::from_fn_with_state(
-                self.audit.clone(),
-                crate::audit::record,
-            ))
+            .into_router(&self.audit)
             .route("/readyz", get(readiness))
             .fallback(|State(node): State<Arc<Node>>, req: Request| async move {
                 match node.ready.get() {

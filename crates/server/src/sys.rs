@@ -5,9 +5,8 @@
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{ConnectInfo, State},
-    routing::{get, post},
 };
 use keyhold_core::{
     clock::Clock,
@@ -18,7 +17,7 @@ use keyhold_proto::admin::{InitBody, InitPassphrase, InitShamir, SealStatus, Uns
 use keyhold_store::Store;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{ServeError, error::ApiError, extract::KvJson};
+use crate::{ServeError, audit::Routes, error::ApiError, extract::KvJson};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -34,11 +33,11 @@ pub(crate) trait Sealable: Send + Sync + 'static {
 }
 
 /// The three sys routes over node `N`.
-pub(crate) fn routes<N: Sealable>() -> Router<Arc<N>> {
-    Router::new()
-        .route("/keyhold/v1/sys/seal-status", get(status::<N>))
-        .route("/keyhold/v1/sys/init", post(init::<N>))
-        .route("/keyhold/v1/sys/unseal", post(unseal::<N>))
+pub(crate) fn routes<N: Sealable>() -> Routes<Arc<N>> {
+    Routes::new()
+        .get("/keyhold/v1/sys/seal-status", "SealStatus", status::<N>)
+        .post("/keyhold/v1/sys/init", "SealInit", init::<N>)
+        .post("/keyhold/v1/sys/unseal", "Unseal", unseal::<N>)
 }
 
 async fn status<N: Sealable>(State(node): State<Arc<N>>) -> Result<Json<SealStatus>> {

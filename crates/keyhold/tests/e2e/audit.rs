@@ -54,6 +54,23 @@ async fn every_operation_is_recorded_once_without_values() {
                 .post(format!("{base}/deletedsecrets/a/recover?api-version=7.4")),
             200,
         ),
+        (
+            "KeyCreate",
+            server
+                .http
+                .post(format!("{base}/keys/k/create?api-version=7.4"))
+                .json(&json!({"kty": "EC", "crv": "P-256"})),
+            200,
+        ),
+        ("KeyGet", server.http.get(format!("{base}/keys/k?api-version=7.4")), 200),
+        (
+            "KeySign",
+            server
+                .http
+                .post(format!("{base}/keys/k/sign?api-version=7.4"))
+                .json(&json!({"alg": "ES256", "value": "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"})),
+            200,
+        ),
     ];
     for (op, req, status) in calls {
         let resp = req.bearer_auth(&token).send().await.unwrap();
@@ -91,7 +108,7 @@ async fn every_operation_is_recorded_once_without_values() {
             .unwrap_or_else(|| panic!("{op} {id} not audited"));
         let (requests, outcomes): (Vec<&&Value>, Vec<&&Value>) = found.iter().partition(|l| l["phase"] == "request");
         assert_eq!(outcomes.len(), 1, "{op}'s outcome audited once");
-        let mutating = !matches!(*op, "SecretGet" | "SecretList" | "ManagedIdentityToken");
+        let mutating = !matches!(*op, "SecretGet" | "SecretList" | "KeyGet" | "ManagedIdentityToken");
         assert_eq!(
             requests.len(),
             usize::from(mutating),
@@ -119,6 +136,21 @@ async fn every_operation_is_recorded_once_without_values() {
             assert_eq!(rec["vault"], "kv1");
         }
     }
+    let sign = &by_id[expected[8].0.as_str()];
+    let (request, outcome) = (
+        sign.iter().find(|l| l["phase"] == "request").unwrap(),
+        sign.iter().find(|l| l["phase"].is_null()).unwrap(),
+    );
+    assert_eq!(
+        (&request["object"], &request["version"]),
+        (&json!("k"), &Value::Null),
+        "a versionless operation's segment is not taken for a version"
+    );
+    assert_eq!(
+        outcome["version"].as_str().map(str::len),
+        Some(32),
+        "the outcome names the version that signed"
+    );
     let set = by_id[expected[0].0.as_str()]
         .iter()
         .find(|l| l["phase"].is_null())

@@ -1,6 +1,6 @@
 //! Audit middleware: a mutating request gets a `request` record before its handler runs, and every
-//! request an outcome record before its response leaves. The operation and target come from the
-//! matched route (`operation`); the caller from a slot the caller extractors (and the token and
+//! request an outcome record before its response leaves. The operation is declared with the route
+//! (`Routes`), the target read from the matched path (`operation`); the caller from a slot the caller extractors (and the token and
 //! managed-identity endpoints) fill in; handlers may add the version they created (`AuditVersion`) or
 //! detail (`AuditDetail`).
 //!
@@ -26,7 +26,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use keyhold_core::{
-    audit::{AuditEntry, AuditLog, PHASE_REQUEST},
+    audit::{AuditEntry, PHASE_REQUEST},
     clock::now_rfc3339,
 };
 use keyhold_proto::error::ErrorBody;
@@ -34,6 +34,10 @@ use keyhold_proto::error::ErrorBody;
 use crate::vault::VaultName;
 
 mod operation;
+mod routes;
+
+pub use operation::Op;
+pub use routes::{Audited, Routes};
 
 /// Who called, filled in during the request.
 #[derive(Clone, Default)]
@@ -114,7 +118,7 @@ async fn assignment_detail(resp: Response) -> (Option<String>, Response) {
     (detail, Response::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
-pub async fn record(State(log): State<Arc<AuditLog>>, mut req: Request, next: Next) -> Response {
+pub async fn record(State(Audited { log, op }): State<Audited>, mut req: Request, next: Next) -> Response {
     let now = unix_now();
     if !log.accepting(now) {
         return refused();
@@ -127,7 +131,7 @@ pub async fn record(State(log): State<Arc<AuditLog>>, mut req: Request, next: Ne
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
-    let op = operation::classify(req.method(), &matched, req.uri().path());
+    let op = operation::describe(op, req.method(), &matched, req.uri().path());
     let vault = req.extensions().get::<VaultName>().map(|v| v.0.clone()).or(op.vault);
     let client_ip = req
         .extensions()

@@ -1,8 +1,9 @@
-//! Names an operation and its target for the audit record: Key Vault's operation names on the data
-//! plane, keyhold's own names on the admin and sys API, and on the ARM management plane the operation
-//! Azure's activity log would name, derived from the path and method as ARM does
-//! (`{provider}/{type}[/{child type}]/{write|read|delete|action}`) with the resource id as the target.
-//! Deriving ARM names here means a new ARM route cannot forget its audit operation.
+//! Turns a route's declared operation into the audit record's operation and target: Key Vault's
+//! operation names on the data plane and keyhold's own on the admin and sys API come from the route's
+//! declaration, the target from the path's parameters; on the ARM management plane the name is the one
+//! Azure's activity log would give, derived from the path and method as ARM does
+//! (`{provider}/{type}[/{child type}]/{write|read|delete|action}`), with the resource id as the target,
+//! so a new ARM resource type is named without a declaration of its own.
 
 use axum::http::Method;
 
@@ -15,116 +16,63 @@ pub struct Operation {
     pub vault: Option<String>,
 }
 
-/// Key Vault's names for key operations. Crypto operations are named from the path's last segment; on
-/// the versionless `POST /keys/{name}/{op}` route that segment is the operation, not a version.
-fn key_operation(m: &str, matched: &str, path: &str, mut op: Operation) -> Operation {
-    let last = path.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
-    if m == "POST" && (matched == "/keys/{name}/{version}" || matched == "/keys/{name}//{op}") {
-        op.version = None;
-    }
-    let crypto = match last.as_str() {
-        "sign" => Some("KeySign"),
-        "verify" => Some("KeyVerify"),
-        "encrypt" => Some("KeyEncrypt"),
-        "decrypt" => Some("KeyDecrypt"),
-        "wrapkey" => Some("KeyWrap"),
-        "unwrapkey" => Some("KeyUnwrap"),
-        "release" => Some("KeyRelease"),
-        _ => None,
-    };
-    let name = match (m, matched.trim_end_matches('/')) {
-        ("POST", "/keys/{name}/{version}/{op}" | "/keys/{name}/{version}" | "/keys/{name}//{op}")
-        | ("POST", "/keys/{name}/release" | "/keys/{name}//release") => crypto.unwrap_or("KeyOperation"),
-        ("POST", "/keys/{name}/create") => "KeyCreate",
-        ("PUT", "/keys/{name}") => "KeyImport",
-        ("GET", "/keys") => "KeyList",
-        ("GET", "/keys/{name}" | "/keys/{name}/{version}") => "KeyGet",
-        ("PATCH", "/keys/{name}" | "/keys/{name}/{version}") => "KeyUpdate",
-        ("DELETE", "/keys/{name}") => "KeyDelete",
-        ("GET", "/keys/{name}/versions") => "KeyListVersions",
-        ("POST", "/keys/{name}/backup") => "KeyBackup",
-        ("POST", "/keys/restore") => "KeyRestore",
-        ("POST", "/keys/{name}/rotate") => "KeyRotate",
-        ("GET", "/keys/{name}/rotationpolicy") => "KeyRotationPolicyGet",
-        ("PUT", "/keys/{name}/rotationpolicy") => "KeyRotationPolicySet",
-        ("GET", "/deletedkeys") => "DeletedKeyList",
-        ("GET", "/deletedkeys/{name}") => "DeletedKeyGet",
-        ("DELETE", "/deletedkeys/{name}") => "KeyPurge",
-        ("POST", "/deletedkeys/{name}/recover") => "KeyRecover",
-        ("POST", "/rng") => "GetRandomBytes",
-        _ => {
-            op.name = format!("{m} {matched}");
-            return op;
-        }
-    };
-    op.name = name.to_owned();
-    op
+/// How a route names its audit operation, declared beside the route (`audit::Routes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Key Vault's name (or keyhold's, on the admin and sys API); the target is read from the path's
+    /// parameters.
+    Named(&'static str),
+    /// A key's cryptographic operation, named from the path's last segment (`sign`, `unwrapKey`, …).
+    /// On the versionless routes (`POST /keys/{name}/{op}`) that segment fills the `{version}`
+    /// parameter, so it is not recorded as a version.
+    KeyCrypto { versioned: bool },
+    /// The name ARM's activity log gives the path and method; the target is the resource id.
+    Arm,
 }
 
-/// From the route template (`matched`) and the actual path.
-pub fn classify(method: &Method, matched: &str, path: &str) -> Operation {
-    if matched.starts_with("/subscriptions") {
-        return arm(method, path);
+impl From<&'static str> for Op {
+    fn from(name: &'static str) -> Self {
+        Op::Named(name)
     }
-    let mut op = Operation::default();
+}
+
+/// Key Vault's name for a crypto operation from its path segment.
+fn key_crypto_name(path: &str) -> &'static str {
+    let last = path.rsplit('/').next().unwrap_or_default();
+    const NAMES: [(&str, &str); 6] = [
+        ("sign", "KeySign"),
+        ("verify", "KeyVerify"),
+        ("encrypt", "KeyEncrypt"),
+        ("decrypt", "KeyDecrypt"),
+        ("wrapkey", "KeyWrap"),
+        ("unwrapkey", "KeyUnwrap"),
+    ];
+    NAMES
+        .iter()
+        .find(|(segment, _)| last.eq_ignore_ascii_case(segment))
+        .map_or("KeyOperation", |(_, name)| name)
+}
+
+/// The record's operation and target for a request to route template `matched` declared as `op`.
+pub fn describe(op: Op, method: &Method, matched: &str, path: &str) -> Operation {
+    let (name, versioned) = match op {
+        Op::Arm => return arm(method, path),
+        Op::Named(name) => (name, true),
+        Op::KeyCrypto { versioned } => (key_crypto_name(path), versioned),
+    };
+    let mut described = Operation {
+        name: name.to_owned(),
+        ..Operation::default()
+    };
     for (template, actual) in matched.split('/').zip(path.split('/')) {
         match template {
-            "{name}" if matched.starts_with("/keyhold/v1/vaults") => op.vault = Some(actual.to_owned()),
-            "{name}" | "{app_id}" | "{agent_id}" | "{id}" => op.object = Some(actual.to_owned()),
-            "{version}" => op.version = Some(actual.to_owned()).filter(|v| !v.is_empty()),
+            "{name}" if matched.starts_with("/keyhold/v1/vaults") => described.vault = Some(actual.to_owned()),
+            "{name}" | "{app_id}" | "{agent_id}" | "{id}" => described.object = Some(actual.to_owned()),
+            "{version}" if versioned => described.version = Some(actual.to_owned()).filter(|v| !v.is_empty()),
             _ => {}
         }
     }
-    let m = method.as_str();
-    if matched.starts_with("/keys") || matched.starts_with("/deletedkeys") || matched == "/rng" {
-        return key_operation(m, matched, path, op);
-    }
-    let name = match (m, matched.trim_end_matches('/')) {
-        ("PUT", "/secrets/{name}") => "SecretSet",
-        ("GET", "/secrets") => "SecretList",
-        ("GET", "/secrets/{name}" | "/secrets/{name}/{version}") => "SecretGet",
-        ("PATCH", "/secrets/{name}" | "/secrets/{name}/{version}") => "SecretUpdate",
-        ("DELETE", "/secrets/{name}") => "SecretDelete",
-        ("GET", "/secrets/{name}/versions") => "SecretListVersions",
-        ("POST", "/secrets/{name}/backup") => "SecretBackup",
-        ("POST", "/secrets/restore") => "SecretRestore",
-        ("GET", "/deletedsecrets") => "DeletedSecretList",
-        ("GET", "/deletedsecrets/{name}") => "DeletedSecretGet",
-        ("DELETE", "/deletedsecrets/{name}") => "SecretPurge",
-        ("POST", "/deletedsecrets/{name}/recover") => "SecretRecover",
-        ("POST", "/{tenant}/oauth2/v2.0/token" | "/{tenant}/oauth2/token") => "TokenIssue",
-        ("PUT", "/keyhold/v1/vaults/{name}") => "VaultWrite",
-        ("GET", "/keyhold/v1/vaults/{name}") => "VaultRead",
-        ("POST", "/keyhold/v1/servicePrincipals") => "ServicePrincipalCreate",
-        ("GET", "/keyhold/v1/servicePrincipals") => "ServicePrincipalList",
-        ("GET", "/keyhold/v1/servicePrincipals/{id}" | "/keyhold/v1/servicePrincipals/{app_id}") => {
-            "ServicePrincipalRead"
-        }
-        ("DELETE", "/keyhold/v1/servicePrincipals/{id}" | "/keyhold/v1/servicePrincipals/{app_id}") => {
-            "ServicePrincipalDelete"
-        }
-        ("POST", p) if p.starts_with("/keyhold/v1/servicePrincipals/") && p.ends_with("/credentials/reset") => {
-            "ServicePrincipalCredentialReset"
-        }
-        ("POST", "/keyhold/v1/servicePrincipals/{app_id}/certificates") => "ServicePrincipalCertificateAdd",
-        ("POST", "/keyhold/v1/signingKeys/rotate") => "SigningKeyRotate",
-        ("POST", "/keyhold/v1/agents/joinTokens") => "AgentJoinTokenCreate",
-        ("POST", "/keyhold/v1/agents/enroll") => "AgentEnroll",
-        ("POST", "/keyhold/v1/agents/token") => "AgentToken",
-        ("DELETE", "/keyhold/v1/agents/{agent_id}") => "AgentRevoke",
-        ("POST", "/keyhold/v1/sys/rotate") => "DataKeyRotate",
-        ("GET", "/keyhold/v1/sys/rotation-status") => "DataKeyRotationStatus",
-        ("POST", "/keyhold/v1/sys/init") => "SealInit",
-        ("POST", "/keyhold/v1/sys/unseal") => "Unseal",
-        ("GET", "/keyhold/v1/sys/seal-status") => "SealStatus",
-        ("", _) | (_, "") => "ManagedIdentityToken",
-        _ => {
-            op.name = format!("{m} {matched}");
-            return op;
-        }
-    };
-    op.name = name.to_owned();
-    op
+    described
 }
 
 /// ARM's operation name for a management-plane path: the last `providers/{namespace}` segment (or
@@ -199,44 +147,62 @@ mod tests {
 
     #[test]
     fn routes_name_their_operation_and_object() {
-        let op = classify(&Method::GET, "/secrets/{name}/{version}", "/secrets/db/abc");
+        let op = describe(
+            "SecretGet".into(),
+            &Method::GET,
+            "/secrets/{name}/{version}",
+            "/secrets/db/abc",
+        );
         assert_eq!(
             (op.name.as_str(), op.object.as_deref(), op.version.as_deref()),
             ("SecretGet", Some("db"), Some("abc"))
         );
-        let op = classify(&Method::PUT, "/keyhold/v1/vaults/{name}", "/keyhold/v1/vaults/kv1");
+        let op = describe(
+            "VaultWrite".into(),
+            &Method::PUT,
+            "/keyhold/v1/vaults/{name}",
+            "/keyhold/v1/vaults/kv1",
+        );
         assert_eq!(
             (op.name.as_str(), op.object, op.vault.as_deref()),
             ("VaultWrite", None, Some("kv1"))
-        );
-        assert_eq!(
-            classify(&Method::DELETE, "/deletedsecrets/{name}", "/deletedsecrets/x").name,
-            "SecretPurge"
         );
     }
 
     #[test]
     fn key_operations_are_named_as_key_vault_names_them() {
-        let op = classify(&Method::POST, "/keys/{name}/{version}/{op}", "/keys/k/abc/sign");
+        let versioned = Op::KeyCrypto { versioned: true };
+        let versionless = Op::KeyCrypto { versioned: false };
+        let op = describe(
+            versioned,
+            &Method::POST,
+            "/keys/{name}/{version}/{op}",
+            "/keys/k/abc/sign",
+        );
         assert_eq!(
             (op.name.as_str(), op.object.as_deref(), op.version.as_deref()),
             ("KeySign", Some("k"), Some("abc"))
         );
-        let op = classify(&Method::POST, "/keys/{name}/{version}", "/keys/k/unwrapKey");
+        let op = describe(
+            versionless,
+            &Method::POST,
+            "/keys/{name}/{version}",
+            "/keys/k/unwrapKey",
+        );
         assert_eq!(
             (op.name.as_str(), op.version),
             ("KeyUnwrap", None),
             "versionless: no version"
         );
-        assert_eq!(
-            classify(&Method::POST, "/keys/{name}/create", "/keys/k/create").name,
-            "KeyCreate"
+        let op = describe(versionless, &Method::POST, "/keys/{name}//{op}", "/keys/k//wrapKey");
+        assert_eq!((op.name.as_str(), op.object.as_deref()), ("KeyWrap", Some("k")));
+        let op = describe(
+            versioned,
+            &Method::POST,
+            "/keys/{name}/{version}/{op}",
+            "/keys/k/abc/rewrap",
         );
-        assert_eq!(
-            classify(&Method::DELETE, "/deletedkeys/{name}", "/deletedkeys/k").name,
-            "KeyPurge"
-        );
-        assert_eq!(classify(&Method::POST, "/rng", "/rng").name, "GetRandomBytes");
+        assert_eq!(op.name, "KeyOperation", "an unknown operation is still recorded");
     }
 
     #[test]
@@ -286,7 +252,7 @@ mod tests {
             ),
         ];
         for (method, path, name, object) in cases {
-            let op = classify(&method, "/subscriptions/{*rest}", path);
+            let op = describe(Op::Arm, &method, "/subscriptions/{*rest}", path);
             assert_eq!((op.name.as_str(), op.object.as_deref()), (name, Some(object)), "{path}");
         }
     }

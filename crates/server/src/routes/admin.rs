@@ -3,10 +3,9 @@
 //! one domain call; the rules (who may, what is valid) live in core.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post, put},
 };
 use keyhold_proto::admin::{
     AdminVault, CertificateBody, CreatedServicePrincipal, NewServicePrincipalBody, ResetCredential, RotatedSigningKey,
@@ -17,25 +16,32 @@ use secrecy::ExposeSecret;
 
 use crate::{
     AppState,
+    audit::Routes,
     error::ApiError,
     extract::{AdminCaller, KvJson},
     routes::arm::vault_json,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/keyhold/v1/vaults/{name}", put(put_vault).get(get_vault))
-        .route("/keyhold/v1/servicePrincipals", post(create_sp).get(list_sps))
-        .route("/keyhold/v1/servicePrincipals/{id}", get(show_sp).delete(delete_sp))
-        .route(
+pub fn routes() -> Routes<AppState> {
+    const SP: &str = "/keyhold/v1/servicePrincipals/{id}";
+    Routes::new()
+        .put("/keyhold/v1/vaults/{name}", "VaultWrite", put_vault)
+        .get("/keyhold/v1/vaults/{name}", "VaultRead", get_vault)
+        .post("/keyhold/v1/servicePrincipals", "ServicePrincipalCreate", create_sp)
+        .get("/keyhold/v1/servicePrincipals", "ServicePrincipalList", list_sps)
+        .get(SP, "ServicePrincipalRead", show_sp)
+        .delete(SP, "ServicePrincipalDelete", delete_sp)
+        .post(
             "/keyhold/v1/servicePrincipals/{id}/credentials/reset",
-            post(reset_sp_credential),
+            "ServicePrincipalCredentialReset",
+            reset_sp_credential,
         )
-        .route(
+        .post(
             "/keyhold/v1/servicePrincipals/{app_id}/certificates",
-            post(add_certificate),
+            "ServicePrincipalCertificateAdd",
+            add_certificate,
         )
-        .route("/keyhold/v1/signingKeys/rotate", post(rotate))
+        .post("/keyhold/v1/signingKeys/rotate", "SigningKeyRotate", rotate)
 }
 
 /// Creates (or updates) a vault; a new one grants its creator every secret permission.

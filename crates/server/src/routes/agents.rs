@@ -2,10 +2,9 @@
 //! credential) and token requests (an ES256 assertion signed by the agent's own key).
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::{StatusCode, request::Parts},
-    routing::{delete, post},
 };
 use keyhold_core::identity::IdentitySelector;
 use keyhold_proto::admin::{AgentToken, AgentTokenBody, EnrollBody, Enrolled, JoinToken, JoinTokenBody};
@@ -13,16 +12,17 @@ use secrecy::ExposeSecret;
 
 use crate::{
     AppState,
+    audit::Routes,
     error::{ApiError, MiError},
     extract::{AdminCaller, KvJson, own_origin},
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/keyhold/v1/agents/joinTokens", post(join_token))
-        .route("/keyhold/v1/agents/enroll", post(enroll))
-        .route("/keyhold/v1/agents/token", post(token))
-        .route("/keyhold/v1/agents/{agent_id}", delete(revoke))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .post("/keyhold/v1/agents/joinTokens", "AgentJoinTokenCreate", join_token)
+        .post("/keyhold/v1/agents/enroll", "AgentEnroll", enroll)
+        .post(TOKEN_PATH, "AgentToken", token)
+        .delete("/keyhold/v1/agents/{agent_id}", "AgentRevoke", revoke)
 }
 
 pub const TOKEN_PATH: &str = "/keyhold/v1/agents/token";

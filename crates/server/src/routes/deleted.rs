@@ -1,26 +1,27 @@
 //! `/deletedsecrets/...`: soft-deleted secrets, recover and purge.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post},
 };
 use keyhold_proto::keyvault::{Page, SecretBundle, SecretItem};
 
 use super::bundle::{bundle, deleted_bundle, deleted_item, next_link};
 use crate::{
     AppState,
+    audit::Routes,
     error::ApiError,
     extract::{ApiVersion, ListQuery, VaultCaller},
     vault::{Origin, Vault},
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/deletedsecrets", get(list))
-        .route("/deletedsecrets/{name}", get(show).delete(purge))
-        .route("/deletedsecrets/{name}/recover", post(recover))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/deletedsecrets", "DeletedSecretList", list)
+        .get("/deletedsecrets/{name}", "DeletedSecretGet", show)
+        .delete("/deletedsecrets/{name}", "SecretPurge", purge)
+        .post("/deletedsecrets/{name}/recover", "SecretRecover", recover)
 }
 
 async fn list(

@@ -3,19 +3,15 @@
 //! many records are still under older keys. Reached only while unsealed (the sys router falls through
 //! to here).
 
-use axum::{
-    Json, Router,
-    extract::State,
-    routing::{get, post},
-};
+use axum::{Json, extract::State};
 use keyhold_proto::admin::{KeyringStatus, RotatedDataKey};
 
-use crate::{AppState, error::ApiError, extract::AdminCaller};
+use crate::{AppState, audit::Routes, error::ApiError, extract::AdminCaller};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/keyhold/v1/sys/rotate", post(rotate))
-        .route("/keyhold/v1/sys/rotation-status", get(status))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .post("/keyhold/v1/sys/rotate", "DataKeyRotate", rotate)
+        .get("/keyhold/v1/sys/rotation-status", "DataKeyRotationStatus", status)
 }
 
 async fn rotate(_: AdminCaller, State(s): State<AppState>) -> Result<Json<RotatedDataKey>, ApiError> {

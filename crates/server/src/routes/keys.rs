@@ -3,10 +3,9 @@
 //! operations (digests, plaintexts, ciphertexts) are never logged.
 
 use axum::{
-    Extension, Json, Router,
+    Extension, Json,
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post},
 };
 use keyhold_core::vault_keys::EncryptOp;
 use keyhold_proto::{
@@ -24,38 +23,43 @@ use super::{
 };
 use crate::{
     AppState,
-    audit::AuditVersion,
+    audit::{AuditVersion, Op, Routes},
     error::{ApiError, bad_parameter},
     extract::{ApiVersion, KvJson, ListQuery, VaultCaller},
     vault::{Origin, Vault},
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/keys", get(list))
-        .route("/keys/restore", post(restore))
-        .route(
-            "/keys/{name}",
-            get(get_latest).put(import).patch(update_latest).delete(delete),
-        )
-        .route("/keys/{name}/", get(get_latest).patch(update_latest))
-        .route("/keys/{name}/create", post(create))
-        .route("/keys/{name}/versions", get(list_versions))
-        .route("/keys/{name}/backup", post(backup))
-        .route("/keys/{name}/rotate", post(rotate))
-        .route("/keys/{name}/rotationpolicy", get(get_policy).put(set_policy))
-        .route("/keys/{name}/release", post(release_latest))
-        .route("/keys/{name}//release", post(release_latest))
-        .route(
-            "/keys/{name}/{version}",
-            get(get_version).patch(update_version).post(operation_versionless),
-        )
-        .route("/keys/{name}/{version}/{op}", post(operation))
-        .route("/keys/{name}//{op}", post(operation_latest))
-        .route("/deletedkeys", get(list_deleted))
-        .route("/deletedkeys/{name}", get(show_deleted).delete(purge))
-        .route("/deletedkeys/{name}/recover", post(recover))
-        .route("/rng", post(random))
+pub fn routes() -> Routes<AppState> {
+    let versioned = Op::KeyCrypto { versioned: true };
+    let versionless = Op::KeyCrypto { versioned: false };
+    Routes::new()
+        .get("/keys", "KeyList", list)
+        .post("/keys/restore", "KeyRestore", restore)
+        .get("/keys/{name}", "KeyGet", get_latest)
+        .put("/keys/{name}", "KeyImport", import)
+        .patch("/keys/{name}", "KeyUpdate", update_latest)
+        .delete("/keys/{name}", "KeyDelete", delete)
+        .get("/keys/{name}/", "KeyGet", get_latest)
+        .patch("/keys/{name}/", "KeyUpdate", update_latest)
+        .post("/keys/{name}/create", "KeyCreate", create)
+        .get("/keys/{name}/versions", "KeyListVersions", list_versions)
+        .post("/keys/{name}/backup", "KeyBackup", backup)
+        .post("/keys/{name}/rotate", "KeyRotate", rotate)
+        .get("/keys/{name}/rotationpolicy", "KeyRotationPolicyGet", get_policy)
+        .put("/keys/{name}/rotationpolicy", "KeyRotationPolicySet", set_policy)
+        .post("/keys/{name}/release", "KeyRelease", release_latest)
+        .post("/keys/{name}//release", "KeyRelease", release_latest)
+        .get("/keys/{name}/{version}", "KeyGet", get_version)
+        .patch("/keys/{name}/{version}", "KeyUpdate", update_version)
+        // `POST /keys/{name}/sign`: the segment after the name is the operation, not a version.
+        .post("/keys/{name}/{version}", versionless, operation_versionless)
+        .post("/keys/{name}/{version}/{op}", versioned, operation)
+        .post("/keys/{name}//{op}", versionless, operation_latest)
+        .get("/deletedkeys", "DeletedKeyList", list_deleted)
+        .get("/deletedkeys/{name}", "DeletedKeyGet", show_deleted)
+        .delete("/deletedkeys/{name}", "KeyPurge", purge)
+        .post("/deletedkeys/{name}/recover", "KeyRecover", recover)
+        .post("/rng", "GetRandomBytes", random)
 }
 
 type Result<T> = std::result::Result<Json<T>, ApiError>;

@@ -19,7 +19,11 @@ use keyhold_core::identity::IdentitySelector;
 use keyhold_proto::managed_identity::ImdsToken;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{AppState, error::MiError};
+use crate::{
+    AppState,
+    audit::{Audited, Op},
+    error::MiError,
+};
 
 pub const APP_SERVICE_PATH: &str = "/msi/token";
 
@@ -57,8 +61,10 @@ impl TokenSource for LocalTokens {
 pub fn routes(state: AppState) -> Router {
     let audit = state.audit.clone();
     let header = state.mi.header.clone();
-    protocol_routes(Arc::new(LocalTokens(state)), header)
-        .layer(axum::middleware::from_fn_with_state(audit, crate::audit::record))
+    protocol_routes(Arc::new(LocalTokens(state)), header).layer(axum::middleware::from_fn_with_state(
+        Audited::new(audit, Op::Named("ManagedIdentityToken")),
+        crate::audit::record,
+    ))
 }
 
 #[derive(Clone)]

@@ -2,9 +2,8 @@
 //! body parsing), then the vault, then one domain call.
 
 use axum::{
-    Extension, Json, Router,
+    Extension, Json,
     extract::{Path, State},
-    routing::{get, post},
 };
 use keyhold_core::secrets::{NewSecret, SecretPatch};
 use keyhold_proto::keyvault::{
@@ -15,24 +14,26 @@ use secrecy::{ExposeSecret, SecretString};
 use super::bundle::{bundle, item, next_link};
 use crate::{
     AppState,
-    audit::AuditVersion,
+    audit::{AuditVersion, Routes},
     error::{ApiError, bad_parameter},
     extract::{ApiVersion, KvJson, ListQuery, VaultCaller},
     vault::{Origin, Vault},
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/secrets", get(list))
-        .route("/secrets/restore", post(restore))
-        .route(
-            "/secrets/{name}",
-            get(get_latest).put(set).patch(update_latest).delete(delete),
-        )
-        .route("/secrets/{name}/", get(get_latest).patch(update_latest))
-        .route("/secrets/{name}/versions", get(list_versions))
-        .route("/secrets/{name}/backup", post(backup))
-        .route("/secrets/{name}/{version}", get(get_version).patch(update_version))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/secrets", "SecretList", list)
+        .post("/secrets/restore", "SecretRestore", restore)
+        .get("/secrets/{name}", "SecretGet", get_latest)
+        .put("/secrets/{name}", "SecretSet", set)
+        .patch("/secrets/{name}", "SecretUpdate", update_latest)
+        .delete("/secrets/{name}", "SecretDelete", delete)
+        .get("/secrets/{name}/", "SecretGet", get_latest)
+        .patch("/secrets/{name}/", "SecretUpdate", update_latest)
+        .get("/secrets/{name}/versions", "SecretListVersions", list_versions)
+        .post("/secrets/{name}/backup", "SecretBackup", backup)
+        .get("/secrets/{name}/{version}", "SecretGet", get_version)
+        .patch("/secrets/{name}/{version}", "SecretUpdate", update_version)
 }
 
 type Result<T> = std::result::Result<Json<T>, ApiError>;

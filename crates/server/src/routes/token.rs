@@ -5,23 +5,22 @@
 use std::collections::HashMap;
 
 use axum::{
-    Json, Router,
+    Json,
     body::Bytes,
     extract::{Path, State},
     http::request::Parts,
     response::{IntoResponse, Response},
-    routing::post,
 };
 use keyhold_core::{AuthError, identity::ClientCredential};
 use keyhold_proto::entra::TokenResponse;
 use secrecy::SecretString;
 
-use crate::{AppState, error::OAuthError, extract::own_origin};
+use crate::{AppState, audit::Routes, error::OAuthError, extract::own_origin};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(v2))
-        .route("/{tenant}/oauth2/token", post(v1))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .post("/{tenant}/oauth2/v2.0/token", "TokenIssue", v2)
+        .post("/{tenant}/oauth2/token", "TokenIssue", v1)
 }
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

@@ -10,7 +10,7 @@ mod vaults;
 pub(crate) use vaults::vault_json;
 
 use axum::{
-    Json, Router,
+    Json,
     body::Bytes,
     extract::{Request, State},
     http::{Method, StatusCode},
@@ -25,17 +25,20 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     AppState,
+    audit::{Op, Routes},
     error::{ApiError, bad_parameter},
     extract::ArmCaller,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/subscriptions", axum::routing::any(dispatch))
-        .route("/subscriptions/{*rest}", axum::routing::any(dispatch))
-        .route(
+/// ARM routes name their operation from the path (`Op::Arm`), as ARM's activity log does.
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .any("/subscriptions", Op::Arm, dispatch)
+        .any("/subscriptions/{*rest}", Op::Arm, dispatch)
+        .get(
             "/providers/Microsoft.Authorization/roleDefinitions",
-            axum::routing::get(assignments::definitions_at_root),
+            Op::Arm,
+            assignments::definitions_at_root,
         )
 }
 

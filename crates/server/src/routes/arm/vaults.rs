@@ -4,12 +4,10 @@
 use axum::http::{Method, StatusCode};
 use keyhold_core::{
     authz::AccessPolicy,
-    management::{PolicyEdit, VaultProperties, VaultSpec, bad_request},
-    secrets::Tags,
+    management::{PolicyEdit, Sku, VaultProperties, VaultSpec, bad_request},
 };
 use keyhold_proto::arm;
 use keyhold_store::VaultRecord;
-use serde::Deserialize;
 use serde_json::Value;
 
 /// ARM's type of a vault.
@@ -17,43 +15,6 @@ const VAULTS: &str = "Microsoft.KeyVault/vaults";
 
 use super::{ArmRequest, ArmResult, Target, iso, list, method_not_allowed, ok};
 use crate::AppState;
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct VaultBody {
-    location: Option<String>,
-    tags: Option<Tags>,
-    #[serde(default)]
-    properties: PropsBody,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct PropsBody {
-    tenant_id: Option<String>,
-    sku: Option<keyhold_core::management::Sku>,
-    access_policies: Option<Vec<AccessPolicy>>,
-    enable_rbac_authorization: Option<bool>,
-    enable_soft_delete: Option<bool>,
-    soft_delete_retention_in_days: Option<i64>,
-    enable_purge_protection: Option<bool>,
-    enabled_for_deployment: Option<bool>,
-    enabled_for_disk_encryption: Option<bool>,
-    enabled_for_template_deployment: Option<bool>,
-    public_network_access: Option<String>,
-    create_mode: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct PolicyBody {
-    properties: PolicyProps,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PolicyProps {
-    access_policies: Vec<AccessPolicy>,
-}
 
 fn vault_uri(s: &AppState, name: &str) -> String {
     s.core.config.vault_uri(name)
@@ -114,13 +75,16 @@ fn deleted_json(s: &AppState, v: &VaultRecord) -> arm::DeletedVault {
     }
 }
 
-fn spec_of(body: VaultBody) -> VaultSpec {
+fn spec_of(body: arm::VaultWrite<AccessPolicy>) -> VaultSpec {
     let p = body.properties;
     VaultSpec {
         location: body.location,
         tags: body.tags,
         tenant_id: p.tenant_id,
-        sku: p.sku,
+        sku: p.sku.map(|sku| Sku {
+            family: sku.family,
+            name: sku.name,
+        }),
         enable_rbac_authorization: p.enable_rbac_authorization,
         access_policies: p.access_policies,
         soft_delete_retention_in_days: p.soft_delete_retention_in_days,
@@ -146,7 +110,7 @@ pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> A
                 .collect(),
         ),
         (Target::Vault { group, name }, method @ (&Method::PUT | &Method::PATCH)) => {
-            let body: VaultBody = req.json()?;
+            let body: arm::VaultWrite<AccessPolicy> = req.json()?;
             let patch = method == Method::PATCH;
             let (v, created) = m.put_vault(caller, group, name, spec_of(body), patch).await?;
             ok(
@@ -181,7 +145,7 @@ pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> A
                     .into());
                 }
             };
-            let body: PolicyBody = req.json()?;
+            let body: arm::VaultAccessPolicyEdit<AccessPolicy> = req.json()?;
             let policies = m
                 .edit_policies(caller, group, name, edit, body.properties.access_policies)
                 .await?;
