@@ -93,6 +93,7 @@ impl Bootstrap {
             instance_id.clone(),
             authz.clone(),
         );
+        let directory = crate::directory::Directory::new(identity.clone(), clock.clone(), admin_object_id.clone());
         let secrets = Secrets::new(store, keys, clock, tenant_id.clone(), instance_id, authz);
         Ok(Self {
             core: Keyhold {
@@ -105,6 +106,7 @@ impl Bootstrap {
                 vault_keys,
                 management,
                 rotation,
+                directory,
             },
             admin,
         })

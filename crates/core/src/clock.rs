@@ -40,6 +40,14 @@ pub fn rfc3339(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Parses an RFC 3339 time (`2027-01-02T03:04:05Z`, with or without a fraction or an offset) into
+/// unix seconds.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
 /// The current wall-clock time in RFC 3339, with its fraction of a second (audit records are ordered
 /// by it within a second).
 pub fn now_rfc3339() -> String {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authz;
 mod bootstrap;
 pub mod clock;
+pub mod directory;
 mod error;
 pub mod identity;
 mod keys;
@@ -52,6 +53,13 @@ impl CoreConfig {
         )
     }
 
+    /// `https://<public origin>/graph/`: the audience of Graph tokens, and where az sends Graph
+    /// requests (`<resource>v1.0/...`). A path of the public origin rather than an origin of its
+    /// own, so no further DNS name is needed; not the origin itself, which is the management audience.
+    pub fn graph_resource(&self) -> String {
+        format!("{}/graph/", self.public_url.trim_end_matches('/'))
+    }
+
     /// The origin to name in documents and accept in assertion audiences for a request addressed to
     /// `requested`: itself when it is one of ours (the public origin, or this node's on loopback),
     /// else the public origin. A `Host` header is the client's word, so it never picks a foreign one.
@@ -96,4 +104,6 @@ pub struct Keyhold {
     pub vault_keys: vault_keys::VaultKeys,
     pub management: management::Management,
     pub rotation: rotation::Rotation,
+    /// The directory as Microsoft Graph shows it.
+    pub directory: directory::Directory,
 }

@@ -468,3 +468,76 @@ mod shape_tests {
         Ok(())
     }
 }
+
+/// ARM's cloud-metadata document (`GET /metadata/endpoints?api-version=2022-09-01`): what
+/// `az cloud register --endpoint-resource-manager URL` reads to find every other endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudMetadata {
+    pub name: String,
+    pub portal: String,
+    pub resource_manager: String,
+    pub authentication: CloudAuthentication,
+    pub microsoft_graph_resource_id: String,
+    pub suffixes: CloudSuffixes,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudAuthentication {
+    pub login_endpoint: String,
+    /// The management audiences; az takes the first.
+    pub audiences: Vec<String>,
+    pub tenant: String,
+    pub identity_provider: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudSuffixes {
+    /// `vault.localhost:8443`: az puts a vault's name and a dot in front.
+    pub key_vault_dns: String,
+}
+
+/// The answer to `checkNameAvailability`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameAvailability {
+    pub name_available: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A resource provider (`GET /subscriptions/{id}/providers/{namespace}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provider {
+    pub id: String,
+    pub namespace: String,
+    pub registration_state: String,
+    pub resource_types: Vec<ProviderResourceType>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderResourceType {
+    pub resource_type: String,
+    pub locations: Vec<String>,
+    /// Newest first, as ARM lists them.
+    pub api_versions: Vec<String>,
+}
+
+/// `GET /tenants`: a tenant the caller belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    pub default_domain: String,
+    pub domains: Vec<String>,
+    pub tenant_category: String,
+    pub tenant_type: String,
+}

@@ -7,6 +7,7 @@ pub mod arm;
 pub mod data_dir;
 pub mod entra;
 pub mod error;
+pub mod graph;
 pub mod keys;
 pub mod keyvault;
 pub mod managed_identity;

@@ -7,9 +7,12 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use keyhold_core::{AuthError, VaultError, identity::TokenError, management::ArmError, seal::SealError};
+use keyhold_core::{
+    AuthError, VaultError, directory::DirectoryError, identity::TokenError, management::ArmError, seal::SealError,
+};
 use keyhold_proto::{
     error::{ErrorBody, OAuthErrorBody},
+    graph::{GraphErrorBody, GraphErrorDetail, GraphInnerError},
     managed_identity::{AppServiceError, ImdsError},
 };
 
@@ -38,9 +41,21 @@ pub enum ApiError {
     /// Identity failures on the admin and agent APIs (service principals, join tokens, revocation),
     /// in Key Vault's body; the token endpoint has [`OAuthError`] instead.
     Auth(AuthError),
+    /// A Microsoft Graph failure, in Graph's error shape.
+    Graph(DirectoryError),
+    /// No usable Graph token: Graph's 401.
+    GraphUnauthorized {
+        reason: Option<TokenError>,
+    },
     /// A failure of the server itself (not of the request): a 500 with only a request id; the detail
     /// goes to the log.
     Internal(String),
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        Self::Graph(e)
+    }
 }
 
 impl From<AuthError> for ApiError {
@@ -156,8 +171,46 @@ impl IntoResponse for ApiError {
             ApiError::Arm(e) => arm_error(e),
             ApiError::Seal(e) => seal_error(e),
             ApiError::Auth(e) => auth_error(e),
+            ApiError::Graph(e) => graph_error(e),
+            ApiError::GraphUnauthorized { reason } => {
+                let message = match reason {
+                    None => "Access token is empty.".to_owned(),
+                    Some(TokenError::Audience { .. }) => {
+                        "Access token validation failure. Invalid audience.".to_owned()
+                    }
+                    Some(TokenError::Expired) => "Lifetime validation failed, the token is expired.".to_owned(),
+                    Some(other) => format!("Access token validation failure: {other}."),
+                };
+                graph_body(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message)
+            }
             ApiError::Internal(detail) => internal(&detail),
         }
+    }
+}
+
+fn graph_body(status: StatusCode, code: &str, message: String) -> Response {
+    let error = GraphErrorBody {
+        error: GraphErrorDetail {
+            code: code.to_owned(),
+            message,
+            inner_error: GraphInnerError {
+                date: keyhold_core::clock::now_rfc3339(),
+                request_id: keyhold_crypto::random::guid(),
+            },
+        },
+    };
+    (status, Json(error)).into_response()
+}
+
+/// Graph's status and error code for each directory failure.
+fn graph_error(e: DirectoryError) -> Response {
+    let msg = e.to_string();
+    match e {
+        DirectoryError::Denied => graph_body(StatusCode::FORBIDDEN, "Authorization_RequestDenied", msg),
+        DirectoryError::NotFound(_) => graph_body(StatusCode::NOT_FOUND, "Request_ResourceNotFound", msg),
+        DirectoryError::BadRequest { code, message } => graph_body(StatusCode::BAD_REQUEST, code, message),
+        DirectoryError::NotDelegated => graph_body(StatusCode::BAD_REQUEST, "BadRequest", msg),
+        DirectoryError::Internal(detail) => internal(&detail),
     }
 }
 

@@ -23,26 +23,21 @@ impl std::fmt::Debug for NewServicePrincipal {
     }
 }
 
+/// Entra's limit on display names: 1 to 256 characters, not all blank.
+fn validate_display_name(display_name: &str) -> Result<(), AuthError> {
+    if display_name.trim().is_empty() || display_name.len() > 256 {
+        return Err(AuthError::BadParameter("displayName must be 1-256 characters.".into()));
+    }
+    Ok(())
+}
+
 /// Client secrets live two years, Entra's default for new credentials.
 const SECRET_LIFETIME_SECS: i64 = 2 * 365 * 24 * 3600;
 
 impl Identity {
-    /// Creates a service principal with one client secret. Entra's limit on display names: 1 to 256
-    /// characters, not all blank.
+    /// Creates a service principal with one client secret.
     pub async fn create_service_principal(&self, display_name: &str) -> Result<NewServicePrincipal, AuthError> {
-        if display_name.trim().is_empty() || display_name.len() > 256 {
-            return Err(AuthError::BadParameter("displayName must be 1-256 characters.".into()));
-        }
-        let now = self.clock.now();
-        let principal = PrincipalRecord {
-            object_id: random::guid(),
-            app_id: Some(random::guid()),
-            display_name: display_name.to_owned(),
-            kind: PrincipalKind::ServicePrincipal,
-            tenant_id: self.tenant_id.clone(),
-            created: now,
-        };
-        self.store.put_principal(&principal).await?;
+        let principal = self.create_application(display_name).await?;
         let password = self.add_client_secret(&principal.object_id).await?;
         Ok(NewServicePrincipal {
             app_id: principal.app_id.unwrap_or_default(),
@@ -53,20 +48,75 @@ impl Identity {
         })
     }
 
+    /// A service principal with no credential yet (Graph's `POST /applications`: the application
+    /// and its service principal are one principal in keyhold).
+    pub async fn create_application(&self, display_name: &str) -> Result<PrincipalRecord, AuthError> {
+        validate_display_name(display_name)?;
+        let principal = PrincipalRecord {
+            object_id: random::guid(),
+            app_id: Some(random::guid()),
+            display_name: display_name.to_owned(),
+            kind: PrincipalKind::ServicePrincipal,
+            tenant_id: self.tenant_id.clone(),
+            created: self.clock.now(),
+        };
+        self.store.put_principal(&principal).await?;
+        Ok(principal)
+    }
+
+    pub async fn rename_service_principal(&self, object_id: &str, display_name: &str) -> Result<(), AuthError> {
+        validate_display_name(display_name)?;
+        self.store.rename_principal(object_id, display_name).await?;
+        Ok(())
+    }
+
     async fn add_client_secret(&self, object_id: &str) -> Result<SecretString, AuthError> {
-        let secret = random::client_secret()?;
+        let expires = self.clock.now() + SECRET_LIFETIME_SECS;
+        Ok(self.add_password(object_id, expires).await?.1)
+    }
+
+    /// Adds a client secret that works until `expires` (Graph's `addPassword`); the secret is in the
+    /// answer only, the store keeps its hash.
+    pub async fn add_password(
+        &self,
+        object_id: &str,
+        expires: i64,
+    ) -> Result<(ClientSecretRecord, SecretString), AuthError> {
         let now = self.clock.now();
-        self.store
-            .put_client_secret(&ClientSecretRecord {
-                key_id: random::guid(),
-                object_id: object_id.to_owned(),
-                hash: keyhold_crypto::sha256(secret.expose_secret().as_bytes()).to_vec(),
-                hint: secret.expose_secret().chars().take(3).collect(),
-                created: now,
-                expires: now + SECRET_LIFETIME_SECS,
-            })
-            .await?;
-        Ok(secret)
+        if expires <= now {
+            return Err(AuthError::BadParameter(
+                "The credential's end date must be in the future.".into(),
+            ));
+        }
+        let secret = random::client_secret()?;
+        let record = ClientSecretRecord {
+            key_id: random::guid(),
+            object_id: object_id.to_owned(),
+            hash: keyhold_crypto::sha256(secret.expose_secret().as_bytes()).to_vec(),
+            hint: secret.expose_secret().chars().take(3).collect(),
+            created: now,
+            expires,
+        };
+        self.store.put_client_secret(&record).await?;
+        Ok((record, secret))
+    }
+
+    /// Removes one client secret; false if the principal has none with that key id.
+    pub async fn remove_password(&self, object_id: &str, key_id: &str) -> Result<bool, AuthError> {
+        Ok(self.store.delete_client_secret(object_id, key_id).await?)
+    }
+
+    pub async fn client_secrets(&self, object_id: &str) -> Result<Vec<ClientSecretRecord>, AuthError> {
+        Ok(self.store.client_secrets(object_id).await?)
+    }
+
+    pub async fn client_certificates(&self, object_id: &str) -> Result<Vec<ClientCertificateRecord>, AuthError> {
+        Ok(self.store.client_certificates(object_id).await?)
+    }
+
+    /// Every principal of the tenant: service principals and managed identities, oldest first.
+    pub async fn principals(&self) -> Result<Vec<PrincipalRecord>, AuthError> {
+        Ok(self.store.list_principals().await?)
     }
 
     /// Registers a certificate for client assertions; returns its hex SHA-1 thumbprint.

@@ -17,6 +17,8 @@ pub enum Audience {
     Vault,
     /// The management plane and keyhold's admin API.
     Management,
+    /// keyhold's Microsoft Graph subset (`CoreConfig::graph_resource`).
+    Graph,
 }
 
 /// Why a token was refused. Each maps to Key Vault's 401 with its own message.
@@ -126,6 +128,8 @@ pub(crate) fn classify(config: &CoreConfig, resource: &str) -> Option<Audience> 
     } else if is(&config.public_url) || is("https://management.azure.com") || is("https://management.core.windows.net")
     {
         Some(Audience::Management)
+    } else if is(&config.graph_resource()) || is("https://graph.microsoft.com") {
+        Some(Audience::Graph)
     } else {
         None
     }

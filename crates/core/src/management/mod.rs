@@ -5,9 +5,12 @@
 mod admin;
 mod assignments;
 mod groups;
+mod names;
 pub mod resources;
 mod subscription;
 mod vaults;
+
+pub use names::NameAvailability;
 
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@ mod audit;
 mod authz;
 mod crash;
 mod faults;
+mod graph;
 mod hardening;
 mod keys;
 mod managed_identity;

@@ -40,6 +40,31 @@ impl AdminCaller {
     }
 }
 
+/// A Microsoft Graph caller: any principal with a token for keyhold's Graph resource; the directory
+/// decides what it may.
+#[derive(Debug, Clone)]
+pub struct GraphCaller(pub VerifiedToken);
+
+impl GraphCaller {
+    pub fn caller(&self) -> Caller {
+        caller_of(&self.0)
+    }
+}
+
+impl FromRequestParts<AppState> for GraphCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        verify(parts, state, Audience::Graph)
+            .await
+            .map(Self)
+            .map_err(|e| match e {
+                ApiError::Unauthorized { reason, .. } => ApiError::GraphUnauthorized { reason },
+                other => other,
+            })
+    }
+}
+
 impl ArmCaller {
     pub fn caller(&self) -> Caller {
         caller_of(&self.0)

@@ -13,21 +13,40 @@ const MAX_BODY: usize = 256 * 1024;
 
 pub struct KvJson<T>(pub T);
 
+/// The body as JSON, or what is wrong with it.
+async fn read<S: Send + Sync, T: DeserializeOwned>(req: Request, state: &S) -> Result<T, String> {
+    let bytes = Bytes::from_request(req, state)
+        .await
+        .map_err(|_| "The request body could not be read.".to_owned())?;
+    if bytes.len() > MAX_BODY {
+        return Err("The request body is too large.".into());
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err("The request body is empty; a JSON object was expected.".into());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("The request body is not valid JSON: {e}."))
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KvJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| bad_parameter("The request body could not be read."))?;
-        if bytes.len() > MAX_BODY {
-            return Err(bad_parameter("The request body is too large."));
-        }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(bad_parameter("The request body is empty; a JSON object was expected."));
-        }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|e| bad_parameter(format!("The request body is not valid JSON: {e}.")))
+        read(req, state).await.map(Self).map_err(bad_parameter)
+    }
+}
+
+/// A Graph request body; failures in Graph's error shape (`Request_BadRequest`).
+pub struct GraphJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for GraphJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read(req, state).await.map(Self).map_err(|message| {
+            ApiError::Graph(keyhold_core::directory::DirectoryError::BadRequest {
+                code: "Request_BadRequest",
+                message,
+            })
+        })
     }
 }

@@ -5,9 +5,9 @@ mod caller;
 mod json;
 mod query;
 
-pub use caller::{AdminCaller, ArmCaller, VaultCaller};
-pub use json::KvJson;
-pub use query::{ApiVersion, ListQuery};
+pub use caller::{AdminCaller, ArmCaller, GraphCaller, VaultCaller};
+pub use json::{GraphJson, KvJson};
+pub use query::{ApiVersion, GraphQuery, ListQuery};
 
 use axum::http::request::Parts;
 

@@ -28,11 +28,25 @@ pub struct ApiVersion(pub String);
 
 const KNOWN: &[&str] = &["2016-10-01", "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6"];
 
+/// A known version, or its preview (`7.6-preview.2`, which az sends for keys), or a date.
 fn accepted(v: &str) -> bool {
-    if KNOWN.contains(&v) {
+    let (base, preview) = match v.split_once("-preview") {
+        Some((base, rest)) => (base, Some(rest)),
+        None => (v, None),
+    };
+    let preview_ok = preview.is_none_or(|rest| {
+        rest.is_empty()
+            || rest
+                .strip_prefix('.')
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    });
+    if !preview_ok {
+        return false;
+    }
+    if KNOWN.contains(&base) {
         return true;
     }
-    let date = v.strip_suffix("-preview").unwrap_or(v);
+    let date = base;
     let parts: Vec<&str> = date.split('-').collect();
     matches!(parts.as_slice(), [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2
         && [y, m, d].iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
@@ -77,6 +91,39 @@ impl FromRequestParts<AppState> for ListQuery {
     }
 }
 
+/// A Graph listing's `$filter`, `$top` and `$skiptoken` (an offset keyhold wrote in `nextLink`).
+/// `$select`, `$count` and the rest are accepted and ignored: the answer carries every field.
+#[derive(Debug, Clone)]
+pub struct GraphQuery {
+    pub filter: keyhold_core::directory::Filter,
+    pub top: Option<usize>,
+    pub skip: usize,
+}
+
+impl FromRequestParts<AppState> for GraphQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        use keyhold_core::directory::{DirectoryError, Filter};
+        let all = params(parts);
+        let bad = |name: &str, value: &str| {
+            ApiError::Graph(DirectoryError::BadRequest {
+                code: "Request_BadRequest",
+                message: format!("Invalid value '{value}' for query parameter '{name}'."),
+            })
+        };
+        let filter = Filter::parse(param(&all, "$filter").as_deref())?;
+        let top = param(&all, "$top")
+            .map(|t| t.parse::<usize>().map_err(|_| bad("$top", &t)))
+            .transpose()?;
+        let skip = param(&all, "$skiptoken")
+            .map(|t| t.parse::<usize>().map_err(|_| bad("$skiptoken", &t)))
+            .transpose()?
+            .unwrap_or(0);
+        Ok(Self { filter, top, skip })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::accepted;
@@ -90,10 +137,22 @@ mod tests {
             "2025-07-01",
             "2026-04-01",
             "2026-03-01-preview",
+            "7.6-preview.2",
+            "7.5-preview",
         ] {
             assert!(accepted(ok), "{ok}");
         }
-        for bad in ["1999-01-01", "7.9", "", "2024-01-01", "latest", "2026-13-01"] {
+        for bad in [
+            "1999-01-01",
+            "7.9",
+            "",
+            "2024-01-01",
+            "latest",
+            "2026-13-01",
+            "7.9-preview.1",
+            "7.6-preview.x",
+            "7.6-previewer",
+        ] {
             assert!(!accepted(bad), "{bad}");
         }
     }

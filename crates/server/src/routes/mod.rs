@@ -6,9 +6,11 @@ pub mod agents;
 mod arm;
 mod bundle;
 mod deleted;
+mod graph;
 mod key_bundle;
 mod keyring;
 mod keys;
+mod metadata;
 pub mod mi;
 mod oidc;
 mod secrets;
@@ -42,6 +44,7 @@ pub fn main_router(state: AppState) -> Router {
         .merge(agents::routes())
         .merge(keyring::routes())
         .merge(arm::routes())
+        .merge(graph::routes())
         .into_router(&state.audit);
     Router::new()
         .route(
@@ -54,6 +57,7 @@ pub fn main_router(state: AppState) -> Router {
             }),
         )
         .merge(oidc::routes())
+        .merge(metadata::routes())
         .merge(audited)
         .fallback(not_found)
         .with_state(state)
@@ -76,6 +80,7 @@ mod tests {
             .merge(agents::routes())
             .merge(keyring::routes())
             .merge(arm::routes())
+            .merge(graph::routes())
     }
 
     /// Every audited route of the vault and server hosts, as declared.

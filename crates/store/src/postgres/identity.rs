@@ -116,6 +116,28 @@ impl IdentityStore for PostgresStore {
         execute(&c, "DELETE FROM client_secrets WHERE object_id = $1", &[&object_id]).await
     }
 
+    async fn rename_principal(&self, object_id: &str, display_name: &str) -> Result<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            "UPDATE principals SET display_name = $2 WHERE object_id = $1",
+            &[&object_id, &display_name],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn delete_client_secret(&self, object_id: &str, key_id: &str) -> Result<bool> {
+        let c = self.client().await?;
+        let n = execute(
+            &c,
+            "DELETE FROM client_secrets WHERE object_id = $1 AND key_id = $2",
+            &[&object_id, &key_id],
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
     async fn put_client_certificate(&self, k: &ClientCertificateRecord) -> Result<()> {
         let c = self.client().await?;
         execute(

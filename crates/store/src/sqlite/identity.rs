@@ -130,6 +130,32 @@ impl IdentityStore for SqliteStore {
         .await
     }
 
+    async fn rename_principal(&self, object_id: &str, display_name: &str) -> Result<()> {
+        let (oid, name) = (object_id.to_owned(), display_name.to_owned());
+        self.write(move |c| {
+            c.execute(
+                "UPDATE principals SET display_name = ?2 WHERE object_id = ?1",
+                [oid, name],
+            )
+            .map(|_| ())
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_client_secret(&self, object_id: &str, key_id: &str) -> Result<bool> {
+        let (oid, kid) = (object_id.to_owned(), key_id.to_owned());
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM client_secrets WHERE object_id = ?1 AND key_id = ?2",
+                [oid, kid],
+            )
+            .map(|n| n > 0)
+            .map_err(db_err)
+        })
+        .await
+    }
+
     async fn put_client_certificate(&self, cert: &ClientCertificateRecord) -> Result<()> {
         let k = cert.clone();
         self.write(move |c| {

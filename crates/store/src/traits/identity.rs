@@ -12,12 +12,15 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn put_principal(&self, p: &PrincipalRecord) -> Result<()>;
     async fn principal_by_app_id(&self, app_id: &str) -> Result<Option<PrincipalRecord>>;
     async fn principal(&self, object_id: &str) -> Result<Option<PrincipalRecord>>;
+    async fn rename_principal(&self, object_id: &str, display_name: &str) -> Result<()>;
     async fn put_client_secret(&self, s: &ClientSecretRecord) -> Result<()>;
     async fn client_secrets(&self, object_id: &str) -> Result<Vec<ClientSecretRecord>>;
     /// Every principal (service principals and managed identities), oldest first.
     async fn list_principals(&self) -> Result<Vec<PrincipalRecord>>;
     /// Removes every client secret of a principal (a credential reset); how many there were.
     async fn delete_client_secrets(&self, object_id: &str) -> Result<u64>;
+    /// Removes one client secret (Graph's `removePassword`); false if the principal has no such key.
+    async fn delete_client_secret(&self, object_id: &str, key_id: &str) -> Result<bool>;
     async fn put_client_certificate(&self, c: &ClientCertificateRecord) -> Result<()>;
     async fn client_certificates(&self, object_id: &str) -> Result<Vec<ClientCertificateRecord>>;
 

@@ -107,10 +107,46 @@ pub(crate) async fn principals_listed_and_secrets_reset(s: Arc<dyn Store>) {
         .await
         .unwrap();
     }
+    assert!(
+        !s.delete_client_secret("oid-a", "k1").await.unwrap(),
+        "k1 is another principal's"
+    );
+    assert!(s.delete_client_secret("oid-b", "k1").await.unwrap());
+    assert!(!s.delete_client_secret("oid-b", "k1").await.unwrap(), "gone already");
+    let left: Vec<String> = s
+        .client_secrets("oid-b")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.key_id)
+        .collect();
+    assert_eq!(left, ["k2"]);
+    s.put_client_secret(&ClientSecretRecord {
+        key_id: "k1".into(),
+        object_id: "oid-b".into(),
+        hash: vec![1; 32],
+        hint: "abc".into(),
+        created: 1,
+        expires: 2,
+    })
+    .await
+    .unwrap();
     assert_eq!(s.delete_client_secrets("oid-b").await.unwrap(), 2);
     assert!(s.client_secrets("oid-b").await.unwrap().is_empty());
     assert_eq!(s.client_secrets("oid-a").await.unwrap().len(), 1, "others keep theirs");
     assert_eq!(s.delete_client_secrets("nope").await.unwrap(), 0);
+
+    s.rename_principal("oid-a", "renamed").await.unwrap();
+    assert_eq!(s.principal("oid-a").await.unwrap().unwrap().display_name, "renamed");
+    assert_eq!(
+        s.principal("oid-b").await.unwrap().unwrap().display_name,
+        older.display_name,
+        "only the one renamed"
+    );
+    let newer = PrincipalRecord {
+        display_name: "renamed".into(),
+        ..newer
+    };
 
     s.delete_principal("oid-b").await.unwrap();
     assert_eq!(s.list_principals().await.unwrap(), vec![newer]);

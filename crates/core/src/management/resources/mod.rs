@@ -41,6 +41,35 @@ pub const KINDS: &[&str] = &[
 /// Kinds that are compute a workload runs on, so they carry identities and free-form properties.
 const COMPUTE_KINDS: &[&str] = &[VIRTUAL_MACHINES, WEB_SITES, ML_WORKSPACES, ML_COMPUTES];
 
+/// The resource types keyhold serves, as `(namespace, type)`: what `GET /providers/{namespace}`
+/// answers (az reads it to pick an api-version, e.g. in `az resource create`).
+pub fn provider_types() -> Vec<(&'static str, &'static str)> {
+    let mut types: Vec<(&'static str, &'static str)> = KINDS
+        .iter()
+        .chain(&[
+            "Microsoft.KeyVault/vaults",
+            "Microsoft.KeyVault/deletedVaults",
+            "Microsoft.Authorization/roleAssignments",
+            "Microsoft.Authorization/roleDefinitions",
+            "Microsoft.Resources/resourceGroups",
+        ])
+        .filter_map(|k| k.split_once('/'))
+        .collect();
+    types.sort_unstable();
+    types
+}
+
+/// Kinds keyhold has none of but lists (as empty) because az lists them beside what it asked for:
+/// `az keyvault list` and `list-deleted` include Managed HSM pools.
+const ABSENT_KINDS: &[&str] = &[
+    "Microsoft.KeyVault/managedHSMs",
+    "Microsoft.KeyVault/deletedManagedHSMs",
+];
+
+pub fn absent_kind(kind: &str) -> bool {
+    ABSENT_KINDS.iter().any(|k| k.eq_ignore_ascii_case(kind))
+}
+
 pub fn canonical_kind(kind: &str) -> Option<&'static str> {
     KINDS.iter().copied().find(|k| k.eq_ignore_ascii_case(kind))
 }

@@ -4,6 +4,7 @@
 
 mod assignments;
 mod groups;
+mod providers;
 mod resources;
 mod vaults;
 
@@ -19,7 +20,7 @@ use axum::{
 use keyhold_core::authz::Caller;
 use keyhold_proto::{
     admin::ValueList,
-    arm::{Subscription, SubscriptionPolicies},
+    arm::{Subscription, SubscriptionPolicies, Tenant},
 };
 use serde::de::DeserializeOwned;
 
@@ -35,6 +36,7 @@ pub fn routes() -> Routes<AppState> {
     Routes::new()
         .any("/subscriptions", Op::Arm, dispatch)
         .any("/subscriptions/{*rest}", Op::Arm, dispatch)
+        .get("/tenants", Op::Arm, tenants)
         .get(
             "/providers/Microsoft.Authorization/roleDefinitions",
             Op::Arm,
@@ -96,6 +98,13 @@ pub(crate) enum Target {
     /// `/resources`: every resource of the subscription or of one group.
     AllResources {
         group: Option<String>,
+    },
+    /// `providers/<namespace>/checkNameAvailability` at the subscription.
+    CheckName,
+    /// `providers`: the resource providers.
+    Providers,
+    Provider {
+        namespace: String,
     },
 }
 
@@ -186,6 +195,13 @@ pub(crate) fn parse(path: &str) -> Option<Target> {
             })
         }
         [s, _, r] if eq(s, "subscriptions") && eq(r, "resources") => Some(Target::AllResources { group: None }),
+        [s, _, p] if eq(s, "subscriptions") && eq(p, "providers") => Some(Target::Providers),
+        [s, _, p, ns] if eq(s, "subscriptions") && eq(p, "providers") => Some(Target::Provider {
+            namespace: (*ns).to_owned(),
+        }),
+        [s, _, p, _, c] if eq(s, "subscriptions") && eq(p, "providers") && eq(c, "checkNameAvailability") => {
+            Some(Target::CheckName)
+        }
         [s, _, g, rg, r] if eq(s, "subscriptions") && eq(g, "resourceGroups") && eq(r, "resources") => {
             Some(Target::AllResources {
                 group: Some((*rg).to_owned()),
@@ -323,7 +339,9 @@ async fn dispatch(caller: ArmCaller, State(s): State<AppState>, req: Request) ->
         Target::Resources { .. }
         | Target::Resource { .. }
         | Target::ResourceAction { .. }
-        | Target::AllResources { .. } => resources::handle(&s, &req, &target).await,
+        | Target::AllResources { .. }
+        | Target::CheckName => resources::handle(&s, &req, &target).await,
+        Target::Providers | Target::Provider { .. } => providers::handle(&s, &req, &target).await,
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -349,6 +367,22 @@ pub(crate) fn method_not_allowed(req: &ArmRequest) -> ArmResult {
 
 pub(crate) fn list<T: serde::Serialize>(items: Vec<T>) -> ArmResult {
     ok(StatusCode::OK, ValueList { value: items })
+}
+
+/// `GET /tenants`: the one tenant, to any caller with a management token (az lists it at sign-in).
+async fn tenants(_caller: ArmCaller, State(s): State<AppState>) -> Json<ValueList<Tenant>> {
+    let tenant_id = s.core.tenant_id.clone();
+    Json(ValueList {
+        value: vec![Tenant {
+            id: format!("/tenants/{tenant_id}"),
+            tenant_id,
+            display_name: "keyhold".into(),
+            default_domain: s.core.config.dns_suffix.clone(),
+            domains: vec![s.core.config.dns_suffix.clone()],
+            tenant_category: "Home".into(),
+            tenant_type: "AAD".into(),
+        }],
+    })
 }
 
 async fn subscriptions(s: &AppState, req: &ArmRequest, target: &Target) -> ArmResult {

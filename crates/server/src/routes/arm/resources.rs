@@ -4,9 +4,9 @@
 use axum::http::{Method, StatusCode};
 use keyhold_core::management::{
     ArmError, bad_request,
-    resources::{ResourceSpec, STORAGE_ACCOUNTS, canonical_kind, identity_of},
+    resources::{ResourceSpec, STORAGE_ACCOUNTS, absent_kind, canonical_kind, identity_of},
 };
-use keyhold_proto::arm::{Resource, ResourceSku, StorageAccountKey, StorageAccountKeys};
+use keyhold_proto::arm::{NameAvailability, Resource, ResourceSku, StorageAccountKey, StorageAccountKeys};
 use keyhold_store::ResourceRecord;
 use serde::Deserialize;
 use serde_json::Value;
@@ -56,6 +56,13 @@ fn keys_json(keys: Vec<(String, String)>) -> StorageAccountKeys {
 }
 
 #[derive(Deserialize)]
+struct CheckNameBody {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RegenerateBody {
     key_name: String,
@@ -65,6 +72,21 @@ pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> A
     let m = &s.core.management;
     let caller = &req.caller;
     match (target, &req.method) {
+        (Target::CheckName, &Method::POST) => {
+            let body: CheckNameBody = req.json()?;
+            let answer = m.check_name(caller, &body.kind, &body.name).await?;
+            ok(
+                StatusCode::OK,
+                NameAvailability {
+                    name_available: answer.available,
+                    reason: answer.reason.map(str::to_owned),
+                    message: answer.message,
+                },
+            )
+        }
+        (Target::CheckName, _) => method_not_allowed(req),
+        // Nothing to list, so nothing to hide: any caller with a management token gets the empty list.
+        (Target::Resources { kind, .. }, &Method::GET) if absent_kind(kind) => list(Vec::<Resource>::new()),
         (Target::Resources { group, kind }, &Method::GET) => {
             let kind = kind_of(kind)?;
             list(
@@ -81,10 +103,14 @@ pub(super) async fn handle(s: &AppState, req: &ArmRequest, target: &Target) -> A
             let (r, created) = m
                 .put_resource(caller, group, kind, name, spec, method == Method::PATCH)
                 .await?;
-            ok(
-                if created { StatusCode::CREATED } else { StatusCode::OK },
-                resource_json(&r),
-            )
+            // Storage's create is a long-running operation answering 200 (done) or 202: its SDK
+            // poller takes a 201 for an error.
+            let status = if created && kind != STORAGE_ACCOUNTS {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            ok(status, resource_json(&r))
         }
         (Target::Resource { group, kind, name }, &Method::GET) => ok(
             StatusCode::OK,

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Microsoft's az against keyhold: cloud discovery, service-principal and managed-identity sign-in, and
+# everything az does through Microsoft Graph (principal lookups, create-for-rbac, credential reset,
+# role assignments shown with names, access policies by --spn), with the refusals Entra gives a
+# principal that is not a directory administrator.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+start_az
+PORT="${URL##*:}"
+
+step "az cloud register discovers every endpoint from /metadata/endpoints"
+cloud="$(az cloud show -n keyhold -o json)"
+jcheck "$cloud" ".endpoints.activeDirectory == \"$URL\"" "the authority is keyhold's origin"
+jcheck "$cloud" ".endpoints.resourceManager == \"$URL/\" and .endpoints.management == \"$URL/\"" "ARM and its audience"
+jcheck "$cloud" ".endpoints.microsoftGraphResourceId == \"$URL/graph/\"" "the Graph resource"
+jcheck "$cloud" ".suffixes.keyvaultDns == \".vault.localhost:$PORT\"" "the Key Vault DNS suffix"
+
+step "service-principal sign-in"
+acct="$(az account show -o json)"
+jcheck "$acct" ".tenantId == \"$TENANT\" and .user.type == \"servicePrincipal\" and .user.name == \"$ADMIN_APP\"" "signed in as the admin"
+
+step "Graph: the signed-in principal, looked up as az looks it up"
+az_fails "/me request is only valid with delegated authentication flow" ad signed-in-user show
+sp="$(az ad sp show --id "$ADMIN_APP" -o json)"
+jcheck "$sp" ".id == \"$ADMIN_OID\" and .appId == \"$ADMIN_APP\" and .servicePrincipalType == \"Application\"" "ad sp show --id <appId>"
+jcheck "$(az ad sp list --display-name keyhold-adm -o json)" "length == 1 and .[0].id == \"$ADMIN_OID\"" "ad sp list --display-name (startswith)"
+jcheck "$(az ad sp list --spn "$ADMIN_APP" -o json)" "length == 1" "ad sp list --spn"
+jcheck "$(az ad sp list --all -o json)" "[.[] | .servicePrincipalType] | index(\"ManagedIdentity\") != null" "managed identities are service principals too"
+
+step "a vault with access policies grants the creator, found through Graph"
+az group create -n rg1 -l westus -o none
+kv="$(az keyvault create -n kvazap -g rg1 --enable-rbac-authorization false -o json)"
+jcheck "$kv" "[.properties.accessPolicies[].objectId] == [\"$ADMIN_OID\"]" "the creator's policy names its object id"
+
+step "ad sp create-for-rbac: an application, its service principal, a password and a role assignment"
+rbac="$(az ad sp create-for-rbac -n azapp1 --role Contributor --scopes "/subscriptions/$SUB/resourceGroups/rg1" -o json)"
+APP="$(jq -r .appId <<< "$rbac")"; PASS="$(jq -r .password <<< "$rbac")"
+jcheck "$rbac" ".tenant == \"$TENANT\" and .displayName == \"azapp1\" and (.password | length) >= 32" "appId, password, tenant"
+APP_OID="$(az ad sp show --id "$APP" --query id -o tsv)"
+ok "[ -n \"$APP_OID\" ] && [ \"$APP_OID\" != \"$APP\" ]" "the service principal has an object id of its own"
+ra="$(az role assignment list -g rg1 -o json)"
+jcheck "$ra" "any(.[]; .principalId == \"$APP_OID\" and .roleDefinitionName == \"Contributor\" and .principalName == \"$APP\")" "role assignment list names the principal (getByIds)"
+again="$(az ad sp create-for-rbac -n azapp1 -o json)"
+jcheck "$again" ".appId == \"$APP\"" "create-for-rbac with the same name reuses the application"
+PASS="$(jq -r .password <<< "$again")"
+
+step "the new service principal signs in with its password and has its role"
+as_other app1; register_cloud
+az login --service-principal -u "$APP" -p "$PASS" --tenant "$TENANT" -o none
+jcheck "$(az group list -o json)" "[.[].name] == [\"rg1\"]" "Contributor on rg1 sees rg1"
+step "a principal that is not a directory administrator is refused by Graph"
+az_fails "Insufficient privileges to complete the operation" ad sp list --all
+az_fails "Insufficient privileges to complete the operation" ad sp create-for-rbac -n intruder
+as_admin
+
+step "set-policy --spn and role assignments by app id"
+az keyvault set-policy -n kvazap --spn "$APP" --secret-permissions get list -o none
+jcheck "$(az keyvault show -n kvazap -o json)" "any(.properties.accessPolicies[]; .objectId == \"$APP_OID\" and (.permissions.secrets | sort) == [\"get\",\"list\"])" "the policy is for the app's object id"
+VAULT_ID="$(az keyvault create -n kvazrbac -g rg1 --enable-rbac-authorization true --query id -o tsv)"
+az role assignment create --assignee "$APP" --role "Key Vault Secrets User" --scope "$VAULT_ID" -o none
+jcheck "$(az role assignment list --scope "$VAULT_ID" -o json)" "any(.[]; .principalName == \"$APP\" and .roleDefinitionName == \"Key Vault Secrets User\")" "--assignee <appId> resolved and listed by name"
+
+step "ad app credential reset: the old password stops working, the new one works"
+reset="$(az ad app credential reset --id "$APP" -o json)"
+NEWPASS="$(jq -r .password <<< "$reset")"
+ok "[ -n \"$NEWPASS\" ] && [ \"$NEWPASS\" != \"$PASS\" ]" "a new password"
+as_other app1-old; register_cloud
+az_fails "AADSTS7000215|[Ii]nvalid client secret" login --service-principal -u "$APP" -p "$PASS" --tenant "$TENANT"
+as_other app1-new; register_cloud
+az login --service-principal -u "$APP" -p "$NEWPASS" --tenant "$TENANT" -o none && ok true "the new password signs in"
+as_admin
+
+step "a managed identity signs in with --identity (App Service protocol) and gets no directory access"
+as_other mi; register_cloud
+IDENTITY_ENDPOINT="$(jq -r .identity_endpoint "$KEYHOLD_DATA_DIR/mi.json")" \
+IDENTITY_HEADER="$(jq -r .identity_header "$KEYHOLD_DATA_DIR/mi.json")" \
+  az login --identity --allow-no-subscriptions -o none
+mi_acct="$(az account show -o json 2>/dev/null || echo '{}')"
+jcheck "$mi_acct" ".tenantId == \"$TENANT\" and .user.type == \"servicePrincipal\"" "az login --identity"
+IDENTITY_ENDPOINT="$(jq -r .identity_endpoint "$KEYHOLD_DATA_DIR/mi.json")" \
+IDENTITY_HEADER="$(jq -r .identity_header "$KEYHOLD_DATA_DIR/mi.json")" \
+  az_fails "Insufficient privileges to complete the operation" ad sp list --all
+as_admin
+
+step "ad sp delete removes the principal and its sign-in"
+az ad sp delete --id "$APP_OID"
+az_fails "does not exist|not found|NotFound" ad sp show --id "$APP_OID"
+finish
