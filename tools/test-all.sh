@@ -13,6 +13,9 @@
 #                 and runs its pytest driver against a real `keyhold serve`
 #   cli           the az-shaped CLI (tests/cli/test_*.sh, `az` symlinked to keyhold), each script
 #                 against its own `keyhold serve` on port 0 in a temp dir
+#   az            Microsoft's own az (azure-cli pinned in tests/az/requirements.txt, installed into
+#                 .cache/az-venv when its hash changes) against its own `keyhold serve` per script
+#                 (tests/az/test_*.sh): cloud registration, sign-in, Graph, ARM, vault data plane
 # Every stage runs even if an earlier one failed (the SDK stages are reported as
 # failed, not skipped, when there is no freshly built binary); exits non-zero if
 # any stage failed, after printing a summary. Logs: .cache/test-logs/<stage>.log.
@@ -146,6 +149,12 @@ stage_cli() {
   KEYHOLD_BIN="$BIN_PATH" timeout --kill-after=30 1200 tests/cli/run.sh
 }
 
+stage_az() {
+  [ -x "$BIN_PATH" ] || { echo "keyhold binary missing: $BIN_PATH"; return 1; }
+  command -v jq >/dev/null || { echo "jq not found (the az tests check outputs with it)"; return 1; }
+  KEYHOLD_BIN="$BIN_PATH" timeout --kill-after=30 1200 tests/az/run.sh
+}
+
 if [ ! -w /etc/hosts ]; then
   echo "warning: /etc/hosts is not writable; the SDK suites pin <vault>.vault.localhost there and will fail" >&2
 fi
@@ -208,6 +217,7 @@ if [ "$BUILD_OK" != 1 ]; then
   not_run cli "cargo build failed"
 else
   run_stage cli stage_cli
+  run_stage az stage_az
 fi
 
 if [ "${PG_STARTED_HERE:-0}" = 1 ]; then
@@ -252,6 +262,10 @@ fi
 if [ -n "${STATUS[cli]:-}" ] && [ -f "$LOG_DIR/cli.log" ]; then
   PASSED=$((PASSED + $(total '^cli scripts: \K\d+(?= passed)' "$LOG_DIR/cli.log")))
   FAILED=$((FAILED + $(total '^cli scripts: \d+ passed, \K\d+(?= failed)' "$LOG_DIR/cli.log")))
+fi
+if [ -n "${STATUS[az]:-}" ] && [ -f "$LOG_DIR/az.log" ]; then
+  PASSED=$((PASSED + $(total '^az scripts: \K\d+(?= passed)' "$LOG_DIR/az.log")))
+  FAILED=$((FAILED + $(total '^az scripts: \d+ passed, \K\d+(?= failed)' "$LOG_DIR/az.log")))
 fi
 
 echo
