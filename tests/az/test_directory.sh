@@ -59,6 +59,25 @@ VAULT_ID="$(az keyvault create -n kvazrbac -g rg1 --enable-rbac-authorization tr
 az role assignment create --assignee "$APP" --role "Key Vault Secrets User" --scope "$VAULT_ID" -o none
 jcheck "$(az role assignment list --scope "$VAULT_ID" -o json)" "any(.[]; .principalName == \"$APP\" and .roleDefinitionName == \"Key Vault Secrets User\")" "--assignee <appId> resolved and listed by name"
 
+step "users: ad user create|list|show|update|delete, set-policy --upn, role assignment --assignee <upn>"
+alice="$(az ad user create --display-name "Alice Liddell" --user-principal-name alice@contoso.example --password 'Wonder-Land-2031!' -o json)"
+jcheck "$alice" ".userPrincipalName == \"alice@contoso.example\" and .accountEnabled == true and (tostring | contains(\"Wonder-Land\") | not)" "ad user create (the password is not echoed)"
+ALICE="$(jq -r .id <<< "$alice")"
+jcheck "$(az ad user list -o json)" "[.[].userPrincipalName] == [\"alice@contoso.example\"]" "ad user list"
+jcheck "$(az ad user show --id alice@contoso.example -o json)" ".id == \"$ALICE\"" "ad user show --id <upn>"
+az keyvault set-policy -n kvazap --upn alice@contoso.example --secret-permissions get -o none
+jcheck "$(az keyvault show -n kvazap -o json)" "any(.properties.accessPolicies[]; .objectId == \"$ALICE\")" "set-policy --upn"
+az role assignment create --assignee alice@contoso.example --role Reader --scope "/subscriptions/$SUB/resourceGroups/rg1" -o none
+jcheck "$(az role assignment list -g rg1 -o json)" "any(.[]; .principalId == \"$ALICE\" and .principalName == \"alice@contoso.example\" and .principalType == \"User\")" "a user's role assignment, listed by name"
+az ad user update --id alice@contoso.example --account-enabled false
+jcheck "$(az ad user show --id "$ALICE" -o json)" ".accountEnabled == false" "ad user update --account-enabled false"
+az_fails "password complexity" ad user create --display-name Bob --user-principal-name bob@contoso.example --password weakpassword
+as_other app1
+az_fails "Insufficient privileges" ad user create --display-name Eve --user-principal-name eve@contoso.example --password 'Eve-Dropper-2031!'
+as_admin
+az ad user delete --id "$ALICE"
+jcheck "$(az ad user list -o json)" "length == 0" "ad user delete"
+
 step "ad app credential reset: the old password stops working, the new one works"
 reset="$(az ad app credential reset --id "$APP" -o json)"
 NEWPASS="$(jq -r .password <<< "$reset")"

@@ -57,7 +57,7 @@ out="$(az keyvault set-policy -n apvault --spn "$APP" --secret-permissions get)"
 jcheck "$out" ".properties.accessPolicies | map(select(.objectId == \"$OID\")) | length == 1" "--spn resolved to the object id"
 out="$(az keyvault delete-policy -n apvault --spn "$APP")"
 jcheck "$out" ".properties.accessPolicies | map(select(.objectId == \"$OID\")) | length == 0" "policy removed"
-fails "no users" az keyvault set-policy -n apvault --upn someone@example.com --secret-permissions get
+fails "does not exist" az keyvault set-policy -n apvault --upn someone@example.com --secret-permissions get
 
 step "secrets: versions, attributes, list, backup/restore, delete/recover/purge, files"
 az keyvault secret set --vault-name apvault -n s --value v1 > /dev/null
@@ -130,6 +130,21 @@ fails "Please run 'keyhold login'" remote az keyvault secret show --vault-name a
 out="$(remote az login --service-principal -u "$APP" -p "$NEWPW" --tenant "$TENANT" --url "$URL" --ca-file "$WORK/ca.pem")"
 jcheck "$out" ".[0].user.name == \"$APP\"" "remote login"
 ok '[ "$(remote az keyvault secret show --vault-name apvault -n s --query value -o tsv)" = v2 ]' "the profile keeps the URL and CA"
+
+step "keyhold ad user: people, granted by --upn and --assignee <upn>"
+az login > /dev/null
+alice="$(az ad user create --display-name "Alice Liddell" --user-principal-name alice@contoso.example --password 'Wonder-Land-2031!')"
+jcheck "$alice" '.userPrincipalName == "alice@contoso.example" and (tostring | contains("Wonder-Land") | not)' "ad user create"
+ALICE="$(jq -r .id <<< "$alice")"
+jcheck "$(az ad user list --upn alice@contoso.example)" "[.[].id] == [\"$ALICE\"]" "ad user list --upn"
+az keyvault set-policy -n apvault --upn alice@contoso.example --secret-permissions get > /dev/null
+jcheck "$(az keyvault show -n apvault)" "any(.properties.accessPolicies[]; .objectId == \"$ALICE\")" "set-policy --upn"
+jcheck "$(az role assignment create --assignee alice@contoso.example --role Reader --scope "$(az group show -n rg --query id -o tsv)")" ".properties.principalId == \"$ALICE\"" "role assignment --assignee <upn>"
+az ad user update --id alice@contoso.example --display-name "Alice L." --account-enabled false > /dev/null
+jcheck "$(az ad user show --id "$ALICE")" '.displayName == "Alice L." and .accountEnabled == false' "ad user update"
+fails "complexity" az ad user create --display-name Bob --user-principal-name bob@contoso.example --password weak
+az ad user delete --id "$ALICE" > /dev/null
+fails "does not exist" az ad user show --id "$ALICE"
 
 step "az ad sp delete"
 az ad sp delete --id "$APP"

@@ -11,6 +11,7 @@ mod audit_key;
 mod error;
 pub mod jwt;
 mod keyring;
+pub mod password;
 pub mod random;
 mod seal;
 mod spki;

@@ -36,7 +36,7 @@ pub fn storage_account_key() -> Result<String, CryptoError> {
     Ok(STANDARD.encode(&*random_bytes(64)?))
 }
 
-fn random_bytes(n: usize) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+pub(crate) fn random_bytes(n: usize) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let mut bytes = Zeroizing::new(vec![0u8; n]);
     fill(&mut bytes, aws_lc_rs::rand::fill)?;
     Ok(bytes)

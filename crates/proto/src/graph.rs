@@ -182,3 +182,58 @@ pub struct GraphInnerError {
     #[serde(rename = "request-id")]
     pub request_id: String,
 }
+
+/// `#microsoft.graph.user`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    #[serde(rename = "@odata.type", skip_serializing_if = "Option::is_none")]
+    pub odata_type: Option<String>,
+    pub id: String,
+    pub account_enabled: bool,
+    pub display_name: String,
+    pub user_principal_name: String,
+    pub mail: Option<String>,
+    pub created_date_time: Option<String>,
+    pub user_type: String,
+}
+
+/// `POST /users`, as `az ad user create` sends it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserCreate {
+    #[serde(default = "enabled")]
+    pub account_enabled: bool,
+    pub display_name: String,
+    pub user_principal_name: String,
+    pub password_profile: PasswordProfile,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// `PATCH /users/{id}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserUpdate {
+    pub account_enabled: Option<bool>,
+    pub display_name: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub password_profile: Option<PasswordProfile>,
+}
+
+/// A user's password as Graph takes it; never answered.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordProfile {
+    pub password: String,
+    #[serde(default)]
+    pub force_change_password_next_sign_in: bool,
+}
+
+impl std::fmt::Debug for PasswordProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordProfile(<redacted>)")
+    }
+}

@@ -8,6 +8,8 @@ use keyhold_crypto::Sealed;
 pub enum PrincipalKind {
     ServicePrincipal,
     ManagedIdentity,
+    /// A person who signs in interactively.
+    User,
 }
 
 impl PrincipalKind {
@@ -15,6 +17,7 @@ impl PrincipalKind {
         match self {
             Self::ServicePrincipal => "ServicePrincipal",
             Self::ManagedIdentity => "ManagedIdentity",
+            Self::User => "User",
         }
     }
 
@@ -22,6 +25,7 @@ impl PrincipalKind {
         match s {
             "ServicePrincipal" => Some(Self::ServicePrincipal),
             "ManagedIdentity" => Some(Self::ManagedIdentity),
+            "User" => Some(Self::User),
             _ => None,
         }
     }
@@ -35,6 +39,27 @@ pub struct PrincipalRecord {
     pub kind: PrincipalKind,
     pub tenant_id: String,
     pub created: i64,
+}
+
+/// A user: its principal, sign-in name and password hash (an Argon2id PHC string, never the
+/// password). `password_changed` voids every session and refresh token issued before it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub principal: PrincipalRecord,
+    pub user_principal_name: String,
+    pub password_hash: String,
+    pub enabled: bool,
+    pub password_changed: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "UserRecord({}, {}, enabled {}, password hash <redacted>)",
+            self.principal.object_id, self.user_principal_name, self.enabled
+        )
+    }
 }
 
 /// A client secret, stored as a SHA-256 hash only.

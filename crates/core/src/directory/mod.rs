@@ -4,22 +4,30 @@
 //! of its tokens), the application's id is derived from it, and `addPassword` adds a client secret
 //! the token endpoint accepts at once.
 //!
+//! Users are people (`identity::users`); they are not service principals and are listed apart.
+//!
 //! Who may: Entra gives an application no directory access until it is granted Graph permissions,
-//! so here only the admin principal (the tenant's administrator) reads or writes; every other
-//! caller gets Graph's `Authorization_RequestDenied`. There are no users yet, so `/me` always
-//! answers as Graph answers an application token.
+//! so only the admin principal (the tenant's administrator) writes, and it and the tenant's users
+//! (members read the directory by default) read; every other caller gets Graph's
+//! `Authorization_RequestDenied`. `/me` is the signed-in user; an application token gets Graph's
+//! answer for one.
 
 mod filter;
 
 use std::sync::Arc;
 
-use keyhold_store::{ClientCertificateRecord, ClientSecretRecord, PrincipalKind, PrincipalRecord};
+use keyhold_store::{ClientCertificateRecord, ClientSecretRecord, PrincipalKind, PrincipalRecord, UserRecord};
 use secrecy::SecretString;
 
 use filter::Fields;
 pub use filter::Filter;
 
-use crate::{AuthError, authz::Caller, clock::Clock, identity::Identity};
+use crate::{
+    AuthError,
+    authz::Caller,
+    clock::Clock,
+    identity::{Identity, NewUser, UserPatch},
+};
 
 /// Why a Graph request was refused. Each maps to Graph's status and error code.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +116,23 @@ fn view(record: PrincipalRecord) -> DirectoryPrincipal {
     }
 }
 
+fn user_fields(u: &UserRecord) -> Fields<'_> {
+    Fields {
+        id: &u.principal.object_id,
+        app_id: None,
+        display_name: &u.principal.display_name,
+        user_principal_name: Some(&u.user_principal_name),
+        names: &[],
+    }
+}
+
+/// What `directoryObjects/getByIds` finds.
+#[derive(Debug, Clone)]
+pub enum DirectoryObject {
+    ServicePrincipal(DirectoryPrincipal),
+    User(UserRecord),
+}
+
 fn fields(p: &DirectoryPrincipal) -> Fields<'_> {
     Fields {
         id: &p.record.object_id,
@@ -155,6 +180,7 @@ impl Directory {
         }
     }
 
+    /// Writes: the admin only.
     fn authorize(&self, caller: &Caller) -> Result<()> {
         if caller.oid == self.admin_object_id {
             Ok(())
@@ -163,13 +189,38 @@ impl Directory {
         }
     }
 
-    /// `GET /me`. Every keyhold token is an application's (no users yet).
-    pub fn me(&self, _caller: &Caller) -> Result<DirectoryPrincipal> {
-        Err(DirectoryError::NotDelegated)
+    /// Reads: the admin, and the tenant's users.
+    async fn authorize_read(&self, caller: &Caller) -> Result<()> {
+        if caller.oid == self.admin_object_id || self.signed_in_user(caller).await?.is_some() {
+            Ok(())
+        } else {
+            Err(DirectoryError::Denied)
+        }
     }
 
+    async fn signed_in_user(&self, caller: &Caller) -> Result<Option<UserRecord>> {
+        match self.identity.user(&caller.oid).await {
+            Ok(u) if u.principal.object_id == caller.oid => Ok(Some(u)),
+            Ok(_) | Err(AuthError::UnknownClient(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `GET /me`: the signed-in user; an application's token gets Graph's refusal.
+    pub async fn me(&self, caller: &Caller) -> Result<UserRecord> {
+        self.signed_in_user(caller).await?.ok_or(DirectoryError::NotDelegated)
+    }
+
+    /// Service principals and managed identities (users are listed apart).
     async fn all(&self) -> Result<Vec<DirectoryPrincipal>> {
-        Ok(self.identity.principals().await?.into_iter().map(view).collect())
+        Ok(self
+            .identity
+            .principals()
+            .await?
+            .into_iter()
+            .filter(|p| p.kind != PrincipalKind::User)
+            .map(view)
+            .collect())
     }
 
     /// `GET /servicePrincipals`: service principals and managed identities, filtered and paged.
@@ -180,7 +231,7 @@ impl Directory {
         top: Option<usize>,
         skip: usize,
     ) -> Result<Page<DirectoryPrincipal>> {
-        self.authorize(caller)?;
+        self.authorize_read(caller).await?;
         let all: Vec<DirectoryPrincipal> = self
             .all()
             .await?
@@ -192,7 +243,7 @@ impl Directory {
 
     /// `GET /servicePrincipals/{id}` (an object id) or `(appId='…')`.
     pub async fn service_principal(&self, caller: &Caller, id: &str) -> Result<DirectoryPrincipal> {
-        self.authorize(caller)?;
+        self.authorize_read(caller).await?;
         self.find_principal(id).await
     }
 
@@ -206,7 +257,7 @@ impl Directory {
 
     /// `GET /servicePrincipals(appId='…')`.
     pub async fn service_principal_by_app_id(&self, caller: &Caller, app_id: &str) -> Result<DirectoryPrincipal> {
-        self.authorize(caller)?;
+        self.authorize_read(caller).await?;
         self.all()
             .await?
             .into_iter()
@@ -271,7 +322,7 @@ impl Directory {
         top: Option<usize>,
         skip: usize,
     ) -> Result<Page<DirectoryApplication>> {
-        self.authorize(caller)?;
+        self.authorize_read(caller).await?;
         let matching: Vec<DirectoryPrincipal> = self
             .all()
             .await?
@@ -313,7 +364,7 @@ impl Directory {
 
     /// `GET /applications/{id}` (the application's object id).
     pub async fn application(&self, caller: &Caller, id: &str) -> Result<DirectoryApplication> {
-        self.authorize(caller)?;
+        self.authorize_read(caller).await?;
         let p = self.find_application(id).await?;
         self.with_credentials(p).await
     }
@@ -368,37 +419,89 @@ impl Directory {
         }
     }
 
-    /// `POST /directoryObjects/getByIds`: the principals among `ids` (unknown ids are left out, as
-    /// Graph does), when `types` allows service principals.
-    pub async fn by_ids(&self, caller: &Caller, ids: &[String], types: &[String]) -> Result<Vec<DirectoryPrincipal>> {
-        self.authorize(caller)?;
+    /// `POST /directoryObjects/getByIds`: the service principals and users among `ids` (unknown ids
+    /// are left out, as Graph does), of the kinds `types` allows (all when empty).
+    pub async fn by_ids(&self, caller: &Caller, ids: &[String], types: &[String]) -> Result<Vec<DirectoryObject>> {
+        self.authorize_read(caller).await?;
         if ids.len() > 1000 {
             return Err(DirectoryError::BadRequest {
                 code: "Request_BadRequest",
                 message: "Too many ids: at most 1000 may be given.".into(),
             });
         }
-        let wanted = types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case("servicePrincipal"));
-        if !wanted {
-            return Ok(Vec::new());
+        let wants = |kind: &str| types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(kind));
+        let listed = |oid: &str| ids.iter().any(|id| id.eq_ignore_ascii_case(oid));
+        let mut found = Vec::new();
+        if wants("servicePrincipal") {
+            found.extend(
+                self.all()
+                    .await?
+                    .into_iter()
+                    .filter(|p| listed(&p.record.object_id))
+                    .map(DirectoryObject::ServicePrincipal),
+            );
         }
-        Ok(self
-            .all()
-            .await?
-            .into_iter()
-            .filter(|p| ids.iter().any(|id| id.eq_ignore_ascii_case(&p.record.object_id)))
-            .collect())
-    }
-
-    /// `GET /users`: there are no users yet; a valid filter lists none.
-    pub fn users(&self, caller: &Caller, _filter: &Filter) -> Result<Vec<DirectoryPrincipal>> {
-        self.authorize(caller)?;
-        Ok(Vec::new())
+        if wants("user") {
+            found.extend(
+                self.identity
+                    .users()
+                    .await?
+                    .into_iter()
+                    .filter(|u| listed(&u.principal.object_id))
+                    .map(DirectoryObject::User),
+            );
+        }
+        Ok(found)
     }
 
     /// `GET /organization`: any caller the directory admits.
-    pub fn organization(&self, caller: &Caller) -> Result<()> {
-        self.authorize(caller)
+    pub async fn organization(&self, caller: &Caller) -> Result<()> {
+        self.authorize_read(caller).await
+    }
+
+    /// `GET /users`, filtered and paged.
+    pub async fn users(
+        &self,
+        caller: &Caller,
+        filter: &Filter,
+        top: Option<usize>,
+        skip: usize,
+    ) -> Result<Page<UserRecord>> {
+        self.authorize_read(caller).await?;
+        let all: Vec<UserRecord> = self
+            .identity
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| filter.matches(&user_fields(u)))
+            .collect();
+        page(all, top, skip)
+    }
+
+    /// `GET /users/{id | userPrincipalName}`.
+    pub async fn user(&self, caller: &Caller, id: &str) -> Result<UserRecord> {
+        self.authorize_read(caller).await?;
+        Ok(self.identity.user(id).await?)
+    }
+
+    /// `POST /users`.
+    pub async fn create_user(&self, caller: &Caller, new: NewUser<'_>) -> Result<UserRecord> {
+        self.authorize(caller)?;
+        Ok(self.identity.create_user(new).await?)
+    }
+
+    /// `PATCH /users/{id}`.
+    pub async fn update_user(&self, caller: &Caller, id: &str, patch: UserPatch) -> Result<UserRecord> {
+        self.authorize(caller)?;
+        let user = self.identity.user(id).await?;
+        Ok(self.identity.update_user(&user.principal.object_id, patch).await?)
+    }
+
+    /// `DELETE /users/{id}`.
+    pub async fn delete_user(&self, caller: &Caller, id: &str) -> Result<()> {
+        self.authorize(caller)?;
+        let user = self.identity.user(id).await?;
+        Ok(self.identity.delete_user(&user.principal.object_id).await?)
     }
 }
 

@@ -6,6 +6,7 @@ mod client_auth;
 pub(crate) mod managed;
 mod principals;
 pub(crate) mod signing;
+mod users;
 pub use crate::throttle::Source;
 mod verify;
 
@@ -18,6 +19,7 @@ pub use agents::{AgentAssertion, NewJoinToken};
 pub use client_auth::ClientCredential;
 pub use managed::{IdentitySelector, ManagedIdentity};
 pub use principals::NewServicePrincipal;
+pub use users::{NewUser, UserPatch};
 pub use verify::{Audience, TokenError, VerifiedToken};
 
 use crate::{AuthError, CoreConfig, Keys, clock::Clock};

@@ -1,4 +1,5 @@
-//! `keyhold ad sp ...`: service principals through keyhold's admin API (`/keyhold/v1/servicePrincipals`).
+//! `keyhold ad sp ...`: service principals through keyhold's admin API (`/keyhold/v1/servicePrincipals`);
+//! `keyhold ad user ...`: users through Graph (`user.rs`).
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -30,6 +31,14 @@ enum AdCommand {
     Sp {
         #[command(subcommand)]
         command: SpCommand,
+    },
+    /// Users: people who sign in interactively.
+    #[command(
+        after_help = "Examples:\n  keyhold ad user create --display-name Alice --user-principal-name alice@contoso.example --password PASSWORD\n  keyhold ad user list"
+    )]
+    User {
+        #[command(subcommand)]
+        command: super::user::UserCommand,
     },
 }
 
@@ -91,7 +100,10 @@ enum CredentialCommand {
 
 pub async fn run(args: AdArgs, out: &OutputArgs) -> anyhow::Result<()> {
     let s = args.conn.session()?;
-    let AdCommand::Sp { command } = args.command;
+    let command = match args.command {
+        AdCommand::Sp { command } => command,
+        AdCommand::User { command } => return out.print(super::user::run(&s, command).await?),
+    };
     let result = match command {
         SpCommand::CreateForRbac { name, role, scopes, .. } => {
             let display = name

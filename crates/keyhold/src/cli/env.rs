@@ -59,10 +59,16 @@ pub fn run(args: EnvArgs) -> anyhow::Result<()> {
         vars.push(("AZURE_CLIENT_ID", sp.app_id));
         vars.push(("AZURE_CLIENT_SECRET", sp.password));
     }
+    use std::io::Write;
+    let mut text = String::new();
     for (k, v) in vars {
-        println!("export {k}={}", shell_quote(&v));
+        text.push_str(&format!("export {k}={}\n", shell_quote(&v)));
     }
-    Ok(())
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        // A reader that stopped early (`| grep -q`) is not a failure of the command.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {

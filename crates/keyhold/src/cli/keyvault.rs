@@ -152,7 +152,7 @@ struct Principal {
     /// A service principal's app id (or object id).
     #[arg(long)]
     spn: Option<String>,
-    /// A user principal name (keyhold has no users).
+    /// A user principal name (`alice@contoso.example`).
     #[arg(long)]
     upn: Option<String>,
 }
@@ -363,7 +363,7 @@ async fn object_id(s: &Session, who: &Principal) -> anyhow::Result<String> {
         return super::principal::resolve_object_id(s, spn).await;
     }
     if let Some(upn) = &who.upn {
-        bail!("user '{upn}' not found: keyhold has service principals and managed identities, no users");
+        return super::principal::user_object_id(s, upn).await;
     }
     bail!("give --object-id, --spn or --upn")
 }

@@ -21,6 +21,7 @@ mod secret;
 mod serve;
 mod session;
 mod storage;
+mod user;
 mod vm;
 
 use std::path::PathBuf;

@@ -364,6 +364,14 @@ impl Session {
         rest::send(&self.http, method, &url, Some(&token), body).await
     }
 
+    /// A call to keyhold's Microsoft Graph (`path` from `/`, under `/graph/v1.0`), JSON in and out.
+    pub async fn graph(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let resource = format!("{}/graph/", self.profile.url.trim_end_matches('/'));
+        let token = self.token(&resource).await?;
+        let url = format!("{resource}v1.0{path}");
+        rest::send(&self.http, method, &url, Some(&token), body).await
+    }
+
     /// The vault resource's `(dns suffix, port)`.
     fn vault_host(&self) -> anyhow::Result<(String, u16)> {
         let u = url::Url::parse(&self.profile.vault_resource).context("bad vault resource")?;

@@ -584,3 +584,149 @@ async fn arm_answers_the_calls_az_makes_around_vaults_and_storage() {
         .unwrap();
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn users_are_created_and_managed_by_the_admin_only_and_their_passwords_never_leave() {
+    let s = start(&[]);
+    let admin = graph_token(&s).await;
+    let password = "Wonder-Land-2031!";
+    let body = json!({
+        "accountEnabled": true,
+        "displayName": "Alice Liddell",
+        "mailNickname": "alice",
+        "userPrincipalName": "Alice@Contoso.example",
+        "passwordProfile": {"forceChangePasswordNextSignIn": false, "password": password},
+    });
+
+    // Refused callers store nothing.
+    let sp = s.create_service_principal("helpdesk").await.unwrap();
+    let other = s
+        .token_for(
+            sp["appId"].as_str().unwrap(),
+            sp["password"].as_str().unwrap(),
+            &graph(&s),
+        )
+        .await
+        .unwrap();
+    let (status, _) = call(&s, Method::POST, "/users", Some(&other), Some(body.clone())).await;
+    assert_eq!(status, 403);
+    let (status, _) = call(&s, Method::POST, "/users", None, Some(body.clone())).await;
+    assert_eq!(status, 401);
+    let (_, none) = call(&s, Method::GET, "/users", Some(&admin), None).await;
+    assert_eq!(none["value"], json!([]));
+
+    let (status, alice) = call(&s, Method::POST, "/users", Some(&admin), Some(body.clone())).await;
+    assert_eq!(status, 201, "{alice}");
+    assert!(
+        !alice.to_string().contains(password),
+        "the password is not echoed: {alice}"
+    );
+    let oid = alice["id"].as_str().unwrap().to_owned();
+    assert_eq!(alice["userPrincipalName"], "Alice@Contoso.example");
+    assert_eq!(alice["accountEnabled"], true);
+
+    // Bad input: Graph's 400, nothing stored.
+    let dup = json!({"displayName": "Twin", "userPrincipalName": "alice@contoso.EXAMPLE", "passwordProfile": {"password": password}});
+    let (status, err) = call(&s, Method::POST, "/users", Some(&admin), Some(dup)).await;
+    assert_eq!(status, 400, "names are unique case-insensitively: {err}");
+    for (upn, pw) in [
+        ("bob@contoso.example", "short1!"),
+        ("bob@contoso.example", "alllowercaseletters"),
+        ("not-a-name", password),
+    ] {
+        let b = json!({"displayName": "Bob", "userPrincipalName": upn, "passwordProfile": {"password": pw}});
+        let (status, err) = call(&s, Method::POST, "/users", Some(&admin), Some(b)).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("Request_BadRequest")),
+            "{upn}: {err}"
+        );
+    }
+    let (_, all) = call(&s, Method::GET, "/users", Some(&admin), None).await;
+    assert_eq!(all["value"].as_array().unwrap().len(), 1);
+
+    // Found by name (as az resolves --upn and --assignee), by id and by filter; listed by getByIds.
+    let (status, by_name) = call(&s, Method::GET, "/users/alice@contoso.example", Some(&admin), None).await;
+    assert_eq!((status, by_name["id"].as_str()), (200, Some(oid.as_str())));
+    let (_, filtered) = call(
+        &s,
+        Method::GET,
+        "/users?$filter=userPrincipalName%20eq%20'alice@contoso.example'",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(filtered["value"][0]["id"], json!(oid));
+    let (_, objects) = call(
+        &s,
+        Method::POST,
+        "/directoryObjects/getByIds",
+        Some(&admin),
+        Some(json!({"ids": [oid]})),
+    )
+    .await;
+    assert_eq!(objects["value"][0]["@odata.type"], "#microsoft.graph.user");
+    assert_eq!(objects["value"][0]["userPrincipalName"], "Alice@Contoso.example");
+    let (_, sps) = call(&s, Method::GET, "/servicePrincipals", Some(&admin), None).await;
+    assert!(
+        sps["value"].as_array().unwrap().iter().all(|p| p["id"] != json!(oid)),
+        "a user is not a service principal"
+    );
+
+    // A user can be granted like any principal.
+    let rg = s.resource_group("people").await.unwrap();
+    let assignment =
+        format!("{rg}/providers/Microsoft.Authorization/roleAssignments/3c5e2f7a-0000-4000-8000-000000000001");
+    let reader = json!({"properties": {"roleDefinitionId": "acdd72a7-3385-48ef-bd42-f606fba81ae7", "principalId": oid, "principalType": "User"}});
+    let (status, ra) = s.arm(Method::PUT, &assignment, Some(reader)).await.unwrap();
+    assert_eq!(status, 201, "{ra}");
+
+    // Updates: others are refused; the admin renames, disables, changes the password.
+    let (status, _) = call(
+        &s,
+        Method::PATCH,
+        &format!("/users/{oid}"),
+        Some(&other),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = call(&s, Method::PATCH, &format!("/users/{oid}"), Some(&admin), Some(json!({"displayName": "Alice L.", "accountEnabled": false, "passwordProfile": {"password": "Looking-Glass-1871"}}))).await;
+    assert_eq!(status, 204);
+    let (_, shown) = call(&s, Method::GET, &format!("/users/{oid}"), Some(&admin), None).await;
+    assert_eq!(
+        (shown["displayName"].as_str(), shown["accountEnabled"].as_bool()),
+        (Some("Alice L."), Some(false))
+    );
+    let (status, _) = call(
+        &s,
+        Method::PATCH,
+        &format!("/users/{oid}"),
+        Some(&admin),
+        Some(json!({"passwordProfile": {"password": "weak"}})),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Neither password is anywhere in the data dir or the audit log.
+    for entry in std::fs::read_dir(&s.data_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            for pw in [password, "Looking-Glass-1871"] {
+                assert!(
+                    !bytes.windows(pw.len()).any(|w| w == pw.as_bytes()),
+                    "{pw} found in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    let (status, _) = call(&s, Method::DELETE, &format!("/users/{oid}"), Some(&other), None).await;
+    assert_eq!(status, 403);
+    let (status, _) = call(&s, Method::DELETE, &format!("/users/{oid}"), Some(&admin), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = call(&s, Method::GET, &format!("/users/{oid}"), Some(&admin), None).await;
+    assert_eq!(status, 404);
+}

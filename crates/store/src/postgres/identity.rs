@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::*;
 
-fn principal_row(r: &Row) -> Result<PrincipalRecord> {
+pub(super) fn principal_row(r: &Row) -> Result<PrincipalRecord> {
     let kind: String = r.try_get(3).map_err(db_err)?;
     Ok(PrincipalRecord {
         object_id: r.try_get(0).map_err(db_err)?,
@@ -18,7 +18,7 @@ fn principal_row(r: &Row) -> Result<PrincipalRecord> {
     })
 }
 
-const PRINCIPAL_COLS: &str = "object_id, app_id, display_name, kind, tenant_id, created";
+pub(super) const PRINCIPAL_COLS: &str = "object_id, app_id, display_name, kind, tenant_id, created";
 
 #[async_trait]
 impl IdentityStore for PostgresStore {

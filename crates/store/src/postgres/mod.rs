@@ -12,6 +12,7 @@ mod management;
 mod rekey;
 mod secrets;
 mod tls;
+mod users;
 
 use std::{sync::Arc, time::Duration};
 
@@ -33,6 +34,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0004_agents", include_str!("../../migrations/postgres/0004_agents.sql")),
     ("0005_keys", include_str!("../../migrations/postgres/0005_keys.sql")),
+    ("0007_users", include_str!("../../migrations/postgres/0007_users.sql")),
 ];
 
 /// Key of the advisory lock held while migrating, so that processes starting together migrate once.

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::*;
 
-fn principal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PrincipalRecord> {
+pub(super) fn principal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PrincipalRecord> {
     let kind: String = r.get(3)?;
     Ok(PrincipalRecord {
         object_id: r.get(0)?,
@@ -17,7 +17,7 @@ fn principal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PrincipalRecord> {
     })
 }
 
-const PRINCIPAL_COLS: &str = "object_id, app_id, display_name, kind, tenant_id, created";
+pub(super) const PRINCIPAL_COLS: &str = "object_id, app_id, display_name, kind, tenant_id, created";
 
 #[async_trait]
 impl IdentityStore for SqliteStore {

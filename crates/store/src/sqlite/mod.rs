@@ -7,6 +7,7 @@ mod keys;
 mod management;
 mod rekey;
 mod secrets;
+mod users;
 mod writer;
 
 use std::{
@@ -34,6 +35,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0004_agents", include_str!("../../migrations/sqlite/0004_agents.sql")),
     ("0005_keys", include_str!("../../migrations/sqlite/0005_keys.sql")),
+    ("0007_users", include_str!("../../migrations/sqlite/0007_users.sql")),
 ];
 const READERS: usize = 4;
 

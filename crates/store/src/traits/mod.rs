@@ -9,6 +9,7 @@ mod keys;
 mod management;
 mod meta;
 mod secrets;
+mod users;
 
 pub use identity::IdentityStore;
 pub use jobs::JobStore;
@@ -16,8 +17,12 @@ pub use keys::KeyStore;
 pub use management::ManagementStore;
 pub use meta::MetaStore;
 pub use secrets::SecretStore;
+pub use users::UserStore;
 
 /// Everything a backend stores.
-pub trait Store: MetaStore + IdentityStore + ManagementStore + SecretStore + KeyStore + JobStore {}
+pub trait Store: MetaStore + IdentityStore + UserStore + ManagementStore + SecretStore + KeyStore + JobStore {}
 
-impl<T: MetaStore + IdentityStore + ManagementStore + SecretStore + KeyStore + JobStore + ?Sized> Store for T {}
+impl<T: MetaStore + IdentityStore + UserStore + ManagementStore + SecretStore + KeyStore + JobStore + ?Sized> Store
+    for T
+{
+}

@@ -294,3 +294,85 @@ pub(crate) async fn vault_upsert_keeps_name_and_creation(s: Arc<dyn Store>) {
         })
     );
 }
+
+fn user(oid: &str, upn: &str) -> UserRecord {
+    UserRecord {
+        principal: principal(oid, None, PrincipalKind::User),
+        user_principal_name: upn.into(),
+        password_hash: format!("$argon2id$hash-of-{oid}"),
+        enabled: true,
+        password_changed: 1_700_000_000,
+    }
+}
+
+pub(crate) async fn users_are_principals_with_unique_names(s: Arc<dyn Store>) {
+    let alice = user("oid-alice", "Alice@Contoso.example");
+    s.put_user(&alice).await.unwrap();
+    assert_eq!(s.user("oid-alice").await.unwrap(), Some(alice.clone()));
+    assert_eq!(
+        s.user_by_upn("alice@contoso.EXAMPLE").await.unwrap(),
+        Some(alice.clone()),
+        "names are case-insensitive"
+    );
+    assert_eq!(
+        s.principal("oid-alice").await.unwrap().map(|p| p.kind),
+        Some(PrincipalKind::User),
+        "a user is a principal"
+    );
+    let twin = user("oid-twin", "ALICE@contoso.example");
+    assert!(matches!(s.put_user(&twin).await, Err(StoreError::Exists)));
+    assert_eq!(
+        s.principal("oid-twin").await.unwrap(),
+        None,
+        "a refused user leaves no principal"
+    );
+
+    let bob = user("oid-bob", "bob@contoso.example");
+    s.put_user(&bob).await.unwrap();
+    let renamed = UserRecord {
+        user_principal_name: "alice@contoso.example".into(),
+        ..bob.clone()
+    };
+    assert!(
+        matches!(s.update_user(&renamed).await, Err(StoreError::Exists)),
+        "another's name"
+    );
+    let changed = UserRecord {
+        principal: PrincipalRecord {
+            display_name: "Robert".into(),
+            ..bob.principal.clone()
+        },
+        user_principal_name: "robert@contoso.example".into(),
+        password_hash: "$argon2id$new".into(),
+        enabled: false,
+        password_changed: 1_700_000_100,
+    };
+    s.update_user(&changed).await.unwrap();
+    assert_eq!(s.user("oid-bob").await.unwrap(), Some(changed.clone()));
+    assert_eq!(
+        s.user_by_upn("bob@contoso.example").await.unwrap(),
+        None,
+        "the old name is free"
+    );
+    assert!(matches!(
+        s.update_user(&user("oid-nobody", "x@y")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        s.list_users()
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| u.principal.object_id.as_str())
+            .collect::<Vec<_>>(),
+        ["oid-alice", "oid-bob"]
+    );
+
+    s.delete_principal("oid-alice").await.unwrap();
+    assert_eq!(
+        s.user("oid-alice").await.unwrap(),
+        None,
+        "deleting the principal deletes the user"
+    );
+    assert_eq!(s.user_by_upn("alice@contoso.example").await.unwrap(), None);
+}

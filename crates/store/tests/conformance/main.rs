@@ -54,6 +54,7 @@ conformance!(
     meta_if_absent_agrees_under_concurrency,
     principals_by_object_and_app_id,
     principals_listed_and_secrets_reset,
+    users_are_principals_with_unique_names,
     client_secrets_and_certificates,
     signing_keys_retire_and_delete,
     vault_upsert_keeps_name_and_creation,

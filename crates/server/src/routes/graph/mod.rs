@@ -10,10 +10,15 @@ use axum::{
     extract::{FromRequestParts, Path, State},
     http::{StatusCode, request::Parts},
 };
+use keyhold_core::{
+    directory::DirectoryObject,
+    identity::{NewUser, UserPatch},
+};
 use keyhold_proto::graph::{
     AddPassword, Application, ApplicationCreate, ApplicationUpdate, Collection, GetByIds, Organization,
-    PasswordCredential, RemovePassword, ServicePrincipal, ServicePrincipalCreate,
+    PasswordCredential, RemovePassword, ServicePrincipal, ServicePrincipalCreate, User, UserCreate, UserUpdate,
 };
+use secrecy::SecretString;
 
 use crate::{
     AppState,
@@ -29,7 +34,10 @@ pub fn routes() -> Routes<AppState> {
         .get("/graph/v1.0/me", "GraphMeGet", me)
         .get("/graph/v1.0/organization", "GraphOrganizationList", organization)
         .get("/graph/v1.0/users", "GraphUserList", users)
+        .post("/graph/v1.0/users", "GraphUserCreate", create_user)
         .get("/graph/v1.0/users/{id}", "GraphUserGet", user)
+        .patch("/graph/v1.0/users/{id}", "GraphUserUpdate", update_user)
+        .delete("/graph/v1.0/users/{id}", "GraphUserDelete", delete_user)
         .get("/graph/v1.0/servicePrincipals", "GraphServicePrincipalList", list_sps)
         .post(
             "/graph/v1.0/servicePrincipals",
@@ -102,9 +110,9 @@ fn next_link(base: &str, set: &str, raw_query: Option<&str>, next: Option<usize>
     Some(format!("{base}/{set}?{}", query.finish()))
 }
 
-async fn me(caller: GraphCaller, State(s): State<AppState>) -> Result<Json<ServicePrincipal>> {
-    let p = s.core.directory.me(&caller.caller())?;
-    Ok(Json(view::service_principal(&s, &p)))
+async fn me(caller: GraphCaller, State(s): State<AppState>) -> Result<Json<User>> {
+    let u = s.core.directory.me(&caller.caller()).await?;
+    Ok(Json(view::user(&u)))
 }
 
 async fn organization(
@@ -112,7 +120,7 @@ async fn organization(
     State(s): State<AppState>,
     GraphBase(base): GraphBase,
 ) -> Result<Json<Collection<Organization>>> {
-    s.core.directory.organization(&caller.caller())?;
+    s.core.directory.organization(&caller.caller()).await?;
     Ok(collection(&base, "organization", vec![view::organization(&s)], None))
 }
 
@@ -121,15 +129,58 @@ async fn users(
     State(s): State<AppState>,
     GraphBase(base): GraphBase,
     q: GraphQuery,
-) -> Result<Json<Collection<ServicePrincipal>>> {
-    let found = s.core.directory.users(&caller.caller(), &q.filter)?;
-    let value = found.iter().map(|p| view::service_principal(&s, p)).collect();
-    Ok(collection(&base, "users", value, None))
+    uri: axum::http::Uri,
+) -> Result<Json<Collection<User>>> {
+    let page = s
+        .core
+        .directory
+        .users(&caller.caller(), &q.filter, q.top, q.skip)
+        .await?;
+    let value = page.items.iter().map(view::user).collect();
+    let next = next_link(&base, "users", uri.query(), page.next);
+    Ok(collection(&base, "users", value, next))
 }
 
-async fn user(caller: GraphCaller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<()>> {
-    s.core.directory.users(&caller.caller(), &Default::default())?;
-    Err(keyhold_core::directory::DirectoryError::NotFound(id).into())
+async fn user(caller: GraphCaller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<User>> {
+    let u = s.core.directory.user(&caller.caller(), &id).await?;
+    Ok(Json(view::user(&u)))
+}
+
+async fn create_user(
+    caller: GraphCaller,
+    State(s): State<AppState>,
+    GraphJson(body): GraphJson<UserCreate>,
+) -> Result<(StatusCode, Json<User>)> {
+    let password = SecretString::from(body.password_profile.password);
+    let new = NewUser {
+        user_principal_name: &body.user_principal_name,
+        display_name: &body.display_name,
+        password: &password,
+        enabled: body.account_enabled,
+    };
+    let u = s.core.directory.create_user(&caller.caller(), new).await?;
+    Ok((StatusCode::CREATED, Json(view::user(&u))))
+}
+
+async fn update_user(
+    caller: GraphCaller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    GraphJson(body): GraphJson<UserUpdate>,
+) -> Result<StatusCode> {
+    let patch = UserPatch {
+        user_principal_name: body.user_principal_name,
+        display_name: body.display_name,
+        password: body.password_profile.map(|p| SecretString::from(p.password)),
+        enabled: body.account_enabled,
+    };
+    s.core.directory.update_user(&caller.caller(), &id, patch).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_user(caller: GraphCaller, State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
+    s.core.directory.delete_user(&caller.caller(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_sps(
@@ -259,18 +310,26 @@ async fn by_ids(
     State(s): State<AppState>,
     GraphBase(base): GraphBase,
     GraphJson(body): GraphJson<GetByIds>,
-) -> Result<Json<Collection<ServicePrincipal>>> {
+) -> Result<Json<Collection<serde_json::Value>>> {
     let found = s
         .core
         .directory
         .by_ids(&caller.caller(), &body.ids, &body.types)
         .await?;
+    // Graph's directory objects are of several types in one list; each is typed, then tagged.
     let value = found
         .iter()
-        .map(|p| ServicePrincipal {
-            odata_type: Some("#microsoft.graph.servicePrincipal".into()),
-            ..view::service_principal(&s, p)
+        .map(|o| match o {
+            DirectoryObject::ServicePrincipal(p) => serde_json::to_value(ServicePrincipal {
+                odata_type: Some("#microsoft.graph.servicePrincipal".into()),
+                ..view::service_principal(&s, p)
+            }),
+            DirectoryObject::User(u) => serde_json::to_value(User {
+                odata_type: Some("#microsoft.graph.user".into()),
+                ..view::user(u)
+            }),
         })
-        .collect();
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(collection(&base, "directoryObjects", value, None))
 }

@@ -5,9 +5,9 @@ use keyhold_core::{
     directory::{DirectoryApplication, DirectoryError, DirectoryPrincipal, NewPassword},
 };
 use keyhold_proto::graph::{
-    Application, KeyCredential, Organization, PasswordCredential, ServicePrincipal, VerifiedDomain,
+    Application, KeyCredential, Organization, PasswordCredential, ServicePrincipal, User, VerifiedDomain,
 };
-use keyhold_store::PrincipalKind;
+use keyhold_store::{PrincipalKind, UserRecord};
 use secrecy::ExposeSecret;
 
 use crate::AppState;
@@ -32,6 +32,19 @@ pub(super) fn service_principal(s: &AppState, p: &DirectoryPrincipal) -> Service
         tags: Vec::new(),
         password_credentials: Vec::new(),
         key_credentials: Vec::new(),
+    }
+}
+
+pub(super) fn user(u: &UserRecord) -> User {
+    User {
+        odata_type: None,
+        id: u.principal.object_id.clone(),
+        account_enabled: u.enabled,
+        display_name: u.principal.display_name.clone(),
+        user_principal_name: u.user_principal_name.clone(),
+        mail: None,
+        created_date_time: Some(rfc3339(u.principal.created)),
+        user_type: "Member".into(),
     }
 }
 
