@@ -39,7 +39,7 @@ start_az() {
   ADMIN_OID="$(jq -r .objectId "$KEYHOLD_DATA_DIR/admin.json")"
   export REQUESTS_CA_BUNDLE="$KEYHOLD_DATA_DIR/ca-bundle.pem"
   register_cloud
-  az login --service-principal -u "$ADMIN_APP" -p "$(jq -r .password "$KEYHOLD_DATA_DIR/admin.json")" \
+  az login --service-principal -u "$ADMIN_APP" --password="$(jq -r .password "$KEYHOLD_DATA_DIR/admin.json")" \
     --tenant "$TENANT" > /dev/null
   SUB="$(az account show --query id -o tsv)"
 }

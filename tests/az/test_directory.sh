@@ -45,7 +45,7 @@ PASS="$(jq -r .password <<< "$again")"
 
 step "the new service principal signs in with its password and has its role"
 as_other app1; register_cloud
-az login --service-principal -u "$APP" -p "$PASS" --tenant "$TENANT" -o none
+az login --service-principal -u "$APP" --password="$PASS" --tenant "$TENANT" -o none
 jcheck "$(az group list -o json)" "[.[].name] == [\"rg1\"]" "Contributor on rg1 sees rg1"
 step "a principal that is not a directory administrator is refused by Graph"
 az_fails "Insufficient privileges to complete the operation" ad sp list --all
@@ -69,6 +69,26 @@ az keyvault set-policy -n kvazap --upn alice@contoso.example --secret-permission
 jcheck "$(az keyvault show -n kvazap -o json)" "any(.properties.accessPolicies[]; .objectId == \"$ALICE\")" "set-policy --upn"
 az role assignment create --assignee alice@contoso.example --role Reader --scope "/subscriptions/$SUB/resourceGroups/rg1" -o none
 jcheck "$(az role assignment list -g rg1 -o json)" "any(.[]; .principalId == \"$ALICE\" and .principalName == \"alice@contoso.example\" and .principalType == \"User\")" "a user's role assignment, listed by name"
+step "a person signs in: az login --use-device-code, the code entered on keyhold's sign-in page"
+pin_host kvazap.vault.localhost
+az keyvault secret set --vault-name kvazap -n for-alice --value "hello alice" -o none
+as_other alice; register_cloud
+( az login --use-device-code --tenant "$TENANT" --allow-no-subscriptions -o none > "$WORK/login.out" 2> "$WORK/login.err" ) &
+LOGIN_PID=$!
+for _ in $(seq 1 100); do grep -q "enter the code" "$WORK/login.err" 2>/dev/null && break; sleep 0.2; done
+CODE="$(grep -o 'enter the code [A-Z0-9-]*' "$WORK/login.err" | awk '{print $4}')"
+ok "[ -n \"$CODE\" ] && grep -q \"$URL/devicelogin\" \"$WORK/login.err\"" "az prints keyhold's sign-in page and a code"
+page_status="$(curl -s --cacert "$KEYHOLD_DATA_DIR/ca.pem" -o /dev/null -w '%{http_code}' -d "code=$CODE" \
+  --data-urlencode "username=alice@contoso.example" --data-urlencode 'password=Wonder-Land-2031!' "$URL/devicelogin")"
+ok "[ \"$page_status\" = 200 ]" "the code is entered with the user's password"
+wait "$LOGIN_PID" && ok true "az login --use-device-code completes"
+jcheck "$(az account show -o json)" ".user.name == \"alice@contoso.example\" and .user.type == \"user\"" "signed in as the user"
+jcheck "$(az ad signed-in-user show -o json)" ".id == \"$ALICE\"" "ad signed-in-user show (/me)"
+jcheck "$(az keyvault secret show --vault-name kvazap -n for-alice -o json)" ".value == \"hello alice\"" "the user's access policy lets her read the secret"
+az_fails "does not have secrets set permission" keyvault secret set --vault-name kvazap -n nope --value x
+az_fails "Insufficient privileges" ad user create --display-name Mallory --user-principal-name mallory@contoso.example --password 'Mallory-Plans-2031!'
+as_admin
+
 az ad user update --id alice@contoso.example --account-enabled false
 jcheck "$(az ad user show --id "$ALICE" -o json)" ".accountEnabled == false" "ad user update --account-enabled false"
 az_fails "password complexity" ad user create --display-name Bob --user-principal-name bob@contoso.example --password weakpassword
@@ -83,9 +103,9 @@ reset="$(az ad app credential reset --id "$APP" -o json)"
 NEWPASS="$(jq -r .password <<< "$reset")"
 ok "[ -n \"$NEWPASS\" ] && [ \"$NEWPASS\" != \"$PASS\" ]" "a new password"
 as_other app1-old; register_cloud
-az_fails "AADSTS7000215|[Ii]nvalid client secret" login --service-principal -u "$APP" -p "$PASS" --tenant "$TENANT"
+az_fails "AADSTS7000215|[Ii]nvalid client secret" login --service-principal -u "$APP" --password="$PASS" --tenant "$TENANT"
 as_other app1-new; register_cloud
-az login --service-principal -u "$APP" -p "$NEWPASS" --tenant "$TENANT" -o none && ok true "the new password signs in"
+az login --service-principal -u "$APP" --password="$NEWPASS" --tenant "$TENANT" -o none && ok true "the new password signs in"
 as_admin
 
 step "a managed identity signs in with --identity (App Service protocol) and gets no directory access"

@@ -42,6 +42,19 @@ pub enum AuthError {
     /// A managed-identity request named an identity this host does not have.
     #[error("Identity not found")]
     IdentityNotFound,
+    /// A person's sign-in name or password is wrong (one answer for both, as Entra's).
+    #[error("Error validating credentials due to invalid username or password.")]
+    InvalidUserCredentials,
+    #[error("The user account is disabled.")]
+    UserDisabled,
+    /// A device code not yet approved (the client keeps polling).
+    #[error("authorization pending")]
+    AuthorizationPending,
+    #[error("The device code has expired.")]
+    ExpiredToken,
+    /// A code or refresh token that is unknown, spent, revoked or another client's.
+    #[error("{0}")]
+    InvalidGrant(String),
     #[error("internal: {0}")]
     Internal(String),
 }

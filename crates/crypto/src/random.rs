@@ -31,6 +31,25 @@ pub fn token(n: usize) -> Result<String, CryptoError> {
     Ok(URL_SAFE_NO_PAD.encode(&*random_bytes(n)?))
 }
 
+/// `len` characters drawn uniformly from `alphabet` (at most 256 symbols), by rejection sampling so
+/// that no symbol is likelier than another: for codes a person types, like a device sign-in's.
+pub fn code(alphabet: &[u8], len: usize) -> Result<String, CryptoError> {
+    let n = alphabet.len();
+    if n == 0 || n > 256 {
+        return Err(CryptoError::KeyGen);
+    }
+    let limit = 256 - 256 % n;
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for b in random_bytes(len * 2)?.iter() {
+            if usize::from(*b) < limit && out.len() < len {
+                out.push(char::from(alphabet[usize::from(*b) % n]));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A storage-account access key: 512 random bits in standard base64 (88 characters, Azure's form).
 pub fn storage_account_key() -> Result<String, CryptoError> {
     Ok(STANDARD.encode(&*random_bytes(64)?))

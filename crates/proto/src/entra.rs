@@ -16,6 +16,30 @@ pub struct TokenResponse {
     pub not_before: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// Delegated (user) grants: the scopes granted, a refresh token and, for `openid`, an id token.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id_token: Option<String>,
+}
+
+/// `POST /{tenant}/oauth2/v2.0/devicecode`'s answer.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DeviceCodeResponse {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub expires_in: i64,
+    pub interval: i64,
+    pub message: String,
+}
+
+impl std::fmt::Debug for DeviceCodeResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeviceCodeResponse({}, device_code <redacted>)", self.user_code)
+    }
 }
 
 /// The access token is a credential: `Debug` never prints it.
@@ -86,6 +110,29 @@ pub struct AccessClaims {
     pub ver: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub xms_mirid: Option<String>,
+    /// A user's token: its sign-in name, display name and delegated scope (`idtyp` is `user`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub upn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scp: Option<String>,
+}
+
+/// An OpenID Connect `id_token`'s claims (v2.0).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdClaims {
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub oid: String,
+    pub sub: String,
+    pub tid: String,
+    pub preferred_username: String,
+    pub name: String,
+    pub ver: String,
 }
 
 #[cfg(test)]
@@ -102,10 +149,16 @@ mod debug_tests {
             expires_on: None,
             not_before: None,
             resource: None,
+            scope: None,
+            refresh_token: Some("refresh-secret".into()),
+            id_token: Some("eyJ.id-secret.sig".into()),
         };
         let shown = format!("{resp:?}");
         assert!(
-            !shown.contains("secret-token") && shown.contains("<redacted>"),
+            !shown.contains("secret-token")
+                && !shown.contains("refresh-secret")
+                && !shown.contains("id-secret")
+                && shown.contains("<redacted>"),
             "{shown}"
         );
     }

@@ -237,8 +237,12 @@ fn auth_error(e: AuthError) -> Response {
         | AuthError::InvalidScope(_)
         | AuthError::UnknownResource(_)
         | AuthError::BadParameter(_) => body(StatusCode::BAD_REQUEST, ErrorBody::new("BadParameter", msg)),
-        AuthError::InvalidSecret | AuthError::InvalidAgent(_) => {
+        AuthError::InvalidSecret | AuthError::InvalidAgent(_) | AuthError::InvalidUserCredentials => {
             body(StatusCode::UNAUTHORIZED, ErrorBody::new("Unauthorized", msg))
+        }
+        AuthError::UserDisabled => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", msg)),
+        AuthError::AuthorizationPending | AuthError::ExpiredToken | AuthError::InvalidGrant(_) => {
+            body(StatusCode::BAD_REQUEST, ErrorBody::new("BadParameter", msg))
         }
         AuthError::NotAdmin(_) => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", msg)),
         AuthError::Throttled { retry_after_secs } => {
@@ -408,6 +412,16 @@ impl IntoResponse for OAuthError {
             AuthError::UnknownAgent => (StatusCode::UNAUTHORIZED, "invalid_client", 700027, "Agent authentication failed: unknown or already revoked agent.".into()),
             AuthError::BadParameter(why) => (StatusCode::BAD_REQUEST, "invalid_request", 900144, why.clone()),
             AuthError::NotAdmin(_) => (StatusCode::FORBIDDEN, "unauthorized_client", 700016, self.error.to_string()),
+            AuthError::InvalidUserCredentials => (StatusCode::BAD_REQUEST, "invalid_grant", 50126, self.error.to_string()),
+            AuthError::UserDisabled => (StatusCode::BAD_REQUEST, "invalid_grant", 50057, self.error.to_string()),
+            AuthError::AuthorizationPending => (
+                StatusCode::BAD_REQUEST,
+                "authorization_pending",
+                70016,
+                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.".into(),
+            ),
+            AuthError::ExpiredToken => (StatusCode::BAD_REQUEST, "expired_token", 70020, self.error.to_string()),
+            AuthError::InvalidGrant(why) => (StatusCode::BAD_REQUEST, "invalid_grant", 70000, why.clone()),
             AuthError::Internal(detail) => {
                 tracing::error!(detail, "token endpoint internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033, "An internal error occurred.".into())
@@ -516,7 +530,12 @@ fn mi_auth_error(e: AuthError) -> (StatusCode, &'static str, String) {
         | AuthError::MissingParameter(_)
         | AuthError::UnsupportedGrant(_)
         | AuthError::InvalidScope(_)
-        | AuthError::BadParameter(_) => (StatusCode::BAD_REQUEST, "invalid_request", msg),
+        | AuthError::BadParameter(_)
+        | AuthError::InvalidUserCredentials
+        | AuthError::UserDisabled
+        | AuthError::AuthorizationPending
+        | AuthError::ExpiredToken
+        | AuthError::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_request", msg),
         AuthError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", msg),
         AuthError::NotAdmin(_) => (StatusCode::FORBIDDEN, "unauthorized_client", msg),
         AuthError::Internal(detail) => {

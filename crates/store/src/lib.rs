@@ -17,7 +17,9 @@ pub use keyhold_crypto::Sealed;
 pub use postgres::PostgresStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
-pub use traits::{IdentityStore, JobStore, KeyStore, ManagementStore, MetaStore, SecretStore, Store, UserStore};
+pub use traits::{
+    IdentityStore, JobStore, KeyStore, ManagementStore, MetaStore, SecretStore, SignInStore, Store, UserStore,
+};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

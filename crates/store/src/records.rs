@@ -62,6 +62,30 @@ impl std::fmt::Debug for UserRecord {
     }
 }
 
+/// A device-code sign-in in progress: found by the device code's hash (the client polls) or by the
+/// short user code (the person types it); `object_id` is the user who approved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCodeRecord {
+    pub hash: String,
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: String,
+    pub expires: i64,
+    pub object_id: Option<String>,
+    pub redeemed: bool,
+}
+
+/// A refresh token, by its hash; `created` is checked against the user's password change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub hash: String,
+    pub object_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub created: i64,
+    pub expires: i64,
+}
+
 /// A client secret, stored as a SHA-256 hash only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientSecretRecord {

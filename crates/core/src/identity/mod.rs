@@ -5,6 +5,7 @@ mod agents;
 mod client_auth;
 pub(crate) mod managed;
 mod principals;
+mod signin;
 pub(crate) mod signing;
 mod users;
 pub use crate::throttle::Source;
@@ -19,6 +20,7 @@ pub use agents::{AgentAssertion, NewJoinToken};
 pub use client_auth::ClientCredential;
 pub use managed::{IdentitySelector, ManagedIdentity};
 pub use principals::NewServicePrincipal;
+pub use signin::{NewDeviceCode, UserTokens};
 pub use users::{NewUser, UserPatch};
 pub use verify::{Audience, TokenError, VerifiedToken};
 
@@ -35,6 +37,8 @@ pub struct Identity {
     verifier: verify::Verifier,
     /// Failed client authentications per (client id, source address).
     throttle: crate::throttle::Throttle<(String, Source)>,
+    /// Wrong passwords per (user principal name, source address).
+    signin_throttle: crate::throttle::Throttle<(String, Source)>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -72,6 +76,7 @@ impl Identity {
         Ok(Self {
             verifier: verify::Verifier::new(),
             throttle: crate::throttle::Throttle::new(10, 60, 100_000),
+            signin_throttle: crate::throttle::Throttle::new(signin::SIGNIN_FAILURES, 60, 100_000),
             store,
             keys,
             mi_cache: managed::TokenCache::default(),
@@ -160,6 +165,9 @@ impl Identity {
             uti: keyhold_crypto::random::token(16)?,
             ver: "2.0".into(),
             xms_mirid: mirid,
+            upn: None,
+            name: None,
+            scp: None,
         };
         Ok(IssuedToken {
             access_token: self.signing.sign(&claims)?,

@@ -21,6 +21,7 @@ mod rotation;
 mod seal;
 mod secrets;
 mod security;
+mod signin;
 mod token_endpoint;
 mod tokens;
 

@@ -14,6 +14,7 @@ mod metadata;
 pub mod mi;
 mod oidc;
 mod secrets;
+mod signin;
 mod token;
 
 use axum::{Json, Router, routing::get};
@@ -45,6 +46,7 @@ pub fn main_router(state: AppState) -> Router {
         .merge(keyring::routes())
         .merge(arm::routes())
         .merge(graph::routes())
+        .merge(signin::routes())
         .into_router(&state.audit);
     Router::new()
         .route(
@@ -81,6 +83,7 @@ mod tests {
             .merge(keyring::routes())
             .merge(arm::routes())
             .merge(graph::routes())
+            .merge(signin::routes())
     }
 
     /// Every audited route of the vault and server hosts, as declared.

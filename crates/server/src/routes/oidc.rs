@@ -39,7 +39,11 @@ fn document(s: &AppState, origin: &str, segment: &str, issuer: String) -> OpenId
         subject_types_supported: vec!["pairwise".into()],
         id_token_signing_alg_values_supported: vec!["RS256".into()],
         token_endpoint_auth_methods_supported: vec!["client_secret_post".into(), "private_key_jwt".into()],
-        grant_types_supported: vec!["client_credentials".into()],
+        grant_types_supported: vec![
+            "client_credentials".into(),
+            "urn:ietf:params:oauth:grant-type:device_code".into(),
+            "refresh_token".into(),
+        ],
         tenant_region_scope: None,
     }
 }

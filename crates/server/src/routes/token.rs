@@ -12,8 +12,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use keyhold_core::{AuthError, identity::ClientCredential};
-use keyhold_proto::entra::TokenResponse;
-use secrecy::SecretString;
+use keyhold_proto::entra::{DeviceCodeResponse, TokenResponse};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::{AppState, audit::Routes, error::OAuthError, extract::own_origin};
 
@@ -21,6 +21,81 @@ pub fn routes() -> Routes<AppState> {
     Routes::new()
         .post("/{tenant}/oauth2/v2.0/token", "TokenIssue", v2)
         .post("/{tenant}/oauth2/token", "TokenIssue", v1)
+        .post("/{tenant}/oauth2/v2.0/devicecode", "DeviceCodeIssue", devicecode)
+}
+
+const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// `POST /{tenant}/oauth2/v2.0/devicecode`: a public client starts a person's sign-in.
+async fn devicecode(State(s): State<AppState>, Path(tenant): Path<String>, parts: Parts, body: Bytes) -> Response {
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let result = async {
+        s.core.identity.resolve_tenant(&tenant)?;
+        let field = |name: &'static str| {
+            form.get(name)
+                .filter(|v| !v.is_empty())
+                .ok_or(AuthError::MissingParameter(name))
+        };
+        let client_id = field("client_id")?;
+        let scope = field("scope")?;
+        let code = s.core.identity.start_device_code(client_id, scope).await?;
+        let verification_uri = format!("{}/devicelogin", own_origin(&parts, &s.core.config));
+        Ok::<_, AuthError>(DeviceCodeResponse {
+            message: format!(
+                "To sign in, use a web browser to open the page {verification_uri} and enter the code {} to authenticate.",
+                code.user_code
+            ),
+            device_code: code.device_code.expose_secret().to_owned(),
+            user_code: code.user_code,
+            verification_uri,
+            expires_in: code.expires_in,
+            interval: code.interval,
+        })
+    }
+    .await;
+    match result {
+        Ok(answer) => Json(answer).into_response(),
+        Err(error) => OAuthError {
+            error,
+            tenant: s.core.tenant_id.clone(),
+        }
+        .into_response(),
+    }
+}
+
+/// A person's grant (device code or refresh token): the tokens and the user's object id.
+async fn user_grant(
+    s: &AppState,
+    grant_type: &str,
+    form: &HashMap<String, String>,
+) -> Result<(TokenResponse, String), AuthError> {
+    let field = |name: &'static str| {
+        form.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or(AuthError::MissingParameter(name))
+    };
+    let client_id = field("client_id")?;
+    let id = &s.core.identity;
+    let tokens = if grant_type == DEVICE_CODE {
+        id.redeem_device_code(client_id, field("device_code")?).await?
+    } else {
+        let scope = form.get("scope").filter(|v| !v.is_empty()).map(String::as_str);
+        id.redeem_refresh_token(client_id, field("refresh_token")?, scope)
+            .await?
+    };
+    let response = TokenResponse {
+        token_type: "Bearer".into(),
+        expires_in: tokens.expires_in,
+        ext_expires_in: tokens.expires_in,
+        access_token: tokens.access_token,
+        expires_on: None,
+        not_before: None,
+        resource: None,
+        scope: Some(tokens.scope),
+        refresh_token: Some(tokens.refresh_token.expose_secret().to_owned()),
+        id_token: tokens.id_token,
+    };
+    Ok((response, tokens.oid))
 }
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -72,6 +147,9 @@ async fn grant(
             .ok_or(AuthError::MissingParameter(name))
     };
     let grant_type = field("grant_type")?;
+    if version == Version::V2 && (grant_type == DEVICE_CODE || grant_type == "refresh_token") {
+        return user_grant(s, grant_type, form).await;
+    }
     if grant_type != "client_credentials" {
         return Err(AuthError::UnsupportedGrant(grant_type.clone()));
     }
@@ -115,6 +193,9 @@ async fn grant(
         not_before: (version == Version::V1).then(|| token.not_before.to_string()),
         resource: (version == Version::V1).then(|| token.resource.clone()),
         access_token: token.access_token,
+        scope: None,
+        refresh_token: None,
+        id_token: None,
     };
     Ok((response, token.oid))
 }

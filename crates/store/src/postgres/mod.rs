@@ -11,6 +11,7 @@ mod leader;
 mod management;
 mod rekey;
 mod secrets;
+mod signin;
 mod tls;
 mod users;
 
@@ -35,6 +36,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_agents", include_str!("../../migrations/postgres/0004_agents.sql")),
     ("0005_keys", include_str!("../../migrations/postgres/0005_keys.sql")),
     ("0007_users", include_str!("../../migrations/postgres/0007_users.sql")),
+    ("0008_signin", include_str!("../../migrations/postgres/0008_signin.sql")),
 ];
 
 /// Key of the advisory lock held while migrating, so that processes starting together migrate once.

@@ -7,6 +7,7 @@ mod keys;
 mod management;
 mod rekey;
 mod secrets;
+mod signin;
 mod users;
 mod writer;
 
@@ -36,6 +37,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_agents", include_str!("../../migrations/sqlite/0004_agents.sql")),
     ("0005_keys", include_str!("../../migrations/sqlite/0005_keys.sql")),
     ("0007_users", include_str!("../../migrations/sqlite/0007_users.sql")),
+    ("0008_signin", include_str!("../../migrations/sqlite/0008_signin.sql")),
 ];
 const READERS: usize = 4;
 

@@ -9,6 +9,7 @@ mod keys;
 mod management;
 mod meta;
 mod secrets;
+mod signin;
 mod users;
 
 pub use identity::IdentityStore;
@@ -17,12 +18,17 @@ pub use keys::KeyStore;
 pub use management::ManagementStore;
 pub use meta::MetaStore;
 pub use secrets::SecretStore;
+pub use signin::SignInStore;
 pub use users::UserStore;
 
 /// Everything a backend stores.
-pub trait Store: MetaStore + IdentityStore + UserStore + ManagementStore + SecretStore + KeyStore + JobStore {}
+pub trait Store:
+    MetaStore + IdentityStore + UserStore + SignInStore + ManagementStore + SecretStore + KeyStore + JobStore
+{
+}
 
-impl<T: MetaStore + IdentityStore + UserStore + ManagementStore + SecretStore + KeyStore + JobStore + ?Sized> Store
-    for T
+impl<
+    T: MetaStore + IdentityStore + UserStore + SignInStore + ManagementStore + SecretStore + KeyStore + JobStore + ?Sized,
+> Store for T
 {
 }

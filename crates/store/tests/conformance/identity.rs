@@ -376,3 +376,63 @@ pub(crate) async fn users_are_principals_with_unique_names(s: Arc<dyn Store>) {
     );
     assert_eq!(s.user_by_upn("alice@contoso.example").await.unwrap(), None);
 }
+
+pub(crate) async fn device_codes_and_refresh_tokens_are_used_once(s: Arc<dyn Store>) {
+    s.put_user(&user("oid-u", "u@contoso.example")).await.unwrap();
+    let code = DeviceCodeRecord {
+        hash: "h1".into(),
+        user_code: "ABCD-EFGH".into(),
+        client_id: "client".into(),
+        scope: "https://vault/.default".into(),
+        expires: 1_000,
+        object_id: None,
+        redeemed: false,
+    };
+    s.put_device_code(&code).await.unwrap();
+    assert_eq!(s.redeem_device_code("h1", 10).await.unwrap(), None, "not approved yet");
+    assert!(
+        !s.approve_device_code("ABCD-EFGH", "oid-u", 1_000).await.unwrap(),
+        "expired"
+    );
+    assert!(!s.approve_device_code("WRONG-CODE", "oid-u", 10).await.unwrap());
+    assert!(s.approve_device_code("ABCD-EFGH", "oid-u", 10).await.unwrap());
+    assert!(
+        !s.approve_device_code("ABCD-EFGH", "oid-u", 10).await.unwrap(),
+        "approved once"
+    );
+    let redeemed = s.redeem_device_code("h1", 10).await.unwrap().unwrap();
+    assert_eq!(
+        (redeemed.object_id.as_deref(), redeemed.redeemed),
+        (Some("oid-u"), true)
+    );
+    assert_eq!(s.redeem_device_code("h1", 10).await.unwrap(), None, "redeemed once");
+    assert!(s.device_code("h1").await.unwrap().unwrap().redeemed);
+
+    let token = |hash: &str, expires: i64| RefreshTokenRecord {
+        hash: hash.into(),
+        object_id: "oid-u".into(),
+        client_id: "client".into(),
+        scope: "openid".into(),
+        created: 5,
+        expires,
+    };
+    for (h, e) in [("r1", 100), ("r2", 100), ("old", 50)] {
+        s.put_refresh_token(&token(h, e)).await.unwrap();
+    }
+    assert_eq!(s.take_refresh_token("r1", 60).await.unwrap(), Some(token("r1", 100)));
+    assert_eq!(s.take_refresh_token("r1", 60).await.unwrap(), None, "taken once");
+    assert_eq!(s.take_refresh_token("old", 60).await.unwrap(), None, "expired");
+    assert_eq!(
+        s.delete_refresh_tokens("oid-u").await.unwrap(),
+        1,
+        "r2 is left to revoke"
+    );
+    assert_eq!(s.take_refresh_token("r2", 60).await.unwrap(), None);
+    s.put_refresh_token(&token("r3", 100)).await.unwrap();
+    s.delete_principal("oid-u").await.unwrap();
+    assert_eq!(
+        s.take_refresh_token("r3", 60).await.unwrap(),
+        None,
+        "deleting the user revokes its tokens"
+    );
+}

@@ -55,6 +55,7 @@ conformance!(
     principals_by_object_and_app_id,
     principals_listed_and_secrets_reset,
     users_are_principals_with_unique_names,
+    device_codes_and_refresh_tokens_are_used_once,
     client_secrets_and_certificates,
     signing_keys_retire_and_delete,
     vault_upsert_keeps_name_and_creation,

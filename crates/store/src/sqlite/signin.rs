@@ -1,0 +1,148 @@
+//! Device codes and refresh tokens; the one-time steps are single statements on the one writer.
+
+use async_trait::async_trait;
+
+use super::*;
+
+const DEVICE_COLS: &str = "hash, user_code, client_id, scope, expires, object_id, redeemed";
+const REFRESH_COLS: &str = "hash, object_id, client_id, scope, created, expires";
+
+fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceCodeRecord> {
+    Ok(DeviceCodeRecord {
+        hash: r.get(0)?,
+        user_code: r.get(1)?,
+        client_id: r.get(2)?,
+        scope: r.get(3)?,
+        expires: r.get(4)?,
+        object_id: r.get(5)?,
+        redeemed: r.get(6)?,
+    })
+}
+
+fn refresh_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RefreshTokenRecord> {
+    Ok(RefreshTokenRecord {
+        hash: r.get(0)?,
+        object_id: r.get(1)?,
+        client_id: r.get(2)?,
+        scope: r.get(3)?,
+        created: r.get(4)?,
+        expires: r.get(5)?,
+    })
+}
+
+#[async_trait]
+impl SignInStore for SqliteStore {
+    async fn put_device_code(&self, d: &DeviceCodeRecord) -> Result<()> {
+        let d = d.clone();
+        self.write(move |c| {
+            c.execute(
+                &format!("INSERT INTO device_codes ({DEVICE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                params![
+                    d.hash,
+                    d.user_code,
+                    d.client_id,
+                    d.scope,
+                    d.expires,
+                    d.object_id,
+                    d.redeemed
+                ],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn device_code(&self, hash: &str) -> Result<Option<DeviceCodeRecord>> {
+        let hash = hash.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                &format!("SELECT {DEVICE_COLS} FROM device_codes WHERE hash = ?1"),
+                [hash],
+                device_row,
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn approve_device_code(&self, user_code: &str, object_id: &str, now: i64) -> Result<bool> {
+        let (code, oid) = (user_code.to_owned(), object_id.to_owned());
+        self.write(move |c| {
+            c.execute(
+                "UPDATE device_codes SET object_id = ?2 WHERE user_code = ?1 AND object_id IS NULL AND expires > ?3",
+                params![code, oid, now],
+            )
+            .map(|n| n > 0)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn redeem_device_code(&self, hash: &str, now: i64) -> Result<Option<DeviceCodeRecord>> {
+        let hash = hash.to_owned();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE device_codes SET redeemed = 1 WHERE hash = ?1 AND object_id IS NOT NULL AND redeemed = 0 AND expires > ?2",
+                    params![hash, now],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            c.query_row(
+                &format!("SELECT {DEVICE_COLS} FROM device_codes WHERE hash = ?1"),
+                [hash],
+                device_row,
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_refresh_token(&self, t: &RefreshTokenRecord) -> Result<()> {
+        let t = t.clone();
+        self.write(move |c| {
+            c.execute(
+                &format!("INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![t.hash, t.object_id, t.client_id, t.scope, t.created, t.expires],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn take_refresh_token(&self, hash: &str, now: i64) -> Result<Option<RefreshTokenRecord>> {
+        let hash = hash.to_owned();
+        self.write(move |c| {
+            let found = c
+                .query_row(
+                    &format!("SELECT {REFRESH_COLS} FROM refresh_tokens WHERE hash = ?1"),
+                    [&hash],
+                    refresh_row,
+                )
+                .optional()
+                .map_err(db_err)?;
+            if found.is_some() {
+                c.execute("DELETE FROM refresh_tokens WHERE hash = ?1", [&hash])
+                    .map_err(db_err)?;
+            }
+            Ok(found.filter(|t| t.expires > now))
+        })
+        .await
+    }
+
+    async fn delete_refresh_tokens(&self, object_id: &str) -> Result<u64> {
+        let oid = object_id.to_owned();
+        self.write(move |c| {
+            c.execute("DELETE FROM refresh_tokens WHERE object_id = ?1", [oid])
+                .map(|n| n as u64)
+                .map_err(db_err)
+        })
+        .await
+    }
+}
