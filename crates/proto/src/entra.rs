@@ -133,6 +133,8 @@ pub struct IdClaims {
     pub preferred_username: String,
     pub name: String,
     pub ver: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nonce: Option<String>,
 }
 
 #[cfg(test)]

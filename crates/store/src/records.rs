@@ -75,6 +75,21 @@ pub struct DeviceCodeRecord {
     pub redeemed: bool,
 }
 
+/// An authorization code of the browser sign-in, by its hash, with what redeeming it must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCodeRecord {
+    pub hash: String,
+    pub object_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// PKCE: the S256 challenge the code verifier must hash to.
+    pub code_challenge: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub created: i64,
+    pub expires: i64,
+}
+
 /// A refresh token, by its hash; `created` is checked against the user's password change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {

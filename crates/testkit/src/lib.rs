@@ -396,6 +396,19 @@ pub fn client(data_dir: &Path) -> Result<reqwest::Client> {
 /// [`client`] whose connections leave from `source` (another loopback address such as 127.0.0.2),
 /// for tests where the server must tell clients apart by address.
 pub fn client_from(data_dir: &Path, source: Option<std::net::IpAddr>) -> Result<reqwest::Client> {
+    builder(data_dir, source)?.build().map_err(Into::into)
+}
+
+/// [`client`] that does not follow redirects, for sign-in tests that read where a page sends the
+/// browser (`Location`) instead of going there.
+pub fn client_without_redirects(data_dir: &Path) -> Result<reqwest::Client> {
+    builder(data_dir, None)?
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(Into::into)
+}
+
+fn builder(data_dir: &Path, source: Option<std::net::IpAddr>) -> Result<reqwest::ClientBuilder> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(data_dir.join("ca.pem"))?;
@@ -410,8 +423,7 @@ pub fn client_from(data_dir: &Path, source: Option<std::net::IpAddr>) -> Result<
         .use_preconfigured_tls(tls)
         .dns_resolver(Arc::new(Loopback))
         .local_address(source)
-        .timeout(Duration::from_secs(30))
-        .build()?)
+        .timeout(Duration::from_secs(30)))
 }
 
 struct Loopback;

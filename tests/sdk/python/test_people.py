@@ -115,3 +115,60 @@ def test_device_code_credential_with_a_wrong_password_gets_nothing(server: kh.Se
         with pytest.raises(Exception):
             cred.get_token(f"{server.vault_resource}/.default")
     assert seen["status"] == 400
+
+
+def test_interactive_browser_credential_signs_a_person_in_with_the_code_flow(server: kh.Server, monkeypatch) -> None:
+    """InteractiveBrowserCredential (MSAL's authorization-code flow with PKCE and a loopback
+    redirect) with the browser played over HTTP: open keyhold's sign-in page, post the person's name
+    and password, follow the redirect back to MSAL's local server."""
+    import re
+    import threading
+    import webbrowser
+
+    from azure.identity import InteractiveBrowserCredential
+
+    upn = f"{kh.unique('carol')}@contoso.example"
+    resp = graph_call(
+        server,
+        "POST",
+        "/users",
+        {"displayName": "Carol", "userPrincipalName": upn, "passwordProfile": {"password": PASSWORD}},
+    )
+    assert resp.status_code == 201, resp.text
+    carol = resp.json()["id"]
+    seen = {}
+
+    def browse(url: str) -> None:
+        with server.session() as s:
+            page = s.get(url, timeout=kh.HTTP_TIMEOUT)
+            assert page.status_code == 200, page.text
+            fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+            fields = {k: v.replace("&amp;", "&").replace("&quot;", '"').replace("&#39;", "'") for k, v in fields.items()}
+            seen["challenge_method"] = fields.get("code_challenge_method")
+            fields.update({"username": upn, "password": PASSWORD})
+            action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+            answer = s.post(f"{server.url}{action}", data=fields, allow_redirects=False, timeout=kh.HTTP_TIMEOUT)
+            seen["status"] = answer.status_code
+            location = answer.headers["Location"]
+            seen["redirect"] = location.split("?")[0]
+        requests.get(location, timeout=kh.HTTP_TIMEOUT)
+
+    class Browser:
+        def open(self, url, *args, **kwargs):
+            threading.Thread(target=browse, args=(url,), daemon=True).start()
+            return True
+
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: Browser().open(url))
+    monkeypatch.setattr(webbrowser, "get", lambda *a, **k: Browser())
+    with kh.process_environ({"REQUESTS_CA_BUNDLE": str(server.ca_bundle)}):
+        cred = InteractiveBrowserCredential(
+            tenant_id=server.tenant,
+            authority=server.url,
+            disable_instance_discovery=True,
+            timeout=60,
+        )
+        token = cred.get_token(f"{server.vault_resource}/.default")
+    assert seen["status"] == 302 and seen["challenge_method"] == "S256", seen
+    assert seen["redirect"].startswith("http://localhost:"), seen
+    _, claims, _ = kh.jwt_parts(token.token)
+    assert claims["idtyp"] == "user" and claims["oid"] == carol and claims["upn"] == upn

@@ -2,6 +2,7 @@
 //! keyhold issues and verifies.
 
 mod agents;
+mod authorize;
 mod client_auth;
 pub(crate) mod managed;
 mod principals;
@@ -17,6 +18,7 @@ use keyhold_proto::entra::{AccessClaims, Jwk};
 use keyhold_store::Store;
 
 pub use agents::{AgentAssertion, NewJoinToken};
+pub use authorize::{AuthorizeError, AuthorizeParams, AuthorizeRequest};
 pub use client_auth::ClientCredential;
 pub use managed::{IdentitySelector, ManagedIdentity};
 pub use principals::NewServicePrincipal;

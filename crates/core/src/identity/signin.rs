@@ -53,7 +53,7 @@ impl std::fmt::Debug for UserTokens {
     }
 }
 
-fn hash_hex(secret: &str) -> String {
+pub(super) fn hash_hex(secret: &str) -> String {
     sha256(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -65,7 +65,7 @@ fn user_code() -> Result<String, AuthError> {
 
 /// The resource a delegated scope list asks for: the first scope that is not OpenID's, without its
 /// permission (`https://vault.azure.net/.default` → `https://vault.azure.net`).
-fn resource_of(scope: &str) -> Result<String, AuthError> {
+pub(super) fn resource_of(scope: &str) -> Result<String, AuthError> {
     let oidc = ["openid", "profile", "offline_access", "email"];
     let first = scope
         .split_whitespace()
@@ -78,13 +78,19 @@ fn resource_of(scope: &str) -> Result<String, AuthError> {
     Ok(resource.to_owned())
 }
 
+/// The first-party public client `client_id` names, if it is one.
+pub(super) fn public_client_id(client_id: &str) -> Option<&'static str> {
+    PUBLIC_CLIENTS
+        .iter()
+        .copied()
+        .find(|c| c.eq_ignore_ascii_case(client_id))
+}
+
 impl Identity {
     fn public_client(&self, client_id: &str) -> Result<(), AuthError> {
-        if PUBLIC_CLIENTS.iter().any(|c| c.eq_ignore_ascii_case(client_id)) {
-            Ok(())
-        } else {
-            Err(AuthError::UnknownClient(client_id.to_owned()))
-        }
+        public_client_id(client_id)
+            .map(drop)
+            .ok_or_else(|| AuthError::UnknownClient(client_id.to_owned()))
     }
 
     /// The user whose name and password these are. A source over its limit for this name waits out
@@ -231,7 +237,7 @@ impl Identity {
     }
 
     /// The user, still enabled, and (for a grant made at `since`) with no password change after it.
-    async fn active_user(&self, object_id: &str, since: Option<i64>) -> Result<UserRecord, AuthError> {
+    pub(super) async fn active_user(&self, object_id: &str, since: Option<i64>) -> Result<UserRecord, AuthError> {
         let user = self
             .store
             .user(object_id)
@@ -250,6 +256,17 @@ impl Identity {
 
     /// An access token with the user's claims, a new refresh token and, for `openid`, an id token.
     pub async fn user_tokens(&self, user: &UserRecord, client_id: &str, scope: &str) -> Result<UserTokens, AuthError> {
+        self.user_tokens_with_nonce(user, client_id, scope, None).await
+    }
+
+    /// As [`Self::user_tokens`], with the authorize request's `nonce` in the id token.
+    pub(super) async fn user_tokens_with_nonce(
+        &self,
+        user: &UserRecord,
+        client_id: &str,
+        scope: &str,
+        nonce: Option<&str>,
+    ) -> Result<UserTokens, AuthError> {
         let resource = resource_of(scope)?;
         if self.audience_of(&resource).is_none() {
             return Err(AuthError::UnknownResource(resource));
@@ -295,6 +312,7 @@ impl Identity {
                     preferred_username: user.user_principal_name.clone(),
                     name: user.principal.display_name.clone(),
                     ver: "2.0".into(),
+                    nonce: nonce.map(str::to_owned),
                 })
             })
             .transpose()?;

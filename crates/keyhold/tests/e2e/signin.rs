@@ -419,3 +419,224 @@ async fn sign_in_refusals_grant_nothing() {
         .unwrap();
     assert_eq!(status, 204);
 }
+
+/// RFC 7636's example verifier and its S256 challenge.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const REDIRECT: &str = "http://localhost:51234/";
+
+fn authorize_query(s: &keyhold_testkit::Server, redirect: &str, challenge: &str) -> String {
+    let scope = format!("{}/.default openid offline_access", s.state.vault_resource);
+    let q: String = form_urlencoded_pairs(&[
+        ("client_id", AZ),
+        ("response_type", "code"),
+        ("redirect_uri", redirect),
+        ("scope", &scope),
+        ("state", "st-42"),
+        ("nonce", "n-7"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]);
+    format!("{}/{}/oauth2/v2.0/authorize?{q}", s.state.url, s.state.tenant_id)
+}
+
+fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", url_escape(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn url_escape(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The hidden fields of the sign-in form, as a browser would post them back.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" ")
+        .skip(1)
+        .map(|chunk| {
+            let name = chunk
+                .split("name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_owned();
+            let value = chunk.split("value=\"").nth(1).unwrap().split('"').next().unwrap();
+            let value = value
+                .replace("&amp;", "&")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">");
+            (name, value)
+        })
+        .collect()
+}
+
+async fn sign_in(s: &keyhold_testkit::Server, page_url: &str, password: &str) -> reqwest::Response {
+    let page = s.http.get(page_url).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let mut fields = hidden_fields(&page.text().await.unwrap());
+    fields.push(("username".into(), "carol@contoso.example".into()));
+    fields.push(("password".into(), password.into()));
+    let no_redirects = keyhold_testkit::client_without_redirects(&s.data_dir).unwrap();
+    no_redirects
+        .post(format!("{}/{}/oauth2/v2.0/authorize", s.state.url, s.state.tenant_id))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+    let q = location.split_once('?').unwrap().1;
+    q.split('&')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (k.to_owned(), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn the_browser_sign_in_is_the_code_flow_with_pkce() {
+    let s = start(&[]);
+    let carol = create_user(&s, "carol@contoso.example").await;
+    let page = authorize_query(&s, REDIRECT, CHALLENGE);
+
+    // A wrong password stays on the page; the right one goes back to the client with a code.
+    let wrong = sign_in(&s, &page, "Not-The-Password-1").await;
+    assert_eq!(wrong.status().as_u16(), 400);
+    assert!(wrong.text().await.unwrap().contains("invalid username or password"));
+    let resp = sign_in(&s, &page, PASSWORD).await;
+    assert_eq!(resp.status().as_u16(), 302);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    let answer = query_of(&location);
+    assert_eq!(answer["state"], "st-42");
+    let code = answer["code"].clone();
+
+    let exchange = |code: String, redirect: &'static str, verifier: &'static str| {
+        let s = &s;
+        async move {
+            token(
+                s,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", AZ),
+                    ("code", &code),
+                    ("redirect_uri", redirect),
+                    ("code_verifier", verifier),
+                ],
+            )
+            .await
+        }
+    };
+    // A wrong verifier spends the code (as a stolen code must not be retried).
+    let (status, err) = exchange(code.clone(), REDIRECT, "wrong-verifier-wrong-verifier-wrong-verifier").await;
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")), "{err}");
+    let (status, _) = exchange(code, REDIRECT, VERIFIER).await;
+    assert_eq!(status, 400, "spent");
+
+    let code = query_of(
+        sign_in(&s, &page, PASSWORD).await.headers()["location"]
+            .to_str()
+            .unwrap(),
+    )["code"]
+        .clone();
+    let (status, err) = exchange(code, "http://localhost:9999/", VERIFIER).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "another redirect URI: {err}"
+    );
+
+    let code = query_of(
+        sign_in(&s, &page, PASSWORD).await.headers()["location"]
+            .to_str()
+            .unwrap(),
+    )["code"]
+        .clone();
+    let (status, tokens) = exchange(code.clone(), REDIRECT, VERIFIER).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(
+        (access["idtyp"].as_str(), access["oid"].as_str()),
+        (Some("user"), Some(carol.as_str()))
+    );
+    assert_eq!(claims(tokens["id_token"].as_str().unwrap())["nonce"], "n-7");
+    assert!(tokens["refresh_token"].as_str().is_some());
+    let (status, err) = exchange(code, REDIRECT, VERIFIER).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "a code works once: {err}"
+    );
+
+    // A redirect URI the client is not registered with is never redirected to.
+    let evil = s
+        .http
+        .get(authorize_query(&s, "https://evil.example/cb", CHALLENGE))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.status().as_u16(), 400);
+    assert!(evil.text().await.unwrap().contains("AADSTS50011"));
+    // No PKCE, or an unknown client: refused (the first through the redirect, as OAuth says).
+    let no_pkce = format!(
+        "{}/{}/oauth2/v2.0/authorize?client_id={AZ}&response_type=code&redirect_uri={}&scope=openid%20{}/.default",
+        s.state.url,
+        s.state.tenant_id,
+        url_escape(REDIRECT),
+        url_escape(&s.state.vault_resource)
+    );
+    let no_redirects = keyhold_testkit::client_without_redirects(&s.data_dir).unwrap();
+    let resp = no_redirects.get(no_pkce).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 302);
+    assert_eq!(
+        query_of(resp.headers()["location"].to_str().unwrap())["error"],
+        "invalid_request"
+    );
+    let unknown = page.replace(AZ, "11111111-2222-3333-4444-555555555555");
+    let resp = s.http.get(unknown).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert!(resp.text().await.unwrap().contains("AADSTS700016"));
+}

@@ -1,18 +1,21 @@
-//! The device sign-in page (`/devicelogin`, Entra's "Enter code" page): a person types the code a
-//! device showed them, their name and password, and the device's poll gets their tokens. Plain HTML
-//! with no script, no style and no third-party asset; a strict Content-Security-Policy, no caching,
-//! no framing. The form needs the password, so a forged cross-site post cannot approve a code.
+//! The sign-in pages: the browser sign-in (`/{tenant}/oauth2/v2.0/authorize`, the code flow with
+//! PKCE) and the device sign-in (`/devicelogin`, Entra's "Enter code" page). Plain HTML with no
+//! script, no style and no third-party asset; a strict Content-Security-Policy, no caching, no
+//! framing. Each form needs the password, so a forged cross-site post cannot sign anyone in.
 
 use std::{collections::HashMap, net::SocketAddr};
 
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, State},
-    http::{HeaderValue, StatusCode, header},
+    extract::{ConnectInfo, Path, State},
+    http::{HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
-use keyhold_core::AuthError;
-use secrecy::SecretString;
+use keyhold_core::{
+    AuthError,
+    identity::{AuthorizeError, AuthorizeParams, AuthorizeRequest},
+};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::{AppState, audit::Routes};
 
@@ -20,6 +23,186 @@ pub fn routes() -> Routes<AppState> {
     Routes::new()
         .get("/devicelogin", "DeviceLoginPage", page)
         .post("/devicelogin", "DeviceCodeApprove", approve)
+        .get("/{tenant}/oauth2/v2.0/authorize", "AuthorizePage", authorize_page)
+        .post("/{tenant}/oauth2/v2.0/authorize", "Authorize", authorize)
+}
+
+/// The authorize parameters from a query string or a posted form.
+fn params(fields: &HashMap<String, String>) -> AuthorizeParams<'_> {
+    let get = |k: &str| fields.get(k).map(String::as_str);
+    AuthorizeParams {
+        client_id: get("client_id"),
+        redirect_uri: get("redirect_uri"),
+        response_type: get("response_type"),
+        scope: get("scope"),
+        state: get("state"),
+        code_challenge: get("code_challenge"),
+        code_challenge_method: get("code_challenge_method"),
+        nonce: get("nonce"),
+    }
+}
+
+/// The browser goes back to the client: `redirect_uri` with the answer in its query.
+fn back_to_client(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        query.append_pair(k, v);
+    }
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    let location = format!("{redirect_uri}{sep}{}", query.finish());
+    match HeaderValue::from_str(&location) {
+        Ok(v) => {
+            let mut resp = StatusCode::FOUND.into_response();
+            resp.headers_mut().insert(header::LOCATION, v);
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(_) => html(
+            StatusCode::BAD_REQUEST,
+            "Sign in",
+            "<p>The redirect URI is not valid.</p>",
+        ),
+    }
+}
+
+fn hidden(name: &str, value: &str) -> String {
+    format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n", escape(value))
+}
+
+fn sign_in_form(tenant: &str, r: &AuthorizeRequest, message: Option<&str>) -> String {
+    let note = message.map_or(String::new(), |m| format!("<p role=\"alert\">{}</p>\n", escape(m)));
+    let mut fields = hidden("client_id", &r.client_id)
+        + &hidden("redirect_uri", &r.redirect_uri)
+        + &hidden("response_type", "code")
+        + &hidden("scope", &r.scope)
+        + &hidden("code_challenge", &r.code_challenge)
+        + &hidden("code_challenge_method", "S256");
+    if let Some(state) = &r.state {
+        fields += &hidden("state", state);
+    }
+    if let Some(nonce) = &r.nonce {
+        fields += &hidden("nonce", nonce);
+    }
+    format!(
+        "{note}<form method=\"post\" action=\"/{tenant}/oauth2/v2.0/authorize\">
+{fields}<p><label for=\"username\">Email, phone, or Skype</label><br><input id=\"username\" name=\"username\" type=\"email\" autocomplete=\"username\" required autofocus></p>
+<p><label for=\"password\">Password</label><br><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p>
+<p><button type=\"submit\">Sign in</button></p>
+</form>",
+        tenant = escape(tenant)
+    )
+}
+
+fn authorize_failed(e: AuthorizeError) -> Response {
+    match e {
+        AuthorizeError::Page(message) => html(
+            StatusCode::BAD_REQUEST,
+            "Sorry, but we're having trouble signing you in",
+            &format!("<p role=\"alert\">{}</p>", escape(&message)),
+        ),
+        AuthorizeError::Redirect {
+            request,
+            error,
+            description,
+        } => {
+            let mut pairs = vec![("error", error), ("error_description", description.as_str())];
+            if let Some(state) = &request.state {
+                pairs.push(("state", state));
+            }
+            back_to_client(&request.redirect_uri, &pairs)
+        }
+        AuthorizeError::SignIn(why) => {
+            let status = if matches!(why, AuthError::Throttled { .. }) {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            html(
+                status,
+                "Sign in",
+                &format!("<p role=\"alert\">{}</p>", escape(&why.to_string())),
+            )
+        }
+        AuthorizeError::Internal(detail) => {
+            tracing::error!(detail, "browser sign-in failed");
+            html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "<p>The sign-in could not be completed. Try again.</p>",
+            )
+        }
+    }
+}
+
+fn tenant_ok(s: &AppState, tenant: &str) -> bool {
+    s.core.identity.resolve_tenant(tenant).is_ok()
+}
+
+async fn authorize_page(State(s): State<AppState>, Path(tenant): Path<String>, uri: Uri) -> Response {
+    if !tenant_ok(&s, &tenant) {
+        return html(
+            StatusCode::BAD_REQUEST,
+            "Sign in",
+            "<p role=\"alert\">AADSTS90002: Tenant not found.</p>",
+        );
+    }
+    let fields: HashMap<String, String> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    match s.core.identity.check_authorize(&params(&fields)) {
+        Ok(request) => html(StatusCode::OK, "Sign in", &sign_in_form(&tenant, &request, None)),
+        Err(e) => authorize_failed(e),
+    }
+}
+
+async fn authorize(
+    State(s): State<AppState>,
+    Path(tenant): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    if !tenant_ok(&s, &tenant) {
+        return html(
+            StatusCode::BAD_REQUEST,
+            "Sign in",
+            "<p role=\"alert\">AADSTS90002: Tenant not found.</p>",
+        );
+    }
+    let fields: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let request = match s.core.identity.check_authorize(&params(&fields)) {
+        Ok(r) => r,
+        Err(e) => return authorize_failed(e),
+    };
+    let password = SecretString::from(fields.get("password").cloned().unwrap_or_default());
+    let username = fields.get("username").map(String::as_str).unwrap_or_default();
+    match s
+        .core
+        .identity
+        .authorize(&request, username, &password, Some(peer.ip()))
+        .await
+    {
+        Ok(code) => {
+            let mut pairs = vec![("code", code.expose_secret())];
+            if let Some(state) = &request.state {
+                pairs.push(("state", state.as_str()));
+            }
+            back_to_client(&request.redirect_uri, &pairs)
+        }
+        Err(AuthorizeError::SignIn(why)) => {
+            let status = if matches!(why, AuthError::Throttled { .. }) {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            html(
+                status,
+                "Sign in",
+                &sign_in_form(&tenant, &request, Some(&why.to_string())),
+            )
+        }
+        Err(e) => authorize_failed(e),
+    }
 }
 
 /// HTML-escapes text put into a page.

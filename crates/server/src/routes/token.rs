@@ -78,6 +78,14 @@ async fn user_grant(
     let id = &s.core.identity;
     let tokens = if grant_type == DEVICE_CODE {
         id.redeem_device_code(client_id, field("device_code")?).await?
+    } else if grant_type == "authorization_code" {
+        id.redeem_auth_code(
+            client_id,
+            field("code")?,
+            field("redirect_uri")?,
+            field("code_verifier")?,
+        )
+        .await?
     } else {
         let scope = form.get("scope").filter(|v| !v.is_empty()).map(String::as_str);
         id.redeem_refresh_token(client_id, field("refresh_token")?, scope)
@@ -147,7 +155,9 @@ async fn grant(
             .ok_or(AuthError::MissingParameter(name))
     };
     let grant_type = field("grant_type")?;
-    if version == Version::V2 && (grant_type == DEVICE_CODE || grant_type == "refresh_token") {
+    if version == Version::V2
+        && (grant_type == DEVICE_CODE || grant_type == "refresh_token" || grant_type == "authorization_code")
+    {
         return user_grant(s, grant_type, form).await;
     }
     if grant_type != "client_credentials" {

@@ -37,6 +37,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_keys", include_str!("../../migrations/postgres/0005_keys.sql")),
     ("0007_users", include_str!("../../migrations/postgres/0007_users.sql")),
     ("0008_signin", include_str!("../../migrations/postgres/0008_signin.sql")),
+    (
+        "0009_auth_codes",
+        include_str!("../../migrations/postgres/0009_auth_codes.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating, so that processes starting together migrate once.

@@ -20,6 +20,22 @@ fn device_row(r: &Row) -> Result<DeviceCodeRecord> {
     })
 }
 
+const CODE_COLS: &str = "hash, object_id, client_id, redirect_uri, code_challenge, scope, nonce, created, expires";
+
+fn code_row(r: &Row) -> Result<AuthCodeRecord> {
+    Ok(AuthCodeRecord {
+        hash: r.try_get(0).map_err(db_err)?,
+        object_id: r.try_get(1).map_err(db_err)?,
+        client_id: r.try_get(2).map_err(db_err)?,
+        redirect_uri: r.try_get(3).map_err(db_err)?,
+        code_challenge: r.try_get(4).map_err(db_err)?,
+        scope: r.try_get(5).map_err(db_err)?,
+        nonce: r.try_get(6).map_err(db_err)?,
+        created: r.try_get(7).map_err(db_err)?,
+        expires: r.try_get(8).map_err(db_err)?,
+    })
+}
+
 fn refresh_row(r: &Row) -> Result<RefreshTokenRecord> {
     Ok(RefreshTokenRecord {
         hash: r.try_get(0).map_err(db_err)?,
@@ -89,6 +105,41 @@ impl SignInStore for PostgresStore {
         .as_ref()
         .map(device_row)
         .transpose()
+    }
+
+    async fn put_auth_code(&self, a: &AuthCodeRecord) -> Result<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            &format!("INSERT INTO auth_codes ({CODE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
+            &[
+                &a.hash,
+                &a.object_id,
+                &a.client_id,
+                &a.redirect_uri,
+                &a.code_challenge,
+                &a.scope,
+                &a.nonce,
+                &a.created,
+                &a.expires,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn take_auth_code(&self, hash: &str, now: i64) -> Result<Option<AuthCodeRecord>> {
+        let c = self.client().await?;
+        let taken = query_opt(
+            &c,
+            &format!("DELETE FROM auth_codes WHERE hash = $1 RETURNING {CODE_COLS}"),
+            &[&hash],
+        )
+        .await?
+        .as_ref()
+        .map(code_row)
+        .transpose()?;
+        Ok(taken.filter(|a| a.expires > now))
     }
 
     async fn put_refresh_token(&self, t: &RefreshTokenRecord) -> Result<()> {

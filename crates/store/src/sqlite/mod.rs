@@ -38,6 +38,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_keys", include_str!("../../migrations/sqlite/0005_keys.sql")),
     ("0007_users", include_str!("../../migrations/sqlite/0007_users.sql")),
     ("0008_signin", include_str!("../../migrations/sqlite/0008_signin.sql")),
+    (
+        "0009_auth_codes",
+        include_str!("../../migrations/sqlite/0009_auth_codes.sql"),
+    ),
 ];
 const READERS: usize = 4;
 

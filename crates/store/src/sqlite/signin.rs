@@ -19,6 +19,22 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceCodeRecord> {
     })
 }
 
+const CODE_COLS: &str = "hash, object_id, client_id, redirect_uri, code_challenge, scope, nonce, created, expires";
+
+fn code_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuthCodeRecord> {
+    Ok(AuthCodeRecord {
+        hash: r.get(0)?,
+        object_id: r.get(1)?,
+        client_id: r.get(2)?,
+        redirect_uri: r.get(3)?,
+        code_challenge: r.get(4)?,
+        scope: r.get(5)?,
+        nonce: r.get(6)?,
+        created: r.get(7)?,
+        expires: r.get(8)?,
+    })
+}
+
 fn refresh_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RefreshTokenRecord> {
     Ok(RefreshTokenRecord {
         hash: r.get(0)?,
@@ -99,6 +115,49 @@ impl SignInStore for SqliteStore {
             )
             .optional()
             .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_auth_code(&self, a: &AuthCodeRecord) -> Result<()> {
+        let a = a.clone();
+        self.write(move |c| {
+            c.execute(
+                &format!("INSERT INTO auth_codes ({CODE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                params![
+                    a.hash,
+                    a.object_id,
+                    a.client_id,
+                    a.redirect_uri,
+                    a.code_challenge,
+                    a.scope,
+                    a.nonce,
+                    a.created,
+                    a.expires
+                ],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn take_auth_code(&self, hash: &str, now: i64) -> Result<Option<AuthCodeRecord>> {
+        let hash = hash.to_owned();
+        self.write(move |c| {
+            let found = c
+                .query_row(
+                    &format!("SELECT {CODE_COLS} FROM auth_codes WHERE hash = ?1"),
+                    [&hash],
+                    code_row,
+                )
+                .optional()
+                .map_err(db_err)?;
+            if found.is_some() {
+                c.execute("DELETE FROM auth_codes WHERE hash = ?1", [&hash])
+                    .map_err(db_err)?;
+            }
+            Ok(found.filter(|a| a.expires > now))
         })
         .await
     }

@@ -428,8 +428,30 @@ pub(crate) async fn device_codes_and_refresh_tokens_are_used_once(s: Arc<dyn Sto
         "r2 is left to revoke"
     );
     assert_eq!(s.take_refresh_token("r2", 60).await.unwrap(), None);
+    let code = |hash: &str, expires: i64| AuthCodeRecord {
+        hash: hash.into(),
+        object_id: "oid-u".into(),
+        client_id: "client".into(),
+        redirect_uri: "http://localhost:1234".into(),
+        code_challenge: "challenge".into(),
+        scope: "openid".into(),
+        nonce: Some("n".into()),
+        created: 5,
+        expires,
+    };
+    s.put_auth_code(&code("c1", 100)).await.unwrap();
+    s.put_auth_code(&code("c-old", 50)).await.unwrap();
+    assert_eq!(s.take_auth_code("c1", 60).await.unwrap(), Some(code("c1", 100)));
+    assert_eq!(s.take_auth_code("c1", 60).await.unwrap(), None, "a code works once");
+    assert_eq!(s.take_auth_code("c-old", 60).await.unwrap(), None, "expired");
+    s.put_auth_code(&code("c2", 100)).await.unwrap();
     s.put_refresh_token(&token("r3", 100)).await.unwrap();
     s.delete_principal("oid-u").await.unwrap();
+    assert_eq!(
+        s.take_auth_code("c2", 60).await.unwrap(),
+        None,
+        "deleting the user drops its codes"
+    );
     assert_eq!(
         s.take_refresh_token("r3", 60).await.unwrap(),
         None,
