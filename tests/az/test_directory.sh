@@ -89,6 +89,16 @@ az_fails "does not have secrets set permission" keyvault secret set --vault-name
 az_fails "Insufficient privileges" ad user create --display-name Mallory --user-principal-name mallory@contoso.example --password 'Mallory-Plans-2031!'
 as_admin
 
+step "a person signs in in the browser: az login (the code flow with PKCE), \$BROWSER played by tests/az/browser.sh"
+as_other alice-browser; register_cloud
+BROWSER="$(dirname "${BASH_SOURCE[0]}")/browser.sh" SIGNIN_CA="$KEYHOLD_DATA_DIR/ca.pem" SIGNIN_LOG="$WORK/browser.log" \
+  SIGNIN_USER=alice@contoso.example SIGNIN_PASSWORD='Wonder-Land-2031!' \
+  timeout 120 "$AZ" login --tenant "$TENANT" --allow-no-subscriptions -o none
+ok "grep -qE '^(redirected|posted) to http://localhost:' \"$WORK/browser.log\"" "the sign-in page sent the browser back to az's loopback server"
+jcheck "$(az account show -o json)" ".user.name == \"alice@contoso.example\" and .user.type == \"user\"" "az login (browser) as the user"
+jcheck "$(az keyvault secret show --vault-name kvazap -n for-alice -o json)" ".value == \"hello alice\"" "and her policy applies"
+as_admin
+
 az ad user update --id alice@contoso.example --account-enabled false
 jcheck "$(az ad user show --id "$ALICE" -o json)" ".accountEnabled == false" "ad user update --account-enabled false"
 az_fails "password complexity" ad user create --display-name Bob --user-principal-name bob@contoso.example --password weakpassword

@@ -33,6 +33,12 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// SHA-256 in standard base64: the form of a Content-Security-Policy script hash.
+pub fn sha256_base64(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(sha256(data))
+}
+
 /// Constant-time equality for secrets and their hashes.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;

@@ -27,6 +27,9 @@ pub struct AuthorizeRequest {
     pub state: Option<String>,
     pub code_challenge: String,
     pub nonce: Option<String>,
+    /// How the answer goes back: `query` (a redirect) or `form_post` (a page that posts it), as the
+    /// client asked; az asks for `form_post`.
+    pub form_post: bool,
 }
 
 /// The authorize request's parameters as they arrived.
@@ -40,6 +43,7 @@ pub struct AuthorizeParams<'a> {
     pub code_challenge: Option<&'a str>,
     pub code_challenge_method: Option<&'a str>,
     pub nonce: Option<&'a str>,
+    pub response_mode: Option<&'a str>,
 }
 
 /// Why an authorize request failed, and whether the client may be told through its redirect URI.
@@ -109,12 +113,20 @@ impl Identity {
             state: p.state.map(str::to_owned),
             code_challenge: String::new(),
             nonce: p.nonce.map(str::to_owned),
+            form_post: p.response_mode == Some("form_post"),
         };
         let fail = |request: &AuthorizeRequest, error: &'static str, description: String| AuthorizeError::Redirect {
             request: Box::new(request.clone()),
             error,
             description,
         };
+        if !matches!(p.response_mode, None | Some("query" | "form_post")) {
+            return Err(fail(
+                &request,
+                "invalid_request",
+                "AADSTS900144: response_mode must be 'query' or 'form_post'.".into(),
+            ));
+        }
         if p.response_type != Some("code") {
             return Err(fail(
                 &request,

@@ -611,6 +611,22 @@ async fn the_browser_sign_in_is_the_code_flow_with_pkce() {
         "a code works once: {err}"
     );
 
+    // response_mode=form_post (what az asks for): a page that posts the code to the redirect URI,
+    // its one script allowed by hash and its form allowed to go only there.
+    let resp = sign_in(&s, &format!("{page}&response_mode=form_post"), PASSWORD).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(
+        csp.contains("form-action http://localhost:51234") && csp.contains("script-src 'sha256-"),
+        "{csp}"
+    );
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{REDIRECT}\"")), "{html}");
+    let posted: std::collections::HashMap<String, String> = hidden_fields(&html).into_iter().collect();
+    assert_eq!(posted["state"], "st-42");
+    let (status, _) = exchange(posted["code"].clone(), REDIRECT, VERIFIER).await;
+    assert_eq!(status, 200, "the posted code redeems like a redirected one");
+
     // A redirect URI the client is not registered with is never redirected to.
     let evil = s
         .http

@@ -39,11 +39,53 @@ fn params(fields: &HashMap<String, String>) -> AuthorizeParams<'_> {
         code_challenge: get("code_challenge"),
         code_challenge_method: get("code_challenge_method"),
         nonce: get("nonce"),
+        response_mode: get("response_mode"),
     }
 }
 
-/// The browser goes back to the client: `redirect_uri` with the answer in its query.
-fn back_to_client(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
+/// The one script of these pages: it posts the `form_post` answer at once (its hash is in the CSP;
+/// without script the person presses Continue).
+const SUBMIT_SCRIPT: &str = "document.forms[0].submit();";
+
+/// The browser goes back to the client with the answer: a redirect with it in the query, or, for
+/// `response_mode=form_post`, a page that posts it to the redirect URI.
+fn back_to_client(request: &AuthorizeRequest, pairs: &[(&str, &str)]) -> Response {
+    if !request.form_post {
+        return redirect_to(&request.redirect_uri, pairs);
+    }
+    let fields: String = pairs.iter().map(|(k, v)| hidden(k, v)).collect();
+    let doc = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Continue - keyhold</title></head>\n<body><form method=\"post\" action=\"{}\">\n{fields}<noscript><button type=\"submit\">Continue</button></noscript></form><script>{SUBMIT_SCRIPT}</script></body></html>\n",
+        escape(&request.redirect_uri)
+    );
+    let digest = keyhold_crypto::sha256_base64(SUBMIT_SCRIPT.as_bytes());
+    let origin = url_origin(&request.redirect_uri);
+    let csp = format!(
+        "default-src 'none'; script-src 'sha256-{digest}'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let mut resp = (StatusCode::OK, doc).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    resp
+}
+
+/// `scheme://host[:port]` of a checked redirect URI, for the CSP's `form-action`.
+fn url_origin(uri: &str) -> String {
+    url::Url::parse(uri)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "'none'".into())
+}
+
+fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         query.append_pair(k, v);
@@ -84,6 +126,9 @@ fn sign_in_form(tenant: &str, r: &AuthorizeRequest, message: Option<&str>) -> St
     if let Some(nonce) = &r.nonce {
         fields += &hidden("nonce", nonce);
     }
+    if r.form_post {
+        fields += &hidden("response_mode", "form_post");
+    }
     format!(
         "{note}<form method=\"post\" action=\"/{tenant}/oauth2/v2.0/authorize\">
 {fields}<p><label for=\"username\">Email, phone, or Skype</label><br><input id=\"username\" name=\"username\" type=\"email\" autocomplete=\"username\" required autofocus></p>
@@ -110,7 +155,7 @@ fn authorize_failed(e: AuthorizeError) -> Response {
             if let Some(state) = &request.state {
                 pairs.push(("state", state));
             }
-            back_to_client(&request.redirect_uri, &pairs)
+            back_to_client(&request, &pairs)
         }
         AuthorizeError::SignIn(why) => {
             let status = if matches!(why, AuthError::Throttled { .. }) {
@@ -187,7 +232,7 @@ async fn authorize(
             if let Some(state) = &request.state {
                 pairs.push(("state", state.as_str()));
             }
-            back_to_client(&request.redirect_uri, &pairs)
+            back_to_client(&request, &pairs)
         }
         Err(AuthorizeError::SignIn(why)) => {
             let status = if matches!(why, AuthError::Throttled { .. }) {
