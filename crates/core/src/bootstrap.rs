@@ -93,6 +93,8 @@ impl Bootstrap {
             instance_id.clone(),
             authz.clone(),
         );
+        let certificates =
+            crate::certificates::Certificates::new(store.clone(), keys.clone(), clock.clone(), authz.clone());
         let secrets = Secrets::new(store, keys, clock, tenant_id.clone(), instance_id, authz);
         Ok(Self {
             core: Keyhold {
@@ -103,6 +105,7 @@ impl Bootstrap {
                 vaults,
                 secrets,
                 vault_keys,
+                certificates,
                 management,
                 rotation,
             },

@@ -234,6 +234,16 @@ fn vault_error(e: VaultError) -> Response {
         VaultError::KeyNotFound { .. } | VaultError::DeletedKeyNotFound { .. } => {
             body(StatusCode::NOT_FOUND, ErrorBody::new("KeyNotFound", msg))
         }
+        VaultError::CertificateNotFound { .. } | VaultError::DeletedCertificateNotFound { .. } => {
+            body(StatusCode::NOT_FOUND, ErrorBody::new("CertificateNotFound", msg))
+        }
+        VaultError::PendingCertificateNotFound { .. } => {
+            body(StatusCode::NOT_FOUND, ErrorBody::new("PendingCertificateNotFound", msg))
+        }
+        VaultError::CertificateDeletedButRecoverable { .. } => body(
+            StatusCode::CONFLICT,
+            ErrorBody::new("Conflict", msg).with_inner("ObjectIsDeletedButRecoverable"),
+        ),
         VaultError::KeyDeletedButRecoverable { .. } => body(
             StatusCode::CONFLICT,
             ErrorBody::new("Conflict", msg).with_inner("ObjectIsDeletedButRecoverable"),

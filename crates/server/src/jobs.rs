@@ -94,6 +94,11 @@ async fn purge_loop(jobs: Jobs, mut stop: watch::Receiver<bool>) {
                 Ok(n) => tracing::info!(purged = n, "purged expired deleted keys"),
                 Err(e) => tracing::warn!(error = %e, "key purge run failed"),
             }
+            match jobs.state.core.certificates.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged expired deleted certificates"),
+                Err(e) => tracing::warn!(error = %e, "certificate purge run failed"),
+            }
             run_key_policies(&jobs).await;
             match jobs.state.core.management.purge_expired_vaults().await {
                 Ok(0) => {}

@@ -17,7 +17,7 @@ pub use keyhold_crypto::Sealed;
 pub use postgres::PostgresStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
-pub use traits::{IdentityStore, JobStore, KeyStore, ManagementStore, MetaStore, SecretStore, Store};
+pub use traits::{CertificateStore, IdentityStore, JobStore, KeyStore, ManagementStore, MetaStore, SecretStore, Store};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

@@ -87,6 +87,10 @@ impl From<crate::VaultError> for ArmError {
             | crate::VaultError::KeyDeletedButRecoverable { .. }
             | crate::VaultError::KeyAlreadyExists { .. }
             | crate::VaultError::KeyOperationForbidden(_)
+            | crate::VaultError::CertificateNotFound { .. }
+            | crate::VaultError::DeletedCertificateNotFound { .. }
+            | crate::VaultError::PendingCertificateNotFound { .. }
+            | crate::VaultError::CertificateDeletedButRecoverable { .. }
             | crate::VaultError::Disabled
             | crate::VaultError::Forbidden { .. }
             | crate::VaultError::PurgeProtected

@@ -72,6 +72,32 @@ pub(crate) fn aad<'a>(vault: &'a str, name: &'a str, version: &'a str) -> [&'a s
     ["secret", vault, name, version]
 }
 
+/// A new enabled version `version` of `name` holding `value`, sealed to that version (also the
+/// secret of a certificate version).
+pub(crate) fn sealed_version(
+    keys: &Keys,
+    vault: &str,
+    name: &str,
+    version: &str,
+    value: &str,
+    now: i64,
+) -> Result<SecretVersionRecord, VaultError> {
+    Ok(SecretVersionRecord {
+        vault: vault.to_owned(),
+        name: name.to_owned(),
+        value: keys.seal(&aad(vault, name, version), value.as_bytes())?,
+        version: version.to_owned(),
+        content_type: None,
+        tags: None,
+        enabled: true,
+        nbf: None,
+        exp: None,
+        created: now,
+        updated: now,
+        seq: 0,
+    })
+}
+
 fn not_found(name: &str) -> VaultError {
     VaultError::SecretNotFound { name: name.to_owned() }
 }
@@ -107,24 +133,20 @@ impl Secrets {
         validate::value(new.value.expose_secret())?;
         validate::content_type(new.content_type.as_deref())?;
         validate::tags(new.tags.as_ref())?;
-        let now = self.clock.now();
         let version = keyhold_crypto::random::version_id();
-        let record = SecretVersionRecord {
-            vault: vault.name.clone(),
-            name: name.to_owned(),
-            value: self
-                .keys
-                .seal(&aad(&vault.name, name, &version), new.value.expose_secret().as_bytes())?,
-            version,
-            content_type: new.content_type,
-            tags: new.tags,
-            enabled: new.enabled.unwrap_or(true),
-            nbf: new.nbf,
-            exp: new.exp,
-            created: now,
-            updated: now,
-            seq: 0,
-        };
+        let mut record = sealed_version(
+            &self.keys,
+            &vault.name,
+            name,
+            &version,
+            new.value.expose_secret(),
+            self.clock.now(),
+        )?;
+        record.content_type = new.content_type;
+        record.tags = new.tags;
+        record.enabled = new.enabled.unwrap_or(true);
+        record.nbf = new.nbf;
+        record.exp = new.exp;
         match self.store.put_secret_version(&record).await {
             Ok(()) => Ok(SecretWithValue {
                 record,

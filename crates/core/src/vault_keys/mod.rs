@@ -50,6 +50,40 @@ fn deleted_not_found(name: &str) -> VaultError {
     VaultError::DeletedKeyNotFound { name: name.to_owned() }
 }
 
+/// A new enabled version `version` of `name` around `key`, its private key sealed to that version
+/// (also the key of a certificate version).
+pub(crate) fn sealed_version(
+    keys: &Keys,
+    vault: &str,
+    name: &str,
+    version: &str,
+    key: &PrivateKey,
+    key_ops: Vec<String>,
+    now: i64,
+) -> Result<KeyVersionRecord, VaultError> {
+    let public = key.public().map_err(|e| VaultError::Internal(e.to_string()))?;
+    Ok(KeyVersionRecord {
+        vault: vault.to_owned(),
+        name: name.to_owned(),
+        private: keys.seal(&aad(vault, name, version), key.pkcs8())?,
+        version: version.to_owned(),
+        kty: match key.spec() {
+            KeySpec::Rsa(_) => "RSA".into(),
+            KeySpec::Ec(_) => "EC".into(),
+        },
+        public_jwk: jwk::public_jwk(&public),
+        key_ops,
+        enabled: true,
+        nbf: None,
+        exp: None,
+        exportable: false,
+        tags: None,
+        created: now,
+        updated: now,
+        seq: 0,
+    })
+}
+
 /// Key names follow the secret rules: 1–127 of `[0-9a-zA-Z-]`.
 pub fn validate_key_name(name: &str) -> Result<(), VaultError> {
     validate_secret_name(name).map_err(|_| {
@@ -108,29 +142,13 @@ impl VaultKeys {
         attrs: Option<&keyhold_proto::keys::KeyAttributes>,
         tags: Option<crate::secrets::Tags>,
     ) -> Result<KeyVersionRecord, VaultError> {
-        let now = self.clock.now();
         let version = keyhold_crypto::random::version_id();
-        let public = key.public().map_err(|e| VaultError::Internal(e.to_string()))?;
-        Ok(KeyVersionRecord {
-            vault: vault.name.clone(),
-            name: name.to_owned(),
-            private: self.keys.seal(&aad(&vault.name, name, &version), key.pkcs8())?,
-            version,
-            kty: match key.spec() {
-                KeySpec::Rsa(_) => "RSA".into(),
-                KeySpec::Ec(_) => "EC".into(),
-            },
-            public_jwk: jwk::public_jwk(&public),
-            key_ops,
-            enabled: attrs.and_then(|a| a.enabled).unwrap_or(true),
-            nbf: attrs.and_then(|a| a.nbf),
-            exp: attrs.and_then(|a| a.exp),
-            exportable: false,
-            tags,
-            created: now,
-            updated: now,
-            seq: 0,
-        })
+        let mut r = sealed_version(&self.keys, &vault.name, name, &version, key, key_ops, self.clock.now())?;
+        r.enabled = attrs.and_then(|a| a.enabled).unwrap_or(true);
+        r.nbf = attrs.and_then(|a| a.nbf);
+        r.exp = attrs.and_then(|a| a.exp);
+        r.tags = tags;
+        Ok(r)
     }
 
     async fn put(&self, record: KeyVersionRecord) -> Result<KeyVersionRecord, VaultError> {

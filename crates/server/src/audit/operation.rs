@@ -61,6 +61,40 @@ fn key_operation(m: &str, matched: &str, path: &str, mut op: Operation) -> Opera
     op
 }
 
+/// Key Vault's names for certificate operations (one block, to move with the route builder).
+fn certificate_operation(m: &str, matched: &str) -> Option<&'static str> {
+    Some(match (m, matched.trim_end_matches('/')) {
+        ("POST", "/certificates/{name}/create") => "CertificateCreate",
+        ("POST", "/certificates/{name}/import") => "CertificateImport",
+        ("GET", "/certificates") => "CertificateList",
+        ("GET", "/certificates/{name}" | "/certificates/{name}/{version}") => "CertificateGet",
+        ("PATCH", "/certificates/{name}" | "/certificates/{name}/{version}") => "CertificateUpdate",
+        ("DELETE", "/certificates/{name}") => "CertificateDelete",
+        ("GET", "/certificates/{name}/versions") => "CertificateListVersions",
+        ("GET", "/certificates/{name}/policy") => "CertificatePolicyGet",
+        ("PATCH", "/certificates/{name}/policy") => "CertificatePolicySet",
+        ("GET", "/certificates/{name}/pending") => "CertificatePendingGet",
+        ("PATCH", "/certificates/{name}/pending") => "CertificatePendingUpdate",
+        ("DELETE", "/certificates/{name}/pending") => "CertificatePendingDelete",
+        ("POST", "/certificates/{name}/pending/merge") => "CertificatePendingMerge",
+        ("POST", "/certificates/{name}/backup") => "CertificateBackup",
+        ("POST", "/certificates/restore") => "CertificateRestore",
+        ("GET", "/deletedcertificates") => "DeletedCertificateList",
+        ("GET", "/deletedcertificates/{name}") => "DeletedCertificateGet",
+        ("DELETE", "/deletedcertificates/{name}") => "CertificatePurge",
+        ("POST", "/deletedcertificates/{name}/recover") => "CertificateRecover",
+        ("GET", "/certificates/contacts") => "CertificateContactsGet",
+        ("PUT", "/certificates/contacts") => "CertificateContactsSet",
+        ("DELETE", "/certificates/contacts") => "CertificateContactsDelete",
+        ("GET", "/certificates/issuers") => "CertificateIssuerList",
+        ("GET", "/certificates/issuers/{name}") => "CertificateIssuerGet",
+        ("PUT", "/certificates/issuers/{name}") => "CertificateIssuerSet",
+        ("PATCH", "/certificates/issuers/{name}") => "CertificateIssuerUpdate",
+        ("DELETE", "/certificates/issuers/{name}") => "CertificateIssuerDelete",
+        _ => return None,
+    })
+}
+
 /// From the route template (`matched`) and the actual path.
 pub fn classify(method: &Method, matched: &str, path: &str) -> Operation {
     if matched.starts_with("/subscriptions") {
@@ -78,6 +112,10 @@ pub fn classify(method: &Method, matched: &str, path: &str) -> Operation {
     let m = method.as_str();
     if matched.starts_with("/keys") || matched.starts_with("/deletedkeys") || matched == "/rng" {
         return key_operation(m, matched, path, op);
+    }
+    if let Some(name) = certificate_operation(m, matched) {
+        op.name = name.to_owned();
+        return op;
     }
     let name = match (m, matched.trim_end_matches('/')) {
         ("PUT", "/secrets/{name}") => "SecretSet",
@@ -237,6 +275,32 @@ mod tests {
             "KeyPurge"
         );
         assert_eq!(classify(&Method::POST, "/rng", "/rng").name, "GetRandomBytes");
+    }
+
+    #[test]
+    fn certificate_operations_are_named_as_key_vault_names_them() {
+        let op = classify(&Method::POST, "/certificates/{name}/create", "/certificates/c/create");
+        assert_eq!(
+            (op.name.as_str(), op.object.as_deref()),
+            ("CertificateCreate", Some("c"))
+        );
+        let op = classify(&Method::GET, "/certificates/{name}/{version}", "/certificates/c/abc");
+        assert_eq!(
+            (op.name.as_str(), op.version.as_deref()),
+            ("CertificateGet", Some("abc"))
+        );
+        for (m, matched, name) in [
+            (
+                Method::PATCH,
+                "/certificates/{name}/pending",
+                "CertificatePendingUpdate",
+            ),
+            (Method::PATCH, "/certificates/{name}/policy", "CertificatePolicySet"),
+            (Method::GET, "/certificates", "CertificateList"),
+            (Method::DELETE, "/deletedcertificates/{name}", "CertificatePurge"),
+        ] {
+            assert_eq!(classify(&m, matched, matched).name, name);
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@ mod admin;
 pub mod agents;
 mod arm;
 mod bundle;
+mod certificate_bundle;
+mod certificates;
 mod deleted;
 mod key_bundle;
 mod keyring;
@@ -25,6 +27,7 @@ pub fn vault_router(state: AppState) -> Router {
         .merge(secrets::routes())
         .merge(deleted::routes())
         .merge(keys::routes())
+        .merge(certificates::routes())
         .route_layer(from_fn_with_state(state.audit.clone(), audit::record))
         .fallback(not_found)
         .with_state(state)

@@ -83,7 +83,7 @@ async fn locked<'a>(c: &'a mut Object, vault: &str, name: &str) -> Result<Transa
     Ok(tx)
 }
 
-async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<bool> {
+pub(super) async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<bool> {
     Ok(query_opt(
         c,
         "SELECT 1 FROM deleted_keys WHERE vault_key = $1 AND name_key = $2",
@@ -93,7 +93,7 @@ async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<b
     .is_some())
 }
 
-async fn insert(c: &impl GenericClient, k: &KeyVersionRecord) -> Result<()> {
+pub(super) async fn insert(c: &impl GenericClient, k: &KeyVersionRecord) -> Result<()> {
     execute(
         c,
         "INSERT INTO key_versions (vault, name, version, kty, jwk, key_ops, private, enabled, nbf, exp, exportable, tags, created, updated)

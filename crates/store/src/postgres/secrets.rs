@@ -58,7 +58,7 @@ async fn locked<'a>(c: &'a mut Object, vault: &str, name: &str) -> Result<Transa
     Ok(tx)
 }
 
-async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<bool> {
+pub(super) async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<bool> {
     Ok(query_opt(
         c,
         "SELECT 1 FROM deleted_secrets WHERE vault_key = $1 AND name_key = $2",
@@ -68,7 +68,7 @@ async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<b
     .is_some())
 }
 
-async fn insert(c: &impl GenericClient, s: &SecretVersionRecord) -> Result<()> {
+pub(super) async fn insert(c: &impl GenericClient, s: &SecretVersionRecord) -> Result<()> {
     execute(
         c,
         "INSERT INTO secret_versions (vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated)

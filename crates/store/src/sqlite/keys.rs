@@ -40,7 +40,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<KeyVersionRecord> {
     })
 }
 
-fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
+pub(super) fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
     c.query_row(
         "SELECT 1 FROM deleted_keys WHERE vault = ?1 AND name = ?2",
         params![vault, name],
@@ -51,7 +51,7 @@ fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
     .map_err(db_err)
 }
 
-fn insert(c: &Connection, k: &KeyVersionRecord) -> Result<()> {
+pub(super) fn insert(c: &Connection, k: &KeyVersionRecord) -> Result<()> {
     c.execute(
         "INSERT INTO key_versions (vault, name, version, kty, jwk, key_ops, private, enabled, nbf, exp, exportable, tags, created, updated)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",

@@ -2,6 +2,7 @@
 //! Writes go through the group-commit writer (`writer.rs`); reads use a small pool of connections,
 //! which WAL lets run beside the writer and which see only committed data.
 
+mod certificates;
 mod identity;
 mod keys;
 mod management;
@@ -34,6 +35,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0004_agents", include_str!("../../migrations/sqlite/0004_agents.sql")),
     ("0005_keys", include_str!("../../migrations/sqlite/0005_keys.sql")),
+    (
+        "0006_certificates",
+        include_str!("../../migrations/sqlite/0006_certificates.sql"),
+    ),
 ];
 const READERS: usize = 4;
 

@@ -37,7 +37,7 @@ fn tags_json(s: &SecretVersionRecord) -> Result<Option<String>> {
     crate::columns::opt_to_json(s.tags.as_ref())
 }
 
-fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
+pub(super) fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
     c.query_row(
         "SELECT 1 FROM deleted_secrets WHERE vault = ?1 AND name = ?2",
         params![vault, name],
@@ -48,7 +48,7 @@ fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
     .map_err(db_err)
 }
 
-fn insert(c: &Connection, s: &SecretVersionRecord) -> Result<()> {
+pub(super) fn insert(c: &Connection, s: &SecretVersionRecord) -> Result<()> {
     c.execute(
         "INSERT INTO secret_versions (vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",

@@ -3,6 +3,7 @@
 //! implements the sub-traits. A new domain (keys, certificates) adds its own sub-trait here and to
 //! [`Store`]'s bounds; nothing else changes for callers.
 
+mod certificates;
 mod identity;
 mod jobs;
 mod keys;
@@ -10,6 +11,7 @@ mod management;
 mod meta;
 mod secrets;
 
+pub use certificates::CertificateStore;
 pub use identity::IdentityStore;
 pub use jobs::JobStore;
 pub use keys::KeyStore;
@@ -18,6 +20,12 @@ pub use meta::MetaStore;
 pub use secrets::SecretStore;
 
 /// Everything a backend stores.
-pub trait Store: MetaStore + IdentityStore + ManagementStore + SecretStore + KeyStore + JobStore {}
+pub trait Store:
+    MetaStore + IdentityStore + ManagementStore + SecretStore + KeyStore + CertificateStore + JobStore
+{
+}
 
-impl<T: MetaStore + IdentityStore + ManagementStore + SecretStore + KeyStore + JobStore + ?Sized> Store for T {}
+impl<T: MetaStore + IdentityStore + ManagementStore + SecretStore + KeyStore + CertificateStore + JobStore + ?Sized>
+    Store for T
+{
+}

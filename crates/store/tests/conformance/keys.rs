@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn key(ring: &Keyring, vault: &str, name: &str, version: &str) -> KeyVersionRecord {
+pub(crate) fn key(ring: &Keyring, vault: &str, name: &str, version: &str) -> KeyVersionRecord {
     let private = ring
         .seal(&Aad::new(&["key", vault, name, version]), b"pkcs8 bytes")
         .unwrap();

@@ -1,0 +1,667 @@
+//! Certificates on the data plane through raw HTTPS: create as a long-running operation, the bundle's
+//! fields, the certificate's key and secret at its version checked with `openssl` (an implementation
+//! independent of the server's), versions, attributes, policy, soft deletion, Azure's errors for bad
+//! input with nothing stored, and authorization refusals.
+
+use std::process::Command;
+
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::with_vault;
+
+const API: &str = "api-version=2025-07-01";
+
+async fn call(
+    server: &keyhold_testkit::Server,
+    token: &str,
+    method: Method,
+    url: String,
+    body: Option<Value>,
+) -> (u16, Value) {
+    server.call(method, &url, Some(token), body).await.unwrap()
+}
+
+/// Runs openssl with `args`, feeding nothing; returns stdout, panicking with stderr on failure.
+fn openssl(args: &[&str]) -> String {
+    let out = Command::new("openssl").args(args).output().expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn write(dir: &std::path::Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn cer_pem(cer: &Value) -> String {
+    let der = STANDARD.decode(cer.as_str().unwrap()).unwrap();
+    let b64 = STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
+/// Creates `name` with `body`, checks the 202 and the pending operation, returns the certificate.
+async fn create(server: &keyhold_testkit::Server, token: &str, base: &str, name: &str, body: Value) -> Value {
+    let resp = server
+        .http
+        .post(format!("{base}/certificates/{name}/create?{API}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let log = || std::fs::read_to_string(server.data_dir.parent().unwrap().join("server.log")).unwrap_or_default();
+    assert_eq!(resp.status().as_u16(), 202, "{}", log());
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with(&format!("{base}/certificates/{name}/pending")),
+        "{location}"
+    );
+    assert!(resp.headers().contains_key("retry-after"));
+    let op: Value = resp.json().await.unwrap();
+    assert_eq!(op["status"], "inProgress", "{op}");
+    assert_eq!(op["cancellation_requested"], false);
+    assert!(op["request_id"].is_string() && op["status_details"].is_string(), "{op}");
+    assert_eq!(op["id"], format!("{base}/certificates/{name}/pending"));
+    STANDARD.decode(op["csr"].as_str().unwrap()).unwrap();
+
+    let (status, done) = call(server, token, Method::GET, location, None).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["target"], format!("{base}/certificates/{name}"));
+    let (status, cert) = call(
+        server,
+        token,
+        Method::GET,
+        format!("{base}/certificates/{name}?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{cert}");
+    cert
+}
+
+fn version_of(id: &Value) -> String {
+    id.as_str().unwrap().rsplit('/').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn self_signed_certificates_with_their_key_and_secret() {
+    let (server, token) = with_vault("kv-certs").await;
+    let base = server.vault_url("kv-certs");
+    let dir = tempfile::tempdir().unwrap();
+
+    // The default policy: RSA 2048, PKCS#12, CN=DefaultPolicy.
+    let cert = create(&server, &token, &base, "web", json!({})).await;
+    let version = version_of(&cert["id"]);
+    assert_eq!(cert["id"], format!("{base}/certificates/web/{version}"));
+    assert_eq!(cert["kid"], format!("{base}/keys/web/{version}"));
+    assert_eq!(cert["sid"], format!("{base}/secrets/web/{version}"));
+    assert_eq!(cert["contentType"], "application/x-pkcs12");
+    assert_eq!(cert["policy"]["id"], format!("{base}/certificates/web/policy"));
+    assert_eq!(cert["policy"]["issuer"]["name"], "Self");
+    assert_eq!(cert["policy"]["x509_props"]["subject"], "CN=DefaultPolicy");
+    assert_eq!(cert["attributes"]["recoveryLevel"], "Recoverable+Purgeable");
+    let der = STANDARD.decode(cert["cer"].as_str().unwrap()).unwrap();
+    let sha1 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+    assert_eq!(cert["x5t"], URL_SAFE_NO_PAD.encode(sha1.as_ref()));
+    let pem = write(dir.path(), "web.pem", cer_pem(&cert["cer"]).as_bytes());
+    assert!(openssl(&["verify", "-CAfile", &pem, &pem]).contains("OK"));
+    let text = openssl(&["x509", "-in", &pem, "-noout", "-subject", "-enddate", "-modulus"]);
+    assert!(text.contains("CN = DefaultPolicy"), "{text}");
+    let exp = cert["attributes"]["exp"].as_i64().unwrap();
+    let nbf = cert["attributes"]["nbf"].as_i64().unwrap();
+    assert!((365 * 86_400..=366 * 86_400).contains(&(exp - nbf)), "12 months");
+
+    // The key answers the keys API at the same version; its modulus is the certificate's.
+    let (status, key) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/keys/web/{version}?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{key}");
+    let n = URL_SAFE_NO_PAD.decode(key["key"]["n"].as_str().unwrap()).unwrap();
+    assert!(text.contains(&format!("Modulus={}", hex::encode_upper(&n))), "{text}");
+    // The secret is a password-less PFX with that key and certificate.
+    let (status, secret) = call(&server, &token, Method::GET, format!("{base}/secrets/web?{API}"), None).await;
+    assert_eq!(status, 200, "{secret}");
+    assert_eq!(secret["id"], format!("{base}/secrets/web/{version}"));
+    assert_eq!(secret["contentType"], "application/x-pkcs12");
+    let pfx = write(
+        dir.path(),
+        "web.pfx",
+        &STANDARD.decode(secret["value"].as_str().unwrap()).unwrap(),
+    );
+    let opened = openssl(&["pkcs12", "-in", &pfx, "-passin", "pass:", "-nodes"]);
+    assert!(opened.contains("BEGIN PRIVATE KEY") && opened.contains("BEGIN CERTIFICATE"));
+    let from_pfx = write(dir.path(), "from-pfx.pem", opened.as_bytes());
+    assert_eq!(
+        openssl(&["rsa", "-in", &from_pfx, "-noout", "-modulus"]),
+        format!("Modulus={}\n", hex::encode_upper(&n))
+    );
+
+    // A custom policy: EC P-256 in PEM, with subject alternative names and a short validity.
+    let policy = json!({
+        "key_props": {"kty": "EC", "crv": "P-256", "exportable": true, "reuse_key": false},
+        "secret_props": {"contentType": "application/x-pem-file"},
+        "x509_props": {
+            "subject": "CN=api.internal, O=Platform", "validity_months": 3,
+            "sans": {"dns_names": ["api.internal", "api2.internal"], "emails": ["ops@example.test"], "ipAddresses": ["10.1.2.3"]},
+            "ekus": ["1.3.6.1.5.5.7.3.1"], "key_usage": ["digitalSignature"]
+        },
+        "lifetime_actions": [{"trigger": {"days_before_expiry": 30}, "action": {"action_type": "AutoRenew"}}],
+        "issuer": {"name": "Self"}
+    });
+    let ec = create(
+        &server,
+        &token,
+        &base,
+        "api",
+        json!({"policy": policy, "tags": {"team": "platform"}}),
+    )
+    .await;
+    assert_eq!(ec["contentType"], "application/x-pem-file");
+    assert_eq!(ec["tags"]["team"], "platform");
+    assert_eq!(ec["policy"]["key_props"]["crv"], "P-256");
+    assert_eq!(ec["policy"]["lifetime_actions"][0]["trigger"]["days_before_expiry"], 30);
+    let pem = write(dir.path(), "api.pem", cer_pem(&ec["cer"]).as_bytes());
+    assert!(openssl(&["verify", "-CAfile", &pem, &pem]).contains("OK"));
+    let text = openssl(&["x509", "-in", &pem, "-noout", "-text"]);
+    for needle in [
+        "DNS:api.internal",
+        "DNS:api2.internal",
+        "email:ops@example.test",
+        "IP Address:10.1.2.3",
+        "TLS Web Server Authentication",
+        "prime256v1",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let (_, secret) = call(&server, &token, Method::GET, format!("{base}/secrets/api?{API}"), None).await;
+    let bundle = secret["value"].as_str().unwrap();
+    assert!(bundle.starts_with("-----BEGIN PRIVATE KEY-----"), "{bundle}");
+    let bundle_file = write(dir.path(), "api-bundle.pem", bundle.as_bytes());
+    assert_eq!(
+        openssl(&["pkey", "-in", &bundle_file, "-pubout"]),
+        openssl(&["x509", "-in", &pem, "-noout", "-pubkey"]),
+        "the secret's key is the certificate's"
+    );
+
+    // Versions, list, get by version.
+    let second = create(&server, &token, &base, "web", json!({})).await;
+    assert_ne!(second["id"], cert["id"]);
+    assert_ne!(second["x5t"], cert["x5t"]);
+    let (_, versions) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/web/versions?{API}"),
+        None,
+    )
+    .await;
+    let ids: Vec<&str> = versions["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [cert["id"].as_str().unwrap(), second["id"].as_str().unwrap()]);
+    let (_, list) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates?{API}&maxresults=1"),
+        None,
+    )
+    .await;
+    assert_eq!(list["value"][0]["id"], format!("{base}/certificates/api"));
+    assert!(list["value"][0]["x5t"].is_string());
+    let (_, page2) = call(
+        &server,
+        &token,
+        Method::GET,
+        list["nextLink"].as_str().unwrap().to_owned(),
+        None,
+    )
+    .await;
+    assert_eq!(page2["value"][0]["id"], format!("{base}/certificates/web"));
+    let (status, old) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/web/{version}?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!((status, &old["x5t"]), (200, &cert["x5t"]));
+
+    // Update: disabling the version disables its secret too; tags change.
+    let (status, upd) = call(
+        &server,
+        &token,
+        Method::PATCH,
+        format!("{base}/certificates/web/{version}?{API}"),
+        Some(json!({"attributes": {"enabled": false}, "tags": {"a": "b"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{upd}");
+    assert_eq!(
+        (upd["attributes"]["enabled"].clone(), upd["tags"]["a"].clone()),
+        (json!(false), json!("b"))
+    );
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/secrets/web/{version}?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "a disabled certificate's secret is not served");
+
+    // Policy: get, patch one section; the next version follows it.
+    let (status, p) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/web/policy?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["id"], format!("{base}/certificates/web/policy"));
+    let (status, p) = call(
+        &server,
+        &token,
+        Method::PATCH,
+        format!("{base}/certificates/web/policy?{API}"),
+        Some(json!({"secret_props": {"contentType": "application/x-pem-file"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["secret_props"]["contentType"], "application/x-pem-file");
+    assert_eq!(p["x509_props"]["subject"], "CN=DefaultPolicy", "other sections stay");
+    let third = create(&server, &token, &base, "web", json!({})).await;
+    assert_eq!(third["contentType"], "application/x-pem-file");
+}
+
+#[tokio::test]
+async fn delete_recover_purge_and_bad_input() {
+    let (server, token) = with_vault("kv-certdel").await;
+    let base = server.vault_url("kv-certdel");
+    let cert = create(&server, &token, &base, "c1", json!({})).await;
+
+    let (status, deleted) = call(
+        &server,
+        &token,
+        Method::DELETE,
+        format!("{base}/certificates/c1?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["recoveryId"], format!("{base}/deletedcertificates/c1"));
+    assert_eq!(deleted["id"], cert["id"]);
+    assert!(deleted["scheduledPurgeDate"].as_i64().unwrap() > deleted["deletedDate"].as_i64().unwrap());
+    for path in ["certificates/c1", "keys/c1", "secrets/c1"] {
+        let (status, _) = call(&server, &token, Method::GET, format!("{base}/{path}?{API}"), None).await;
+        assert_eq!(status, 404, "{path} is deleted with the certificate");
+    }
+    let (_, list) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/deletedcertificates?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(list["value"][0]["recoveryId"], deleted["recoveryId"]);
+    let (status, again) = call(
+        &server,
+        &token,
+        Method::POST,
+        format!("{base}/certificates/c1/create?{API}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (409, Some("Conflict")),
+        "{again}"
+    );
+
+    let (status, back) = call(
+        &server,
+        &token,
+        Method::POST,
+        format!("{base}/deletedcertificates/c1/recover?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{back}");
+    assert_eq!(back["id"], cert["id"]);
+    for path in ["certificates/c1", "keys/c1", "secrets/c1"] {
+        let (status, _) = call(&server, &token, Method::GET, format!("{base}/{path}?{API}"), None).await;
+        assert_eq!(status, 200, "{path} is back");
+    }
+
+    call(
+        &server,
+        &token,
+        Method::DELETE,
+        format!("{base}/certificates/c1?{API}"),
+        None,
+    )
+    .await;
+    let resp = server
+        .http
+        .delete(format!("{base}/deletedcertificates/c1?{API}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    for path in ["deletedcertificates/c1", "deletedkeys/c1", "deletedsecrets/c1"] {
+        let (status, _) = call(&server, &token, Method::GET, format!("{base}/{path}?{API}"), None).await;
+        assert_eq!(status, 404, "{path} is purged");
+    }
+    create(&server, &token, &base, "c1", json!({})).await;
+
+    // Bad input: Azure's status and code, and nothing stored.
+    let bad = [
+        json!({"policy": {"secret_props": {"contentType": "text/plain"}, "x509_props": {"subject": "CN=a"}, "issuer": {"name": "Self"}}}),
+        json!({"policy": {"key_props": {"kty": "oct"}, "x509_props": {"subject": "CN=a"}, "issuer": {"name": "Self"}}}),
+        json!({"policy": {"key_props": {"kty": "RSA", "key_size": 1024}, "x509_props": {"subject": "CN=a"}, "issuer": {"name": "Self"}}}),
+        json!({"policy": {"x509_props": {"validity_months": 12}, "issuer": {"name": "Self"}}}),
+        json!({"policy": {"x509_props": {"subject": "not a name"}, "issuer": {"name": "Self"}}}),
+        json!({"policy": {"x509_props": {"subject": "CN=a", "key_usage": ["everything"]}, "issuer": {"name": "Self"}}}),
+        json!({"policy": {"x509_props": {"subject": "CN=a"}, "issuer": {"name": "Self"},
+            "lifetime_actions": [{"trigger": {"lifetime_percentage": 100}, "action": {"action_type": "AutoRenew"}}]}}),
+        json!({"policy": "nope"}),
+    ];
+    for body in bad {
+        let (status, err) = call(
+            &server,
+            &token,
+            Method::POST,
+            format!("{base}/certificates/bad/create?{API}"),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("BadParameter")),
+            "{body}: {err}"
+        );
+    }
+    for path in [
+        "certificates/bad",
+        "certificates/bad/pending",
+        "keys/bad",
+        "secrets/bad",
+    ] {
+        let (status, err) = call(&server, &token, Method::GET, format!("{base}/{path}?{API}"), None).await;
+        assert_eq!(status, 404, "{path}: {err}");
+    }
+    let (status, err) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/bad/pending?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("PendingCertificateNotFound"))
+    );
+    let (status, err) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/nope?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("CertificateNotFound"))
+    );
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::POST,
+        format!("{base}/certificates/bad_name/create?{API}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+/// A principal with every secret and key permission but no certificate permission, and another
+/// vault's certificate officer, are refused with Azure's 403; the rightful holder succeeds.
+#[tokio::test]
+async fn certificate_permissions_are_their_own() {
+    let (server, token) = with_vault("kv-ca").await;
+    server.create_vault("kv-cb").await.unwrap();
+    let (a, _b) = (server.vault_url("kv-ca"), server.vault_url("kv-cb"));
+    create(&server, &token, &a, "cert", json!({})).await;
+    let sub = server.subscription_id().await.unwrap();
+    let grant = |vault: &str, oid: &Value, perms: Value| {
+        let path = format!(
+            "/subscriptions/{sub}/resourceGroups/keyhold/providers/Microsoft.KeyVault/vaults/{vault}/accessPolicies/add"
+        );
+        let body = json!({"properties": {"accessPolicies": [{
+            "tenantId": server.state.tenant_id, "objectId": oid, "permissions": perms
+        }]}});
+        (path, body)
+    };
+    let mut tokens = Vec::new();
+    for (who, vault, perms) in [
+        (
+            "keys-and-secrets",
+            "kv-ca",
+            json!({"keys": ["all"], "secrets": ["all"]}),
+        ),
+        ("other-vault", "kv-cb", json!({"certificates": ["all"]})),
+        ("reader", "kv-ca", json!({"certificates": ["get", "list"]})),
+    ] {
+        let sp = server.create_service_principal(who).await.unwrap();
+        let (path, body) = grant(vault, &sp["objectId"], perms);
+        let (status, resp) = server.arm(Method::PUT, &path, Some(body)).await.unwrap();
+        assert!(status == 200 || status == 201, "{resp}");
+        let t = server
+            .token_for(
+                sp["appId"].as_str().unwrap(),
+                sp["password"].as_str().unwrap(),
+                &server.state.vault_resource,
+            )
+            .await
+            .unwrap();
+        tokens.push((t, sp["objectId"].as_str().unwrap().to_owned()));
+    }
+    let attempts: Vec<(Method, &str, Option<Value>)> = vec![
+        (Method::GET, "certificates/cert", None),
+        (Method::GET, "certificates", None),
+        (Method::GET, "certificates/cert/policy", None),
+        (Method::GET, "certificates/cert/pending", None),
+        (Method::POST, "certificates/cert/create", Some(json!({}))),
+        (
+            Method::PATCH,
+            "certificates/cert",
+            Some(json!({"attributes": {"enabled": false}})),
+        ),
+        (
+            Method::PATCH,
+            "certificates/cert/policy",
+            Some(json!({"x509_props": {"subject": "CN=evil"}})),
+        ),
+        (Method::DELETE, "certificates/cert", None),
+    ];
+    for (t, oid) in &tokens[..2] {
+        for (method, route, body) in &attempts {
+            let (status, err) = call(&server, t, method.clone(), format!("{a}/{route}?{API}"), body.clone()).await;
+            assert_eq!(status, 403, "{method} {route}: {err}");
+            assert_eq!(err["error"]["code"], "Forbidden");
+            assert_eq!(err["error"]["innererror"]["code"], "AccessDenied");
+            let msg = err["error"]["message"].as_str().unwrap();
+            assert!(msg.contains(oid) && msg.contains("does not have certificates"), "{msg}");
+        }
+    }
+    // The reader reads, and may not write.
+    let (reader, _) = &tokens[2];
+    let (status, got) = call(
+        &server,
+        reader,
+        Method::GET,
+        format!("{a}/certificates/cert?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{got}");
+    let (status, err) = call(
+        &server,
+        reader,
+        Method::DELETE,
+        format!("{a}/certificates/cert?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("certificates delete permission")
+    );
+    // Nothing changed: one version, enabled, the same policy subject.
+    let (_, still) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{a}/certificates/cert?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(still["attributes"]["enabled"], true);
+    assert_eq!(still["policy"]["x509_props"]["subject"], "CN=DefaultPolicy");
+    let (_, versions) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{a}/certificates/cert/versions?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(versions["value"].as_array().unwrap().len(), 1);
+}
+
+/// RBAC: Certificates Officer manages certificates but reads no secret; Certificate User reads the
+/// certificate and its secret; Key Vault Reader reads metadata only.
+#[tokio::test]
+async fn rbac_certificate_roles() {
+    let server = crate::start(&[]);
+    let sub = server.subscription_id().await.unwrap();
+    let rg = server.resource_group("rg-certs").await.unwrap();
+    let vault_path = format!("{rg}/providers/Microsoft.KeyVault/vaults/kv-rbac-certs");
+    let body = json!({"location": "westus", "properties": {
+        "tenantId": server.state.tenant_id, "sku": {"family": "A", "name": "standard"},
+        "enableRbacAuthorization": true, "accessPolicies": [],
+    }});
+    let (status, v) = server.arm(Method::PUT, &vault_path, Some(body)).await.unwrap();
+    assert_eq!(status, 201, "{v}");
+    let base = server.vault_url("kv-rbac-certs");
+    let mut principals = Vec::new();
+    for (who, role) in [
+        ("officer", "a4417e6f-fecd-4de8-b567-7b0420556985"),
+        ("user", "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"),
+        ("reader", "21090545-7ca7-4776-b22c-e363652d74d2"),
+    ] {
+        let sp = server.create_service_principal(who).await.unwrap();
+        let body = json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+            "principalId": sp["objectId"]}});
+        let name = uuid::Uuid::new_v4().to_string();
+        let (status, a) = server
+            .arm(
+                Method::PUT,
+                &format!("{vault_path}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+                Some(body),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 201, "{a}");
+        let t = server
+            .token_for(
+                sp["appId"].as_str().unwrap(),
+                sp["password"].as_str().unwrap(),
+                &server.state.vault_resource,
+            )
+            .await
+            .unwrap();
+        principals.push(t);
+    }
+    let (officer, user, reader) = (&principals[0], &principals[1], &principals[2]);
+    let cert = create(&server, officer, &base, "rc", json!({})).await;
+    assert!(cert["x5t"].is_string());
+    let (status, err) = call(&server, officer, Method::GET, format!("{base}/secrets/rc?{API}"), None).await;
+    assert_eq!(status, 403, "the officer does not read the private key: {err}");
+    assert_eq!(err["error"]["innererror"]["code"], "ForbiddenByRbac");
+    let (status, secret) = call(&server, user, Method::GET, format!("{base}/secrets/rc?{API}"), None).await;
+    assert_eq!(status, 200, "{secret}");
+    let (status, err) = call(
+        &server,
+        user,
+        Method::POST,
+        format!("{base}/certificates/x/create?{API}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 403, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("certificates/create/action")
+    );
+    let (status, _) = call(
+        &server,
+        reader,
+        Method::GET,
+        format!("{base}/certificates/rc?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&server, reader, Method::GET, format!("{base}/secrets/rc?{API}"), None).await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        &server,
+        reader,
+        Method::DELETE,
+        format!("{base}/certificates/rc?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+}

@@ -1,0 +1,361 @@
+//! `/certificates/...` and `/deletedcertificates/...` on a vault host. Thin handlers: caller first (so
+//! the challenge precedes any body parsing), then the vault, then one domain call.
+
+use axum::{
+    Extension, Json, Router,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use keyhold_proto::{
+    certificates::{
+        CertificateBundle, CertificateCreateParameters, CertificateItem, CertificateOperation,
+        CertificateOperationUpdateParameter, CertificatePolicy, CertificateUpdateParameters,
+    },
+    keyvault::Page,
+};
+
+use super::{
+    bundle::next_link,
+    certificate_bundle::{
+        certificate_bundle, certificate_item, deleted_certificate_bundle, deleted_certificate_item, operation_body,
+        policy_body,
+    },
+};
+use crate::{
+    AppState,
+    audit::AuditVersion,
+    error::ApiError,
+    extract::{ApiVersion, KvJson, ListQuery, VaultCaller},
+    vault::{Origin, Vault},
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/certificates", get(list))
+        .route(
+            "/certificates/{name}",
+            get(get_latest).patch(update_latest).delete(delete),
+        )
+        .route("/certificates/{name}/", get(get_latest).patch(update_latest))
+        .route("/certificates/{name}/create", post(create))
+        .route("/certificates/{name}/versions", get(list_versions))
+        .route("/certificates/{name}/policy", get(get_policy).patch(update_policy))
+        .route(
+            "/certificates/{name}/pending",
+            get(get_pending).patch(cancel_pending).delete(delete_pending),
+        )
+        .route("/certificates/{name}/{version}", get(get_version).patch(update_version))
+        .route("/deletedcertificates", get(list_deleted))
+        .route("/deletedcertificates/{name}", get(show_deleted).delete(purge))
+        .route("/deletedcertificates/{name}/recover", post(recover))
+}
+
+type Result<T> = std::result::Result<Json<T>, ApiError>;
+type Versioned<T> = std::result::Result<(Extension<AuditVersion>, Json<T>), ApiError>;
+
+fn versioned<T>(version: &str, body: T) -> (Extension<AuditVersion>, Json<T>) {
+    (Extension(AuditVersion(version.to_owned())), Json(body))
+}
+
+fn latest(version: &str) -> Option<&str> {
+    Some(version).filter(|v| !v.is_empty())
+}
+
+/// 202 with the operation and, as Key Vault, `Location` at the pending operation and `Retry-After`.
+async fn create(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    api: ApiVersion,
+    Path(name): Path<String>,
+    KvJson(body): KvJson<CertificateCreateParameters>,
+) -> std::result::Result<Response, ApiError> {
+    let op = s
+        .core
+        .certificates
+        .create(&caller.caller(), &vault, &name, body)
+        .await?;
+    let mut resp = (StatusCode::ACCEPTED, Json(operation_body(&origin, &name, op))).into_response();
+    let location = format!("{origin}/certificates/{name}/pending?api-version={}", api.0);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+    Ok(resp)
+}
+
+async fn read(
+    caller: &VaultCaller,
+    s: &AppState,
+    vault: &keyhold_store::VaultRecord,
+    origin: &str,
+    name: &str,
+    version: Option<&str>,
+) -> Versioned<CertificateBundle> {
+    let v = s.core.certificates.get(&caller.caller(), vault, name, version).await?;
+    Ok(versioned(&v.record.version, certificate_bundle(origin, vault, &v)))
+}
+
+async fn get_latest(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Versioned<CertificateBundle> {
+    read(&caller, &s, &vault, &origin, &name, None).await
+}
+
+async fn get_version(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path((name, version)): Path<(String, String)>,
+) -> Versioned<CertificateBundle> {
+    read(&caller, &s, &vault, &origin, &name, latest(&version)).await
+}
+
+async fn patch(
+    caller: &VaultCaller,
+    s: &AppState,
+    vault: &keyhold_store::VaultRecord,
+    origin: &str,
+    name: &str,
+    version: Option<&str>,
+    body: CertificateUpdateParameters,
+) -> Versioned<CertificateBundle> {
+    let v = s
+        .core
+        .certificates
+        .update(&caller.caller(), vault, name, version, body)
+        .await?;
+    Ok(versioned(&v.record.version, certificate_bundle(origin, vault, &v)))
+}
+
+async fn update_latest(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+    KvJson(body): KvJson<CertificateUpdateParameters>,
+) -> Versioned<CertificateBundle> {
+    patch(&caller, &s, &vault, &origin, &name, None, body).await
+}
+
+async fn update_version(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path((name, version)): Path<(String, String)>,
+    KvJson(body): KvJson<CertificateUpdateParameters>,
+) -> Versioned<CertificateBundle> {
+    patch(&caller, &s, &vault, &origin, &name, latest(&version), body).await
+}
+
+async fn list(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    api: ApiVersion,
+    q: ListQuery,
+) -> Result<Page<CertificateItem>> {
+    let page = s
+        .core
+        .certificates
+        .list(&caller.caller(), &vault, q.max, q.cursor)
+        .await?;
+    Ok(Json(Page {
+        value: page
+            .items
+            .iter()
+            .map(|r| certificate_item(&origin, &vault, r, false))
+            .collect(),
+        next_link: next_link(&origin, "/certificates", &api, q.max, page.next),
+    }))
+}
+
+async fn list_versions(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    api: ApiVersion,
+    q: ListQuery,
+    Path(name): Path<String>,
+) -> Result<Page<CertificateItem>> {
+    let page = s
+        .core
+        .certificates
+        .list_versions(&caller.caller(), &vault, &name, q.max, q.cursor)
+        .await?;
+    Ok(Json(Page {
+        value: page
+            .items
+            .iter()
+            .map(|r| certificate_item(&origin, &vault, r, true))
+            .collect(),
+        next_link: next_link(
+            &origin,
+            &format!("/certificates/{name}/versions"),
+            &api,
+            q.max,
+            page.next,
+        ),
+    }))
+}
+
+async fn get_policy(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<CertificatePolicy> {
+    let p = s.core.certificates.policy(&caller.caller(), &vault, &name).await?;
+    Ok(Json(policy_body(&origin, &name, p)))
+}
+
+async fn update_policy(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+    KvJson(body): KvJson<CertificatePolicy>,
+) -> Result<CertificatePolicy> {
+    let p = s
+        .core
+        .certificates
+        .update_policy(&caller.caller(), &vault, &name, body)
+        .await?;
+    Ok(Json(policy_body(&origin, &name, p)))
+}
+
+async fn get_pending(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<CertificateOperation> {
+    let op = s.core.certificates.operation(&caller.caller(), &vault, &name).await?;
+    Ok(Json(operation_body(&origin, &name, op)))
+}
+
+async fn cancel_pending(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+    KvJson(body): KvJson<CertificateOperationUpdateParameter>,
+) -> Result<CertificateOperation> {
+    let op = s
+        .core
+        .certificates
+        .cancel_operation(&caller.caller(), &vault, &name, body.cancellation_requested)
+        .await?;
+    Ok(Json(operation_body(&origin, &name, op)))
+}
+
+async fn delete_pending(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<CertificateOperation> {
+    let op = s
+        .core
+        .certificates
+        .delete_operation(&caller.caller(), &vault, &name)
+        .await?;
+    Ok(Json(operation_body(&origin, &name, op)))
+}
+
+async fn delete(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<CertificateBundle> {
+    let (d, policy) = s.core.certificates.delete(&caller.caller(), &vault, &name).await?;
+    Ok(Json(deleted_certificate_bundle(&origin, &vault, &d, policy)))
+}
+
+async fn list_deleted(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    api: ApiVersion,
+    q: ListQuery,
+) -> Result<Page<CertificateItem>> {
+    let page = s
+        .core
+        .certificates
+        .list_deleted(&caller.caller(), &vault, q.max, q.cursor)
+        .await?;
+    Ok(Json(Page {
+        value: page
+            .items
+            .iter()
+            .map(|d| deleted_certificate_item(&origin, &vault, d))
+            .collect(),
+        next_link: next_link(&origin, "/deletedcertificates", &api, q.max, page.next),
+    }))
+}
+
+async fn show_deleted(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<CertificateBundle> {
+    let (d, policy) = s.core.certificates.deleted(&caller.caller(), &vault, &name).await?;
+    Ok(Json(deleted_certificate_bundle(&origin, &vault, &d, policy)))
+}
+
+async fn recover(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Versioned<CertificateBundle> {
+    let v = s.core.certificates.recover(&caller.caller(), &vault, &name).await?;
+    Ok(versioned(&v.record.version, certificate_bundle(&origin, &vault, &v)))
+}
+
+async fn purge(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> std::result::Result<StatusCode, ApiError> {
+    s.core.certificates.purge(&caller.caller(), &vault, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,41 @@
+-- A certificate version is a key version and a secret version of the same name and version id
+-- (written in the same transaction), plus the X.509 certificate below.
+CREATE TABLE certificate_versions (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    vault        TEXT NOT NULL COLLATE NOCASE,
+    name         TEXT NOT NULL COLLATE NOCASE,
+    version      TEXT NOT NULL,
+    cer          BLOB NOT NULL,
+    x5t          TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    enabled      INTEGER NOT NULL,
+    nbf          INTEGER,
+    exp          INTEGER,
+    tags         TEXT,
+    created      INTEGER NOT NULL,
+    updated      INTEGER NOT NULL,
+    UNIQUE (vault, name, version)
+);
+CREATE INDEX certificate_versions_by_name ON certificate_versions (vault, name, seq);
+CREATE TABLE deleted_certificates (
+    vault                TEXT NOT NULL COLLATE NOCASE,
+    name                 TEXT NOT NULL COLLATE NOCASE,
+    deleted_date         INTEGER NOT NULL,
+    scheduled_purge_date INTEGER NOT NULL,
+    PRIMARY KEY (vault, name)
+);
+CREATE TABLE certificate_policies (
+    vault   TEXT NOT NULL COLLATE NOCASE,
+    name    TEXT NOT NULL COLLATE NOCASE,
+    policy  TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    PRIMARY KEY (vault, name)
+);
+CREATE TABLE certificate_operations (
+    vault     TEXT NOT NULL COLLATE NOCASE,
+    name      TEXT NOT NULL COLLATE NOCASE,
+    operation TEXT NOT NULL,
+    updated   INTEGER NOT NULL,
+    PRIMARY KEY (vault, name)
+);

@@ -1,0 +1,54 @@
+//! Key Vault certificates: versions (each written together with the key version and secret version
+//! of the same name and version id), policies, pending operations and soft deletion. Deleting,
+//! recovering or purging a certificate does the same to its key and secret in the same transaction.
+
+use async_trait::async_trait;
+
+use crate::{
+    CertificateOperationRecord, CertificatePolicyRecord, CertificateVersionRecord, DeletedCertificate,
+    DeletedCertificateRecord, NewCertificateVersion, PageRequest, Result,
+};
+
+/// Reads of live certificates never return versions of a soft-deleted name.
+#[async_trait]
+pub trait CertificateStore: Send + Sync + 'static {
+    /// Adds a version with its key, secret and policy (and the operation's new state); `Deleted` if
+    /// the certificate, its key or its secret is soft-deleted.
+    async fn put_certificate_version(&self, c: &NewCertificateVersion) -> Result<()>;
+    /// Replaces the attributes and tags of a live version; its key and secret version follow `enabled`.
+    async fn update_certificate_version(&self, c: &CertificateVersionRecord) -> Result<()>;
+    /// The given version, or the latest when `version` is `None`.
+    async fn certificate_version(
+        &self,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Option<CertificateVersionRecord>>;
+    /// Latest version of each live certificate, by name.
+    async fn list_certificates(&self, vault: &str, page: &PageRequest) -> Result<Vec<CertificateVersionRecord>>;
+    /// Versions of one live certificate, oldest first; `after` is a sequence number.
+    async fn list_certificate_versions(
+        &self,
+        vault: &str,
+        name: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<CertificateVersionRecord>>;
+    /// Inserts or replaces a policy.
+    async fn put_certificate_policy(&self, p: &CertificatePolicyRecord) -> Result<()>;
+    async fn certificate_policy(&self, vault: &str, name: &str) -> Result<Option<CertificatePolicyRecord>>;
+    /// Inserts or replaces the pending operation; `Deleted` if the name is soft-deleted.
+    async fn put_certificate_operation(&self, o: &CertificateOperationRecord) -> Result<()>;
+    async fn certificate_operation(&self, vault: &str, name: &str) -> Result<Option<CertificateOperationRecord>>;
+    /// `NotFound` if there is none.
+    async fn delete_certificate_operation(&self, vault: &str, name: &str) -> Result<()>;
+    /// Soft-deletes a live certificate with its key and secret; `NotFound` if there is none.
+    async fn delete_certificate(&self, d: &DeletedCertificateRecord) -> Result<()>;
+    async fn deleted_certificate(&self, vault: &str, name: &str) -> Result<Option<DeletedCertificate>>;
+    async fn list_deleted_certificates(&self, vault: &str, page: &PageRequest) -> Result<Vec<DeletedCertificate>>;
+    /// Undeletes the certificate, its key and its secret; `NotFound` if it is not deleted.
+    async fn recover_certificate(&self, vault: &str, name: &str) -> Result<()>;
+    /// Removes a soft-deleted certificate, its versions, policy, operation, key and secret for good.
+    async fn purge_certificate(&self, vault: &str, name: &str) -> Result<()>;
+    /// Soft-deleted certificates whose purge date has passed.
+    async fn purgeable_certificates(&self, now: i64) -> Result<Vec<(String, String)>>;
+}
