@@ -1,0 +1,191 @@
+"""The official azure-keyvault-certificates CertificateClient against keyhold, configured only by
+`keyhold env`. Certificates, their PKCS#12 / PEM secrets and their keys are checked with
+`cryptography` (an implementation independent of keyhold's rcgen / aws-lc-rs).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.identity import DefaultAzureCredential
+from azure.keyvault.certificates import (
+    CertificateClient,
+    CertificateContentType,
+    CertificatePolicy,
+    CertificatePolicyAction,
+    KeyCurveName,
+    KeyType,
+    LifetimeAction,
+    WellKnownIssuerNames,
+)
+from azure.keyvault.keys import KeyClient
+from azure.keyvault.secrets import SecretClient
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+import keyhold_harness as kh
+
+
+@pytest.fixture
+def clients(vault: kh.Vault, sdk_environ: dict) -> tuple[CertificateClient, SecretClient, KeyClient]:
+    cred = DefaultAzureCredential()
+    return CertificateClient(vault.url, cred), SecretClient(vault.url, cred), KeyClient(vault.url, cred)
+
+
+def spki(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_default_policy_pkcs12_secret_and_key(clients) -> None:
+    certs, secrets, keys = clients
+    name = kh.unique("default")
+    cert = certs.begin_create_certificate(name, CertificatePolicy.get_default()).result()
+    assert cert.name == name and cert.properties.enabled
+    assert cert.policy.issuer_name == "Self" and cert.policy.subject == "CN=DefaultPolicy"
+    assert cert.policy.content_type == CertificateContentType.pkcs12
+    assert cert.properties.recovery_level
+    parsed = x509.load_der_x509_certificate(cert.cer)
+    assert cert.properties.x509_thumbprint == hashlib.sha1(cert.cer).digest()
+    assert parsed.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "DefaultPolicy"
+    assert parsed.issuer == parsed.subject
+    assert cert.key_id.endswith(f"/keys/{name}/{cert.properties.version}")
+    assert cert.secret_id.endswith(f"/secrets/{name}/{cert.properties.version}")
+
+    secret = secrets.get_secret(name)
+    assert secret.properties.version == cert.properties.version
+    assert secret.properties.content_type == "application/x-pkcs12"
+    key, leaf, extra = pkcs12.load_key_and_certificates(base64.b64decode(secret.value), None)
+    assert leaf.public_bytes(serialization.Encoding.DER) == cert.cer
+    assert spki(key.public_key()) == spki(parsed.public_key())
+
+    jwk = keys.get_key(name, cert.properties.version)
+    assert int.from_bytes(jwk.key.n, "big") == parsed.public_key().public_numbers().n
+
+    op = certs.get_certificate_operation(name)
+    assert op.status == "completed" and op.target.endswith(f"/certificates/{name}")
+    assert op.csr and x509.load_der_x509_csr(op.csr).public_key().public_numbers() == parsed.public_key().public_numbers()
+
+
+def test_custom_policy_pem_secret(clients) -> None:
+    certs, secrets, keys = clients
+    name = kh.unique("custom")
+    policy = CertificatePolicy(
+        issuer_name=WellKnownIssuerNames.self,
+        subject="CN=svc.internal, O=Platform",
+        san_dns_names=["svc.internal", "svc2.internal"],
+        san_emails=["ops@example.test"],
+        key_type=KeyType.ec,
+        key_curve_name=KeyCurveName.p_384,
+        content_type=CertificateContentType.pem,
+        validity_in_months=6,
+        enhanced_key_usage=[ExtendedKeyUsageOID.SERVER_AUTH.dotted_string],
+        lifetime_actions=[LifetimeAction(action=CertificatePolicyAction.auto_renew, days_before_expiry=30)],
+    )
+    cert = certs.begin_create_certificate(name, policy, tags={"team": "platform"}).result()
+    assert cert.properties.tags == {"team": "platform"}
+    assert cert.policy.key_curve_name == KeyCurveName.p_384
+    assert cert.policy.lifetime_actions[0].days_before_expiry == 30
+    parsed = x509.load_der_x509_certificate(cert.cer)
+    sans = parsed.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["svc.internal", "svc2.internal"]
+    assert sans.get_values_for_type(x509.RFC822Name) == ["ops@example.test"]
+    ekus = parsed.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(ekus) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert isinstance(parsed.public_key(), ec.EllipticCurvePublicKey)
+    assert parsed.public_key().curve.name == "secp384r1"
+    months = (parsed.not_valid_after_utc - parsed.not_valid_before_utc).days
+    assert 180 <= months <= 185
+
+    secret = secrets.get_secret(name)
+    assert secret.properties.content_type == "application/x-pem-file"
+    key = serialization.load_pem_private_key(secret.value.encode(), None)
+    leaf = x509.load_pem_x509_certificate(secret.value.encode())
+    assert leaf == parsed and spki(key.public_key()) == spki(parsed.public_key())
+    jwk = keys.get_key(name)
+    assert jwk.properties.version == cert.properties.version
+    assert int.from_bytes(jwk.key.x, "big") == parsed.public_key().public_numbers().x
+
+
+def test_versions_update_policy_and_lists(clients) -> None:
+    certs, secrets, _ = clients
+    name = kh.unique("vers")
+    first = certs.begin_create_certificate(name, CertificatePolicy.get_default()).result()
+    second = certs.begin_create_certificate(name, CertificatePolicy.get_default()).result()
+    assert first.properties.version != second.properties.version
+    assert certs.get_certificate(name).properties.version == second.properties.version
+    assert certs.get_certificate_version(name, first.properties.version).cer == first.cer
+    versions = [p.version for p in certs.list_properties_of_certificate_versions(name)]
+    assert sorted(versions) == sorted([first.properties.version, second.properties.version])
+    assert name in [p.name for p in certs.list_properties_of_certificates()]
+
+    updated = certs.update_certificate_properties(name, first.properties.version, enabled=False, tags={"a": "b"})
+    assert updated.properties.enabled is False and updated.properties.tags == {"a": "b"}
+    with pytest.raises(HttpResponseError) as err:
+        secrets.get_secret(name, first.properties.version)
+    assert err.value.status_code == 403, "a disabled certificate's secret is disabled too"
+
+    policy = certs.get_certificate_policy(name)
+    assert policy.subject == "CN=DefaultPolicy"
+    changed = certs.update_certificate_policy(
+        name, CertificatePolicy(issuer_name="Self", content_type=CertificateContentType.pem)
+    )
+    assert changed.content_type == CertificateContentType.pem
+    assert changed.subject == "CN=DefaultPolicy", "sections not sent are kept"
+    third = certs.begin_create_certificate(name, certs.get_certificate_policy(name)).result()
+    assert secrets.get_secret(name, third.properties.version).properties.content_type == "application/x-pem-file"
+
+    op = certs.cancel_certificate_operation(name)
+    assert op.status == "completed" and op.cancellation_requested
+    deleted_op = certs.delete_certificate_operation(name)
+    assert deleted_op.status == "completed"
+    with pytest.raises(ResourceNotFoundError):
+        certs.get_certificate_operation(name)
+
+
+def test_delete_recover_purge(clients) -> None:
+    certs, secrets, keys = clients
+    name = kh.unique("del")
+    cert = certs.begin_create_certificate(name, CertificatePolicy.get_default()).result()
+    deleted = certs.begin_delete_certificate(name).result()
+    assert deleted.recovery_id.endswith(f"/deletedcertificates/{name}")
+    assert deleted.deleted_on and deleted.scheduled_purge_date
+    for read in (lambda: certs.get_certificate(name), lambda: secrets.get_secret(name), lambda: keys.get_key(name)):
+        with pytest.raises(ResourceNotFoundError):
+            read()
+    assert certs.get_deleted_certificate(name).properties.version == cert.properties.version
+    assert name in [d.name for d in certs.list_deleted_certificates()]
+    recovered = certs.begin_recover_deleted_certificate(name).result()
+    assert recovered.properties.version == cert.properties.version
+    assert secrets.get_secret(name).properties.version == cert.properties.version
+
+    certs.begin_delete_certificate(name).result()
+    certs.purge_deleted_certificate(name)
+    with pytest.raises(ResourceNotFoundError):
+        certs.get_deleted_certificate(name)
+    again = certs.begin_create_certificate(name, CertificatePolicy.get_default()).result()
+    assert again.properties.version != cert.properties.version
+
+
+def test_bad_policies_store_nothing(clients) -> None:
+    certs, _, _ = clients
+    for what, policy in [
+        ("RSA 1024", CertificatePolicy(issuer_name="Self", subject="CN=a", key_type=KeyType.rsa, key_size=1024)),
+        ("content type", CertificatePolicy(issuer_name="Self", subject="CN=a", content_type="text/plain")),
+        ("bad subject", CertificatePolicy(issuer_name="Self", subject="no-equals-sign")),
+        ("validity 0", CertificatePolicy(issuer_name="Self", subject="CN=a", validity_in_months=0)),
+        ("oct key", CertificatePolicy(issuer_name="Self", subject="CN=a", key_type=KeyType.oct)),
+    ]:
+        name = kh.unique("bad")
+        with pytest.raises(HttpResponseError) as err:
+            certs.begin_create_certificate(name, policy).result()
+        assert err.value.status_code == 400 and err.value.error.code == "BadParameter", what
+        with pytest.raises(ResourceNotFoundError):
+            certs.get_certificate(name)
+        with pytest.raises(ResourceNotFoundError):
+            certs.get_certificate_operation(name)
