@@ -235,3 +235,24 @@ pub struct CertificateOperation {
 pub struct CertificateOperationUpdateParameter {
     pub cancellation_requested: Option<bool>,
 }
+
+/// `POST /certificates/{name}/import`. `value` is base64 PKCS#12, or PEM (raw, or base64 of it);
+/// `Debug` never prints it or the password.
+#[derive(Clone, Default, Deserialize)]
+pub struct CertificateImportParameters {
+    pub value: Option<String>,
+    pub pwd: Option<String>,
+    pub policy: Option<CertificatePolicy>,
+    pub attributes: Option<CertificateAttributes>,
+    pub tags: Option<Tags>,
+    #[serde(rename = "preserveCertOrder")]
+    pub preserve_cert_order: Option<bool>,
+}
+
+impl std::fmt::Debug for CertificateImportParameters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateImportParameters")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}

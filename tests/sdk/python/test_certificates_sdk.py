@@ -189,3 +189,78 @@ def test_bad_policies_store_nothing(clients) -> None:
             certs.get_certificate(name)
         with pytest.raises(ResourceNotFoundError):
             certs.get_certificate_operation(name)
+
+
+def _key_and_cert(cn: str):
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(f"{cn}.test")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def test_import_pfx_and_pem(clients) -> None:
+    certs, secrets, keys = clients
+    key, cert = _key_and_cert("imported")
+    der = cert.public_bytes(serialization.Encoding.DER)
+    for password in (None, b"pfx-password"):
+        enc = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+        pfx = pkcs12.serialize_key_and_certificates(b"imported", key, cert, None, enc)
+        name = kh.unique("pfx")
+        got = certs.import_certificate(
+            name, pfx, password=password.decode() if password else None, tags={"src": "pfx"}
+        )
+        assert got.cer == der and got.properties.tags == {"src": "pfx"}
+        assert got.policy.issuer_name == "Unknown" and got.policy.subject == "CN=imported"
+        assert got.policy.san_dns_names == ["imported.test"]
+        secret = secrets.get_secret(name)
+        k2, c2, _ = pkcs12.load_key_and_certificates(base64.b64decode(secret.value), None)
+        assert c2 == cert and spki(k2.public_key()) == spki(key.public_key())
+        assert int.from_bytes(keys.get_key(name).key.n, "big") == key.public_key().public_numbers().n
+
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ) + cert.public_bytes(serialization.Encoding.PEM)
+    name = kh.unique("pem")
+    got = certs.import_certificate(
+        name, pem, policy=CertificatePolicy(issuer_name="Unknown", content_type=CertificateContentType.pem)
+    )
+    assert got.cer == der and got.policy.content_type == CertificateContentType.pem
+    value = secrets.get_secret(name).value.encode()
+    assert spki(serialization.load_pem_private_key(value, None).public_key()) == spki(key.public_key())
+
+    # Azure's errors: wrong password, a PEM without its key, a key of another certificate.
+    other_key, _ = _key_and_cert("other")
+    pfx = pkcs12.serialize_key_and_certificates(
+        b"x", key, cert, None, serialization.BestAvailableEncryption(b"right")
+    )
+    wrong_key_pem = other_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ) + cert.public_bytes(serialization.Encoding.PEM)
+    pem_policy = CertificatePolicy(issuer_name="Unknown", content_type=CertificateContentType.pem)
+    for what, call in [
+        ("wrong password", lambda n: certs.import_certificate(n, pfx, password="wrong")),
+        ("no key", lambda n: certs.import_certificate(n, cert.public_bytes(serialization.Encoding.PEM), policy=pem_policy)),
+        ("other key", lambda n: certs.import_certificate(n, wrong_key_pem, policy=pem_policy)),
+    ]:
+        name = kh.unique("bad-import")
+        with pytest.raises(HttpResponseError) as err:
+            call(name)
+        assert err.value.status_code == 400 and err.value.error.code == "BadParameter", what
+        with pytest.raises(ResourceNotFoundError):
+            certs.get_certificate(name)

@@ -9,6 +9,7 @@
 //! inside an issuing call, in zeroizing buffers.
 
 mod deletion;
+mod import;
 pub mod policy;
 
 use std::sync::Arc;

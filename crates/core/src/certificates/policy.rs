@@ -109,8 +109,17 @@ fn list(v: &Option<Vec<String>>) -> Vec<String> {
 }
 
 /// Validates `p` and fills in Azure's defaults; returns the policy to store and what it issues.
-/// `issuers` says whether a named issuer other than `Self`/`Unknown` exists.
 pub fn normalize(p: CertificatePolicy, now: i64) -> Result<(CertificatePolicy, Issuance), VaultError> {
+    normalize_as(p, now, true)
+}
+
+/// As [`normalize`] for an imported certificate, whose X.509 content is what it is: the subject
+/// and names are kept as the certificate has them, not checked as something to issue.
+pub fn normalize_imported(p: CertificatePolicy, now: i64) -> Result<(CertificatePolicy, Issuance), VaultError> {
+    normalize_as(p, now, false)
+}
+
+fn normalize_as(p: CertificatePolicy, now: i64, issuing: bool) -> Result<(CertificatePolicy, Issuance), VaultError> {
     let kp = p.key_props.unwrap_or_default();
     let kty = kp.kty.clone().unwrap_or_else(|| "RSA".into());
     let spec = match kty.as_str() {
@@ -118,7 +127,7 @@ pub fn normalize(p: CertificatePolicy, now: i64) -> Result<(CertificatePolicy, I
         "EC" => jwk::create_spec(Some("EC"), None, None, Some(kp.crv.as_deref().unwrap_or("P-256")))?,
         other => return Err(jwk::refuse_unsupported_kty(other)),
     };
-    if spec == KeySpec::Ec(Curve::P256K) {
+    if issuing && spec == KeySpec::Ec(Curve::P256K) {
         return Err(bad(
             "Certificates with keys on curve P-256K are not supported; use P-256, P-384 or P-521.",
         ));
@@ -212,7 +221,9 @@ pub fn normalize(p: CertificatePolicy, now: i64) -> Result<(CertificatePolicy, I
         key_usage: key_usage.clone(),
         validity_months,
     };
-    keyhold_crypto::certificate::params(&cert, now).map_err(|e| bad(e.to_string()))?;
+    if issuing {
+        keyhold_crypto::certificate::params(&cert, now).map_err(|e| bad(e.to_string()))?;
+    }
 
     let lifetime_actions = match p.lifetime_actions {
         None => vec![LifetimeAction {
@@ -307,6 +318,42 @@ pub fn normalize(p: CertificatePolicy, now: i64) -> Result<(CertificatePolicy, I
             cert,
         },
     ))
+}
+
+/// The policy Key Vault gives an imported certificate that came without one: its own content,
+/// issuer `Unknown`, and the key as it is.
+pub fn of_certificate(content: &CertSpec) -> CertificatePolicy {
+    let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    CertificatePolicy {
+        x509_props: Some(X509CertificateProperties {
+            subject: Some(content.subject.clone()),
+            ekus: Some(content.ekus.clone()),
+            sans: Some(SubjectAlternativeNames {
+                emails: some(&content.emails),
+                dns_names: some(&content.dns_names),
+                upns: some(&content.upns),
+                uris: some(&content.uris),
+                ip_addresses: some(&content.ip_addresses),
+            }),
+            key_usage: Some(content.key_usage.clone()),
+            validity_months: Some(content.validity_months.min(1200)),
+            basic_constraints: None,
+        }),
+        issuer: Some(IssuerParameters {
+            name: Some(UNKNOWN_ISSUER.into()),
+            ..IssuerParameters::default()
+        }),
+        lifetime_actions: Some(vec![LifetimeAction {
+            trigger: Some(Trigger {
+                lifetime_percentage: Some(80),
+                days_before_expiry: None,
+            }),
+            action: Some(Action {
+                action_type: Some("EmailContacts".into()),
+            }),
+        }]),
+        ..CertificatePolicy::default()
+    }
 }
 
 #[cfg(test)]

@@ -665,3 +665,233 @@ async fn rbac_certificate_roles() {
     .await;
     assert_eq!(status, 403);
 }
+
+/// Runs openssl in `dir`.
+fn openssl_in(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn import_pfx_and_pem_with_azures_errors() {
+    let (server, token) = with_vault("kv-import").await;
+    let base = server.vault_url("kv-import");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    openssl_in(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+            "-out",
+            "c.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=imported/O=Elsewhere",
+            "-addext",
+            "subjectAltName=DNS:imp.test",
+        ],
+    );
+    openssl_in(
+        d,
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "k.pem",
+            "-in",
+            "c.pem",
+            "-passout",
+            "pass:s3cret",
+            "-out",
+            "c.pfx",
+        ],
+    );
+    openssl_in(d, &["rsa", "-in", "k.pem", "-traditional", "-out", "k1.pem"]);
+    openssl_in(
+        d,
+        &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ec.pem"],
+    );
+    openssl_in(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-key",
+            "ec.pem",
+            "-out",
+            "ecc.pem",
+            "-days",
+            "10",
+            "-subj",
+            "/CN=ec-imported",
+        ],
+    );
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    let text = |f: &str| String::from_utf8(read(f)).unwrap();
+    let cert_der = {
+        let pem = text("c.pem");
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        STANDARD.decode(b64).unwrap()
+    };
+    let import = |name: &str, body: Value| {
+        let (server, token, base) = (&server, &token, &base);
+        let name = name.to_owned();
+        async move {
+            call(
+                server,
+                token,
+                Method::POST,
+                format!("{base}/certificates/{name}/import?{API}"),
+                Some(body),
+            )
+            .await
+        }
+    };
+
+    // PFX with its password.
+    let pfx = STANDARD.encode(read("c.pfx"));
+    let (status, cert) = import("pfx", json!({"value": pfx, "pwd": "s3cret", "tags": {"from": "pfx"}})).await;
+    assert_eq!(status, 200, "{cert}");
+    assert_eq!(STANDARD.decode(cert["cer"].as_str().unwrap()).unwrap(), cert_der);
+    assert_eq!(cert["policy"]["issuer"]["name"], "Unknown");
+    assert_eq!(cert["policy"]["x509_props"]["subject"], "CN=imported, O=Elsewhere");
+    assert_eq!(cert["policy"]["x509_props"]["sans"]["dns_names"], json!(["imp.test"]));
+    assert_eq!(cert["policy"]["key_props"]["key_size"], 2048);
+    assert_eq!(cert["contentType"], "application/x-pkcs12");
+    assert_eq!(cert["tags"]["from"], "pfx");
+    let version = version_of(&cert["id"]);
+    let (_, secret) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/secrets/pfx/{version}?{API}"),
+        None,
+    )
+    .await;
+    let out = write(
+        d,
+        "out.pfx",
+        &STANDARD.decode(secret["value"].as_str().unwrap()).unwrap(),
+    );
+    let opened = openssl(&["pkcs12", "-in", &out, "-passin", "pass:", "-nodes"]);
+    let reopened = write(d, "reopened.pem", opened.as_bytes());
+    let key_path = d.join("k.pem").to_string_lossy().into_owned();
+    assert_eq!(
+        openssl(&["rsa", "-in", &reopened, "-noout", "-modulus"]),
+        openssl(&["rsa", "-in", &key_path, "-noout", "-modulus"]),
+        "the secret holds the imported key"
+    );
+    let (status, key) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/keys/pfx/{version}?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{key}");
+
+    // PEM: raw text (the JS SDK), base64 of it (the Python SDK), PKCS#1 and SEC1 keys.
+    let pem = format!("{}{}", text("k.pem"), text("c.pem"));
+    let (status, c) = import("pem-raw", json!({"value": pem})).await;
+    assert_eq!(
+        (status, c["contentType"].as_str()),
+        (200, Some("application/x-pem-file")),
+        "{c}"
+    );
+    let (status, c) = import(
+        "pem-b64",
+        json!({"value": STANDARD.encode(&pem), "policy": {"secret_props": {"contentType": "application/x-pkcs12"}}}),
+    )
+    .await;
+    assert_eq!(
+        (status, c["contentType"].as_str()),
+        (200, Some("application/x-pkcs12")),
+        "{c}"
+    );
+    let (status, c) = import(
+        "pem-pkcs1",
+        json!({"value": format!("{}{}", text("c.pem"), text("k1.pem"))}),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+    let (status, c) = import(
+        "pem-ec",
+        json!({"value": format!("{}{}", text("ec.pem"), text("ecc.pem"))}),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["policy"]["key_props"]["crv"], "P-256");
+    let (_, s) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/secrets/pem-ec?{API}"),
+        None,
+    )
+    .await;
+    let bundle = write(d, "ec-bundle.pem", s["value"].as_str().unwrap().as_bytes());
+    let ecc = d.join("ecc.pem").to_string_lossy().into_owned();
+    assert_eq!(
+        openssl(&["pkey", "-in", &bundle, "-pubout"]),
+        openssl(&["x509", "-in", &ecc, "-noout", "-pubkey"])
+    );
+
+    // Azure's errors, and nothing stored.
+    let bad = [
+        ("wrong password", json!({"value": pfx, "pwd": "wrong"}), "PKCS#12"),
+        ("no password", json!({"value": pfx}), "PKCS#12"),
+        (
+            "not a certificate",
+            json!({"value": STANDARD.encode(b"garbage")}),
+            "PKCS#12",
+        ),
+        (
+            "PEM without key",
+            json!({"value": text("c.pem")}),
+            "Private key is not specified",
+        ),
+        (
+            "key of another certificate",
+            json!({"value": format!("{}{}", text("ec.pem"), text("c.pem"))}),
+            "does not match",
+        ),
+        ("no value", json!({"pwd": "x"}), "'value'"),
+        (
+            "policy for another key type",
+            json!({"value": pem, "policy": {"key_props": {"kty": "EC"}}}),
+            "does not match",
+        ),
+    ];
+    for (what, body, needle) in bad {
+        let (status, err) = import("bad", body).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("BadParameter")),
+            "{what}: {err}"
+        );
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(needle),
+            "{what}: {err}"
+        );
+    }
+    for path in ["certificates/bad", "keys/bad", "secrets/bad"] {
+        let (status, _) = call(&server, &token, Method::GET, format!("{base}/{path}?{API}"), None).await;
+        assert_eq!(status, 404, "{path}");
+    }
+}

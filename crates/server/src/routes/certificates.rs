@@ -10,8 +10,8 @@ use axum::{
 };
 use keyhold_proto::{
     certificates::{
-        CertificateBundle, CertificateCreateParameters, CertificateItem, CertificateOperation,
-        CertificateOperationUpdateParameter, CertificatePolicy, CertificateUpdateParameters,
+        CertificateBundle, CertificateCreateParameters, CertificateImportParameters, CertificateItem,
+        CertificateOperation, CertificateOperationUpdateParameter, CertificatePolicy, CertificateUpdateParameters,
     },
     keyvault::Page,
 };
@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/certificates/{name}/", get(get_latest).patch(update_latest))
         .route("/certificates/{name}/create", post(create))
+        .route("/certificates/{name}/import", post(import))
         .route("/certificates/{name}/versions", get(list_versions))
         .route("/certificates/{name}/policy", get(get_policy).patch(update_policy))
         .route(
@@ -86,6 +87,23 @@ async fn create(
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
     Ok(resp)
+}
+
+async fn import(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+    KvJson(body): KvJson<CertificateImportParameters>,
+) -> Versioned<CertificateBundle> {
+    let v = s
+        .core
+        .certificates
+        .import(&caller.caller(), &vault, &name, body)
+        .await?;
+    Ok(versioned(&v.record.version, certificate_bundle(&origin, &vault, &v)))
 }
 
 async fn read(

@@ -50,7 +50,10 @@ pub(crate) async fn certificate_versions_carry_key_and_secret(s: Arc<dyn Store>)
         .await
         .unwrap();
     let latest = s.certificate_version(VAULT, "C", None).await.unwrap().unwrap();
-    assert_eq!((latest.version.as_str(), latest.cer.as_slice()), ("v2", b"der of v2".as_slice()));
+    assert_eq!(
+        (latest.version.as_str(), latest.cer.as_slice()),
+        ("v2", b"der of v2".as_slice())
+    );
     assert_eq!(s.key_version(VAULT, "c", None).await.unwrap().unwrap().version, "v2");
     assert_eq!(s.secret_version(VAULT, "c", None).await.unwrap().unwrap().version, "v2");
     assert_eq!(
@@ -119,7 +122,8 @@ pub(crate) async fn certificate_deletion_moves_key_and_secret(s: Arc<dyn Store>)
     assert_eq!(s.deleted_certificate(VAULT, "c").await.unwrap().unwrap().0, d);
     assert!(s.deleted_key(VAULT, "c").await.unwrap().is_some());
     assert!(matches!(
-        s.put_certificate_version(&new_version(&ring, VAULT, "c", "v2", "Self")).await,
+        s.put_certificate_version(&new_version(&ring, VAULT, "c", "v2", "Self"))
+            .await,
         Err(StoreError::Deleted)
     ));
     assert_eq!(s.purgeable_certificates(99).await.unwrap().len(), 0);
@@ -127,9 +131,17 @@ pub(crate) async fn certificate_deletion_moves_key_and_secret(s: Arc<dyn Store>)
     s.recover_certificate(VAULT, "c").await.unwrap();
     assert!(s.key_version(VAULT, "c", None).await.unwrap().is_some());
     assert!(s.secret_version(VAULT, "c", None).await.unwrap().is_some());
-    assert!(s.list_deleted_certificates(VAULT, &page(None, 5)).await.unwrap().is_empty());
+    assert!(
+        s.list_deleted_certificates(VAULT, &page(None, 5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
-    assert!(matches!(s.purge_certificate(VAULT, "c").await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.purge_certificate(VAULT, "c").await,
+        Err(StoreError::NotFound)
+    ));
     s.delete_certificate(&d).await.unwrap();
     s.purge_certificate(VAULT, "c").await.unwrap();
     assert!(s.deleted_certificate(VAULT, "c").await.unwrap().is_none());

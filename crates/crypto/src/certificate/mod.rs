@@ -2,6 +2,8 @@
 //! signing requests, and the two forms of a certificate's secret (PKCS#12 without a password, or a
 //! PEM bundle of the private key and the chain). Outputs holding a private key are zeroizing.
 
+mod import;
+
 use std::net::IpAddr;
 
 use base64::{
@@ -13,10 +15,12 @@ use rcgen::{
     OtherNameValue, SanType, SerialNumber, SignatureAlgorithm,
 };
 use time::OffsetDateTime;
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use zeroize::Zeroizing;
 
 use crate::vault_key::{Curve, KeySpec, PrivateKey};
+
+pub use import::{ImportError, Imported, import};
 
 /// What went wrong; the domain maps each to Azure's error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +65,8 @@ pub struct CertInfo {
     pub issuer: String,
     /// The SubjectPublicKeyInfo, to compare with a key.
     pub spki: Vec<u8>,
+    /// What the certificate says, in a policy's terms (for imported certificates).
+    pub content: CertSpec,
 }
 
 /// Key Vault's key usage names.
@@ -245,6 +251,77 @@ pub fn info(der: &[u8]) -> Result<CertInfo, CertError> {
         return Err(CertError::BadCertificate);
     }
     let sha1 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
+    let mut content = CertSpec {
+        subject: cert.subject().to_string(),
+        ..CertSpec::default()
+    };
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for n in &san.value.general_names {
+            match n {
+                GeneralName::DNSName(d) => content.dns_names.push((*d).to_owned()),
+                GeneralName::RFC822Name(e) => content.emails.push((*e).to_owned()),
+                GeneralName::URI(u) => content.uris.push((*u).to_owned()),
+                GeneralName::IPAddress(ip) => match ip.len() {
+                    4 => content
+                        .ip_addresses
+                        .push(IpAddr::from(<[u8; 4]>::try_from(*ip).unwrap_or_default()).to_string()),
+                    16 => content
+                        .ip_addresses
+                        .push(IpAddr::from(<[u8; 16]>::try_from(*ip).unwrap_or_default()).to_string()),
+                    _ => {}
+                },
+                GeneralName::OtherName(oid, value) if oid.to_id_string() == "1.3.6.1.4.1.311.20.2.3" => {
+                    // [0] EXPLICIT UTF8String: the string is the tail after the two headers.
+                    if let Some(text) = value.get(4..).and_then(|t| std::str::from_utf8(t).ok()) {
+                        content.upns.push(text.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Ok(Some(eku)) = cert.extended_key_usage() {
+        let e = eku.value;
+        for (on, oid) in [
+            (e.server_auth, "1.3.6.1.5.5.7.3.1"),
+            (e.client_auth, "1.3.6.1.5.5.7.3.2"),
+            (e.code_signing, "1.3.6.1.5.5.7.3.3"),
+            (e.email_protection, "1.3.6.1.5.5.7.3.4"),
+            (e.time_stamping, "1.3.6.1.5.5.7.3.8"),
+            (e.ocsp_signing, "1.3.6.1.5.5.7.3.9"),
+            (e.any, "2.5.29.37.0"),
+        ] {
+            if on {
+                content.ekus.push(oid.to_owned());
+            }
+        }
+        content.ekus.extend(e.other.iter().map(|o| o.to_id_string()));
+    }
+    if let Ok(Some(ku)) = cert.key_usage() {
+        let k = ku.value;
+        for (on, name) in [
+            (k.digital_signature(), "digitalSignature"),
+            (k.non_repudiation(), "nonRepudiation"),
+            (k.key_encipherment(), "keyEncipherment"),
+            (k.data_encipherment(), "dataEncipherment"),
+            (k.key_agreement(), "keyAgreement"),
+            (k.key_cert_sign(), "keyCertSign"),
+            (k.crl_sign(), "cRLSign"),
+            (k.encipher_only(), "encipherOnly"),
+            (k.decipher_only(), "decipherOnly"),
+        ] {
+            if on {
+                content.key_usage.push(name.to_owned());
+            }
+        }
+    }
+    let (nb, na) = (
+        cert.validity().not_before.timestamp(),
+        cert.validity().not_after.timestamp(),
+    );
+    content.validity_months = u32::try_from(((na - nb) as f64 / (30.436_875 * 86_400.0)).round() as i64)
+        .unwrap_or(1)
+        .max(1);
     Ok(CertInfo {
         x5t: URL_SAFE_NO_PAD.encode(sha1.as_ref()),
         not_before: cert.validity().not_before.timestamp(),
@@ -252,6 +329,7 @@ pub fn info(der: &[u8]) -> Result<CertInfo, CertError> {
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),
         spki: cert.public_key().raw.to_vec(),
+        content,
     })
 }
 
@@ -338,6 +416,12 @@ mod tests {
             assert_eq!(i.not_after, add_months(1_700_000_000, 12).unwrap());
             assert!(i.subject.contains("CN=example.test"), "{}", i.subject);
             assert_eq!(i.subject, i.issuer);
+            assert_eq!(i.content.dns_names, ["example.test"]);
+            assert_eq!(i.content.ip_addresses, ["10.0.0.1"]);
+            assert_eq!(i.content.upns, ["u@example.test"]);
+            assert_eq!(i.content.ekus, ["1.3.6.1.5.5.7.3.1"]);
+            assert_eq!(i.content.key_usage, ["digitalSignature", "keyEncipherment"]);
+            assert_eq!(i.content.validity_months, 12);
             let (_, cert) = X509Certificate::from_der(&der).unwrap();
             assert!(cert.verify_signature(None).is_ok());
             assert!(pkcs12(Some(&key), std::slice::from_ref(&der)).unwrap().len() > der.len());
