@@ -256,3 +256,11 @@ impl std::fmt::Debug for CertificateImportParameters {
             .finish_non_exhaustive()
     }
 }
+
+/// `POST /certificates/{name}/pending/merge`: the signed chain (standard base64 DER, leaf first).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CertificateMergeParameters {
+    pub x5c: Option<Vec<String>>,
+    pub attributes: Option<CertificateAttributes>,
+    pub tags: Option<Tags>,
+}

@@ -249,11 +249,13 @@ pub struct CertificatePolicyRecord {
 }
 
 /// The certificate's pending (or last completed) operation, as the domain's JSON.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct CertificateOperationRecord {
     pub vault: String,
     pub name: String,
     pub operation: serde_json::Value,
+    /// The key of a request still in progress (issuer `Unknown`), sealed, until it is merged.
+    pub private: Option<Sealed>,
     pub updated: i64,
 }
 

@@ -264,3 +264,55 @@ def test_import_pfx_and_pem(clients) -> None:
         assert err.value.status_code == 400 and err.value.error.code == "BadParameter", what
         with pytest.raises(ResourceNotFoundError):
             certs.get_certificate(name)
+
+
+def test_unknown_issuer_csr_signed_by_cryptography_and_merged(clients) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography.hazmat.primitives import hashes
+
+    certs, secrets, _ = clients
+    name = kh.unique("merge")
+    policy = CertificatePolicy(issuer_name=WellKnownIssuerNames.unknown, subject="CN=merged", san_dns_names=["merged.test"])
+    op = certs.begin_create_certificate(name, policy).result()
+    assert op.status == "inProgress" and op.issuer_name == "Unknown"
+    csr = x509.load_der_x509_csr(certs.get_certificate_operation(name).csr)
+    assert csr.is_signature_valid
+
+    ca_key, ca_cert = _key_and_cert("outside-ca")
+    now = datetime.now(timezone.utc)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(csr.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=10))
+        .sign(ca_key, hashes.SHA256())
+    )
+    der = leaf.public_bytes(serialization.Encoding.DER)
+
+    # A certificate for another key is refused.
+    other_key, _ = _key_and_cert("x")
+    stranger = (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(other_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=10))
+        .sign(ca_key, hashes.SHA256())
+    )
+    with pytest.raises(HttpResponseError) as err:
+        certs.merge_certificate(name, [stranger.public_bytes(serialization.Encoding.DER)])
+    assert err.value.status_code == 400
+    assert certs.get_certificate_operation(name).status == "inProgress"
+
+    merged = certs.merge_certificate(name, [der, ca_cert.public_bytes(serialization.Encoding.DER)])
+    assert merged.cer == der
+    assert certs.get_certificate_operation(name).status == "completed"
+    key, got_leaf, chain = pkcs12.load_key_and_certificates(base64.b64decode(secrets.get_secret(name).value), None)
+    assert got_leaf == leaf and chain == [ca_cert]
+    assert spki(key.public_key()) == spki(csr.public_key())

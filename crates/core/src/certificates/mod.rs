@@ -10,6 +10,7 @@
 
 mod deletion;
 mod import;
+mod pending;
 pub mod policy;
 
 use std::sync::Arc;
@@ -34,7 +35,7 @@ use crate::{
 
 pub use policy::Issuance;
 
-const IN_PROGRESS_DETAILS: &str = "Pending certificate created. Certificate request is in progress. This may take some time based on the issuer provider. Please check again later.";
+pub(crate) const IN_PROGRESS_DETAILS: &str = "Pending certificate created. Certificate request is in progress. This may take some time based on the issuer provider. Please check again later.";
 
 #[derive(Clone)]
 pub struct Certificates {
@@ -136,17 +137,31 @@ impl Certificates {
         if let (Some(old), Some(attrs)) = (&existing, stored.attributes.as_mut()) {
             attrs.created = Some(old.created);
         }
+        let key = PrivateKey::generate(issuance.key).map_err(internal)?;
+        let csr = x509::signing_request(&key, &issuance.cert).map_err(cert_error)?;
         match issuance.issuer.as_str() {
             policy::SELF_ISSUER => {}
+            policy::UNKNOWN_ISSUER => {
+                return self
+                    .start_pending(
+                        vault,
+                        name,
+                        &key,
+                        &csr,
+                        &stored,
+                        existing.as_ref(),
+                        p.preserve_cert_order,
+                        now,
+                    )
+                    .await;
+            }
             other => {
                 return Err(VaultError::BadParameter(format!(
-                    "The issuer '{other}' is not supported yet: keyhold issues certificates with issuer 'Self'."
+                    "The issuer '{other}' is not supported yet: keyhold issues certificates with issuers 'Self' and 'Unknown'."
                 )));
             }
         }
         let enabled = p.attributes.as_ref().and_then(|a| a.enabled).unwrap_or(true);
-        let key = PrivateKey::generate(issuance.key).map_err(internal)?;
-        let csr = x509::signing_request(&key, &issuance.cert).map_err(cert_error)?;
         let der = x509::self_signed(&key, &issuance.cert, now).map_err(cert_error)?;
         let mut op = CertificateOperation {
             id: None,
@@ -251,6 +266,7 @@ impl Certificates {
                         vault: vault.name.clone(),
                         name: name.to_owned(),
                         operation: serde_json::to_value(op).map_err(internal)?,
+                        private: None,
                         updated: now,
                     })
                 })
@@ -464,12 +480,17 @@ impl Certificates {
                 op.status = "cancelled".into();
                 op.status_details = "Certificate request was cancelled.".into();
             }
+            // A cancelled request cannot be merged: its key goes.
             self.store
-                .put_certificate_operation(&CertificateOperationRecord {
-                    operation: serde_json::to_value(&op).map_err(internal)?,
-                    updated: self.clock.now(),
-                    ..r
-                })
+                .put_certificate_operation(
+                    &CertificateOperationRecord {
+                        operation: serde_json::to_value(&op).map_err(internal)?,
+                        private: None,
+                        updated: self.clock.now(),
+                        ..r
+                    },
+                    None,
+                )
                 .await?;
         }
         Ok(op)

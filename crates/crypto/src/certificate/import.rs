@@ -208,6 +208,13 @@ fn to_pkcs8(spec: KeySpec, der: KeyDer) -> Result<Zeroizing<Vec<u8>>, ImportErro
     }
 }
 
+/// Whether the DER certificate `der` is one of `key`'s (for merging a signed request).
+pub fn belongs_to(der: &[u8], key: &PrivateKey) -> Result<bool, ImportError> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|_| ImportError::NoCertificate)?;
+    let public = key.public().map_err(|_| ImportError::KeyMismatch)?;
+    Ok(matches(&cert, &public))
+}
+
 /// Finds the certificate of `key` among `certs` and puts it first.
 fn pair(key: KeyDer, certs: Vec<Vec<u8>>) -> Result<(PrivateKey, Vec<Vec<u8>>), ImportError> {
     let first = certs.first().ok_or(ImportError::NoCertificate)?;

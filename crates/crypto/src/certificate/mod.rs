@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use crate::vault_key::{Curve, KeySpec, PrivateKey};
 
-pub use import::{ImportError, Imported, import};
+pub use import::{ImportError, Imported, belongs_to, import};
 
 /// What went wrong; the domain maps each to Azure's error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -895,3 +895,238 @@ async fn import_pfx_and_pem_with_azures_errors() {
         assert_eq!(status, 404, "{path}");
     }
 }
+
+fn der_of_pem(pem: &str) -> Vec<u8> {
+    let b64: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    STANDARD.decode(b64).unwrap()
+}
+
+#[tokio::test]
+async fn unknown_issuer_pending_merge_and_refusals() {
+    let (server, token) = with_vault("kv-merge").await;
+    let base = server.vault_url("kv-merge");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    openssl_in(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Outside CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    let policy = json!({"issuer": {"name": "Unknown"}, "x509_props": {"subject": "CN=merged.internal",
+        "sans": {"dns_names": ["merged.internal"]}}, "key_props": {"kty": "RSA", "key_size": 2048}});
+    let start = |name: &'static str| {
+        let (server, token, base, policy) = (&server, &token, &base, policy.clone());
+        async move {
+            let resp = server
+                .http
+                .post(format!("{base}/certificates/{name}/create?{API}"))
+                .bearer_auth(token)
+                .json(&json!({"policy": policy}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 202);
+            let op: Value = resp.json().await.unwrap();
+            assert_eq!(
+                (op["status"].as_str(), op["issuer"]["name"].as_str()),
+                (Some("inProgress"), Some("Unknown"))
+            );
+            op
+        }
+    };
+    let op = start("ext").await;
+    let (status, pending) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/ext/pending?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, pending["status"].as_str()),
+        (200, Some("inProgress")),
+        "{pending}"
+    );
+    assert_eq!(pending["csr"], op["csr"]);
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/ext?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "no certificate before the merge");
+
+    // Sign the CSR with the outside CA.
+    let csr_der = STANDARD.decode(op["csr"].as_str().unwrap()).unwrap();
+    write(d, "req.der", &csr_der);
+    openssl_in(d, &["req", "-in", "req.der", "-inform", "DER", "-verify", "-noout"]);
+    let sign = |csr: &str, out: &str| {
+        openssl_in(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                csr,
+                "-inform",
+                "DER",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "20",
+                "-out",
+                out,
+                "-copy_extensions",
+                "copy",
+            ],
+        )
+    };
+    sign("req.der", "leaf.pem");
+    let leaf = der_of_pem(&std::fs::read_to_string(d.join("leaf.pem")).unwrap());
+    let ca = der_of_pem(&std::fs::read_to_string(d.join("ca.pem")).unwrap());
+
+    // A certificate for another key is refused, and nothing changes.
+    start("other").await;
+    let (_, other) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/other/pending?{API}"),
+        None,
+    )
+    .await;
+    write(
+        d,
+        "other.der",
+        &STANDARD.decode(other["csr"].as_str().unwrap()).unwrap(),
+    );
+    sign("other.der", "other.pem");
+    let wrong = der_of_pem(&std::fs::read_to_string(d.join("other.pem")).unwrap());
+    let merge = |name: &str, x5c: Vec<String>| {
+        let (server, token, base) = (&server, &token, &base);
+        let url = format!("{base}/certificates/{name}/pending/merge?{API}");
+        async move { call(server, token, Method::POST, url, Some(json!({"x5c": x5c}))).await }
+    };
+    let (status, err) = merge("ext", vec![STANDARD.encode(&wrong)]).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("BadParameter")),
+        "{err}"
+    );
+    let (_, pending) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/ext/pending?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(pending["status"], "inProgress");
+    for path in ["certificates/ext", "keys/ext", "secrets/ext"] {
+        let (status, _) = call(&server, &token, Method::GET, format!("{base}/{path}?{API}"), None).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, _) = merge("ext", vec!["not base64!".into()]).await;
+    assert_eq!(status, 400);
+
+    // The right one: 201, the chain in the secret, verifiable with openssl.
+    let (status, cert) = merge("ext", vec![STANDARD.encode(&leaf), STANDARD.encode(&ca)]).await;
+    assert_eq!(status, 201, "{cert}");
+    assert_eq!(STANDARD.decode(cert["cer"].as_str().unwrap()).unwrap(), leaf);
+    assert_eq!(cert["policy"]["issuer"]["name"], "Unknown");
+    let (_, done) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/ext/pending?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (done["status"].as_str(), done["target"].as_str()),
+        (Some("completed"), Some(format!("{base}/certificates/ext").as_str()))
+    );
+    let (_, secret) = call(&server, &token, Method::GET, format!("{base}/secrets/ext?{API}"), None).await;
+    let pfx = write(
+        d,
+        "ext.pfx",
+        &STANDARD.decode(secret["value"].as_str().unwrap()).unwrap(),
+    );
+    let opened = openssl(&["pkcs12", "-in", &pfx, "-passin", "pass:", "-nodes"]);
+    assert_eq!(opened.matches("BEGIN CERTIFICATE").count(), 2, "leaf and CA");
+    assert!(opened.contains("BEGIN PRIVATE KEY"));
+    let leaf_pem = d.join("leaf.pem").to_string_lossy().into_owned();
+    let ca_pem = d.join("ca.pem").to_string_lossy().into_owned();
+    assert!(openssl(&["verify", "-CAfile", &ca_pem, &leaf_pem]).contains("OK"));
+    let (status, _) = merge("ext", vec![STANDARD.encode(&leaf)]).await;
+    assert_eq!(status, 404, "nothing pending any more");
+
+    // Cancel: the request is cancelled and can no longer be merged; delete forgets it.
+    let (status, c) = call(
+        &server,
+        &token,
+        Method::PATCH,
+        format!("{base}/certificates/other/pending?{API}"),
+        Some(json!({"cancellation_requested": true})),
+    )
+    .await;
+    assert_eq!(
+        (status, c["status"].as_str(), c["cancellation_requested"].as_bool()),
+        (200, Some("cancelled"), Some(true)),
+        "{c}"
+    );
+    let (status, err) = merge("other", vec![STANDARD.encode(&wrong)]).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("PendingCertificateNotFound")),
+        "{err}"
+    );
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::DELETE,
+        format!("{base}/certificates/other/pending?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/other/pending?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}

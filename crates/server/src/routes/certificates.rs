@@ -11,7 +11,8 @@ use axum::{
 use keyhold_proto::{
     certificates::{
         CertificateBundle, CertificateCreateParameters, CertificateImportParameters, CertificateItem,
-        CertificateOperation, CertificateOperationUpdateParameter, CertificatePolicy, CertificateUpdateParameters,
+        CertificateMergeParameters, CertificateOperation, CertificateOperationUpdateParameter, CertificatePolicy,
+        CertificateUpdateParameters,
     },
     keyvault::Page,
 };
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
             "/certificates/{name}/pending",
             get(get_pending).patch(cancel_pending).delete(delete_pending),
         )
+        .route("/certificates/{name}/pending/merge", post(merge))
         .route("/certificates/{name}/{version}", get(get_version).patch(update_version))
         .route("/deletedcertificates", get(list_deleted))
         .route("/deletedcertificates/{name}", get(show_deleted).delete(purge))
@@ -376,4 +378,22 @@ async fn purge(
 ) -> std::result::Result<StatusCode, ApiError> {
     s.core.certificates.purge(&caller.caller(), &vault, &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// 201 with the certificate, as Key Vault answers a merge.
+async fn merge(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    Path(name): Path<String>,
+    KvJson(body): KvJson<CertificateMergeParameters>,
+) -> std::result::Result<(StatusCode, Extension<AuditVersion>, Json<CertificateBundle>), ApiError> {
+    let v = s.core.certificates.merge(&caller.caller(), &vault, &name, body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Extension(AuditVersion(v.record.version.clone())),
+        Json(certificate_bundle(&origin, &vault, &v)),
+    ))
 }

@@ -54,6 +54,8 @@ CREATE TABLE certificate_operations (
     name_key   TEXT COLLATE "C" NOT NULL
         GENERATED ALWAYS AS (translate(name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) STORED,
     operation TEXT NOT NULL,
+    -- The pending key (PKCS#8 sealed to ["certificate-pending", vault, name, request id]) until merged.
+    private   BYTEA,
     updated   BIGINT NOT NULL,
     PRIMARY KEY (vault_key, name_key)
 );

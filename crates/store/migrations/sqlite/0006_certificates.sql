@@ -36,6 +36,8 @@ CREATE TABLE certificate_operations (
     vault     TEXT NOT NULL COLLATE NOCASE,
     name      TEXT NOT NULL COLLATE NOCASE,
     operation TEXT NOT NULL,
+    -- The pending key (PKCS#8 sealed to ["certificate-pending", vault, name, request id]) until merged.
+    private   BLOB,
     updated   INTEGER NOT NULL,
     PRIMARY KEY (vault, name)
 );

@@ -116,9 +116,16 @@ async fn put_policy(c: &impl GenericClient, p: &CertificatePolicyRecord) -> Resu
 async fn put_operation(c: &impl GenericClient, o: &CertificateOperationRecord) -> Result<()> {
     execute(
         c,
-        "INSERT INTO certificate_operations (vault, name, operation, updated) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (vault_key, name_key) DO UPDATE SET operation = excluded.operation, updated = excluded.updated",
-        &[&o.vault, &o.name, &to_json(&o.operation)?, &o.updated],
+        "INSERT INTO certificate_operations (vault, name, operation, private, updated) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (vault_key, name_key) DO UPDATE SET operation = excluded.operation, private = excluded.private,
+             updated = excluded.updated",
+        &[
+            &o.vault,
+            &o.name,
+            &to_json(&o.operation)?,
+            &o.private.as_ref().map(|p| p.as_bytes().to_vec()),
+            &o.updated,
+        ],
     )
     .await
     .map(drop)
@@ -276,30 +283,42 @@ impl CertificateStore for PostgresStore {
             .transpose()
     }
 
-    async fn put_certificate_operation(&self, o: &CertificateOperationRecord) -> Result<()> {
+    async fn put_certificate_operation(
+        &self,
+        o: &CertificateOperationRecord,
+        policy: Option<&CertificatePolicyRecord>,
+    ) -> Result<()> {
         let mut c = self.client().await?;
         let tx = locked(&mut c, &o.vault, &o.name).await?;
         if is_deleted(&tx, &o.vault, &o.name).await? {
             return Err(StoreError::Deleted);
         }
         put_operation(&tx, o).await?;
+        if let Some(p) = policy {
+            put_policy(&tx, p).await?;
+        }
         tx.commit().await.map_err(db_err)
     }
 
     async fn certificate_operation(&self, vault: &str, name: &str) -> Result<Option<CertificateOperationRecord>> {
         let found = query_opt(
             &self.client().await?,
-            "SELECT vault, name, operation, updated FROM certificate_operations WHERE vault_key = $1 AND name_key = $2",
+            "SELECT vault, name, operation, updated, private FROM certificate_operations WHERE vault_key = $1 AND name_key = $2",
             &[&fold(vault), &fold(name)],
         )
         .await?;
         found
             .map(|r| {
                 let op: String = r.try_get(2).map_err(db_err)?;
+                let private: Option<Vec<u8>> = r.try_get(4).map_err(db_err)?;
                 Ok(CertificateOperationRecord {
                     vault: r.try_get(0).map_err(db_err)?,
                     name: r.try_get(1).map_err(db_err)?,
                     operation: from_json(&op)?,
+                    private: private
+                        .map(Sealed::from_stored)
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     updated: r.try_get(3).map_err(db_err)?,
                 })
             })

@@ -91,9 +91,16 @@ fn put_policy(c: &Connection, p: &CertificatePolicyRecord) -> Result<()> {
 
 fn put_operation(c: &Connection, o: &CertificateOperationRecord) -> Result<()> {
     c.execute(
-        "INSERT INTO certificate_operations (vault, name, operation, updated) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (vault, name) DO UPDATE SET operation = excluded.operation, updated = excluded.updated",
-        params![o.vault, o.name, columns::to_json(&o.operation)?, o.updated],
+        "INSERT INTO certificate_operations (vault, name, operation, private, updated) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (vault, name) DO UPDATE SET operation = excluded.operation, private = excluded.private,
+             updated = excluded.updated",
+        params![
+            o.vault,
+            o.name,
+            columns::to_json(&o.operation)?,
+            o.private.as_ref().map(|p| p.as_bytes().to_vec()),
+            o.updated
+        ],
     )
     .map(drop)
     .map_err(db_err)
@@ -277,14 +284,21 @@ impl CertificateStore for SqliteStore {
         .await
     }
 
-    async fn put_certificate_operation(&self, o: &CertificateOperationRecord) -> Result<()> {
-        let o = o.clone();
+    async fn put_certificate_operation(
+        &self,
+        o: &CertificateOperationRecord,
+        policy: Option<&CertificatePolicyRecord>,
+    ) -> Result<()> {
+        let (o, policy) = (o.clone(), policy.cloned());
         self.write(move |c| {
             let tx = c.savepoint().map_err(db_err)?;
             if is_deleted(&tx, &o.vault, &o.name)? {
                 return Err(StoreError::Deleted);
             }
             put_operation(&tx, &o)?;
+            if let Some(p) = &policy {
+                put_policy(&tx, p)?;
+            }
             tx.commit().map_err(db_err)
         })
         .await
@@ -294,14 +308,19 @@ impl CertificateStore for SqliteStore {
         let (vault, name) = (vault.to_owned(), name.to_owned());
         self.read(move |c| {
             c.query_row(
-                "SELECT vault, name, operation, updated FROM certificate_operations WHERE vault = ?1 AND name = ?2",
+                "SELECT vault, name, operation, updated, private FROM certificate_operations WHERE vault = ?1 AND name = ?2",
                 params![vault, name],
                 |r| {
                     let op: String = r.get(2)?;
+                    let private: Option<Vec<u8>> = r.get(4)?;
                     Ok(CertificateOperationRecord {
                         vault: r.get(0)?,
                         name: r.get(1)?,
                         operation: serde_json::from_str(&op).map_err(|e| corrupt(2, e.to_string()))?,
+                        private: private
+                            .map(Sealed::from_stored)
+                            .transpose()
+                            .map_err(|e| corrupt(4, e.to_string()))?,
                         updated: r.get(3)?,
                     })
                 },

@@ -36,8 +36,13 @@ pub trait CertificateStore: Send + Sync + 'static {
     /// Inserts or replaces a policy.
     async fn put_certificate_policy(&self, p: &CertificatePolicyRecord) -> Result<()>;
     async fn certificate_policy(&self, vault: &str, name: &str) -> Result<Option<CertificatePolicyRecord>>;
-    /// Inserts or replaces the pending operation; `Deleted` if the name is soft-deleted.
-    async fn put_certificate_operation(&self, o: &CertificateOperationRecord) -> Result<()>;
+    /// Inserts or replaces the pending operation (and the policy it follows, when given) in one
+    /// transaction; `Deleted` if the name is soft-deleted.
+    async fn put_certificate_operation(
+        &self,
+        o: &CertificateOperationRecord,
+        policy: Option<&CertificatePolicyRecord>,
+    ) -> Result<()>;
     async fn certificate_operation(&self, vault: &str, name: &str) -> Result<Option<CertificateOperationRecord>>;
     /// `NotFound` if there is none.
     async fn delete_certificate_operation(&self, vault: &str, name: &str) -> Result<()>;

@@ -33,6 +33,7 @@ fn new_version(ring: &Keyring, vault: &str, name: &str, v: &str, seq_policy: &st
             vault: vault.into(),
             name: name.into(),
             operation: serde_json::json!({"status": "completed", "v": v}),
+            private: None,
             updated: 1,
         }),
     }
@@ -95,6 +96,34 @@ pub(crate) async fn certificate_versions_carry_key_and_secret(s: Arc<dyn Store>)
     assert_eq!(
         s.certificate_policy(VAULT, "c").await.unwrap().unwrap().policy["issuer"]["name"],
         "Unknown"
+    );
+    // A pending operation keeps its sealed key, written with the policy it follows.
+    let sealed = ring
+        .seal(&Aad::new(&["certificate-pending", VAULT, "p", "r1"]), b"pkcs8")
+        .unwrap();
+    let op = CertificateOperationRecord {
+        vault: VAULT.into(),
+        name: "p".into(),
+        operation: serde_json::json!({"status": "inProgress"}),
+        private: Some(sealed.clone()),
+        updated: 5,
+    };
+    let policy = CertificatePolicyRecord {
+        vault: VAULT.into(),
+        name: "p".into(),
+        policy: serde_json::json!({"issuer": {"name": "Unknown"}}),
+        created: 5,
+        updated: 5,
+    };
+    s.put_certificate_operation(&op, Some(&policy)).await.unwrap();
+    let got = s.certificate_operation(VAULT, "P").await.unwrap().unwrap();
+    assert_eq!(
+        got.private.map(|p| p.as_bytes().to_vec()),
+        Some(sealed.as_bytes().to_vec())
+    );
+    assert_eq!(
+        s.certificate_policy(VAULT, "p").await.unwrap().unwrap().policy,
+        policy.policy
     );
     s.delete_certificate_operation(VAULT, "c").await.unwrap();
     assert!(matches!(
