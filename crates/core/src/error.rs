@@ -93,6 +93,10 @@ pub enum VaultError {
     DeletedCertificateNotFound { name: String },
     #[error("Pending certificate not found: {name}")]
     PendingCertificateNotFound { name: String },
+    #[error("Issuer not found: {name}")]
+    CertificateIssuerNotFound { name: String },
+    #[error("Contacts not found")]
+    ContactsNotFound,
     #[error(
         "Certificate {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the certificate can only be recovered or purged."
     )]

@@ -237,6 +237,10 @@ fn vault_error(e: VaultError) -> Response {
         VaultError::CertificateNotFound { .. } | VaultError::DeletedCertificateNotFound { .. } => {
             body(StatusCode::NOT_FOUND, ErrorBody::new("CertificateNotFound", msg))
         }
+        VaultError::CertificateIssuerNotFound { .. } => {
+            body(StatusCode::NOT_FOUND, ErrorBody::new("CertificateIssuerNotFound", msg))
+        }
+        VaultError::ContactsNotFound => body(StatusCode::NOT_FOUND, ErrorBody::new("ContactsNotFound", msg)),
         VaultError::PendingCertificateNotFound { .. } => {
             body(StatusCode::NOT_FOUND, ErrorBody::new("PendingCertificateNotFound", msg))
         }

@@ -268,3 +268,16 @@ pub struct DeletedCertificateRecord {
 }
 
 pub type DeletedCertificate = (DeletedCertificateRecord, CertificateVersionRecord);
+
+/// A certificate issuer of a vault: the domain's JSON (provider, account id, organization details,
+/// attributes) and the credentials' password sealed apart.
+#[derive(Debug, Clone)]
+pub struct CertificateIssuerRecord {
+    pub vault: String,
+    pub name: String,
+    pub issuer: serde_json::Value,
+    /// Sealed with associated data `["certificate-issuer", vault, name]`.
+    pub credentials: Option<Sealed>,
+    pub created: i64,
+    pub updated: i64,
+}

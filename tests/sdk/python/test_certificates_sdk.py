@@ -316,3 +316,46 @@ def test_unknown_issuer_csr_signed_by_cryptography_and_merged(clients) -> None:
     key, got_leaf, chain = pkcs12.load_key_and_certificates(base64.b64decode(secrets.get_secret(name).value), None)
     assert got_leaf == leaf and chain == [ca_cert]
     assert spki(key.public_key()) == spki(csr.public_key())
+
+
+def test_contacts_and_issuers(clients, server: kh.Server) -> None:
+    from azure.keyvault.certificates import AdministratorContact, CertificateContact
+
+    certs, _, _ = clients
+    with pytest.raises(ResourceNotFoundError):
+        certs.get_contacts()
+    set_ = certs.set_contacts(
+        [CertificateContact(email="ops@example.test", name="Ops", phone="123"), CertificateContact(email="sec@example.test")]
+    )
+    assert [c.email for c in set_] == ["ops@example.test", "sec@example.test"]
+    got = certs.get_contacts()
+    assert (got[0].name, got[0].phone) == ("Ops", "123")
+    deleted = certs.delete_contacts()
+    assert len(deleted) == 2
+    with pytest.raises(ResourceNotFoundError):
+        certs.get_contacts()
+
+    name = kh.unique("issuer")
+    issuer = certs.create_issuer(
+        name,
+        "KeyholdCA",
+        account_id="acct",
+        password="issuer-password",
+        organization_id="org-1",
+        admin_contacts=[AdministratorContact(first_name="A", last_name="B", email="a@example.test", phone="9")],
+    )
+    assert issuer.provider == "KeyholdCA" and issuer.account_id == "acct" and issuer.password is None
+    assert issuer.id.endswith(f"/certificates/issuers/{name}") and issuer.enabled
+    assert issuer.admin_contacts[0].email == "a@example.test"
+    updated = certs.update_issuer(name, enabled=False)
+    assert updated.enabled is False and updated.account_id == "acct" and updated.organization_id == "org-1"
+    assert certs.get_issuer(name).enabled is False
+    assert name in [i.name for i in certs.list_properties_of_issuers()]
+    assert certs.delete_issuer(name).provider == "KeyholdCA"
+    with pytest.raises(ResourceNotFoundError):
+        certs.get_issuer(name)
+    with pytest.raises(HttpResponseError) as err:
+        certs.create_issuer("Self", "KeyholdCA")
+    assert err.value.status_code == 400
+    # The password is not stored in clear.
+    assert b"issuer-password" not in b"".join(p.read_bytes() for p in server.data_dir.rglob("*") if p.is_file())

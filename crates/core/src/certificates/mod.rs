@@ -10,6 +10,7 @@
 
 mod deletion;
 mod import;
+pub mod issuers;
 mod pending;
 pub mod policy;
 

@@ -91,6 +91,8 @@ impl From<crate::VaultError> for ArmError {
             | crate::VaultError::DeletedCertificateNotFound { .. }
             | crate::VaultError::PendingCertificateNotFound { .. }
             | crate::VaultError::CertificateDeletedButRecoverable { .. }
+            | crate::VaultError::CertificateIssuerNotFound { .. }
+            | crate::VaultError::ContactsNotFound
             | crate::VaultError::Disabled
             | crate::VaultError::Forbidden { .. }
             | crate::VaultError::PurgeProtected

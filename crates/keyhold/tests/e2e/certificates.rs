@@ -1130,3 +1130,187 @@ async fn unknown_issuer_pending_merge_and_refusals() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn contacts_and_issuers_with_their_permissions() {
+    let (server, token) = with_vault("kv-iss").await;
+    let base = server.vault_url("kv-iss");
+    let (status, err) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/contacts?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("ContactsNotFound")),
+        "{err}"
+    );
+    for bad in [
+        json!({"contacts": []}),
+        json!({"contacts": [{"name": "no email"}]}),
+        json!({"contacts": "x"}),
+    ] {
+        let (status, err) = call(
+            &server,
+            &token,
+            Method::PUT,
+            format!("{base}/certificates/contacts?{API}"),
+            Some(bad),
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("BadParameter")),
+            "{err}"
+        );
+    }
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/contacts?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "nothing stored");
+    let (status, c) = call(
+        &server,
+        &token,
+        Method::PUT,
+        format!("{base}/certificates/contacts?{API}"),
+        Some(json!({"contacts": [{"email": "ops@example.test", "name": "Ops"}]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["id"], format!("{base}/certificates/contacts"));
+    assert_eq!(c["contacts"][0]["email"], "ops@example.test");
+
+    let (status, err) = call(
+        &server,
+        &token,
+        Method::PUT,
+        format!("{base}/certificates/issuers/ca1?{API}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("BadParameter")),
+        "{err}"
+    );
+    let (status, err) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/issuers/ca1?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("CertificateIssuerNotFound"))
+    );
+    let (status, i) = call(
+        &server,
+        &token,
+        Method::PUT,
+        format!("{base}/certificates/issuers/ca1?{API}"),
+        Some(json!({"provider": "KeyholdCA", "credentials": {"account_id": "a", "pwd": "p"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{i}");
+    assert!(
+        i["credentials"]["pwd"].is_null() && i["credentials"]["account_id"] == "a",
+        "{i}"
+    );
+    assert_eq!(i["id"], format!("{base}/certificates/issuers/ca1"));
+
+    // Permissions: certificate get/list/create without managecontacts or issuer rights.
+    let sub = server.subscription_id().await.unwrap();
+    let mut toks = Vec::new();
+    for (who, perms) in [
+        ("plain", json!(["get", "list", "create"])),
+        ("getter", json!(["getissuers"])),
+        ("manager", json!(["manageissuers", "managecontacts"])),
+    ] {
+        let sp = server.create_service_principal(who).await.unwrap();
+        let path = format!(
+            "/subscriptions/{sub}/resourceGroups/keyhold/providers/Microsoft.KeyVault/vaults/kv-iss/accessPolicies/add"
+        );
+        let body = json!({"properties": {"accessPolicies": [{
+            "tenantId": server.state.tenant_id, "objectId": sp["objectId"], "permissions": {"certificates": perms}}]}});
+        let (status, r) = server.arm(Method::PUT, &path, Some(body)).await.unwrap();
+        assert!(status == 200 || status == 201, "{r}");
+        toks.push(
+            server
+                .token_for(
+                    sp["appId"].as_str().unwrap(),
+                    sp["password"].as_str().unwrap(),
+                    &server.state.vault_resource,
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    let (plain, getter, manager) = (&toks[0], &toks[1], &toks[2]);
+    for (t, method, path, want, needle) in [
+        (plain, Method::GET, "certificates/contacts", 403, "managecontacts"),
+        (plain, Method::GET, "certificates/issuers/ca1", 403, "getissuers"),
+        (plain, Method::GET, "certificates/issuers", 403, "listissuers"),
+        (getter, Method::GET, "certificates/issuers/ca1", 200, ""),
+        (getter, Method::DELETE, "certificates/issuers/ca1", 403, "deleteissuers"),
+        (manager, Method::GET, "certificates/contacts", 200, ""),
+        (manager, Method::GET, "certificates/issuers", 200, ""),
+    ] {
+        let (status, body) = call(&server, t, method.clone(), format!("{base}/{path}?{API}"), None).await;
+        assert_eq!(status, want, "{method} {path}: {body}");
+        if want == 403 {
+            assert!(body["error"]["message"].as_str().unwrap().contains(needle), "{body}");
+        }
+    }
+    let (status, _) = call(
+        &server,
+        manager,
+        Method::PATCH,
+        format!("{base}/certificates/issuers/ca1?{API}"),
+        Some(json!({"attributes": {"enabled": false}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, i) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/issuers/ca1?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            i["attributes"]["enabled"].as_bool(),
+            i["credentials"]["account_id"].as_str()
+        ),
+        (Some(false), Some("a"))
+    );
+    let (status, _) = call(
+        &server,
+        manager,
+        Method::DELETE,
+        format!("{base}/certificates/issuers/ca1?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &server,
+        manager,
+        Method::DELETE,
+        format!("{base}/certificates/contacts?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+}

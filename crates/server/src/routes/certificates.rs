@@ -34,6 +34,7 @@ use crate::{
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .merge(super::certificate_issuers::routes())
         .route("/certificates", get(list))
         .route(
             "/certificates/{name}",

@@ -6,6 +6,7 @@ pub mod agents;
 mod arm;
 mod bundle;
 mod certificate_bundle;
+mod certificate_issuers;
 mod certificates;
 mod deleted;
 mod key_bundle;

@@ -59,3 +59,27 @@ CREATE TABLE certificate_operations (
     updated   BIGINT NOT NULL,
     PRIMARY KEY (vault_key, name_key)
 );
+-- A vault's certificate contacts (the domain's JSON).
+CREATE TABLE certificate_contacts (
+    vault   TEXT NOT NULL,
+    vault_key TEXT COLLATE "C" NOT NULL
+        GENERATED ALWAYS AS (translate(vault, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) STORED,
+    contacts TEXT NOT NULL,
+    updated  BIGINT NOT NULL,
+    PRIMARY KEY (vault_key)
+);
+-- Certificate issuers: the domain's JSON, and the credentials' password sealed to
+-- ["certificate-issuer", vault, name].
+CREATE TABLE certificate_issuers (
+    vault   TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    vault_key TEXT COLLATE "C" NOT NULL
+        GENERATED ALWAYS AS (translate(vault, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) STORED,
+    name_key TEXT COLLATE "C" NOT NULL
+        GENERATED ALWAYS AS (translate(name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) STORED,
+    issuer      TEXT NOT NULL,
+    credentials BYTEA,
+    created     BIGINT NOT NULL,
+    updated     BIGINT NOT NULL,
+    PRIMARY KEY (vault_key, name_key)
+);

@@ -41,3 +41,21 @@ CREATE TABLE certificate_operations (
     updated   INTEGER NOT NULL,
     PRIMARY KEY (vault, name)
 );
+-- A vault's certificate contacts (the domain's JSON).
+CREATE TABLE certificate_contacts (
+    vault   TEXT NOT NULL COLLATE NOCASE,
+    contacts TEXT NOT NULL,
+    updated  INTEGER NOT NULL,
+    PRIMARY KEY (vault)
+);
+-- Certificate issuers: the domain's JSON, and the credentials' password sealed to
+-- ["certificate-issuer", vault, name].
+CREATE TABLE certificate_issuers (
+    vault   TEXT NOT NULL COLLATE NOCASE,
+    name    TEXT NOT NULL COLLATE NOCASE,
+    issuer      TEXT NOT NULL,
+    credentials BLOB,
+    created     INTEGER NOT NULL,
+    updated     INTEGER NOT NULL,
+    PRIMARY KEY (vault, name)
+);

@@ -131,6 +131,24 @@ async fn put_operation(c: &impl GenericClient, o: &CertificateOperationRecord) -
     .map(drop)
 }
 
+const ISSUER_COLS: &str = "vault, name, issuer, credentials, created, updated";
+
+fn issuer_row(r: &Row) -> Result<CertificateIssuerRecord> {
+    let issuer: String = r.try_get(2).map_err(db_err)?;
+    let credentials: Option<Vec<u8>> = r.try_get(3).map_err(db_err)?;
+    Ok(CertificateIssuerRecord {
+        vault: r.try_get(0).map_err(db_err)?,
+        name: r.try_get(1).map_err(db_err)?,
+        issuer: from_json(&issuer)?,
+        credentials: credentials
+            .map(Sealed::from_stored)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        created: r.try_get(4).map_err(db_err)?,
+        updated: r.try_get(5).map_err(db_err)?,
+    })
+}
+
 fn after_seq(page: &PageRequest) -> i64 {
     page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0)
 }
@@ -449,5 +467,100 @@ impl CertificateStore for PostgresStore {
         rows.iter()
             .map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?)))
             .collect()
+    }
+
+    async fn put_certificate_contacts(&self, vault: &str, contacts: &serde_json::Value, now: i64) -> Result<()> {
+        execute(
+            &self.client().await?,
+            "INSERT INTO certificate_contacts (vault, contacts, updated) VALUES ($1, $2, $3)
+             ON CONFLICT (vault_key) DO UPDATE SET contacts = excluded.contacts, updated = excluded.updated",
+            &[&vault, &to_json(contacts)?, &now],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn certificate_contacts(&self, vault: &str) -> Result<Option<serde_json::Value>> {
+        let found = query_opt(
+            &self.client().await?,
+            "SELECT contacts FROM certificate_contacts WHERE vault_key = $1",
+            &[&fold(vault)],
+        )
+        .await?;
+        found
+            .map(|r| {
+                let text: String = r.try_get(0).map_err(db_err)?;
+                from_json(&text)
+            })
+            .transpose()
+    }
+
+    async fn delete_certificate_contacts(&self, vault: &str) -> Result<()> {
+        let n = execute(
+            &self.client().await?,
+            "DELETE FROM certificate_contacts WHERE vault_key = $1",
+            &[&fold(vault)],
+        )
+        .await?;
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn put_certificate_issuer(&self, i: &CertificateIssuerRecord) -> Result<()> {
+        execute(
+            &self.client().await?,
+            "INSERT INTO certificate_issuers (vault, name, issuer, credentials, created, updated)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (vault_key, name_key) DO UPDATE SET issuer = excluded.issuer,
+                 credentials = excluded.credentials, updated = excluded.updated",
+            &[
+                &i.vault,
+                &i.name,
+                &to_json(&i.issuer)?,
+                &i.credentials.as_ref().map(|s| s.as_bytes().to_vec()),
+                &i.created,
+                &i.updated,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn certificate_issuer(&self, vault: &str, name: &str) -> Result<Option<CertificateIssuerRecord>> {
+        query_opt(
+            &self.client().await?,
+            &format!("SELECT {ISSUER_COLS} FROM certificate_issuers WHERE vault_key = $1 AND name_key = $2"),
+            &[&fold(vault), &fold(name)],
+        )
+        .await?
+        .as_ref()
+        .map(issuer_row)
+        .transpose()
+    }
+
+    async fn list_certificate_issuers(&self, vault: &str, page: &PageRequest) -> Result<Vec<CertificateIssuerRecord>> {
+        let rows = query(
+            &self.client().await?,
+            &format!(
+                "SELECT {ISSUER_COLS} FROM certificate_issuers WHERE vault_key = $1 AND name_key > $2
+                 ORDER BY name_key LIMIT $3"
+            ),
+            &[
+                &fold(vault),
+                &fold(page.after.as_deref().unwrap_or_default()),
+                &i64::from(page.limit),
+            ],
+        )
+        .await?;
+        rows.iter().map(issuer_row).collect()
+    }
+
+    async fn delete_certificate_issuer(&self, vault: &str, name: &str) -> Result<()> {
+        let n = execute(
+            &self.client().await?,
+            "DELETE FROM certificate_issuers WHERE vault_key = $1 AND name_key = $2",
+            &[&fold(vault), &fold(name)],
+        )
+        .await?;
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

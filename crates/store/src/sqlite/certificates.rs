@@ -126,6 +126,24 @@ fn deleted_select(filter: &str) -> String {
     )
 }
 
+const ISSUER_COLS: &str = "vault, name, issuer, credentials, created, updated";
+
+fn issuer_row(r: &Row<'_>) -> rusqlite::Result<CertificateIssuerRecord> {
+    let issuer: String = r.get(2)?;
+    let credentials: Option<Vec<u8>> = r.get(3)?;
+    Ok(CertificateIssuerRecord {
+        vault: r.get(0)?,
+        name: r.get(1)?,
+        issuer: serde_json::from_str(&issuer).map_err(|e| corrupt(2, e.to_string()))?,
+        credentials: credentials
+            .map(Sealed::from_stored)
+            .transpose()
+            .map_err(|e| corrupt(3, e.to_string()))?,
+        created: r.get(4)?,
+        updated: r.get(5)?,
+    })
+}
+
 fn after_seq(page: &PageRequest) -> i64 {
     page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0)
 }
@@ -466,6 +484,114 @@ impl CertificateStore for SqliteStore {
                 .map_err(db_err)?;
             let rows = st.query_map([now], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
             rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_certificate_contacts(&self, vault: &str, contacts: &serde_json::Value, now: i64) -> Result<()> {
+        let (vault, contacts) = (vault.to_owned(), columns::to_json(contacts)?);
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO certificate_contacts (vault, contacts, updated) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (vault) DO UPDATE SET contacts = excluded.contacts, updated = excluded.updated",
+                params![vault, contacts, now],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn certificate_contacts(&self, vault: &str) -> Result<Option<serde_json::Value>> {
+        let vault = vault.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT contacts FROM certificate_contacts WHERE vault = ?1",
+                [vault],
+                |r| {
+                    let text: String = r.get(0)?;
+                    serde_json::from_str(&text).map_err(|e| corrupt(0, e.to_string()))
+                },
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_certificate_contacts(&self, vault: &str) -> Result<()> {
+        let vault = vault.to_owned();
+        self.write(move |c| {
+            let n = c
+                .execute("DELETE FROM certificate_contacts WHERE vault = ?1", [vault])
+                .map_err(db_err)?;
+            if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn put_certificate_issuer(&self, i: &CertificateIssuerRecord) -> Result<()> {
+        let i = i.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO certificate_issuers (vault, name, issuer, credentials, created, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (vault, name) DO UPDATE SET issuer = excluded.issuer, credentials = excluded.credentials,
+                     updated = excluded.updated",
+                params![
+                    i.vault,
+                    i.name,
+                    columns::to_json(&i.issuer)?,
+                    i.credentials.as_ref().map(|s| s.as_bytes().to_vec()),
+                    i.created,
+                    i.updated
+                ],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn certificate_issuer(&self, vault: &str, name: &str) -> Result<Option<CertificateIssuerRecord>> {
+        let (vault, name) = (vault.to_owned(), name.to_owned());
+        self.read(move |c| {
+            c.query_row(
+                &format!("SELECT {ISSUER_COLS} FROM certificate_issuers WHERE vault = ?1 AND name = ?2"),
+                params![vault, name],
+                issuer_row,
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn list_certificate_issuers(&self, vault: &str, page: &PageRequest) -> Result<Vec<CertificateIssuerRecord>> {
+        let (vault, after, limit) = (vault.to_owned(), page.after.clone().unwrap_or_default(), page.limit);
+        self.read(move |c| {
+            let mut st = c
+                .prepare(&format!(
+                    "SELECT {ISSUER_COLS} FROM certificate_issuers WHERE vault = ?1 AND name > ?2
+                     ORDER BY name COLLATE NOCASE LIMIT ?3"
+                ))
+                .map_err(db_err)?;
+            let rows = st.query_map(params![vault, after, limit], issuer_row).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_certificate_issuer(&self, vault: &str, name: &str) -> Result<()> {
+        let (vault, name) = (vault.to_owned(), name.to_owned());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM certificate_issuers WHERE vault = ?1 AND name = ?2",
+                    params![vault, name],
+                )
+                .map_err(db_err)?;
+            if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
         })
         .await
     }

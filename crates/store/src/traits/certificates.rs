@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    CertificateOperationRecord, CertificatePolicyRecord, CertificateVersionRecord, DeletedCertificate,
-    DeletedCertificateRecord, NewCertificateVersion, PageRequest, Result,
+    CertificateIssuerRecord, CertificateOperationRecord, CertificatePolicyRecord, CertificateVersionRecord,
+    DeletedCertificate, DeletedCertificateRecord, NewCertificateVersion, PageRequest, Result,
 };
 
 /// Reads of live certificates never return versions of a soft-deleted name.
@@ -56,4 +56,17 @@ pub trait CertificateStore: Send + Sync + 'static {
     async fn purge_certificate(&self, vault: &str, name: &str) -> Result<()>;
     /// Soft-deleted certificates whose purge date has passed.
     async fn purgeable_certificates(&self, now: i64) -> Result<Vec<(String, String)>>;
+
+    /// A vault's certificate contacts (the domain's JSON), replaced as a whole.
+    async fn put_certificate_contacts(&self, vault: &str, contacts: &serde_json::Value, now: i64) -> Result<()>;
+    async fn certificate_contacts(&self, vault: &str) -> Result<Option<serde_json::Value>>;
+    /// `NotFound` if the vault has none.
+    async fn delete_certificate_contacts(&self, vault: &str) -> Result<()>;
+    /// Inserts or replaces an issuer.
+    async fn put_certificate_issuer(&self, i: &CertificateIssuerRecord) -> Result<()>;
+    async fn certificate_issuer(&self, vault: &str, name: &str) -> Result<Option<CertificateIssuerRecord>>;
+    /// By name; `after` is a name.
+    async fn list_certificate_issuers(&self, vault: &str, page: &PageRequest) -> Result<Vec<CertificateIssuerRecord>>;
+    /// `NotFound` if there is none.
+    async fn delete_certificate_issuer(&self, vault: &str, name: &str) -> Result<()>;
 }

@@ -181,3 +181,59 @@ pub(crate) async fn certificate_deletion_moves_key_and_secret(s: Arc<dyn Store>)
         .await
         .unwrap();
 }
+
+pub(crate) async fn certificate_contacts_and_issuers(s: Arc<dyn Store>) {
+    let ring = Keyring::generate().unwrap();
+    assert!(s.certificate_contacts(VAULT).await.unwrap().is_none());
+    s.put_certificate_contacts(VAULT, &serde_json::json!([{"email": "a@x"}]), 1)
+        .await
+        .unwrap();
+    s.put_certificate_contacts(VAULT, &serde_json::json!([{"email": "b@x"}]), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.certificate_contacts("KV1").await.unwrap(),
+        Some(serde_json::json!([{"email": "b@x"}]))
+    );
+    assert!(s.certificate_contacts(OTHER_VAULT).await.unwrap().is_none());
+    s.delete_certificate_contacts(VAULT).await.unwrap();
+    assert!(matches!(
+        s.delete_certificate_contacts(VAULT).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let sealed = ring
+        .seal(&Aad::new(&["certificate-issuer", VAULT, "ca"]), b"pwd")
+        .unwrap();
+    for (name, provider) in [("ca", "KeyholdCA"), ("b", "Other")] {
+        s.put_certificate_issuer(&CertificateIssuerRecord {
+            vault: VAULT.into(),
+            name: name.into(),
+            issuer: serde_json::json!({"provider": provider}),
+            credentials: (name == "ca").then(|| sealed.clone()),
+            created: 1,
+            updated: 1,
+        })
+        .await
+        .unwrap();
+    }
+    let got = s.certificate_issuer(VAULT, "CA").await.unwrap().unwrap();
+    assert_eq!(got.issuer["provider"], "KeyholdCA");
+    assert_eq!(got.credentials.unwrap().as_bytes(), sealed.as_bytes());
+    let names: Vec<String> = s
+        .list_certificate_issuers(VAULT, &page(None, 1))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(names, ["b"]);
+    let rest = s.list_certificate_issuers(VAULT, &page(Some("b"), 5)).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    s.delete_certificate_issuer(VAULT, "ca").await.unwrap();
+    assert!(s.certificate_issuer(VAULT, "ca").await.unwrap().is_none());
+    assert!(matches!(
+        s.delete_certificate_issuer(VAULT, "ca").await,
+        Err(StoreError::NotFound)
+    ));
+}

@@ -93,6 +93,7 @@ conformance!(
     key_private_keys_reseal_by_compare_and_swap,
     certificate_versions_carry_key_and_secret,
     certificate_deletion_moves_key_and_secret,
+    certificate_contacts_and_issuers,
 );
 
 // ---------------------------------------------------------------------------------------------------
