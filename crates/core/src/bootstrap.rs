@@ -93,8 +93,13 @@ impl Bootstrap {
             instance_id.clone(),
             authz.clone(),
         );
-        let certificates =
-            crate::certificates::Certificates::new(store.clone(), keys.clone(), clock.clone(), authz.clone());
+        let certificates = crate::certificates::Certificates::new(
+            store.clone(),
+            keys.clone(),
+            clock.clone(),
+            authz.clone(),
+            tenant_id.clone(),
+        );
         let secrets = Secrets::new(store, keys, clock, tenant_id.clone(), instance_id, authz);
         Ok(Self {
             core: Keyhold {

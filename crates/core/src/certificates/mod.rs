@@ -8,6 +8,7 @@
 //! secrets API. The store writes all three in one transaction. Private keys exist in clear only
 //! inside an issuing call, in zeroizing buffers.
 
+mod ca;
 mod deletion;
 mod import;
 pub mod issuers;
@@ -44,6 +45,7 @@ pub struct Certificates {
     keys: Keys,
     clock: Arc<dyn Clock>,
     authz: Authorizer,
+    tenant_id: String,
 }
 
 /// A version with the certificate's current policy.
@@ -95,12 +97,19 @@ fn operation_of(r: &CertificateOperationRecord) -> Result<CertificateOperation, 
 }
 
 impl Certificates {
-    pub(crate) fn new(store: Arc<dyn Store>, keys: Keys, clock: Arc<dyn Clock>, authz: Authorizer) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        keys: Keys,
+        clock: Arc<dyn Clock>,
+        authz: Authorizer,
+        tenant_id: String,
+    ) -> Self {
         Self {
             store,
             keys,
             clock,
             authz,
+            tenant_id,
         }
     }
 
@@ -127,9 +136,26 @@ impl Certificates {
             .await?;
         validate_certificate_name(name)?;
         validate_tags(p.tags.as_ref())?;
+        let enabled = p.attributes.as_ref().and_then(|a| a.enabled).unwrap_or(true);
+        self.new_version(vault, name, p.policy, enabled, p.tags, p.preserve_cert_order)
+            .await
+    }
+
+    /// Issues a new version of `name` under `requested` (else the stored policy, else Azure's
+    /// default): at once for `Self` and keyhold's CA, as a pending request for `Unknown`. Create and
+    /// renewal both come here.
+    pub(crate) async fn new_version(
+        &self,
+        vault: &VaultRecord,
+        name: &str,
+        requested: Option<CertificatePolicy>,
+        enabled: bool,
+        tags: Option<crate::secrets::Tags>,
+        preserve_cert_order: Option<bool>,
+    ) -> Result<CertificateOperation, VaultError> {
         let now = self.clock.now();
         let existing = self.stored_policy(vault, name).await?;
-        let requested = match (p.policy, &existing) {
+        let requested = match (requested, &existing) {
             (Some(given), _) => given,
             (None, Some(stored)) => policy_of(stored)?,
             (None, None) => policy::default_policy(),
@@ -140,9 +166,9 @@ impl Certificates {
         }
         let key = PrivateKey::generate(issuance.key).map_err(internal)?;
         let csr = x509::signing_request(&key, &issuance.cert).map_err(cert_error)?;
-        match issuance.issuer.as_str() {
-            policy::SELF_ISSUER => {}
-            policy::UNKNOWN_ISSUER => {
+        let chain = match issuance.issuer.to_ascii_lowercase().as_str() {
+            "self" => vec![x509::self_signed(&key, &issuance.cert, now).map_err(cert_error)?],
+            "unknown" => {
                 return self
                     .start_pending(
                         vault,
@@ -151,19 +177,13 @@ impl Certificates {
                         &csr,
                         &stored,
                         existing.as_ref(),
-                        p.preserve_cert_order,
+                        preserve_cert_order,
                         now,
                     )
                     .await;
             }
-            other => {
-                return Err(VaultError::BadParameter(format!(
-                    "The issuer '{other}' is not supported yet: keyhold issues certificates with issuers 'Self' and 'Unknown'."
-                )));
-            }
-        }
-        let enabled = p.attributes.as_ref().and_then(|a| a.enabled).unwrap_or(true);
-        let der = x509::self_signed(&key, &issuance.cert, now).map_err(cert_error)?;
+            _ => self.signed_by_issuer(vault, &issuance, &key, now).await?,
+        };
         let mut op = CertificateOperation {
             id: None,
             issuer: Some(IssuerParameters {
@@ -177,18 +197,18 @@ impl Certificates {
             error: None,
             target: None,
             request_id: Some(keyhold_crypto::random::version_id()),
-            preserve_cert_order: p.preserve_cert_order,
+            preserve_cert_order,
         };
         let version = self
             .issue(
                 vault,
                 name,
                 &key,
-                vec![der],
+                chain,
                 &issuance,
                 &stored,
                 enabled,
-                p.tags,
+                tags,
                 Some(&op),
                 now,
             )

@@ -235,6 +235,41 @@ pub fn self_signed(key: &PrivateKey, spec: &CertSpec, not_before: i64) -> Result
     Ok(cert.der().to_vec())
 }
 
+/// A self-signed issuing CA certificate for `key`: `CA:TRUE` with path length 0, `keyCertSign` and
+/// `cRLSign`, valid `years` from `not_before`; DER.
+pub fn issuing_ca(key: &PrivateKey, subject: &str, not_before: i64, years: u32) -> Result<Vec<u8>, CertError> {
+    let kp = key_pair(key)?;
+    let spec = CertSpec {
+        subject: subject.to_owned(),
+        key_usage: vec!["keyCertSign".into(), "cRLSign".into(), "digitalSignature".into()],
+        validity_months: years * 12,
+        ..CertSpec::default()
+    };
+    let mut p = params(&spec, not_before)?;
+    p.is_ca = IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    let cert = p.self_signed(&kp).map_err(|_| CertError::Failed)?;
+    Ok(cert.der().to_vec())
+}
+
+/// A certificate for `key` with the content of `spec`, signed by the CA (`ca_key`, `ca_der`); DER.
+/// It names the CA's key (authority key identifier), so chains build.
+pub fn issued_by(
+    key: &PrivateKey,
+    spec: &CertSpec,
+    not_before: i64,
+    ca_key: &PrivateKey,
+    ca_der: &[u8],
+) -> Result<Vec<u8>, CertError> {
+    let subject = key_pair(key)?;
+    let ca = key_pair(ca_key)?;
+    let issuer = rcgen::Issuer::from_ca_cert_der(&rustls_pki_types::CertificateDer::from(ca_der), ca)
+        .map_err(|_| CertError::BadCertificate)?;
+    let mut p = params(spec, not_before)?;
+    p.use_authority_key_identifier_extension = true;
+    let cert = p.signed_by(&subject, &issuer).map_err(|_| CertError::Failed)?;
+    Ok(cert.der().to_vec())
+}
+
 /// A PKCS#10 signing request for `key` with the subject and names of `spec`; DER.
 pub fn signing_request(key: &PrivateKey, spec: &CertSpec) -> Result<Vec<u8>, CertError> {
     let kp = key_pair(key)?;
@@ -430,6 +465,20 @@ mod tests {
         }
         let k1 = PrivateKey::generate(KeySpec::Ec(Curve::P256K)).unwrap();
         assert_eq!(self_signed(&k1, &spec(), 0), Err(CertError::UnsupportedKey("P-256K")));
+    }
+
+    #[test]
+    fn the_issuing_ca_signs_leaf_certificates() {
+        let ca_key = PrivateKey::generate(KeySpec::Ec(Curve::P256)).unwrap();
+        let ca = issuing_ca(&ca_key, "CN=keyhold issuing CA, O=keyhold", 1_700_000_000, 10).unwrap();
+        let leaf_key = PrivateKey::generate(KeySpec::Rsa(2048)).unwrap();
+        let leaf = issued_by(&leaf_key, &spec(), 1_700_000_000, &ca_key, &ca).unwrap();
+        let (_, ca_cert) = X509Certificate::from_der(&ca).unwrap();
+        let (_, leaf_cert) = X509Certificate::from_der(&leaf).unwrap();
+        assert!(leaf_cert.verify_signature(Some(ca_cert.public_key())).is_ok());
+        assert_eq!(leaf_cert.issuer(), ca_cert.subject());
+        assert!(ca_cert.is_ca());
+        assert!(!leaf_cert.is_ca());
     }
 
     #[test]

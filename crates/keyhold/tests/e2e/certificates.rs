@@ -1314,3 +1314,108 @@ async fn contacts_and_issuers_with_their_permissions() {
     .await;
     assert_eq!(status, 200);
 }
+
+/// Splits a PEM bundle (openssl's pkcs12 output) into its certificates, in order.
+fn certificates_in(pem: &str) -> Vec<String> {
+    pem.split("-----BEGIN CERTIFICATE-----")
+        .skip(1)
+        .map(|rest| {
+            let body = rest.split("-----END CERTIFICATE-----").next().unwrap();
+            format!("-----BEGIN CERTIFICATE-----{body}-----END CERTIFICATE-----\n")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn keyhold_ca_issues_chains_that_openssl_verifies() {
+    let (server, token) = with_vault("kv-ca-issue").await;
+    let base = server.vault_url("kv-ca-issue");
+    let dir = tempfile::tempdir().unwrap();
+    let put_issuer = |name: &str, body: Value| {
+        let (server, token) = (&server, &token);
+        let url = format!("{base}/certificates/issuers/{name}?{API}");
+        async move { call(server, token, Method::PUT, url, Some(body)).await }
+    };
+    assert_eq!(put_issuer("internal", json!({"provider": "KeyholdCA"})).await.0, 200);
+    assert_eq!(put_issuer("digicert", json!({"provider": "DigiCert"})).await.0, 200);
+    assert_eq!(
+        put_issuer(
+            "off",
+            json!({"provider": "KeyholdCA", "attributes": {"enabled": false}})
+        )
+        .await
+        .0,
+        200
+    );
+    let policy = |issuer: &str| {
+        json!({"policy": {"issuer": {"name": issuer}, "x509_props": {"subject": "CN=svc.internal",
+            "sans": {"dns_names": ["svc.internal"]}, "ekus": ["1.3.6.1.5.5.7.3.1"]}}})
+    };
+    let mut cas = Vec::new();
+    for name in ["tls1", "tls2"] {
+        let cert = create(&server, &token, &base, name, policy("internal")).await;
+        assert_eq!(cert["policy"]["issuer"]["name"], "internal");
+        let (_, secret) = call(
+            &server,
+            &token,
+            Method::GET,
+            format!("{base}/secrets/{name}?{API}"),
+            None,
+        )
+        .await;
+        let pfx = write(
+            dir.path(),
+            &format!("{name}.pfx"),
+            &STANDARD.decode(secret["value"].as_str().unwrap()).unwrap(),
+        );
+        let opened = openssl(&["pkcs12", "-in", &pfx, "-passin", "pass:", "-nodes"]);
+        let chain = certificates_in(&opened);
+        assert_eq!(chain.len(), 2, "leaf and CA: {opened}");
+        let ca = write(dir.path(), &format!("{name}-ca.pem"), chain[1].as_bytes());
+        let leaf = write(dir.path(), &format!("{name}.pem"), cer_pem(&cert["cer"]).as_bytes());
+        assert!(openssl(&["verify", "-purpose", "sslserver", "-CAfile", &ca, &leaf]).contains("OK"));
+        let ca_text = openssl(&["x509", "-in", &ca, "-noout", "-text"]);
+        assert!(
+            ca_text.contains("CA:TRUE") && ca_text.contains("keyhold issuing CA"),
+            "{ca_text}"
+        );
+        // The leaf does not verify against itself: it really is CA-signed.
+        let self_check = Command::new("openssl")
+            .args(["verify", "-CAfile", &leaf, &leaf])
+            .output()
+            .unwrap();
+        assert!(!self_check.status.success());
+        cas.push(chain[1].clone());
+    }
+    assert_eq!(cas[0], cas[1], "one issuing CA per tenant");
+
+    for (issuer, needle) in [
+        ("digicert", "DigiCert"),
+        ("off", "disabled"),
+        ("missing", "does not exist"),
+    ] {
+        let (status, err) = call(
+            &server,
+            &token,
+            Method::POST,
+            format!("{base}/certificates/bad-{issuer}/create?{API}"),
+            Some(policy(issuer)),
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("BadParameter")),
+            "{issuer}: {err}"
+        );
+        assert!(err["error"]["message"].as_str().unwrap().contains(needle), "{err}");
+        let (status, _) = call(
+            &server,
+            &token,
+            Method::GET,
+            format!("{base}/certificates/bad-{issuer}?{API}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+}
