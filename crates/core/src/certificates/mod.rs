@@ -14,6 +14,7 @@ mod import;
 pub mod issuers;
 mod pending;
 pub mod policy;
+pub mod renewal;
 
 use std::sync::Arc;
 

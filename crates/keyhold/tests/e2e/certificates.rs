@@ -1419,3 +1419,80 @@ async fn keyhold_ca_issues_chains_that_openssl_verifies() {
         assert_eq!(status, 404);
     }
 }
+
+/// The leader's job renews a certificate whose lifetime action is due (time moved by editing the
+/// version's validity in the database while the server is stopped, as the keys' rotation test does).
+#[tokio::test]
+async fn auto_renew_makes_a_new_version_of_the_same_name() {
+    let (mut server, token) = with_vault("kv-renew").await;
+    let base = server.vault_url("kv-renew");
+    let body = |pct: u32| {
+        json!({"policy": {"issuer": {"name": "Self"}, "x509_props": {"subject": "CN=renew.internal", "validity_months": 1},
+            "lifetime_actions": [{"trigger": {"lifetime_percentage": pct}, "action": {"action_type": "AutoRenew"}}]}})
+    };
+    let first = create(&server, &token, &base, "due", body(50)).await;
+    let not_due = create(&server, &token, &base, "later", body(90)).await;
+    server.stop().unwrap();
+    {
+        let db = rusqlite::Connection::open(server.data_dir.join("keyhold.db")).unwrap();
+        let changed = db
+            .execute(
+                "UPDATE certificate_versions SET nbf = nbf - 20 * 86400, exp = exp - 20 * 86400",
+                [],
+            )
+            .unwrap();
+        assert_eq!(changed, 2);
+    }
+    server.restart().unwrap();
+    let token = server.token(&server.state.vault_resource).await.unwrap();
+    let mut versions = Vec::new();
+    for _ in 0..100 {
+        let (_, list) = call(
+            &server,
+            &token,
+            Method::GET,
+            format!("{base}/certificates/due/versions?{API}"),
+            None,
+        )
+        .await;
+        versions = list["value"].as_array().cloned().unwrap_or_default();
+        if versions.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(versions.len(), 2, "renewed: {versions:?}");
+    let (_, latest) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/due?{API}"),
+        None,
+    )
+    .await;
+    assert_ne!(latest["id"], first["id"]);
+    assert!(
+        latest["id"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{base}/certificates/due/"))
+    );
+    assert_ne!(latest["x5t"], first["x5t"]);
+    let (status, secret) = call(&server, &token, Method::GET, format!("{base}/secrets/due?{API}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        version_of(&secret["id"]),
+        version_of(&latest["id"]),
+        "the secret follows the new version"
+    );
+    let (_, later) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/later/versions?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(later["value"].as_array().unwrap().len(), 1, "90 % is not reached");
+    assert_eq!(later["value"][0]["id"], not_due["id"]);
+}

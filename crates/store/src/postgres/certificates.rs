@@ -301,6 +301,30 @@ impl CertificateStore for PostgresStore {
             .transpose()
     }
 
+    async fn certificate_policies(&self) -> Result<Vec<CertificatePolicyRecord>> {
+        let rows = query(
+            &self.client().await?,
+            "SELECT p.vault, p.name, p.policy, p.created, p.updated FROM certificate_policies p
+             WHERE EXISTS (SELECT 1 FROM certificate_versions v WHERE v.vault_key = p.vault_key AND v.name_key = p.name_key)
+               AND NOT EXISTS (SELECT 1 FROM deleted_certificates d WHERE d.vault_key = p.vault_key AND d.name_key = p.name_key)
+             ORDER BY p.vault_key, p.name_key",
+            &[],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let policy: String = r.try_get(2).map_err(db_err)?;
+                Ok(CertificatePolicyRecord {
+                    vault: r.try_get(0).map_err(db_err)?,
+                    name: r.try_get(1).map_err(db_err)?,
+                    policy: from_json(&policy)?,
+                    created: r.try_get(3).map_err(db_err)?,
+                    updated: r.try_get(4).map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+
     async fn put_certificate_operation(
         &self,
         o: &CertificateOperationRecord,

@@ -302,6 +302,33 @@ impl CertificateStore for SqliteStore {
         .await
     }
 
+    async fn certificate_policies(&self) -> Result<Vec<CertificatePolicyRecord>> {
+        self.read(move |c| {
+            let mut st = c
+                .prepare(
+                    "SELECT p.vault, p.name, p.policy, p.created, p.updated FROM certificate_policies p
+                     WHERE EXISTS (SELECT 1 FROM certificate_versions v WHERE v.vault = p.vault AND v.name = p.name)
+                       AND NOT EXISTS (SELECT 1 FROM deleted_certificates d WHERE d.vault = p.vault AND d.name = p.name)
+                     ORDER BY p.vault, p.name",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([], |r| {
+                    let policy: String = r.get(2)?;
+                    Ok(CertificatePolicyRecord {
+                        vault: r.get(0)?,
+                        name: r.get(1)?,
+                        policy: serde_json::from_str(&policy).map_err(|e| corrupt(2, e.to_string()))?,
+                        created: r.get(3)?,
+                        updated: r.get(4)?,
+                    })
+                })
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
     async fn put_certificate_operation(
         &self,
         o: &CertificateOperationRecord,

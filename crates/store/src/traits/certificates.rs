@@ -36,6 +36,8 @@ pub trait CertificateStore: Send + Sync + 'static {
     /// Inserts or replaces a policy.
     async fn put_certificate_policy(&self, p: &CertificatePolicyRecord) -> Result<()>;
     async fn certificate_policy(&self, vault: &str, name: &str) -> Result<Option<CertificatePolicyRecord>>;
+    /// The policy of every live certificate (one with a version, not soft-deleted), for the renewal job.
+    async fn certificate_policies(&self) -> Result<Vec<CertificatePolicyRecord>>;
     /// Inserts or replaces the pending operation (and the policy it follows, when given) in one
     /// transaction; `Deleted` if the name is soft-deleted.
     async fn put_certificate_operation(

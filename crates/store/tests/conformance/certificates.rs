@@ -157,7 +157,12 @@ pub(crate) async fn certificate_deletion_moves_key_and_secret(s: Arc<dyn Store>)
     ));
     assert_eq!(s.purgeable_certificates(99).await.unwrap().len(), 0);
     assert_eq!(s.purgeable_certificates(100).await.unwrap().len(), 1);
+    assert!(
+        s.certificate_policies().await.unwrap().is_empty(),
+        "not for deleted ones"
+    );
     s.recover_certificate(VAULT, "c").await.unwrap();
+    assert_eq!(s.certificate_policies().await.unwrap().len(), 1);
     assert!(s.key_version(VAULT, "c", None).await.unwrap().is_some());
     assert!(s.secret_version(VAULT, "c", None).await.unwrap().is_some());
     assert!(
