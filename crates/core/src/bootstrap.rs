@@ -99,6 +99,7 @@ impl Bootstrap {
             clock.clone(),
             authz.clone(),
             tenant_id.clone(),
+            instance_id.clone(),
         );
         let secrets = Secrets::new(store, keys, clock, tenant_id.clone(), instance_id, authz);
         Ok(Self {

@@ -93,6 +93,8 @@ pub enum VaultError {
     DeletedCertificateNotFound { name: String },
     #[error("Pending certificate not found: {name}")]
     PendingCertificateNotFound { name: String },
+    #[error("Certificate {name} already exists.")]
+    CertificateAlreadyExists { name: String },
     #[error("Issuer not found: {name}")]
     CertificateIssuerNotFound { name: String },
     #[error("Contacts not found")]

@@ -240,6 +240,7 @@ fn vault_error(e: VaultError) -> Response {
         VaultError::CertificateIssuerNotFound { .. } => {
             body(StatusCode::NOT_FOUND, ErrorBody::new("CertificateIssuerNotFound", msg))
         }
+        VaultError::CertificateAlreadyExists { .. } => body(StatusCode::CONFLICT, ErrorBody::new("Conflict", msg)),
         VaultError::ContactsNotFound => body(StatusCode::NOT_FOUND, ErrorBody::new("ContactsNotFound", msg)),
         VaultError::PendingCertificateNotFound { .. } => {
             body(StatusCode::NOT_FOUND, ErrorBody::new("PendingCertificateNotFound", msg))

@@ -359,3 +359,29 @@ def test_contacts_and_issuers(clients, server: kh.Server) -> None:
     assert err.value.status_code == 400
     # The password is not stored in clear.
     assert b"issuer-password" not in b"".join(p.read_bytes() for p in server.data_dir.rglob("*") if p.is_file())
+
+
+def test_backup_and_restore(clients) -> None:
+    certs, secrets, keys = clients
+    name = kh.unique("bak")
+    policy = CertificatePolicy(issuer_name="Self", subject="CN=bak", content_type=CertificateContentType.pem)
+    first = certs.begin_create_certificate(name, policy).result()
+    second = certs.begin_create_certificate(name, policy, tags={"v": "2"}).result()
+    blob = certs.backup_certificate(name)
+    with pytest.raises(HttpResponseError) as err:
+        certs.restore_certificate_backup(blob)
+    assert err.value.status_code == 409, "the name is taken"
+    certs.begin_delete_certificate(name).result()
+    certs.purge_deleted_certificate(name)
+    restored = certs.restore_certificate_backup(blob)
+    assert restored.properties.version == second.properties.version and restored.cer == second.cer
+    assert restored.properties.tags == {"v": "2"}
+    assert certs.get_certificate_version(name, first.properties.version).cer == first.cer
+    assert restored.policy.content_type == CertificateContentType.pem
+    value = secrets.get_secret(name).value.encode()
+    key = serialization.load_pem_private_key(value, None)
+    assert spki(key.public_key()) == spki(x509.load_der_x509_certificate(second.cer).public_key())
+    assert keys.get_key(name).properties.version == second.properties.version
+    with pytest.raises(HttpResponseError) as err:
+        certs.restore_certificate_backup(blob[:-8] + b"AAAAAAAA")
+    assert err.value.status_code == 400

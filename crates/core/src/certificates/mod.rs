@@ -8,6 +8,7 @@
 //! secrets API. The store writes all three in one transaction. Private keys exist in clear only
 //! inside an issuing call, in zeroizing buffers.
 
+mod backup;
 mod ca;
 mod deletion;
 mod import;
@@ -47,6 +48,7 @@ pub struct Certificates {
     clock: Arc<dyn Clock>,
     authz: Authorizer,
     tenant_id: String,
+    instance_id: String,
 }
 
 /// A version with the certificate's current policy.
@@ -104,6 +106,7 @@ impl Certificates {
         clock: Arc<dyn Clock>,
         authz: Authorizer,
         tenant_id: String,
+        instance_id: String,
     ) -> Self {
         Self {
             store,
@@ -111,6 +114,7 @@ impl Certificates {
             clock,
             authz,
             tenant_id,
+            instance_id,
         }
     }
 

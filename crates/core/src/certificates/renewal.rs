@@ -161,7 +161,7 @@ mod tests {
         let clock = Arc::new(FakeClock(AtomicI64::new(start)));
         let keys = Keys::load(store.clone(), RootKey::generate()?).await?;
         let authz = crate::authz::Authorizer::new(store.clone(), "sub".into());
-        let certs = Certificates::new(store.clone(), keys, clock.clone(), authz, "t".into());
+        let certs = Certificates::new(store.clone(), keys, clock.clone(), authz, "t".into(), "i".into());
         let me = Caller {
             oid: "o".into(),
             appid: "a".into(),

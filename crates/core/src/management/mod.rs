@@ -93,6 +93,7 @@ impl From<crate::VaultError> for ArmError {
             | crate::VaultError::CertificateDeletedButRecoverable { .. }
             | crate::VaultError::CertificateIssuerNotFound { .. }
             | crate::VaultError::ContactsNotFound
+            | crate::VaultError::CertificateAlreadyExists { .. }
             | crate::VaultError::Disabled
             | crate::VaultError::Forbidden { .. }
             | crate::VaultError::PurgeProtected

@@ -14,7 +14,7 @@ use keyhold_proto::{
         CertificateMergeParameters, CertificateOperation, CertificateOperationUpdateParameter, CertificatePolicy,
         CertificateUpdateParameters,
     },
-    keyvault::Page,
+    keyvault::{BackupBlob, Page},
 };
 
 use super::{
@@ -27,7 +27,7 @@ use super::{
 use crate::{
     AppState,
     audit::AuditVersion,
-    error::ApiError,
+    error::{ApiError, bad_parameter},
     extract::{ApiVersion, KvJson, ListQuery, VaultCaller},
     vault::{Origin, Vault},
 };
@@ -43,6 +43,8 @@ pub fn routes() -> Router<AppState> {
         .route("/certificates/{name}/", get(get_latest).patch(update_latest))
         .route("/certificates/{name}/create", post(create))
         .route("/certificates/{name}/import", post(import))
+        .route("/certificates/{name}/backup", post(backup))
+        .route("/certificates/restore", post(restore))
         .route("/certificates/{name}/versions", get(list_versions))
         .route("/certificates/{name}/policy", get(get_policy).patch(update_policy))
         .route(
@@ -397,4 +399,31 @@ async fn merge(
         Extension(AuditVersion(v.record.version.clone())),
         Json(certificate_bundle(&origin, &vault, &v)),
     ))
+}
+
+async fn backup(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    _: ApiVersion,
+    Path(name): Path<String>,
+) -> Result<BackupBlob> {
+    Ok(Json(BackupBlob {
+        value: Some(s.core.certificates.backup(&caller.caller(), &vault, &name).await?),
+    }))
+}
+
+async fn restore(
+    caller: VaultCaller,
+    State(s): State<AppState>,
+    Vault(vault): Vault,
+    Origin(origin): Origin,
+    _: ApiVersion,
+    KvJson(body): KvJson<BackupBlob>,
+) -> Versioned<CertificateBundle> {
+    let blob = body
+        .value
+        .ok_or_else(|| bad_parameter("The parameter 'value' is required."))?;
+    let v = s.core.certificates.restore(&caller.caller(), &vault, &blob).await?;
+    Ok(versioned(&v.record.version, certificate_bundle(&origin, &vault, &v)))
 }

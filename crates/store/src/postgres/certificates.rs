@@ -481,6 +481,39 @@ impl CertificateStore for PostgresStore {
         tx.commit().await.map_err(db_err)
     }
 
+    async fn restore_certificate(&self, versions: &[NewCertificateVersion]) -> Result<()> {
+        let Some(last) = versions.last() else {
+            return Err(StoreError::NotFound);
+        };
+        let (vault, name) = (&last.certificate.vault, &last.certificate.name);
+        let mut c = self.client().await?;
+        let tx = locked(&mut c, vault, name).await?;
+        if is_deleted(&tx, vault, name).await?
+            || keys::is_deleted(&tx, vault, name).await?
+            || secrets::is_deleted(&tx, vault, name).await?
+        {
+            return Err(StoreError::Deleted);
+        }
+        for table in ["certificate_versions", "key_versions", "secret_versions"] {
+            let taken = query_opt(
+                &tx,
+                &format!("SELECT 1 FROM {table} WHERE vault_key = $1 AND name_key = $2 LIMIT 1"),
+                &[&fold(vault), &fold(name)],
+            )
+            .await?;
+            if taken.is_some() {
+                return Err(StoreError::Exists);
+            }
+        }
+        for v in versions {
+            insert(&tx, &v.certificate).await?;
+            keys::insert(&tx, &v.key).await?;
+            secrets::insert(&tx, &v.secret).await?;
+        }
+        put_policy(&tx, &last.policy).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
     async fn purgeable_certificates(&self, now: i64) -> Result<Vec<(String, String)>> {
         let rows = query(
             &self.client().await?,

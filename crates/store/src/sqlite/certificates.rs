@@ -504,6 +504,44 @@ impl CertificateStore for SqliteStore {
         .await
     }
 
+    async fn restore_certificate(&self, versions: &[NewCertificateVersion]) -> Result<()> {
+        let versions = versions.to_vec();
+        self.write(move |c| {
+            let Some(last) = versions.last() else {
+                return Err(StoreError::NotFound);
+            };
+            let (vault, name) = (last.certificate.vault.clone(), last.certificate.name.clone());
+            let tx = c.savepoint().map_err(db_err)?;
+            if is_deleted(&tx, &vault, &name)?
+                || keys::is_deleted(&tx, &vault, &name)?
+                || secrets::is_deleted(&tx, &vault, &name)?
+            {
+                return Err(StoreError::Deleted);
+            }
+            for table in ["certificate_versions", "key_versions", "secret_versions"] {
+                let taken = tx
+                    .query_row(
+                        &format!("SELECT 1 FROM {table} WHERE vault = ?1 AND name = ?2 LIMIT 1"),
+                        params![vault, name],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(db_err)?;
+                if taken.is_some() {
+                    return Err(StoreError::Exists);
+                }
+            }
+            for v in &versions {
+                insert(&tx, &v.certificate)?;
+                keys::insert(&tx, &v.key)?;
+                secrets::insert(&tx, &v.secret)?;
+            }
+            put_policy(&tx, &last.policy)?;
+            tx.commit().map_err(db_err)
+        })
+        .await
+    }
+
     async fn purgeable_certificates(&self, now: i64) -> Result<Vec<(String, String)>> {
         self.read(move |c| {
             let mut st = c

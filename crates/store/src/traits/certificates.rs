@@ -56,6 +56,10 @@ pub trait CertificateStore: Send + Sync + 'static {
     async fn recover_certificate(&self, vault: &str, name: &str) -> Result<()>;
     /// Removes a soft-deleted certificate, its versions, policy, operation, key and secret for good.
     async fn purge_certificate(&self, vault: &str, name: &str) -> Result<()>;
+    /// Restores versions (each with its key and secret; the last one's policy) as a new live
+    /// certificate; `Deleted` if the name is soft-deleted as a certificate, key or secret, `Exists` if
+    /// it is taken by any of them.
+    async fn restore_certificate(&self, versions: &[NewCertificateVersion]) -> Result<()>;
     /// Soft-deleted certificates whose purge date has passed.
     async fn purgeable_certificates(&self, now: i64) -> Result<Vec<(String, String)>>;
 

@@ -185,6 +185,26 @@ pub(crate) async fn certificate_deletion_moves_key_and_secret(s: Arc<dyn Store>)
     s.put_certificate_version(&new_version(&ring, VAULT, "c", "v3", "Self"))
         .await
         .unwrap();
+
+    // Restore: a new name only; the certificate, its key and its secret all come back.
+    let backup = [
+        new_version(&ring, VAULT, "r", "r1", "Self"),
+        new_version(&ring, VAULT, "r", "r2", "Self"),
+    ];
+    s.restore_certificate(&backup).await.unwrap();
+    assert_eq!(
+        s.certificate_version(VAULT, "r", None).await.unwrap().unwrap().version,
+        "r2"
+    );
+    assert_eq!(
+        s.secret_version(VAULT, "r", Some("r1")).await.unwrap().unwrap().version,
+        "r1"
+    );
+    assert!(matches!(s.restore_certificate(&backup).await, Err(StoreError::Exists)));
+    s.put_key_version(&key(&ring, VAULT, "taken", "k1")).await.unwrap();
+    let taken = [new_version(&ring, VAULT, "taken", "t1", "Self")];
+    assert!(matches!(s.restore_certificate(&taken).await, Err(StoreError::Exists)));
+    assert!(s.certificate_version(VAULT, "taken", None).await.unwrap().is_none());
 }
 
 pub(crate) async fn certificate_contacts_and_issuers(s: Arc<dyn Store>) {
