@@ -545,3 +545,40 @@ impl Certificates {
         }
     }
 }
+
+/// A certificate's secret in another format (`?outContentType=`): PKCS#12 (base64, no password) to
+/// a PEM bundle, or the reverse. Other secrets are refused; the same format is returned unchanged.
+pub fn secret_as(
+    found: crate::secrets::SecretWithValue,
+    out: &str,
+) -> Result<crate::secrets::SecretWithValue, VaultError> {
+    use secrecy::ExposeSecret;
+    if out != policy::PKCS12 && out != policy::PEM {
+        return Err(VaultError::BadParameter(format!(
+            "Invalid outContentType '{out}': it must be 'application/x-pkcs12' or 'application/x-pem-file'."
+        )));
+    }
+    let from = found.record.content_type.as_deref().unwrap_or_default();
+    if from != policy::PKCS12 && from != policy::PEM {
+        return Err(VaultError::BadParameter(
+            "outContentType applies only to the secret of a certificate (content type application/x-pkcs12 or application/x-pem-file).".into(),
+        ));
+    }
+    if from == out {
+        return Ok(found);
+    }
+    let imported = x509::import(found.value.expose_secret(), None).map_err(|e| internal(e.to_string()))?;
+    let converted = if out == policy::PEM {
+        x509::pem_bundle(Some(&imported.key), &imported.chain)
+    } else {
+        zeroize::Zeroizing::new(
+            STANDARD.encode(&*x509::pkcs12(Some(&imported.key), &imported.chain).map_err(cert_error)?),
+        )
+    };
+    let mut record = found.record;
+    record.content_type = Some(out.to_owned());
+    Ok(crate::secrets::SecretWithValue {
+        record,
+        value: secrecy::SecretString::from(converted.as_str().to_owned()),
+    })
+}

@@ -1496,3 +1496,64 @@ async fn auto_renew_makes_a_new_version_of_the_same_name() {
     assert_eq!(later["value"].as_array().unwrap().len(), 1, "90 % is not reached");
     assert_eq!(later["value"][0]["id"], not_due["id"]);
 }
+
+#[tokio::test]
+async fn secret_out_content_type_converts_where_the_api_version_has_it() {
+    let (server, token) = with_vault("kv-convert").await;
+    let base = server.vault_url("kv-convert");
+    let dir = tempfile::tempdir().unwrap();
+    let cert = create(&server, &token, &base, "conv", json!({})).await;
+    let pem_ct = "application%2Fx-pem-file";
+    let (status, s) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/secrets/conv?api-version=2025-07-01&outContentType={pem_ct}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{s}");
+    assert_eq!(s["contentType"], "application/x-pem-file");
+    let bundle = write(dir.path(), "conv.pem", s["value"].as_str().unwrap().as_bytes());
+    let leaf = write(dir.path(), "leaf.pem", cer_pem(&cert["cer"]).as_bytes());
+    assert_eq!(
+        openssl(&["pkey", "-in", &bundle, "-pubout"]),
+        openssl(&["x509", "-in", &leaf, "-noout", "-pubkey"]),
+        "the PFX's key, as PEM"
+    );
+    let (_, old) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/secrets/conv?api-version=7.4&outContentType={pem_ct}"),
+        None,
+    )
+    .await;
+    assert_eq!(old["contentType"], "application/x-pkcs12", "7.4 has no outContentType");
+    let (status, err) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/secrets/conv?api-version=2025-07-01&outContentType=text%2Fplain"),
+        None,
+    )
+    .await;
+    assert_eq!((status, err["error"]["code"].as_str()), (400, Some("BadParameter")));
+    call(
+        &server,
+        &token,
+        Method::PUT,
+        format!("{base}/secrets/plain?{API}"),
+        Some(json!({"value": "v"})),
+    )
+    .await;
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/secrets/plain?api-version=2025-07-01&outContentType={pem_ct}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "only a certificate's secret converts");
+}

@@ -7,7 +7,7 @@ mod query;
 
 pub use caller::{AdminCaller, ArmCaller, VaultCaller};
 pub use json::KvJson;
-pub use query::{ApiVersion, ListQuery};
+pub use query::{ApiVersion, ListQuery, OutContentType};
 
 use axum::http::request::Parts;
 
