@@ -93,6 +93,11 @@ pub enum VaultError {
     DeletedCertificateNotFound { name: String },
     #[error("Pending certificate not found: {name}")]
     PendingCertificateNotFound { name: String },
+    /// A certificate's key or secret changed through the keys or secrets API.
+    #[error("The {kind} '{name}' is managed by the certificate '{name}'; change it through the certificates API.")]
+    Managed { kind: &'static str, name: String },
+    #[error("The name '{name}' is already used by a key or secret that is not a certificate's.")]
+    NameTaken { name: String },
     #[error("Certificate {name} already exists.")]
     CertificateAlreadyExists { name: String },
     #[error("Issuer not found: {name}")]

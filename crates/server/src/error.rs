@@ -241,6 +241,8 @@ fn vault_error(e: VaultError) -> Response {
             body(StatusCode::NOT_FOUND, ErrorBody::new("CertificateIssuerNotFound", msg))
         }
         VaultError::CertificateAlreadyExists { .. } => body(StatusCode::CONFLICT, ErrorBody::new("Conflict", msg)),
+        VaultError::NameTaken { .. } => body(StatusCode::CONFLICT, ErrorBody::new("Conflict", msg)),
+        VaultError::Managed { .. } => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", msg)),
         VaultError::ContactsNotFound => body(StatusCode::NOT_FOUND, ErrorBody::new("ContactsNotFound", msg)),
         VaultError::PendingCertificateNotFound { .. } => {
             body(StatusCode::NOT_FOUND, ErrorBody::new("PendingCertificateNotFound", msg))

@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The name already exists (restore, create).
     #[error("object already exists")]
     Exists,
+    /// The name's latest version is a certificate's key or secret, changed only through it.
+    #[error("object is managed by a certificate")]
+    Managed,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database: {0}")]

@@ -151,6 +151,8 @@ pub struct SecretVersionRecord {
     pub updated: i64,
     /// Insertion order; the paging cursor of version lists.
     pub seq: i64,
+    /// The secret of a certificate version: read here, changed only through the certificate.
+    pub managed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +184,8 @@ pub struct KeyVersionRecord {
     pub updated: i64,
     /// Insertion order; the paging cursor of version lists.
     pub seq: i64,
+    /// The key of a certificate version: read here, changed only through the certificate.
+    pub managed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -171,6 +171,7 @@ impl Certificates {
                 v.key_ops,
                 v.created,
             )?;
+            key_record.managed = true;
             key_record.enabled = v.enabled;
             key_record.nbf = v.nbf;
             key_record.exp = v.exp;
@@ -178,6 +179,7 @@ impl Certificates {
             let mut secret =
                 crate::secrets::sealed_version(&self.keys, &vault.name, &name, &v.version, &secret_value, v.created)?;
             secret.content_type = Some(v.content_type.clone());
+            secret.managed = true;
             secret.enabled = v.enabled;
             secret.nbf = v.nbf;
             secret.exp = v.exp;

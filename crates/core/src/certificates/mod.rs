@@ -251,11 +251,13 @@ impl Certificates {
         };
         let mut secret = crate::secrets::sealed_version(&self.keys, &vault.name, name, &version, &value, now)?;
         secret.content_type = Some(issuance.content_type.clone());
+        secret.managed = true;
         secret.enabled = enabled;
         secret.nbf = Some(info.not_before);
         secret.exp = Some(info.not_after);
         let ops = jwk::key_ops(None, issuance.key)?;
         let mut key_record = crate::vault_keys::sealed_version(&self.keys, &vault.name, name, &version, key, ops, now)?;
+        key_record.managed = true;
         key_record.enabled = enabled;
         key_record.nbf = Some(info.not_before);
         key_record.exp = Some(info.not_after);
@@ -301,6 +303,7 @@ impl Certificates {
         match self.store.put_certificate_version(&new).await {
             Ok(()) => Ok(certificate),
             Err(StoreError::Deleted) => Err(VaultError::CertificateDeletedButRecoverable { name: name.to_owned() }),
+            Err(StoreError::Exists) => Err(VaultError::NameTaken { name: name.to_owned() }),
             Err(e) => Err(e.into()),
         }
     }

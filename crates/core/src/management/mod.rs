@@ -93,6 +93,8 @@ impl From<crate::VaultError> for ArmError {
             | crate::VaultError::CertificateDeletedButRecoverable { .. }
             | crate::VaultError::CertificateIssuerNotFound { .. }
             | crate::VaultError::ContactsNotFound
+            | crate::VaultError::Managed { .. }
+            | crate::VaultError::NameTaken { .. }
             | crate::VaultError::CertificateAlreadyExists { .. }
             | crate::VaultError::Disabled
             | crate::VaultError::Forbidden { .. }

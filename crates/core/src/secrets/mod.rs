@@ -95,7 +95,15 @@ pub(crate) fn sealed_version(
         created: now,
         updated: now,
         seq: 0,
+        managed: false,
     })
+}
+
+fn managed(name: &str) -> VaultError {
+    VaultError::Managed {
+        kind: "secret",
+        name: name.to_owned(),
+    }
 }
 
 fn not_found(name: &str) -> VaultError {
@@ -153,8 +161,25 @@ impl Secrets {
                 value: new.value,
             }),
             Err(StoreError::Deleted) => Err(VaultError::DeletedButRecoverable { name: name.to_owned() }),
+            Err(StoreError::Managed) => Err(managed(name)),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Refuses changes to a certificate's secret.
+    async fn unmanaged(&self, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
+        let latest = match self.store.secret_version(&vault.name, name, None).await? {
+            Some(r) => Some(r.managed),
+            None => self
+                .store
+                .deleted_secret(&vault.name, name)
+                .await?
+                .map(|(_, r)| r.managed),
+        };
+        if latest == Some(true) {
+            return Err(managed(name));
+        }
+        Ok(())
     }
 
     /// Reads a version with its value. Disabled versions are refused; expired or not-yet-valid ones are
@@ -198,6 +223,7 @@ impl Secrets {
         validate_secret_name(name)?;
         validate::content_type(patch.content_type.as_deref())?;
         validate::tags(patch.tags.as_ref())?;
+        self.unmanaged(vault, name).await?;
         let mut record = self
             .store
             .secret_version(&vault.name, name, version)
@@ -252,6 +278,7 @@ impl Secrets {
     pub async fn delete(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<DeletedSecret, VaultError> {
         self.authz.secret(caller, vault, SecretOp::Delete, Some(name)).await?;
         validate_secret_name(name)?;
+        self.unmanaged(vault, name).await?;
         let now = self.clock.now();
         let record = DeletedSecretRecord {
             vault: vault.name.clone(),
@@ -306,6 +333,7 @@ impl Secrets {
     ) -> Result<SecretVersionRecord, VaultError> {
         self.authz.secret(caller, vault, SecretOp::Recover, Some(name)).await?;
         validate_secret_name(name)?;
+        self.unmanaged(vault, name).await?;
         match self.store.recover_secret(&vault.name, name).await {
             Ok(()) => self
                 .store
@@ -320,6 +348,7 @@ impl Secrets {
     pub async fn purge(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
         self.authz.secret(caller, vault, SecretOp::Purge, Some(name)).await?;
         validate_secret_name(name)?;
+        self.unmanaged(vault, name).await?;
         if vault.purge_protection {
             // Still 404 for a name that is not deleted, so callers learn the right thing first.
             self.deleted_unchecked(vault, name).await?;

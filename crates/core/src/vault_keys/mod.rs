@@ -42,6 +42,13 @@ pub(crate) fn aad<'a>(vault: &'a str, name: &'a str, version: &'a str) -> [&'a s
     ["key", vault, name, version]
 }
 
+fn managed(name: &str) -> VaultError {
+    VaultError::Managed {
+        kind: "key",
+        name: name.to_owned(),
+    }
+}
+
 fn not_found(name: &str) -> VaultError {
     VaultError::KeyNotFound { name: name.to_owned() }
 }
@@ -81,6 +88,7 @@ pub(crate) fn sealed_version(
         created: now,
         updated: now,
         seq: 0,
+        managed: false,
     })
 }
 
@@ -157,6 +165,7 @@ impl VaultKeys {
             Err(StoreError::Deleted) => Err(VaultError::KeyDeletedButRecoverable {
                 name: record.name.clone(),
             }),
+            Err(StoreError::Managed) => Err(managed(&record.name)),
             Err(e) => Err(e.into()),
         }
     }
@@ -221,6 +230,18 @@ impl VaultKeys {
         self.record(vault, name, version).await
     }
 
+    /// Refuses changes to a certificate's key.
+    async fn unmanaged(&self, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
+        let latest = match self.store.key_version(&vault.name, name, None).await? {
+            Some(r) => Some(r.managed),
+            None => self.store.deleted_key(&vault.name, name).await?.map(|(_, r)| r.managed),
+        };
+        if latest == Some(true) {
+            return Err(managed(name));
+        }
+        Ok(())
+    }
+
     async fn record(
         &self,
         vault: &VaultRecord,
@@ -243,6 +264,7 @@ impl VaultKeys {
     ) -> Result<KeyVersionRecord, VaultError> {
         self.authz.key(caller, vault, KeyOp::Update, Some(name)).await?;
         validate_key_name(name)?;
+        self.unmanaged(vault, name).await?;
         crate::secrets::validate_tags(p.tags.as_ref())?;
         let attrs = p.attributes.unwrap_or_default();
         release_policy_refused(p.release_policy.as_ref(), attrs.exportable)?;
@@ -295,6 +317,7 @@ impl VaultKeys {
     pub async fn delete(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<DeletedKey, VaultError> {
         self.authz.key(caller, vault, KeyOp::Delete, Some(name)).await?;
         validate_key_name(name)?;
+        self.unmanaged(vault, name).await?;
         let now = self.clock.now();
         let record = DeletedKeyRecord {
             vault: vault.name.clone(),
@@ -344,6 +367,7 @@ impl VaultKeys {
     ) -> Result<KeyVersionRecord, VaultError> {
         self.authz.key(caller, vault, KeyOp::Recover, Some(name)).await?;
         validate_key_name(name)?;
+        self.unmanaged(vault, name).await?;
         match self.store.recover_key(&vault.name, name).await {
             Ok(()) => self.record(vault, name, None).await,
             Err(StoreError::NotFound) => Err(deleted_not_found(name)),
@@ -354,6 +378,7 @@ impl VaultKeys {
     pub async fn purge(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
         self.authz.key(caller, vault, KeyOp::Purge, Some(name)).await?;
         validate_key_name(name)?;
+        self.unmanaged(vault, name).await?;
         if vault.purge_protection {
             self.deleted_unchecked(vault, name).await?;
             return Err(VaultError::PurgeProtected);
@@ -387,6 +412,7 @@ impl VaultKeys {
     ) -> Result<KeyVersionRecord, VaultError> {
         self.authz.key(caller, vault, KeyOp::Rotate, Some(name)).await?;
         validate_key_name(name)?;
+        self.unmanaged(vault, name).await?;
         self.rotate_unchecked(vault, name).await
     }
 

@@ -1557,3 +1557,109 @@ async fn secret_out_content_type_converts_where_the_api_version_has_it() {
     .await;
     assert_eq!(status, 400, "only a certificate's secret converts");
 }
+
+/// A certificate's key and secret are managed: readable through their APIs, marked `managed`, and
+/// changed only through the certificate; a name taken by a plain key or secret is refused.
+#[tokio::test]
+async fn the_certificates_key_and_secret_are_managed() {
+    let (server, token) = with_vault("kv-managed").await;
+    let base = server.vault_url("kv-managed");
+    let cert = create(&server, &token, &base, "m", json!({})).await;
+    let version = version_of(&cert["id"]);
+    let (_, key) = call(&server, &token, Method::GET, format!("{base}/keys/m?{API}"), None).await;
+    assert_eq!(key["managed"], true, "{key}");
+    let (_, secret) = call(&server, &token, Method::GET, format!("{base}/secrets/m?{API}"), None).await;
+    assert_eq!(
+        (secret["managed"].clone(), secret["kid"].clone()),
+        (json!(true), cert["kid"].clone())
+    );
+    for (method, path, body) in [
+        (Method::PUT, "secrets/m", Some(json!({"value": "overwrite"}))),
+        (Method::PATCH, "secrets/m", Some(json!({"contentType": "text/plain"}))),
+        (Method::DELETE, "secrets/m", None),
+        (Method::POST, "keys/m/create", Some(json!({"kty": "EC"}))),
+        (Method::PATCH, "keys/m", Some(json!({"attributes": {"enabled": false}}))),
+        (Method::POST, "keys/m/rotate", None),
+        (Method::DELETE, "keys/m", None),
+    ] {
+        let (status, err) = call(&server, &token, method.clone(), format!("{base}/{path}?{API}"), body).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (403, Some("Forbidden")),
+            "{method} {path}: {err}"
+        );
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("managed by the certificate"),
+            "{err}"
+        );
+    }
+    // Nothing changed.
+    let (_, secret) = call(&server, &token, Method::GET, format!("{base}/secrets/m?{API}"), None).await;
+    assert_eq!(version_of(&secret["id"]), version);
+    let (_, key) = call(&server, &token, Method::GET, format!("{base}/keys/m?{API}"), None).await;
+    assert_eq!(
+        (key["attributes"]["enabled"].as_bool(), version_of(&key["key"]["kid"])),
+        (Some(true), version.clone())
+    );
+    // Deleted with the certificate, a managed key or secret is not recovered or purged on its own.
+    call(
+        &server,
+        &token,
+        Method::DELETE,
+        format!("{base}/certificates/m?{API}"),
+        None,
+    )
+    .await;
+    for (method, path) in [
+        (Method::POST, "deletedsecrets/m/recover"),
+        (Method::DELETE, "deletedkeys/m"),
+    ] {
+        let (status, err) = call(&server, &token, method.clone(), format!("{base}/{path}?{API}"), None).await;
+        assert_eq!(status, 403, "{method} {path}: {err}");
+    }
+
+    // A plain secret's name cannot become a certificate's.
+    call(
+        &server,
+        &token,
+        Method::PUT,
+        format!("{base}/secrets/plain?{API}"),
+        Some(json!({"value": "v"})),
+    )
+    .await;
+    let (status, err) = call(
+        &server,
+        &token,
+        Method::POST,
+        format!("{base}/certificates/plain/create?{API}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("Conflict")),
+        "{err}"
+    );
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/certificates/plain?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, plain) = call(
+        &server,
+        &token,
+        Method::GET,
+        format!("{base}/secrets/plain?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(plain["value"], "v");
+    assert!(plain["managed"].is_null());
+}

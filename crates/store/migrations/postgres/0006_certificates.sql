@@ -83,3 +83,7 @@ CREATE TABLE certificate_issuers (
     updated     BIGINT NOT NULL,
     PRIMARY KEY (vault_key, name_key)
 );
+-- A certificate's key and secret versions are managed: the keys and secrets APIs read them but do
+-- not change them.
+ALTER TABLE key_versions ADD COLUMN managed BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE secret_versions ADD COLUMN managed BOOLEAN NOT NULL DEFAULT FALSE;

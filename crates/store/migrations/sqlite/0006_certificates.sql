@@ -59,3 +59,7 @@ CREATE TABLE certificate_issuers (
     updated     INTEGER NOT NULL,
     PRIMARY KEY (vault, name)
 );
+-- A certificate's key and secret versions are managed: the keys and secrets APIs read them but do
+-- not change them.
+ALTER TABLE key_versions ADD COLUMN managed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE secret_versions ADD COLUMN managed INTEGER NOT NULL DEFAULT 0;

@@ -165,6 +165,17 @@ impl CertificateStore for PostgresStore {
         {
             return Err(StoreError::Deleted);
         }
+        for table in ["key_versions", "secret_versions"] {
+            let plain = query_opt(
+                &tx,
+                &format!("SELECT 1 FROM {table} WHERE vault_key = $1 AND name_key = $2 AND NOT managed LIMIT 1"),
+                &[&fold(vault), &fold(name)],
+            )
+            .await?;
+            if plain.is_some() {
+                return Err(StoreError::Exists);
+            }
+        }
         insert(&tx, &n.certificate).await?;
         keys::insert(&tx, &n.key).await?;
         secrets::insert(&tx, &n.secret).await?;

@@ -161,6 +161,19 @@ impl CertificateStore for SqliteStore {
             {
                 return Err(StoreError::Deleted);
             }
+            for table in ["key_versions", "secret_versions"] {
+                let plain = tx
+                    .query_row(
+                        &format!("SELECT 1 FROM {table} WHERE vault = ?1 AND name = ?2 AND NOT managed LIMIT 1"),
+                        params![vault, name],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(db_err)?;
+                if plain.is_some() {
+                    return Err(StoreError::Exists);
+                }
+            }
             insert(&tx, &c.certificate)?;
             keys::insert(&tx, &c.key)?;
             secrets::insert(&tx, &c.secret)?;

@@ -13,7 +13,8 @@ use crate::{
 #[async_trait]
 pub trait CertificateStore: Send + Sync + 'static {
     /// Adds a version with its key, secret and policy (and the operation's new state); `Deleted` if
-    /// the certificate, its key or its secret is soft-deleted.
+    /// the certificate, its key or its secret is soft-deleted, `Exists` if a key or secret of the
+    /// name is not a certificate's.
     async fn put_certificate_version(&self, c: &NewCertificateVersion) -> Result<()>;
     /// Replaces the attributes and tags of a live version; its key and secret version follow `enabled`.
     async fn update_certificate_version(&self, c: &CertificateVersionRecord) -> Result<()>;

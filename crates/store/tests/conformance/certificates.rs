@@ -20,8 +20,14 @@ fn new_version(ring: &Keyring, vault: &str, name: &str, v: &str, seq_policy: &st
             updated: 1_700_000_000,
             seq: 0,
         },
-        key: key(ring, vault, name, v),
-        secret: version(ring, vault, name, v),
+        key: KeyVersionRecord {
+            managed: true,
+            ..key(ring, vault, name, v)
+        },
+        secret: SecretVersionRecord {
+            managed: true,
+            ..version(ring, vault, name, v)
+        },
         policy: CertificatePolicyRecord {
             vault: vault.into(),
             name: name.into(),
@@ -82,6 +88,22 @@ pub(crate) async fn certificate_versions_carry_key_and_secret(s: Arc<dyn Store>)
     assert_eq!(rest.len(), 1);
     assert!(s.certificate_version(OTHER_VAULT, "c", None).await.unwrap().is_none());
 
+    assert!(s.key_version(VAULT, "c", None).await.unwrap().unwrap().managed);
+    // The key and secret of a certificate take no plain versions, and a plain name no certificate.
+    assert!(matches!(
+        s.put_key_version(&key(&ring, VAULT, "c", "plain")).await,
+        Err(StoreError::Managed)
+    ));
+    assert!(matches!(
+        s.put_secret_version(&version(&ring, VAULT, "c", "plain")).await,
+        Err(StoreError::Managed)
+    ));
+    s.put_secret_version(&version(&ring, VAULT, "s", "s1")).await.unwrap();
+    assert!(matches!(
+        s.put_certificate_version(&new_version(&ring, VAULT, "s", "s2", "Self")).await,
+        Err(StoreError::Exists)
+    ));
+    assert!(s.certificate_version(VAULT, "s", None).await.unwrap().is_none());
     // Disabling a version disables its key and secret version.
     let mut v1 = s.certificate_version(VAULT, "c", Some("v1")).await.unwrap().unwrap();
     v1.enabled = false;

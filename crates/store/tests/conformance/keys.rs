@@ -22,6 +22,7 @@ pub(crate) fn key(ring: &Keyring, vault: &str, name: &str, version: &str) -> Key
         created: 1_700_000_000,
         updated: 1_700_000_000,
         seq: 0,
+        managed: false,
     }
 }
 

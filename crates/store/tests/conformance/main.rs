@@ -288,6 +288,7 @@ fn version(ring: &Keyring, vault: &str, name: &str, version: &str) -> SecretVers
         created: 1_700_000_000,
         updated: 1_700_000_000,
         seq: 0,
+        managed: false,
     }
 }
 
