@@ -169,7 +169,10 @@ impl Certificates {
         if let (Some(old), Some(attrs)) = (&existing, stored.attributes.as_mut()) {
             attrs.created = Some(old.created);
         }
-        let key = PrivateKey::generate(issuance.key).map_err(internal)?;
+        let key = match self.reusable_key(vault, name, &issuance).await? {
+            Some(k) => k,
+            None => PrivateKey::generate(issuance.key).map_err(internal)?,
+        };
         let csr = x509::signing_request(&key, &issuance.cert).map_err(cert_error)?;
         let chain = match issuance.issuer.to_ascii_lowercase().as_str() {
             "self" => vec![x509::self_signed(&key, &issuance.cert, now).map_err(cert_error)?],
@@ -222,6 +225,33 @@ impl Certificates {
         op.status = "inProgress".into();
         op.status_details = IN_PROGRESS_DETAILS.into();
         Ok(op)
+    }
+
+    /// With `reuse_key`, the latest version's key when it has the policy's type and size (a renewal
+    /// keeps the key pinned by clients); else `None`, and a new key is made.
+    async fn reusable_key(
+        &self,
+        vault: &VaultRecord,
+        name: &str,
+        issuance: &Issuance,
+    ) -> Result<Option<PrivateKey>, VaultError> {
+        if !issuance.reuse_key {
+            return Ok(None);
+        }
+        let Some(latest) = self.store.key_version(&vault.name, name, None).await? else {
+            return Ok(None);
+        };
+        if !latest.managed || jwk::public_from_jwk(&latest.public_jwk)?.spec() != issuance.key {
+            return Ok(None);
+        }
+        let der = self
+            .keys
+            .open(
+                &crate::vault_keys::aad(&vault.name, name, &latest.version),
+                &latest.private,
+            )
+            .await?;
+        PrivateKey::from_pkcs8(issuance.key, der).map(Some).map_err(internal)
     }
 
     /// Writes a new version for `key` and `chain` (leaf first): the certificate, its key and its

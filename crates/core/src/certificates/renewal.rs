@@ -1,6 +1,6 @@
 //! Lifetime actions, run by the leader's background job: `AutoRenew` issues a new version of the
-//! certificate (same name, same policy, a new key: `reuse_key` is not honoured yet) once its
-//! latest version reaches the trigger (a percentage of its lifetime or days before
+//! certificate (same name, same policy; the same key with `reuse_key`) once its latest version
+//! reaches the trigger (a percentage of its lifetime or days before
 //! expiry); `EmailContacts` is recorded once per version, for the events work to come. Certificates
 //! of issuer `Unknown` are never renewed automatically (someone else signs them).
 
@@ -212,6 +212,34 @@ mod tests {
             renewed,
             "a stale due action does not renew twice"
         );
+
+        // With reuse_key the renewed version keeps the key.
+        let mut reuse = policy("AutoRenew", 50);
+        reuse.key_props = Some(keyhold_proto::certificates::KeyProperties {
+            reuse_key: Some(true),
+            ..Default::default()
+        });
+        let p = CertificateCreateParameters {
+            policy: Some(reuse),
+            ..Default::default()
+        };
+        certs.create(&me, &vault, "pinned", p).await?;
+        let before = store.key_version("kv1", "pinned", None).await?.ok_or("no key")?;
+        clock.0.fetch_add(16 * 86_400, Ordering::SeqCst);
+        let due_pinned = certs
+            .due_renewals()
+            .await?
+            .into_iter()
+            .find(|d| d.name == "pinned")
+            .ok_or("not due")?;
+        certs.renew(&due_pinned).await?;
+        let after = store.key_version("kv1", "pinned", None).await?.ok_or("no key")?;
+        assert_ne!(after.version, before.version);
+        assert_eq!(
+            after.public_jwk, before.public_jwk,
+            "the same key under the new version"
+        );
+        clock.0.store(start + 16 * 86_400, Ordering::SeqCst);
 
         assert!(certs.claim_notify(&due[1], "r1").await?);
         assert!(!certs.claim_notify(&due[1], "r2").await?);

@@ -100,7 +100,8 @@ pub(crate) async fn certificate_versions_carry_key_and_secret(s: Arc<dyn Store>)
     ));
     s.put_secret_version(&version(&ring, VAULT, "s", "s1")).await.unwrap();
     assert!(matches!(
-        s.put_certificate_version(&new_version(&ring, VAULT, "s", "s2", "Self")).await,
+        s.put_certificate_version(&new_version(&ring, VAULT, "s", "s2", "Self"))
+            .await,
         Err(StoreError::Exists)
     ));
     assert!(s.certificate_version(VAULT, "s", None).await.unwrap().is_none());
