@@ -128,14 +128,14 @@ impl Certificates {
 
     /// Starts creating a new version. Issuer `Self` completes at once (the operation is stored as
     /// completed with the version); the answer is the operation as Azure first reports it,
-    /// `inProgress`.
+    /// `inProgress`, and the version made, if one was (for the audit record).
     pub async fn create(
         &self,
         caller: &Caller,
         vault: &VaultRecord,
         name: &str,
         p: CertificateCreateParameters,
-    ) -> Result<CertificateOperation, VaultError> {
+    ) -> Result<(CertificateOperation, Option<String>), VaultError> {
         self.authz
             .certificate(caller, vault, CertificateOp::Create, Some(name))
             .await?;
@@ -157,7 +157,7 @@ impl Certificates {
         enabled: bool,
         tags: Option<crate::secrets::Tags>,
         preserve_cert_order: Option<bool>,
-    ) -> Result<CertificateOperation, VaultError> {
+    ) -> Result<(CertificateOperation, Option<String>), VaultError> {
         let now = self.clock.now();
         let existing = self.stored_policy(vault, name).await?;
         let requested = match (requested, &existing) {
@@ -188,7 +188,8 @@ impl Certificates {
                         preserve_cert_order,
                         now,
                     )
-                    .await;
+                    .await
+                    .map(|op| (op, None));
             }
             _ => self.signed_by_issuer(vault, &issuance, &key, now).await?,
         };
@@ -224,7 +225,7 @@ impl Certificates {
         tracing::debug!(vault = %vault.name, name, version = %version.version, "certificate issued");
         op.status = "inProgress".into();
         op.status_details = IN_PROGRESS_DETAILS.into();
-        Ok(op)
+        Ok((op, Some(version.version)))
     }
 
     /// With `reuse_key`, the latest version's key when it has the policy's type and size (a renewal

@@ -96,9 +96,13 @@ impl Certificates {
             // Renewed meanwhile (another pass, or someone created a version).
             return Ok(latest.version);
         }
-        self.new_version(&vault, &due.name, None, true, latest.tags.clone(), None)
+        let (_, version) = self
+            .new_version(&vault, &due.name, None, true, latest.tags.clone(), None)
             .await?;
-        Ok(self.record(&vault, &due.name, None).await?.version)
+        match version {
+            Some(v) => Ok(v),
+            None => Ok(self.record(&vault, &due.name, None).await?.version),
+        }
     }
 
     /// Marks a due `EmailContacts` as recorded for this version; false when another pass has.

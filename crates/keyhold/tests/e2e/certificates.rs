@@ -1663,3 +1663,60 @@ async fn the_certificates_key_and_secret_are_managed() {
     assert_eq!(plain["value"], "v");
     assert!(plain["managed"].is_null());
 }
+
+/// Every secret version a certificate writes (create, import, merge, renewal, restore) is accounted
+/// for by the audit log: `audit verify --reconcile` stays clean.
+#[tokio::test]
+async fn certificate_writes_reconcile_with_the_audit_log() {
+    let (mut server, token) = with_vault("kv-recon").await;
+    let base = server.vault_url("kv-recon");
+    create(&server, &token, &base, "a", json!({})).await;
+    create(&server, &token, &base, "a", json!({})).await;
+    let (_, s) = call(&server, &token, Method::GET, format!("{base}/secrets/a?{API}"), None).await;
+    let pfx = s["value"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::POST,
+        format!("{base}/certificates/b/import?{API}"),
+        Some(json!({"value": pfx})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, blob) = call(
+        &server,
+        &token,
+        Method::POST,
+        format!("{base}/certificates/b/backup?{API}"),
+        None,
+    )
+    .await;
+    call(
+        &server,
+        &token,
+        Method::DELETE,
+        format!("{base}/certificates/b?{API}"),
+        None,
+    )
+    .await;
+    call(
+        &server,
+        &token,
+        Method::DELETE,
+        format!("{base}/deletedcertificates/b?{API}"),
+        None,
+    )
+    .await;
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::POST,
+        format!("{base}/certificates/restore?{API}"),
+        Some(json!({"value": blob["value"]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    server.stop().unwrap();
+    let out = crate::faults::assert_reconciled(&server, &[]);
+    assert!(out.contains("0 unaudited"), "{out}");
+}

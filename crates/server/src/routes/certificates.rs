@@ -79,12 +79,15 @@ async fn create(
     Path(name): Path<String>,
     KvJson(body): KvJson<CertificateCreateParameters>,
 ) -> std::result::Result<Response, ApiError> {
-    let op = s
+    let (op, version) = s
         .core
         .certificates
         .create(&caller.caller(), &vault, &name, body)
         .await?;
     let mut resp = (StatusCode::ACCEPTED, Json(operation_body(&origin, &name, op))).into_response();
+    if let Some(v) = version {
+        resp.extensions_mut().insert(AuditVersion(v));
+    }
     let location = format!("{origin}/certificates/{name}/pending?api-version={}", api.0);
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
