@@ -225,6 +225,8 @@ pub struct CertificateVersionRecord {
     pub nbf: Option<i64>,
     pub exp: Option<i64>,
     pub tags: Option<BTreeMap<String, String>>,
+    /// `preserveCertOrder` as the client asked, if it did.
+    pub preserve_cert_order: Option<bool>,
     pub created: i64,
     pub updated: i64,
     /// Insertion order; the paging cursor of version lists.

@@ -40,6 +40,8 @@ struct Version {
     nbf: Option<i64>,
     exp: Option<i64>,
     tags: Option<Tags>,
+    #[serde(default)]
+    preserve_cert_order: Option<bool>,
     created: i64,
     updated: i64,
     key_ops: Vec<String>,
@@ -106,6 +108,7 @@ impl Certificates {
                 nbf: r.nbf,
                 exp: r.exp,
                 tags: r.tags,
+                preserve_cert_order: r.preserve_cert_order,
                 created: r.created,
                 updated: r.updated,
             });
@@ -196,6 +199,7 @@ impl Certificates {
                     nbf: v.nbf,
                     exp: v.exp,
                     tags: v.tags,
+                    preserve_cert_order: v.preserve_cert_order,
                     created: v.created,
                     updated: v.updated,
                     seq: 0,

@@ -89,11 +89,16 @@ impl Certificates {
                 vault,
                 name,
                 &imported.key,
-                imported.chain,
+                if p.preserve_cert_order == Some(true) {
+                    imported.given
+                } else {
+                    imported.chain
+                },
                 &issuance,
                 &stored,
                 enabled,
                 p.tags,
+                p.preserve_cert_order,
                 None,
                 now,
             )

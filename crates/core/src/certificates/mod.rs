@@ -218,6 +218,7 @@ impl Certificates {
                 &stored,
                 enabled,
                 tags,
+                preserve_cert_order,
                 Some(&op),
                 now,
             )
@@ -268,17 +269,34 @@ impl Certificates {
         policy: &CertificatePolicy,
         enabled: bool,
         tags: Option<crate::secrets::Tags>,
+        preserve_cert_order: Option<bool>,
         operation: Option<&CertificateOperation>,
         now: i64,
     ) -> Result<CertificateVersionRecord, VaultError> {
-        let leaf = chain.first().ok_or_else(|| internal("empty chain"))?;
-        let info = x509::info(leaf).map_err(cert_error)?;
+        // `chain` is leaf first unless the client asked to preserve its order; a PEM secret keeps
+        // that order, a PKCS#12 one always starts with the key's certificate.
+        let at = chain
+            .iter()
+            .position(|c| x509::belongs_to(c, key).unwrap_or(false))
+            .unwrap_or(0);
+        let leaf = chain.get(at).ok_or_else(|| internal("empty chain"))?.clone();
+        let mut leaf_first = chain.clone();
+        let l = leaf_first.remove(at);
+        leaf_first.insert(0, l);
+        let info = x509::info(&leaf).map_err(cert_error)?;
         let version = keyhold_crypto::random::version_id();
         let private = issuance.exportable.then_some(key);
         let value = if issuance.content_type == policy::PEM {
-            x509::pem_bundle(private, &chain)
+            x509::pem_bundle(
+                private,
+                if preserve_cert_order == Some(true) {
+                    &chain
+                } else {
+                    &leaf_first
+                },
+            )
         } else {
-            zeroize::Zeroizing::new(STANDARD.encode(&*x509::pkcs12(private, &chain).map_err(cert_error)?))
+            zeroize::Zeroizing::new(STANDARD.encode(&*x509::pkcs12(private, &leaf_first).map_err(cert_error)?))
         };
         let mut secret = crate::secrets::sealed_version(&self.keys, &vault.name, name, &version, &value, now)?;
         secret.content_type = Some(issuance.content_type.clone());
@@ -296,13 +314,14 @@ impl Certificates {
             vault: vault.name.clone(),
             name: name.to_owned(),
             version,
-            cer: leaf.clone(),
+            cer: leaf,
             x5t: info.x5t,
             content_type: issuance.content_type.clone(),
             enabled,
             nbf: Some(info.not_before),
             exp: Some(info.not_after),
             tags,
+            preserve_cert_order,
             created: now,
             updated: now,
             seq: 0,

@@ -143,6 +143,7 @@ impl Certificates {
                 &policy,
                 enabled,
                 p.tags,
+                op.preserve_cert_order,
                 Some(&op),
                 now,
             )

@@ -38,7 +38,10 @@ pub enum ImportError {
 /// An imported key with its chain (leaf first) and the form it came in.
 pub struct Imported {
     pub key: PrivateKey,
+    /// Leaf first.
     pub chain: Vec<Vec<u8>>,
+    /// As the input had them.
+    pub given: Vec<Vec<u8>>,
     pub was_pem: bool,
 }
 
@@ -76,10 +79,11 @@ fn pkcs12(der: &[u8], password: &str) -> Result<Imported, ImportError> {
     let key = archive.keys.first().ok_or(ImportError::NoKey)?;
     let pkcs8 = Zeroizing::new(key.key.as_der().to_vec());
     let certs: Vec<Vec<u8>> = archive.certs.iter().map(|c| c.cert.as_der().to_vec()).collect();
-    let (key, chain) = pair(KeyDer::Pkcs8(pkcs8), certs)?;
+    let (key, chain) = pair(KeyDer::Pkcs8(pkcs8), certs.clone())?;
     Ok(Imported {
         key,
         chain,
+        given: certs,
         was_pem: false,
     })
 }
@@ -119,10 +123,11 @@ fn pem(text: &str) -> Result<Imported, ImportError> {
     if certs.is_empty() {
         return Err(ImportError::NoCertificate);
     }
-    let (key, chain) = pair(key.ok_or(ImportError::NoKey)?, certs)?;
+    let (key, chain) = pair(key.ok_or(ImportError::NoKey)?, certs.clone())?;
     Ok(Imported {
         key,
         chain,
+        given: certs,
         was_pem: true,
     })
 }

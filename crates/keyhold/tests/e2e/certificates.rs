@@ -1720,3 +1720,96 @@ async fn certificate_writes_reconcile_with_the_audit_log() {
     let out = crate::faults::assert_reconciled(&server, &[]);
     assert!(out.contains("0 unaudited"), "{out}");
 }
+
+#[tokio::test]
+async fn preserve_cert_order_keeps_an_imported_chain_as_given() {
+    let (server, token) = with_vault("kv-order").await;
+    let base = server.vault_url("kv-order");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    openssl_in(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "5",
+            "-subj",
+            "/CN=Order CA",
+        ],
+    );
+    openssl_in(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=ordered",
+        ],
+    );
+    openssl_in(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "3",
+            "-out",
+            "leaf.pem",
+        ],
+    );
+    let text = |f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+    // The CA first, then the leaf and its key.
+    let pem = format!("{}{}{}", text("ca.pem"), text("leaf.pem"), text("leaf.key"));
+    let leaf_der = der_of_pem(&text("leaf.pem"));
+    for (name, preserve, first) in [("kept", true, "Order CA"), ("sorted", false, "ordered")] {
+        let (status, cert) = call(
+            &server,
+            &token,
+            Method::POST,
+            format!("{base}/certificates/{name}/import?{API}"),
+            Some(json!({"value": pem, "preserveCertOrder": preserve})),
+        )
+        .await;
+        assert_eq!(status, 200, "{cert}");
+        assert_eq!(cert["preserveCertOrder"], preserve);
+        assert_eq!(
+            STANDARD.decode(cert["cer"].as_str().unwrap()).unwrap(),
+            leaf_der,
+            "cer is the key's certificate"
+        );
+        let (_, s) = call(
+            &server,
+            &token,
+            Method::GET,
+            format!("{base}/secrets/{name}?{API}"),
+            None,
+        )
+        .await;
+        let chain = certificates_in(s["value"].as_str().unwrap());
+        assert_eq!(chain.len(), 2);
+        let head = write(d, &format!("{name}-0.pem"), chain[0].as_bytes());
+        let subject = openssl(&["x509", "-in", &head, "-noout", "-subject"]);
+        assert!(subject.contains(first), "{name}: {subject}");
+    }
+}

@@ -39,7 +39,7 @@ pub fn certificate_bundle(origin: &str, vault: &VaultRecord, v: &CertificateView
         attributes: attributes(vault, r),
         policy: Some(policy_body(origin, &r.name, v.policy.clone())),
         tags: r.tags.clone(),
-        preserve_cert_order: None,
+        preserve_cert_order: r.preserve_cert_order,
         recovery_id: None,
         deleted_date: None,
         scheduled_purge_date: None,

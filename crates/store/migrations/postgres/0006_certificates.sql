@@ -17,6 +17,8 @@ CREATE TABLE certificate_versions (
     nbf          BIGINT,
     exp          BIGINT,
     tags         TEXT,
+    -- preserveCertOrder as the client asked (api-version 7.6 on), or NULL.
+    preserve_cert_order BOOLEAN,
     created      BIGINT NOT NULL,
     updated      BIGINT NOT NULL,
     UNIQUE (vault_key, name_key, version)

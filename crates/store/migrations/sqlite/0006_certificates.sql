@@ -12,6 +12,8 @@ CREATE TABLE certificate_versions (
     nbf          INTEGER,
     exp          INTEGER,
     tags         TEXT,
+    -- preserveCertOrder as the client asked (api-version 7.6 on), or NULL.
+    preserve_cert_order INTEGER,
     created      INTEGER NOT NULL,
     updated      INTEGER NOT NULL,
     UNIQUE (vault, name, version)

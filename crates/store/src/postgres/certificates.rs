@@ -13,7 +13,7 @@ use crate::{
 };
 
 const COLS: &str = "s.seq, s.vault, s.name, s.version, s.cer, s.x5t, s.content_type, s.enabled, s.nbf, s.exp, s.tags,
-    s.created, s.updated";
+    s.created, s.updated, s.preserve_cert_order";
 const LIVE: &str =
     "NOT EXISTS (SELECT 1 FROM deleted_certificates d WHERE d.vault_key = s.vault_key AND d.name_key = s.name_key)";
 const LATEST: &str = "s.seq = (SELECT MAX(t.seq) FROM certificate_versions t WHERE t.vault_key = s.vault_key AND t.name_key = s.name_key)";
@@ -33,6 +33,7 @@ fn row(r: &Row) -> Result<CertificateVersionRecord> {
         tags: opt_from_json(r.try_get(10).map_err(db_err)?)?,
         created: r.try_get(11).map_err(db_err)?,
         updated: r.try_get(12).map_err(db_err)?,
+        preserve_cert_order: r.try_get(13).map_err(db_err)?,
     })
 }
 
@@ -42,8 +43,8 @@ fn deleted_row(r: &Row) -> Result<DeletedCertificate> {
         DeletedCertificateRecord {
             vault: latest.vault.clone(),
             name: latest.name.clone(),
-            deleted_date: r.try_get(13).map_err(db_err)?,
-            scheduled_purge_date: r.try_get(14).map_err(db_err)?,
+            deleted_date: r.try_get(14).map_err(db_err)?,
+            scheduled_purge_date: r.try_get(15).map_err(db_err)?,
         },
         latest,
     ))
@@ -81,8 +82,9 @@ async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<b
 async fn insert(c: &impl GenericClient, v: &CertificateVersionRecord) -> Result<()> {
     execute(
         c,
-        "INSERT INTO certificate_versions (vault, name, version, cer, x5t, content_type, enabled, nbf, exp, tags, created, updated)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO certificate_versions (vault, name, version, cer, x5t, content_type, enabled, nbf, exp, tags, created, updated,
+             preserve_cert_order)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         &[
             &v.vault,
             &v.name,
@@ -96,6 +98,7 @@ async fn insert(c: &impl GenericClient, v: &CertificateVersionRecord) -> Result<
             &opt_to_json(v.tags.as_ref())?,
             &v.created,
             &v.updated,
+            &v.preserve_cert_order,
         ],
     )
     .await

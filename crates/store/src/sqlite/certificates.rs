@@ -8,7 +8,7 @@ use super::{SqliteStore, db_err, keys, secrets};
 use crate::{columns::opt_to_json, *};
 
 const COLS: &str = "s.seq, s.vault, s.name, s.version, s.cer, s.x5t, s.content_type, s.enabled, s.nbf, s.exp, s.tags,
-    s.created, s.updated";
+    s.created, s.updated, s.preserve_cert_order";
 const LIVE: &str = "NOT EXISTS (SELECT 1 FROM deleted_certificates d WHERE d.vault = s.vault AND d.name = s.name)";
 const LATEST: &str =
     "s.seq = (SELECT MAX(seq) FROM certificate_versions t WHERE t.vault = s.vault AND t.name = s.name)";
@@ -36,6 +36,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<CertificateVersionRecord> {
         },
         created: r.get(11)?,
         updated: r.get(12)?,
+        preserve_cert_order: r.get(13)?,
     })
 }
 
@@ -58,8 +59,9 @@ fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
 
 fn insert(c: &Connection, v: &CertificateVersionRecord) -> Result<()> {
     c.execute(
-        "INSERT INTO certificate_versions (vault, name, version, cer, x5t, content_type, enabled, nbf, exp, tags, created, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO certificate_versions (vault, name, version, cer, x5t, content_type, enabled, nbf, exp, tags, created, updated,
+             preserve_cert_order)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             v.vault,
             v.name,
@@ -72,7 +74,8 @@ fn insert(c: &Connection, v: &CertificateVersionRecord) -> Result<()> {
             v.exp,
             opt_to_json(v.tags.as_ref())?,
             v.created,
-            v.updated
+            v.updated,
+            v.preserve_cert_order
         ],
     )
     .map(drop)
@@ -112,8 +115,8 @@ fn deleted_row(r: &Row<'_>) -> rusqlite::Result<DeletedCertificate> {
         DeletedCertificateRecord {
             vault: latest.vault.clone(),
             name: latest.name.clone(),
-            deleted_date: r.get(13)?,
-            scheduled_purge_date: r.get(14)?,
+            deleted_date: r.get(14)?,
+            scheduled_purge_date: r.get(15)?,
         },
         latest,
     ))

@@ -16,6 +16,7 @@ fn new_version(ring: &Keyring, vault: &str, name: &str, v: &str, seq_policy: &st
             nbf: Some(1),
             exp: Some(2),
             tags: None,
+            preserve_cert_order: None,
             created: 1_700_000_000,
             updated: 1_700_000_000,
             seq: 0,
