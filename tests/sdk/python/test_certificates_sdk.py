@@ -276,6 +276,7 @@ def test_unknown_issuer_csr_signed_by_cryptography_and_merged(clients) -> None:
     policy = CertificatePolicy(issuer_name=WellKnownIssuerNames.unknown, subject="CN=merged", san_dns_names=["merged.test"])
     op = certs.begin_create_certificate(name, policy).result()
     assert op.status == "inProgress" and op.issuer_name == "Unknown"
+    assert certs.get_certificate_policy(name).subject == "CN=merged", "a pending certificate has its policy"
     csr = x509.load_der_x509_csr(certs.get_certificate_operation(name).csr)
     assert csr.is_signature_valid
 

@@ -480,6 +480,20 @@ impl Certificates {
         })
     }
 
+    /// A certificate with a version, or one whose first request is still pending (its policy is
+    /// already stored); else not found.
+    async fn live_or_pending(&self, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
+        if self.store.certificate_version(&vault.name, name, None).await?.is_some() {
+            return Ok(());
+        }
+        if self.store.deleted_certificate(&vault.name, name).await?.is_none()
+            && self.store.certificate_operation(&vault.name, name).await?.is_some()
+        {
+            return Ok(());
+        }
+        Err(not_found(name))
+    }
+
     pub async fn policy(
         &self,
         caller: &Caller,
@@ -490,7 +504,7 @@ impl Certificates {
             .certificate(caller, vault, CertificateOp::Get, Some(name))
             .await?;
         validate_certificate_name(name)?;
-        self.record(vault, name, None).await?;
+        self.live_or_pending(vault, name).await?;
         let stored = self.stored_policy(vault, name).await?.ok_or_else(|| not_found(name))?;
         policy_of(&stored)
     }
@@ -507,7 +521,7 @@ impl Certificates {
             .certificate(caller, vault, CertificateOp::Update, Some(name))
             .await?;
         validate_certificate_name(name)?;
-        self.record(vault, name, None).await?;
+        self.live_or_pending(vault, name).await?;
         let record = self.merged_policy(vault, name, patch).await?;
         self.store.put_certificate_policy(&record).await?;
         policy_of(&record)
