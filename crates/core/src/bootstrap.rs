@@ -94,6 +94,14 @@ impl Bootstrap {
             authz.clone(),
         );
         let directory = crate::directory::Directory::new(identity.clone(), clock.clone(), admin_object_id.clone());
+        let certificates = crate::certificates::Certificates::new(
+            store.clone(),
+            keys.clone(),
+            clock.clone(),
+            authz.clone(),
+            tenant_id.clone(),
+            instance_id.clone(),
+        );
         let secrets = Secrets::new(store, keys, clock, tenant_id.clone(), instance_id, authz);
         Ok(Self {
             core: Keyhold {
@@ -104,6 +112,7 @@ impl Bootstrap {
                 vaults,
                 secrets,
                 vault_keys,
+                certificates,
                 management,
                 rotation,
                 directory,

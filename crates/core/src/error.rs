@@ -100,6 +100,27 @@ pub enum VaultError {
     /// A key operation the key itself refuses: not in `key_ops`, disabled, or outside `nbf`/`exp`.
     #[error("{0}")]
     KeyOperationForbidden(String),
+    #[error("A certificate with (name/id) {name} was not found in this key vault.")]
+    CertificateNotFound { name: String },
+    #[error("Deleted Certificate not found: {name}")]
+    DeletedCertificateNotFound { name: String },
+    #[error("Pending certificate not found: {name}")]
+    PendingCertificateNotFound { name: String },
+    /// A certificate's key or secret changed through the keys or secrets API.
+    #[error("The {kind} '{name}' is managed by the certificate '{name}'; change it through the certificates API.")]
+    Managed { kind: &'static str, name: String },
+    #[error("The name '{name}' is already used by a key or secret that is not a certificate's.")]
+    NameTaken { name: String },
+    #[error("Certificate {name} already exists.")]
+    CertificateAlreadyExists { name: String },
+    #[error("Issuer not found: {name}")]
+    CertificateIssuerNotFound { name: String },
+    #[error("Contacts not found")]
+    ContactsNotFound,
+    #[error(
+        "Certificate {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the certificate can only be recovered or purged."
+    )]
+    CertificateDeletedButRecoverable { name: String },
     /// Stored ciphertext failed authentication: tampering or rows swapped in the database.
     #[error("integrity check failed for a stored record")]
     Integrity,

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod authz;
 mod bootstrap;
+pub mod certificates;
 pub mod clock;
 pub mod directory;
 mod error;
@@ -102,6 +103,7 @@ pub struct Keyhold {
     pub vaults: vaults::Vaults,
     pub secrets: secrets::Secrets,
     pub vault_keys: vault_keys::VaultKeys,
+    pub certificates: certificates::Certificates,
     pub management: management::Management,
     pub rotation: rotation::Rotation,
     /// The directory as Microsoft Graph shows it.

@@ -10,6 +10,9 @@
 //!   outcome; one such request accounts for at most one version), or by a restore into that vault (a
 //!   restore's record does not name the secret). Anything else is a change the log lacks.
 //!
+//! A certificate create, import or merge writes a secret version and counts as its `SecretSet`; a
+//! certificate restore, delete or purge counts as the secret's.
+//!
 //! It reads versions through the store's rotation scan, which sees every version, live or deleted.
 
 use std::collections::{HashMap, HashSet};
@@ -62,20 +65,23 @@ pub async fn reconcile(records: &[Record], store: &dyn Store) -> Result<Report, 
         let vault = e.vault.clone().unwrap_or_default();
         let pending = e.phase.as_deref() == Some(PHASE_REQUEST) && !with_outcome.contains(e.request_id.as_str());
         match e.operation.as_str() {
-            "SecretSet" if pending => {
+            // A certificate version writes the secret version of the same name and version.
+            "SecretSet" | "CertificateCreate" | "CertificateImport" | "CertificatePendingMerge" if pending => {
                 *unknown
                     .entry((vault, e.object.clone().unwrap_or_default()))
                     .or_default() += 1;
             }
-            "SecretSet" if e.phase.is_none() && ok(r) => {
+            "SecretSet" | "CertificateCreate" | "CertificateImport" | "CertificatePendingMerge"
+                if e.phase.is_none() && ok(r) =>
+            {
                 if let (Some(name), Some(version)) = (&e.object, &e.version) {
                     acked.insert((vault, name.clone(), version.clone()), r.seq);
                 }
             }
-            "SecretRestore" if pending || (e.phase.is_none() && ok(r)) => {
+            "SecretRestore" | "CertificateRestore" if pending || (e.phase.is_none() && ok(r)) => {
                 restores.insert(vault);
             }
-            "SecretDelete" | "SecretPurge" if e.phase.is_none() && ok(r) => {
+            "SecretDelete" | "SecretPurge" | "CertificateDelete" | "CertificatePurge" if e.phase.is_none() && ok(r) => {
                 name_removed.insert((vault, e.object.clone().unwrap_or_default()), r.seq);
             }
             op if e.phase.is_none() && ok(r) => {

@@ -8,6 +8,7 @@
 
 mod aead;
 mod audit_key;
+pub mod certificate;
 mod error;
 pub mod jwt;
 mod keyring;

@@ -120,6 +120,9 @@ pub struct KeyBundle {
     pub deleted_date: Option<i64>,
     #[serde(rename = "scheduledPurgeDate", skip_serializing_if = "Option::is_none")]
     pub scheduled_purge_date: Option<i64>,
+    /// A certificate's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,6 +137,9 @@ pub struct KeyItem {
     pub deleted_date: Option<i64>,
     #[serde(rename = "scheduledPurgeDate", skip_serializing_if = "Option::is_none")]
     pub scheduled_purge_date: Option<i64>,
+    /// A certificate's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<bool>,
 }
 
 /// encrypt / decrypt / wrapKey / unwrapKey, and sign (`value` is the digest there).

@@ -61,6 +61,11 @@ pub struct SecretBundle {
     pub deleted_date: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled_purge_date: Option<i64>,
+    /// A certificate's secret: `true`, with `kid` its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,6 +83,8 @@ pub struct SecretItem {
     pub deleted_date: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled_purge_date: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<bool>,
 }
 
 /// A page of a list operation; `nextLink` is `null` on the last page, as Azure sends it.

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod arm;
+pub mod certificates;
 pub mod data_dir;
 pub mod entra;
 pub mod error;

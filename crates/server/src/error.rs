@@ -291,6 +291,23 @@ fn vault_error(e: VaultError) -> Response {
         VaultError::KeyNotFound { .. } | VaultError::DeletedKeyNotFound { .. } => {
             body(StatusCode::NOT_FOUND, ErrorBody::new("KeyNotFound", msg))
         }
+        VaultError::CertificateNotFound { .. } | VaultError::DeletedCertificateNotFound { .. } => {
+            body(StatusCode::NOT_FOUND, ErrorBody::new("CertificateNotFound", msg))
+        }
+        VaultError::CertificateIssuerNotFound { .. } => {
+            body(StatusCode::NOT_FOUND, ErrorBody::new("CertificateIssuerNotFound", msg))
+        }
+        VaultError::CertificateAlreadyExists { .. } => body(StatusCode::CONFLICT, ErrorBody::new("Conflict", msg)),
+        VaultError::NameTaken { .. } => body(StatusCode::CONFLICT, ErrorBody::new("Conflict", msg)),
+        VaultError::Managed { .. } => body(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", msg)),
+        VaultError::ContactsNotFound => body(StatusCode::NOT_FOUND, ErrorBody::new("ContactsNotFound", msg)),
+        VaultError::PendingCertificateNotFound { .. } => {
+            body(StatusCode::NOT_FOUND, ErrorBody::new("PendingCertificateNotFound", msg))
+        }
+        VaultError::CertificateDeletedButRecoverable { .. } => body(
+            StatusCode::CONFLICT,
+            ErrorBody::new("Conflict", msg).with_inner("ObjectIsDeletedButRecoverable"),
+        ),
         VaultError::KeyDeletedButRecoverable { .. } => body(
             StatusCode::CONFLICT,
             ErrorBody::new("Conflict", msg).with_inner("ObjectIsDeletedButRecoverable"),

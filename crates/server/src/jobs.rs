@@ -94,7 +94,13 @@ async fn purge_loop(jobs: Jobs, mut stop: watch::Receiver<bool>) {
                 Ok(n) => tracing::info!(purged = n, "purged expired deleted keys"),
                 Err(e) => tracing::warn!(error = %e, "key purge run failed"),
             }
+            match jobs.state.core.certificates.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged expired deleted certificates"),
+                Err(e) => tracing::warn!(error = %e, "certificate purge run failed"),
+            }
             run_key_policies(&jobs).await;
+            run_certificate_renewals(&jobs).await;
             match jobs.state.core.management.purge_expired_vaults().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "purged expired deleted vaults"),
@@ -156,6 +162,72 @@ async fn reseal_loop(jobs: Jobs, mut stop: watch::Receiver<bool>) {
 /// keeps: a `request` record before the change (the action is skipped if it cannot be written), the
 /// outcome after. A due `Notify` is recorded once per key version (`KeyNearExpiry`, Event Grid's
 /// name), for the events work to come.
+/// Certificates' lifetime actions: `AutoRenew` is audited like any write (a request record before
+/// it); a due `EmailContacts` is recorded once per version as `CertificateNearExpiry`.
+async fn run_certificate_renewals(jobs: &Jobs) {
+    use keyhold_core::{audit::PHASE_REQUEST, certificates::renewal::RenewalKind};
+    let certs = &jobs.state.core.certificates;
+    let due = match certs.due_renewals().await {
+        Ok(due) => due,
+        Err(e) => return tracing::warn!(error = %e, "certificate renewal run failed"),
+    };
+    for action in due {
+        let request_id = keyhold_crypto::random::guid();
+        let record = |phase: Option<&str>, result: u16, version: Option<String>, detail: &str| {
+            let now = time::OffsetDateTime::now_utc();
+            let entry = keyhold_core::audit::AuditEntry {
+                time: keyhold_core::clock::rfc3339(now.unix_timestamp()),
+                request_id: request_id.clone(),
+                operation: match action.kind {
+                    RenewalKind::AutoRenew => "CertificateCreate",
+                    RenewalKind::EmailContacts => "CertificateNearExpiry",
+                }
+                .into(),
+                vault: Some(action.vault.clone()),
+                object: Some(action.name.clone()),
+                version,
+                result,
+                phase: phase.map(str::to_owned),
+                detail: Some(detail.to_owned()),
+                ..Default::default()
+            };
+            jobs.state.audit.append(entry, now.unix_timestamp())
+        };
+        match action.kind {
+            RenewalKind::AutoRenew => {
+                let detail = "lifetime action AutoRenew (background job)";
+                if let Err(e) = record(Some(PHASE_REQUEST), 0, None, detail) {
+                    tracing::error!(error = %e, "audit log: certificate renewal not started");
+                    return;
+                }
+                let (status, version) = match certs.renew(&action).await {
+                    Ok(v) => {
+                        tracing::info!(vault = action.vault, certificate = action.name, "renewed a certificate");
+                        (200, Some(v))
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, vault = action.vault, certificate = action.name, "certificate renewal failed");
+                        (500, None)
+                    }
+                };
+                if let Err(e) = record(None, status, version, detail) {
+                    tracing::error!(error = %e, "audit log: certificate renewal outcome not recorded");
+                }
+            }
+            RenewalKind::EmailContacts => match certs.claim_notify(&action, &request_id).await {
+                Ok(true) => {
+                    let detail = "lifetime action EmailContacts: the certificate nears its expiry";
+                    if let Err(e) = record(None, 200, Some(action.version.clone()), detail) {
+                        tracing::error!(error = %e, "audit log: certificate notice not recorded");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "certificate notice failed"),
+            },
+        }
+    }
+}
+
 async fn run_key_policies(jobs: &Jobs) {
     use keyhold_core::{audit::PHASE_REQUEST, vault_keys::policy::DueKind};
     let keys = &jobs.state.core.vault_keys;

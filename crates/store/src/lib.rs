@@ -18,7 +18,8 @@ pub use postgres::PostgresStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
 pub use traits::{
-    IdentityStore, JobStore, KeyStore, ManagementStore, MetaStore, SecretStore, SignInStore, Store, UserStore,
+    CertificateStore, IdentityStore, JobStore, KeyStore, ManagementStore, MetaStore, SecretStore, SignInStore, Store,
+    UserStore,
 };
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -31,6 +32,9 @@ pub enum StoreError {
     /// The name already exists (restore, create).
     #[error("object already exists")]
     Exists,
+    /// The name's latest version is a certificate's key or secret, changed only through it.
+    #[error("object is managed by a certificate")]
+    Managed,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database: {0}")]

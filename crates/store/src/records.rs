@@ -215,6 +215,8 @@ pub struct SecretVersionRecord {
     pub updated: i64,
     /// Insertion order; the paging cursor of version lists.
     pub seq: i64,
+    /// The secret of a certificate version: read here, changed only through the certificate.
+    pub managed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +248,8 @@ pub struct KeyVersionRecord {
     pub updated: i64,
     /// Insertion order; the paging cursor of version lists.
     pub seq: i64,
+    /// The key of a certificate version: read here, changed only through the certificate.
+    pub managed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,3 +271,83 @@ pub struct KeyPolicyRecord {
 }
 
 pub type DeletedKey = (DeletedKeyRecord, KeyVersionRecord);
+
+/// A certificate version: its X.509 certificate and attributes. Its key and secret are the key and
+/// secret versions of the same name and version, written with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateVersionRecord {
+    pub vault: String,
+    pub name: String,
+    pub version: String,
+    /// DER.
+    pub cer: Vec<u8>,
+    /// base64url SHA-1 of `cer`.
+    pub x5t: String,
+    /// The secret's content type at issue (`application/x-pkcs12` or `application/x-pem-file`).
+    pub content_type: String,
+    pub enabled: bool,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub tags: Option<BTreeMap<String, String>>,
+    /// `preserveCertOrder` as the client asked, if it did.
+    pub preserve_cert_order: Option<bool>,
+    pub created: i64,
+    pub updated: i64,
+    /// Insertion order; the paging cursor of version lists.
+    pub seq: i64,
+}
+
+/// Everything one new certificate version writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewCertificateVersion {
+    pub certificate: CertificateVersionRecord,
+    pub key: KeyVersionRecord,
+    pub secret: SecretVersionRecord,
+    pub policy: CertificatePolicyRecord,
+    /// The pending operation's new state, when the version completes one.
+    pub operation: Option<CertificateOperationRecord>,
+}
+
+/// A certificate's policy, as the domain's JSON (Key Vault's `CertificatePolicy` without ids).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertificatePolicyRecord {
+    pub vault: String,
+    pub name: String,
+    pub policy: serde_json::Value,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// The certificate's pending (or last completed) operation, as the domain's JSON.
+#[derive(Debug, Clone)]
+pub struct CertificateOperationRecord {
+    pub vault: String,
+    pub name: String,
+    pub operation: serde_json::Value,
+    /// The key of a request still in progress (issuer `Unknown`), sealed, until it is merged.
+    pub private: Option<Sealed>,
+    pub updated: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedCertificateRecord {
+    pub vault: String,
+    pub name: String,
+    pub deleted_date: i64,
+    pub scheduled_purge_date: i64,
+}
+
+pub type DeletedCertificate = (DeletedCertificateRecord, CertificateVersionRecord);
+
+/// A certificate issuer of a vault: the domain's JSON (provider, account id, organization details,
+/// attributes) and the credentials' password sealed apart.
+#[derive(Debug, Clone)]
+pub struct CertificateIssuerRecord {
+    pub vault: String,
+    pub name: String,
+    pub issuer: serde_json::Value,
+    /// Sealed with associated data `["certificate-issuer", vault, name]`.
+    pub credentials: Option<Sealed>,
+    pub created: i64,
+    pub updated: i64,
+}

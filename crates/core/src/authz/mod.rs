@@ -3,6 +3,7 @@
 //! secret). The control plane always uses RBAC. A denial names the caller and what was missing, so an
 //! "access denied" can be debugged.
 
+mod certificates;
 mod keys;
 pub mod roles;
 
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::VaultError;
 
+pub use certificates::CertificateOp;
 pub use keys::KeyOp;
 
 /// Who is calling, from a verified token.

@@ -105,6 +105,33 @@ pub const BUILT_IN: &[Role] = &[
         not_data_actions: &[],
     },
     Role {
+        id: "a4417e6f-fecd-4de8-b567-7b0420556985",
+        name: "Key Vault Certificates Officer",
+        description: "Perform any action on the certificates of a key vault, excluding reading the secret and key portions, and managing permissions.",
+        actions: KV_MANAGE_READ,
+        not_actions: &[],
+        data_actions: &[
+            "Microsoft.KeyVault/vaults/certificatecas/*",
+            "Microsoft.KeyVault/vaults/certificates/*",
+            "Microsoft.KeyVault/vaults/certificatecontacts/write",
+        ],
+        not_data_actions: &[],
+    },
+    Role {
+        id: "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba",
+        name: "Key Vault Certificate User",
+        description: "Read entire certificate contents including secret and key portion.",
+        actions: &[],
+        not_actions: &[],
+        data_actions: &[
+            "Microsoft.KeyVault/vaults/certificates/read",
+            "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+            "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+            "Microsoft.KeyVault/vaults/keys/read",
+        ],
+        not_data_actions: &[],
+    },
+    Role {
         id: "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
         name: "Key Vault Crypto Officer",
         description: "Perform any action on the keys of a key vault, except manage permissions.",

@@ -5,7 +5,7 @@
 use keyhold_store::VaultRecord;
 
 use super::{ArmError, HOST_GROUP, Management, PolicyEdit, VaultSpec};
-use crate::authz::{AccessPolicy, Caller, KEY_PERMISSIONS, Permissions, SECRET_PERMISSIONS};
+use crate::authz::{AccessPolicy, CERTIFICATE_PERMISSIONS, Caller, KEY_PERMISSIONS, Permissions, SECRET_PERMISSIONS};
 
 impl Management {
     /// Creates (or updates) vault `name` in [`HOST_GROUP`], creating the group when needed.
@@ -42,7 +42,7 @@ fn every(names: &[&str]) -> Vec<String> {
     names.iter().filter(|p| **p != "all").map(|p| p.to_string()).collect()
 }
 
-/// Every secret and key permission for the creator.
+/// Every secret, key and certificate permission for the creator.
 fn creator_policy(caller: &Caller) -> AccessPolicy {
     AccessPolicy {
         tenant_id: caller.tenant.clone(),
@@ -51,6 +51,7 @@ fn creator_policy(caller: &Caller) -> AccessPolicy {
         permissions: Permissions {
             secrets: every(SECRET_PERMISSIONS),
             keys: every(KEY_PERMISSIONS),
+            certificates: every(CERTIFICATE_PERMISSIONS),
             ..Default::default()
         },
     }

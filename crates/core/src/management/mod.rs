@@ -90,6 +90,15 @@ impl From<crate::VaultError> for ArmError {
             | crate::VaultError::KeyDeletedButRecoverable { .. }
             | crate::VaultError::KeyAlreadyExists { .. }
             | crate::VaultError::KeyOperationForbidden(_)
+            | crate::VaultError::CertificateNotFound { .. }
+            | crate::VaultError::DeletedCertificateNotFound { .. }
+            | crate::VaultError::PendingCertificateNotFound { .. }
+            | crate::VaultError::CertificateDeletedButRecoverable { .. }
+            | crate::VaultError::CertificateIssuerNotFound { .. }
+            | crate::VaultError::ContactsNotFound
+            | crate::VaultError::Managed { .. }
+            | crate::VaultError::NameTaken { .. }
+            | crate::VaultError::CertificateAlreadyExists { .. }
             | crate::VaultError::Disabled
             | crate::VaultError::Forbidden { .. }
             | crate::VaultError::PurgeProtected

@@ -115,6 +115,7 @@ impl Secrets {
                 created: v.created,
                 updated: v.updated,
                 seq: 0,
+                managed: false,
             });
         }
         match self.store.restore_secret(&records).await {

@@ -72,6 +72,40 @@ pub(crate) fn aad<'a>(vault: &'a str, name: &'a str, version: &'a str) -> [&'a s
     ["secret", vault, name, version]
 }
 
+/// A new enabled version `version` of `name` holding `value`, sealed to that version (also the
+/// secret of a certificate version).
+pub(crate) fn sealed_version(
+    keys: &Keys,
+    vault: &str,
+    name: &str,
+    version: &str,
+    value: &str,
+    now: i64,
+) -> Result<SecretVersionRecord, VaultError> {
+    Ok(SecretVersionRecord {
+        vault: vault.to_owned(),
+        name: name.to_owned(),
+        value: keys.seal(&aad(vault, name, version), value.as_bytes())?,
+        version: version.to_owned(),
+        content_type: None,
+        tags: None,
+        enabled: true,
+        nbf: None,
+        exp: None,
+        created: now,
+        updated: now,
+        seq: 0,
+        managed: false,
+    })
+}
+
+fn managed(name: &str) -> VaultError {
+    VaultError::Managed {
+        kind: "secret",
+        name: name.to_owned(),
+    }
+}
+
 fn not_found(name: &str) -> VaultError {
     VaultError::SecretNotFound { name: name.to_owned() }
 }
@@ -107,32 +141,45 @@ impl Secrets {
         validate::value(new.value.expose_secret())?;
         validate::content_type(new.content_type.as_deref())?;
         validate::tags(new.tags.as_ref())?;
-        let now = self.clock.now();
         let version = keyhold_crypto::random::version_id();
-        let record = SecretVersionRecord {
-            vault: vault.name.clone(),
-            name: name.to_owned(),
-            value: self
-                .keys
-                .seal(&aad(&vault.name, name, &version), new.value.expose_secret().as_bytes())?,
-            version,
-            content_type: new.content_type,
-            tags: new.tags,
-            enabled: new.enabled.unwrap_or(true),
-            nbf: new.nbf,
-            exp: new.exp,
-            created: now,
-            updated: now,
-            seq: 0,
-        };
+        let mut record = sealed_version(
+            &self.keys,
+            &vault.name,
+            name,
+            &version,
+            new.value.expose_secret(),
+            self.clock.now(),
+        )?;
+        record.content_type = new.content_type;
+        record.tags = new.tags;
+        record.enabled = new.enabled.unwrap_or(true);
+        record.nbf = new.nbf;
+        record.exp = new.exp;
         match self.store.put_secret_version(&record).await {
             Ok(()) => Ok(SecretWithValue {
                 record,
                 value: new.value,
             }),
             Err(StoreError::Deleted) => Err(VaultError::DeletedButRecoverable { name: name.to_owned() }),
+            Err(StoreError::Managed) => Err(managed(name)),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Refuses changes to a certificate's secret.
+    async fn unmanaged(&self, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
+        let latest = match self.store.secret_version(&vault.name, name, None).await? {
+            Some(r) => Some(r.managed),
+            None => self
+                .store
+                .deleted_secret(&vault.name, name)
+                .await?
+                .map(|(_, r)| r.managed),
+        };
+        if latest == Some(true) {
+            return Err(managed(name));
+        }
+        Ok(())
     }
 
     /// Reads a version with its value. Disabled versions are refused; expired or not-yet-valid ones are
@@ -176,6 +223,7 @@ impl Secrets {
         validate_secret_name(name)?;
         validate::content_type(patch.content_type.as_deref())?;
         validate::tags(patch.tags.as_ref())?;
+        self.unmanaged(vault, name).await?;
         let mut record = self
             .store
             .secret_version(&vault.name, name, version)
@@ -230,6 +278,7 @@ impl Secrets {
     pub async fn delete(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<DeletedSecret, VaultError> {
         self.authz.secret(caller, vault, SecretOp::Delete, Some(name)).await?;
         validate_secret_name(name)?;
+        self.unmanaged(vault, name).await?;
         let now = self.clock.now();
         let record = DeletedSecretRecord {
             vault: vault.name.clone(),
@@ -284,6 +333,7 @@ impl Secrets {
     ) -> Result<SecretVersionRecord, VaultError> {
         self.authz.secret(caller, vault, SecretOp::Recover, Some(name)).await?;
         validate_secret_name(name)?;
+        self.unmanaged(vault, name).await?;
         match self.store.recover_secret(&vault.name, name).await {
             Ok(()) => self
                 .store
@@ -298,6 +348,7 @@ impl Secrets {
     pub async fn purge(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
         self.authz.secret(caller, vault, SecretOp::Purge, Some(name)).await?;
         validate_secret_name(name)?;
+        self.unmanaged(vault, name).await?;
         if vault.purge_protection {
             // Still 404 for a name that is not deleted, so callers learn the right thing first.
             self.deleted_unchecked(vault, name).await?;

@@ -132,6 +132,7 @@ impl VaultKeys {
                 created: v.created,
                 updated: v.updated,
                 seq: 0,
+                managed: false,
             });
         }
         match self.store.restore_key(&records).await {

@@ -135,6 +135,7 @@ mod tests {
             created: 0,
             updated: 0,
             seq: 0,
+            managed: false,
         }
     }
 

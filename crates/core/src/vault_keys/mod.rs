@@ -42,12 +42,54 @@ pub(crate) fn aad<'a>(vault: &'a str, name: &'a str, version: &'a str) -> [&'a s
     ["key", vault, name, version]
 }
 
+fn managed(name: &str) -> VaultError {
+    VaultError::Managed {
+        kind: "key",
+        name: name.to_owned(),
+    }
+}
+
 fn not_found(name: &str) -> VaultError {
     VaultError::KeyNotFound { name: name.to_owned() }
 }
 
 fn deleted_not_found(name: &str) -> VaultError {
     VaultError::DeletedKeyNotFound { name: name.to_owned() }
+}
+
+/// A new enabled version `version` of `name` around `key`, its private key sealed to that version
+/// (also the key of a certificate version).
+pub(crate) fn sealed_version(
+    keys: &Keys,
+    vault: &str,
+    name: &str,
+    version: &str,
+    key: &PrivateKey,
+    key_ops: Vec<String>,
+    now: i64,
+) -> Result<KeyVersionRecord, VaultError> {
+    let public = key.public().map_err(|e| VaultError::Internal(e.to_string()))?;
+    Ok(KeyVersionRecord {
+        vault: vault.to_owned(),
+        name: name.to_owned(),
+        private: keys.seal(&aad(vault, name, version), key.pkcs8())?,
+        version: version.to_owned(),
+        kty: match key.spec() {
+            KeySpec::Rsa(_) => "RSA".into(),
+            KeySpec::Ec(_) => "EC".into(),
+        },
+        public_jwk: jwk::public_jwk(&public),
+        key_ops,
+        enabled: true,
+        nbf: None,
+        exp: None,
+        exportable: false,
+        tags: None,
+        created: now,
+        updated: now,
+        seq: 0,
+        managed: false,
+    })
 }
 
 /// Key names follow the secret rules: 1–127 of `[0-9a-zA-Z-]`.
@@ -108,29 +150,13 @@ impl VaultKeys {
         attrs: Option<&keyhold_proto::keys::KeyAttributes>,
         tags: Option<crate::secrets::Tags>,
     ) -> Result<KeyVersionRecord, VaultError> {
-        let now = self.clock.now();
         let version = keyhold_crypto::random::version_id();
-        let public = key.public().map_err(|e| VaultError::Internal(e.to_string()))?;
-        Ok(KeyVersionRecord {
-            vault: vault.name.clone(),
-            name: name.to_owned(),
-            private: self.keys.seal(&aad(&vault.name, name, &version), key.pkcs8())?,
-            version,
-            kty: match key.spec() {
-                KeySpec::Rsa(_) => "RSA".into(),
-                KeySpec::Ec(_) => "EC".into(),
-            },
-            public_jwk: jwk::public_jwk(&public),
-            key_ops,
-            enabled: attrs.and_then(|a| a.enabled).unwrap_or(true),
-            nbf: attrs.and_then(|a| a.nbf),
-            exp: attrs.and_then(|a| a.exp),
-            exportable: false,
-            tags,
-            created: now,
-            updated: now,
-            seq: 0,
-        })
+        let mut r = sealed_version(&self.keys, &vault.name, name, &version, key, key_ops, self.clock.now())?;
+        r.enabled = attrs.and_then(|a| a.enabled).unwrap_or(true);
+        r.nbf = attrs.and_then(|a| a.nbf);
+        r.exp = attrs.and_then(|a| a.exp);
+        r.tags = tags;
+        Ok(r)
     }
 
     async fn put(&self, record: KeyVersionRecord) -> Result<KeyVersionRecord, VaultError> {
@@ -139,6 +165,7 @@ impl VaultKeys {
             Err(StoreError::Deleted) => Err(VaultError::KeyDeletedButRecoverable {
                 name: record.name.clone(),
             }),
+            Err(StoreError::Managed) => Err(managed(&record.name)),
             Err(e) => Err(e.into()),
         }
     }
@@ -203,6 +230,18 @@ impl VaultKeys {
         self.record(vault, name, version).await
     }
 
+    /// Refuses changes to a certificate's key.
+    async fn unmanaged(&self, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
+        let latest = match self.store.key_version(&vault.name, name, None).await? {
+            Some(r) => Some(r.managed),
+            None => self.store.deleted_key(&vault.name, name).await?.map(|(_, r)| r.managed),
+        };
+        if latest == Some(true) {
+            return Err(managed(name));
+        }
+        Ok(())
+    }
+
     async fn record(
         &self,
         vault: &VaultRecord,
@@ -225,6 +264,7 @@ impl VaultKeys {
     ) -> Result<KeyVersionRecord, VaultError> {
         self.authz.key(caller, vault, KeyOp::Update, Some(name)).await?;
         validate_key_name(name)?;
+        self.unmanaged(vault, name).await?;
         crate::secrets::validate_tags(p.tags.as_ref())?;
         let attrs = p.attributes.unwrap_or_default();
         release_policy_refused(p.release_policy.as_ref(), attrs.exportable)?;
@@ -277,6 +317,7 @@ impl VaultKeys {
     pub async fn delete(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<DeletedKey, VaultError> {
         self.authz.key(caller, vault, KeyOp::Delete, Some(name)).await?;
         validate_key_name(name)?;
+        self.unmanaged(vault, name).await?;
         let now = self.clock.now();
         let record = DeletedKeyRecord {
             vault: vault.name.clone(),
@@ -326,6 +367,7 @@ impl VaultKeys {
     ) -> Result<KeyVersionRecord, VaultError> {
         self.authz.key(caller, vault, KeyOp::Recover, Some(name)).await?;
         validate_key_name(name)?;
+        self.unmanaged(vault, name).await?;
         match self.store.recover_key(&vault.name, name).await {
             Ok(()) => self.record(vault, name, None).await,
             Err(StoreError::NotFound) => Err(deleted_not_found(name)),
@@ -336,6 +378,7 @@ impl VaultKeys {
     pub async fn purge(&self, caller: &Caller, vault: &VaultRecord, name: &str) -> Result<(), VaultError> {
         self.authz.key(caller, vault, KeyOp::Purge, Some(name)).await?;
         validate_key_name(name)?;
+        self.unmanaged(vault, name).await?;
         if vault.purge_protection {
             self.deleted_unchecked(vault, name).await?;
             return Err(VaultError::PurgeProtected);
@@ -369,6 +412,7 @@ impl VaultKeys {
     ) -> Result<KeyVersionRecord, VaultError> {
         self.authz.key(caller, vault, KeyOp::Rotate, Some(name)).await?;
         validate_key_name(name)?;
+        self.unmanaged(vault, name).await?;
         self.rotate_unchecked(vault, name).await
     }
 

@@ -141,6 +141,12 @@ enum KeyvaultCommand {
         after_help = "Examples:\n  keyhold keyvault key create --vault-name myvault --name mykey --kty RSA --size 2048\n  keyhold keyvault key sign --vault-name myvault --name mykey --algorithm RS256 --digest BASE64"
     )]
     Key(super::key::KeyArgs),
+    /// Certificates of a vault (data plane): create (self-signed, keyhold's CA, or signed
+    /// elsewhere and merged), import, download, contacts and issuers.
+    #[command(
+        after_help = "Examples:\n  keyhold keyvault certificate create --vault-name myvault --name web --policy \"$(keyhold keyvault certificate get-default-policy)\"\n  keyhold keyvault certificate download --vault-name myvault --name web --file web.pem"
+    )]
+    Certificate(super::certificate::CertificateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +168,7 @@ pub async fn run(args: KeyvaultArgs, out: &OutputArgs) -> anyhow::Result<()> {
     let result = match args.command {
         KeyvaultCommand::Secret(a) => return secret::run(&s, a, out).await,
         KeyvaultCommand::Key(a) => return super::key::run(&s, a, out).await,
+        KeyvaultCommand::Certificate(a) => return super::certificate::run(&s, a, out).await,
         KeyvaultCommand::Create {
             name,
             resource_group,

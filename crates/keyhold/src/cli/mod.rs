@@ -6,6 +6,7 @@ mod ad;
 mod agent;
 mod arm;
 mod audit;
+mod certificate;
 mod env;
 mod group;
 mod identity;

@@ -6,6 +6,7 @@ mod agent;
 mod at_rest;
 mod audit;
 mod authz;
+mod certificates;
 mod crash;
 mod faults;
 mod graph;

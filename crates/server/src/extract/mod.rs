@@ -7,7 +7,7 @@ mod query;
 
 pub use caller::{AdminCaller, ArmCaller, GraphCaller, VaultCaller};
 pub use json::{GraphJson, KvJson};
-pub use query::{ApiVersion, GraphQuery, ListQuery};
+pub use query::{ApiVersion, GraphQuery, ListQuery, OutContentType};
 
 use axum::http::request::Parts;
 

@@ -67,6 +67,22 @@ impl FromRequestParts<AppState> for ApiVersion {
     }
 }
 
+/// `outContentType` of a secret read (api-version 7.6 and the dated versions): the certificate
+/// format to convert a certificate's secret to. Older api-versions do not have it, so it is ignored.
+#[derive(Debug, Clone)]
+pub struct OutContentType(pub Option<String>);
+
+impl FromRequestParts<AppState> for OutContentType {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let all = params(parts);
+        let api = param(&all, "api-version").unwrap_or_default();
+        let has_it = api == "7.6" || (api.len() >= 4 && api[..4] >= *"2025" && api.contains('-'));
+        Ok(Self(param(&all, "outContentType").filter(|_| has_it)))
+    }
+}
+
 /// `maxresults` and `$skiptoken` of list operations.
 #[derive(Debug, Clone)]
 pub struct ListQuery {

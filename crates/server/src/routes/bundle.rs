@@ -37,6 +37,8 @@ pub fn bundle(origin: &str, vault: &VaultRecord, r: &SecretVersionRecord, value:
         recovery_id: None,
         deleted_date: None,
         scheduled_purge_date: None,
+        managed: r.managed.then_some(true),
+        kid: r.managed.then(|| format!("{origin}/keys/{}/{}", r.name, r.version)),
     }
 }
 
@@ -64,6 +66,7 @@ pub fn item(origin: &str, vault: &VaultRecord, r: &SecretVersionRecord, versione
         recovery_id: None,
         deleted_date: None,
         scheduled_purge_date: None,
+        managed: r.managed.then_some(true),
     }
 }
 

@@ -45,6 +45,7 @@ pub fn key_bundle(origin: &str, vault: &VaultRecord, r: &KeyVersionRecord) -> Ke
         recovery_id: None,
         deleted_date: None,
         scheduled_purge_date: None,
+        managed: r.managed.then_some(true),
     }
 }
 
@@ -69,6 +70,7 @@ pub fn key_item(origin: &str, vault: &VaultRecord, r: &KeyVersionRecord, version
         recovery_id: None,
         deleted_date: None,
         scheduled_purge_date: None,
+        managed: r.managed.then_some(true),
     }
 }
 

@@ -5,6 +5,9 @@ mod admin;
 pub mod agents;
 mod arm;
 mod bundle;
+mod certificate_bundle;
+mod certificate_issuers;
+mod certificates;
 mod deleted;
 mod graph;
 mod key_bundle;
@@ -27,6 +30,7 @@ pub fn vault_router(state: AppState) -> Router {
     secrets::routes()
         .merge(deleted::routes())
         .merge(keys::routes())
+        .merge(certificates::routes())
         .into_router(&state.audit)
         .fallback(not_found)
         .with_state(state)
@@ -77,6 +81,7 @@ mod tests {
         secrets::routes()
             .merge(deleted::routes())
             .merge(keys::routes())
+            .merge(certificates::routes())
             .merge(token::routes())
             .merge(admin::routes())
             .merge(agents::routes())
@@ -125,6 +130,7 @@ mod tests {
             let expected = match object {
                 "secrets" | "deletedsecrets" => "Secret",
                 "keys" | "deletedkeys" => "Key",
+                "certificates" | "deletedcertificates" => "Certificate",
                 _ => continue,
             };
             assert!(

@@ -16,7 +16,7 @@ use crate::{
     AppState,
     audit::{AuditVersion, Routes},
     error::{ApiError, bad_parameter},
-    extract::{ApiVersion, KvJson, ListQuery, VaultCaller},
+    extract::{ApiVersion, KvJson, ListQuery, OutContentType, VaultCaller},
     vault::{Origin, Vault},
 };
 
@@ -82,8 +82,12 @@ async fn read(
     origin: &str,
     name: &str,
     version: Option<&str>,
+    out: OutContentType,
 ) -> Versioned<SecretBundle> {
-    let found = s.core.secrets.get(&caller.caller(), vault, name, version).await?;
+    let mut found = s.core.secrets.get(&caller.caller(), vault, name, version).await?;
+    if let Some(ct) = out.0 {
+        found = keyhold_core::certificates::secret_as(found, &ct)?;
+    }
     let body = bundle(
         origin,
         vault,
@@ -99,9 +103,10 @@ async fn get_latest(
     Vault(vault): Vault,
     Origin(origin): Origin,
     _: ApiVersion,
+    out: OutContentType,
     Path(name): Path<String>,
 ) -> Versioned<SecretBundle> {
-    read(&caller, &s, &vault, &origin, &name, None).await
+    read(&caller, &s, &vault, &origin, &name, None, out).await
 }
 
 async fn get_version(
@@ -110,12 +115,13 @@ async fn get_version(
     Vault(vault): Vault,
     Origin(origin): Origin,
     _: ApiVersion,
+    out: OutContentType,
     Path((name, version)): Path<(String, String)>,
 ) -> Versioned<SecretBundle> {
     // The SDKs send an empty version for "latest"; axum never matches an empty segment here, but a
     // client may still send one explicitly.
     let version = Some(version.as_str()).filter(|v| !v.is_empty());
-    read(&caller, &s, &vault, &origin, &name, version).await
+    read(&caller, &s, &vault, &origin, &name, version, out).await
 }
 
 async fn patch(

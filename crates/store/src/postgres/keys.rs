@@ -12,7 +12,7 @@ use crate::{
 };
 
 const COLS: &str = "s.seq, s.vault, s.name, s.version, s.kty, s.jwk, s.key_ops, s.private, s.enabled, s.nbf, s.exp,
-    s.exportable, s.tags, s.created, s.updated";
+    s.exportable, s.tags, s.created, s.updated, s.managed";
 const LIVE: &str =
     "NOT EXISTS (SELECT 1 FROM deleted_keys d WHERE d.vault_key = s.vault_key AND d.name_key = s.name_key)";
 const LATEST: &str =
@@ -38,6 +38,7 @@ fn row(r: &Row) -> Result<KeyVersionRecord> {
         tags: opt_from_json(r.try_get(12).map_err(db_err)?)?,
         created: r.try_get(13).map_err(db_err)?,
         updated: r.try_get(14).map_err(db_err)?,
+        managed: r.try_get(15).map_err(db_err)?,
     })
 }
 
@@ -47,8 +48,8 @@ fn deleted_row(r: &Row) -> Result<DeletedKey> {
         DeletedKeyRecord {
             vault: latest.vault.clone(),
             name: latest.name.clone(),
-            deleted_date: r.try_get(15).map_err(db_err)?,
-            scheduled_purge_date: r.try_get(16).map_err(db_err)?,
+            deleted_date: r.try_get(16).map_err(db_err)?,
+            scheduled_purge_date: r.try_get(17).map_err(db_err)?,
         },
         latest,
     ))
@@ -83,7 +84,7 @@ async fn locked<'a>(c: &'a mut Object, vault: &str, name: &str) -> Result<Transa
     Ok(tx)
 }
 
-async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<bool> {
+pub(super) async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<bool> {
     Ok(query_opt(
         c,
         "SELECT 1 FROM deleted_keys WHERE vault_key = $1 AND name_key = $2",
@@ -93,11 +94,11 @@ async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<b
     .is_some())
 }
 
-async fn insert(c: &impl GenericClient, k: &KeyVersionRecord) -> Result<()> {
+pub(super) async fn insert(c: &impl GenericClient, k: &KeyVersionRecord) -> Result<()> {
     execute(
         c,
-        "INSERT INTO key_versions (vault, name, version, kty, jwk, key_ops, private, enabled, nbf, exp, exportable, tags, created, updated)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        "INSERT INTO key_versions (vault, name, version, kty, jwk, key_ops, private, enabled, nbf, exp, exportable, tags, created, updated, managed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         &[
             &k.vault,
             &k.name,
@@ -113,6 +114,7 @@ async fn insert(c: &impl GenericClient, k: &KeyVersionRecord) -> Result<()> {
             &opt_to_json(k.tags.as_ref())?,
             &k.created,
             &k.updated,
+            &k.managed,
         ],
     )
     .await
@@ -130,6 +132,9 @@ impl KeyStore for PostgresStore {
         let tx = locked(&mut c, &k.vault, &k.name).await?;
         if is_deleted(&tx, &k.vault, &k.name).await? {
             return Err(StoreError::Deleted);
+        }
+        if super::secrets::latest_managed(&tx, "key_versions", &k.vault, &k.name).await? {
+            return Err(StoreError::Managed);
         }
         insert(&tx, k).await?;
         tx.commit().await.map_err(db_err)

@@ -86,7 +86,17 @@ pub(super) async fn purge_vault(c: &mut deadpool_postgres::Object, name: &str) -
     }
     execute(&tx, "DELETE FROM deleted_secrets WHERE vault_key = $1", &[&key]).await?;
     execute(&tx, "DELETE FROM secret_versions WHERE vault_key = $1", &[&key]).await?;
-    for table in ["deleted_keys", "key_versions", "key_policies"] {
+    for table in [
+        "deleted_keys",
+        "key_versions",
+        "key_policies",
+        "deleted_certificates",
+        "certificate_versions",
+        "certificate_policies",
+        "certificate_operations",
+        "certificate_contacts",
+        "certificate_issuers",
+    ] {
         execute(&tx, &format!("DELETE FROM {table} WHERE vault_key = $1"), &[&key]).await?;
     }
     tx.commit().await.map_err(db_err)

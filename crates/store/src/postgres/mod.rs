@@ -5,6 +5,7 @@
 //! Vault and secret names compare case-insensitively through generated `*_key` columns (ASCII folding,
 //! byte order), the same rule as SQLite's `COLLATE NOCASE`; see `migrations/postgres/0001_init.sql`.
 
+mod certificates;
 mod identity;
 mod keys;
 mod leader;
@@ -35,6 +36,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0004_agents", include_str!("../../migrations/postgres/0004_agents.sql")),
     ("0005_keys", include_str!("../../migrations/postgres/0005_keys.sql")),
+    (
+        "0006_certificates",
+        include_str!("../../migrations/postgres/0006_certificates.sql"),
+    ),
     ("0007_users", include_str!("../../migrations/postgres/0007_users.sql")),
     ("0008_signin", include_str!("../../migrations/postgres/0008_signin.sql")),
     (

@@ -12,7 +12,8 @@ use super::{db_err, execute, fold, query, query_opt};
 use crate::*;
 
 pub(super) const COLS: &str =
-    "s.seq, s.vault, s.name, s.version, s.value, s.content_type, s.tags, s.enabled, s.nbf, s.exp, s.created, s.updated";
+    "s.seq, s.vault, s.name, s.version, s.value, s.content_type, s.tags, s.enabled, s.nbf, s.exp, s.created, s.updated,
+    s.managed";
 const LIVE: &str =
     "NOT EXISTS (SELECT 1 FROM deleted_secrets d WHERE d.vault_key = s.vault_key AND d.name_key = s.name_key)";
 const LATEST: &str =
@@ -34,6 +35,7 @@ pub(super) fn row(r: &Row) -> Result<SecretVersionRecord> {
         exp: r.try_get(9).map_err(db_err)?,
         created: r.try_get(10).map_err(db_err)?,
         updated: r.try_get(11).map_err(db_err)?,
+        managed: r.try_get(12).map_err(db_err)?,
     })
 }
 
@@ -58,7 +60,7 @@ async fn locked<'a>(c: &'a mut Object, vault: &str, name: &str) -> Result<Transa
     Ok(tx)
 }
 
-async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<bool> {
+pub(super) async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<bool> {
     Ok(query_opt(
         c,
         "SELECT 1 FROM deleted_secrets WHERE vault_key = $1 AND name_key = $2",
@@ -68,24 +70,40 @@ async fn is_deleted(c: &impl GenericClient, vault: &str, name: &str) -> Result<b
     .is_some())
 }
 
-async fn insert(c: &impl GenericClient, s: &SecretVersionRecord) -> Result<()> {
+pub(super) async fn insert(c: &impl GenericClient, s: &SecretVersionRecord) -> Result<()> {
     execute(
         c,
-        "INSERT INTO secret_versions (vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO secret_versions (vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated, managed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         &[
             &s.vault, &s.name, &s.version, &s.value.as_bytes(), &s.content_type, &tags_json(s)?, &s.enabled,
-            &s.nbf, &s.exp, &s.created, &s.updated,
+            &s.nbf, &s.exp, &s.created, &s.updated, &s.managed,
         ],
     )
     .await
     .map(drop)
 }
 
+/// Whether the latest version of a name is a certificate's.
+pub(super) async fn latest_managed(c: &impl GenericClient, table: &str, vault: &str, name: &str) -> Result<bool> {
+    let row = query_opt(
+        c,
+        &format!("SELECT managed FROM {table} WHERE vault_key = $1 AND name_key = $2 ORDER BY seq DESC LIMIT 1"),
+        &[&fold(vault), &fold(name)],
+    )
+    .await?;
+    row.map(|r| r.try_get::<_, bool>(0).map_err(db_err))
+        .transpose()
+        .map(|m| m.unwrap_or(false))
+}
+
 pub(super) async fn put_version(c: &mut Object, s: &SecretVersionRecord) -> Result<()> {
     let tx = locked(c, &s.vault, &s.name).await?;
     if is_deleted(&tx, &s.vault, &s.name).await? {
         return Err(StoreError::Deleted);
+    }
+    if latest_managed(&tx, "secret_versions", &s.vault, &s.name).await? {
+        return Err(StoreError::Managed);
     }
     insert(&tx, s).await?;
     tx.commit().await.map_err(db_err)
@@ -210,8 +228,8 @@ fn deleted_row(r: &Row) -> Result<(DeletedSecretRecord, SecretVersionRecord)> {
         DeletedSecretRecord {
             vault: latest.vault.clone(),
             name: latest.name.clone(),
-            deleted_date: r.try_get(12).map_err(db_err)?,
-            scheduled_purge_date: r.try_get(13).map_err(db_err)?,
+            deleted_date: r.try_get(13).map_err(db_err)?,
+            scheduled_purge_date: r.try_get(14).map_err(db_err)?,
         },
         latest,
     ))

@@ -8,7 +8,7 @@ use super::{SqliteStore, db_err};
 use crate::{columns::opt_to_json, *};
 
 const COLS: &str = "s.seq, s.vault, s.name, s.version, s.kty, s.jwk, s.key_ops, s.private, s.enabled, s.nbf, s.exp,
-    s.exportable, s.tags, s.created, s.updated";
+    s.exportable, s.tags, s.created, s.updated, s.managed";
 const LIVE: &str = "NOT EXISTS (SELECT 1 FROM deleted_keys d WHERE d.vault = s.vault AND d.name = s.name)";
 const LATEST: &str = "s.seq = (SELECT MAX(seq) FROM key_versions t WHERE t.vault = s.vault AND t.name = s.name)";
 
@@ -37,10 +37,11 @@ fn row(r: &Row<'_>) -> rusqlite::Result<KeyVersionRecord> {
         },
         created: r.get(13)?,
         updated: r.get(14)?,
+        managed: r.get(15)?,
     })
 }
 
-fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
+pub(super) fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
     c.query_row(
         "SELECT 1 FROM deleted_keys WHERE vault = ?1 AND name = ?2",
         params![vault, name],
@@ -51,10 +52,10 @@ fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
     .map_err(db_err)
 }
 
-fn insert(c: &Connection, k: &KeyVersionRecord) -> Result<()> {
+pub(super) fn insert(c: &Connection, k: &KeyVersionRecord) -> Result<()> {
     c.execute(
-        "INSERT INTO key_versions (vault, name, version, kty, jwk, key_ops, private, enabled, nbf, exp, exportable, tags, created, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT INTO key_versions (vault, name, version, kty, jwk, key_ops, private, enabled, nbf, exp, exportable, tags, created, updated, managed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             k.vault,
             k.name,
@@ -69,7 +70,8 @@ fn insert(c: &Connection, k: &KeyVersionRecord) -> Result<()> {
             k.exportable,
             opt_to_json(k.tags.as_ref())?,
             k.created,
-            k.updated
+            k.updated,
+            k.managed
         ],
     )
     .map(drop)
@@ -88,8 +90,8 @@ fn deleted_row(r: &Row<'_>) -> rusqlite::Result<DeletedKey> {
         DeletedKeyRecord {
             vault: latest.vault.clone(),
             name: latest.name.clone(),
-            deleted_date: r.get(15)?,
-            scheduled_purge_date: r.get(16)?,
+            deleted_date: r.get(16)?,
+            scheduled_purge_date: r.get(17)?,
         },
         latest,
     ))
@@ -127,6 +129,9 @@ impl KeyStore for SqliteStore {
             let tx = c.savepoint().map_err(db_err)?;
             if is_deleted(&tx, &k.vault, &k.name)? {
                 return Err(StoreError::Deleted);
+            }
+            if super::secrets::latest_managed(&tx, "key_versions", &k.vault, &k.name)? {
+                return Err(StoreError::Managed);
             }
             insert(&tx, &k)?;
             tx.commit().map_err(db_err)

@@ -94,7 +94,17 @@ pub(super) fn purge_vault(c: &mut Connection, name: &str) -> Result<()> {
         .map_err(db_err)?;
     tx.execute("DELETE FROM secret_versions WHERE vault = ?1", [name])
         .map_err(db_err)?;
-    for table in ["deleted_keys", "key_versions", "key_policies"] {
+    for table in [
+        "deleted_keys",
+        "key_versions",
+        "key_policies",
+        "deleted_certificates",
+        "certificate_versions",
+        "certificate_policies",
+        "certificate_operations",
+        "certificate_contacts",
+        "certificate_issuers",
+    ] {
         tx.execute(&format!("DELETE FROM {table} WHERE vault = ?1"), [name])
             .map_err(db_err)?;
     }

@@ -2,6 +2,7 @@
 //! Writes go through the group-commit writer (`writer.rs`); reads use a small pool of connections,
 //! which WAL lets run beside the writer and which see only committed data.
 
+mod certificates;
 mod identity;
 mod keys;
 mod management;
@@ -36,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0004_agents", include_str!("../../migrations/sqlite/0004_agents.sql")),
     ("0005_keys", include_str!("../../migrations/sqlite/0005_keys.sql")),
+    (
+        "0006_certificates",
+        include_str!("../../migrations/sqlite/0006_certificates.sql"),
+    ),
     ("0007_users", include_str!("../../migrations/sqlite/0007_users.sql")),
     ("0008_signin", include_str!("../../migrations/sqlite/0008_signin.sql")),
     (

@@ -7,7 +7,7 @@ use super::db_err;
 use crate::*;
 
 pub(super) const COLS: &str =
-    "seq, vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated";
+    "seq, vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated, managed";
 const LIVE: &str = "NOT EXISTS (SELECT 1 FROM deleted_secrets d WHERE d.vault = s.vault AND d.name = s.name)";
 
 pub(super) fn row(r: &Row<'_>) -> rusqlite::Result<SecretVersionRecord> {
@@ -30,6 +30,7 @@ pub(super) fn row(r: &Row<'_>) -> rusqlite::Result<SecretVersionRecord> {
         exp: r.get(9)?,
         created: r.get(10)?,
         updated: r.get(11)?,
+        managed: r.get(12)?,
     })
 }
 
@@ -37,7 +38,7 @@ fn tags_json(s: &SecretVersionRecord) -> Result<Option<String>> {
     crate::columns::opt_to_json(s.tags.as_ref())
 }
 
-fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
+pub(super) fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
     c.query_row(
         "SELECT 1 FROM deleted_secrets WHERE vault = ?1 AND name = ?2",
         params![vault, name],
@@ -48,16 +49,28 @@ fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
     .map_err(db_err)
 }
 
-fn insert(c: &Connection, s: &SecretVersionRecord) -> Result<()> {
+pub(super) fn insert(c: &Connection, s: &SecretVersionRecord) -> Result<()> {
     c.execute(
-        "INSERT INTO secret_versions (vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO secret_versions (vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated, managed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             s.vault, s.name, s.version, s.value.as_bytes(), s.content_type, tags_json(s)?, s.enabled, s.nbf, s.exp,
-            s.created, s.updated
+            s.created, s.updated, s.managed
         ],
     )
     .map(drop)
+    .map_err(db_err)
+}
+
+/// Whether the latest version of a name is a certificate's.
+pub(super) fn latest_managed(c: &Connection, table: &str, vault: &str, name: &str) -> Result<bool> {
+    c.query_row(
+        &format!("SELECT managed FROM {table} WHERE vault = ?1 AND name = ?2 ORDER BY seq DESC LIMIT 1"),
+        params![vault, name],
+        |r| r.get::<_, bool>(0),
+    )
+    .optional()
+    .map(|m| m.unwrap_or(false))
     .map_err(db_err)
 }
 
@@ -65,6 +78,9 @@ pub(super) fn put_version(c: &mut Connection, s: &SecretVersionRecord) -> Result
     let tx = c.savepoint().map_err(db_err)?;
     if is_deleted(&tx, &s.vault, &s.name)? {
         return Err(StoreError::Deleted);
+    }
+    if latest_managed(&tx, "secret_versions", &s.vault, &s.name)? {
+        return Err(StoreError::Managed);
     }
     insert(&tx, s)?;
     tx.commit().map_err(db_err)
@@ -163,8 +179,8 @@ fn deleted_row(r: &Row<'_>) -> rusqlite::Result<(DeletedSecretRecord, SecretVers
         DeletedSecretRecord {
             vault: latest.vault.clone(),
             name: latest.name.clone(),
-            deleted_date: r.get(12)?,
-            scheduled_purge_date: r.get(13)?,
+            deleted_date: r.get(13)?,
+            scheduled_purge_date: r.get(14)?,
         },
         latest,
     ))
@@ -172,7 +188,7 @@ fn deleted_row(r: &Row<'_>) -> rusqlite::Result<(DeletedSecretRecord, SecretVers
 
 const DELETED_SELECT: &str =
     "SELECT s.seq, s.vault, s.name, s.version, s.value, s.content_type, s.tags, s.enabled, s.nbf, s.exp,
-        s.created, s.updated, d.deleted_date, d.scheduled_purge_date
+        s.created, s.updated, s.managed, d.deleted_date, d.scheduled_purge_date
      FROM deleted_secrets d JOIN secret_versions s ON s.vault = d.vault AND s.name = d.name
        AND s.seq = (SELECT MAX(seq) FROM secret_versions t WHERE t.vault = d.vault AND t.name = d.name)";
 

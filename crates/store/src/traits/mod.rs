@@ -3,6 +3,7 @@
 //! implements the sub-traits. A new domain (keys, certificates) adds its own sub-trait here and to
 //! [`Store`]'s bounds; nothing else changes for callers.
 
+mod certificates;
 mod identity;
 mod jobs;
 mod keys;
@@ -12,6 +13,7 @@ mod secrets;
 mod signin;
 mod users;
 
+pub use certificates::CertificateStore;
 pub use identity::IdentityStore;
 pub use jobs::JobStore;
 pub use keys::KeyStore;
@@ -23,12 +25,29 @@ pub use users::UserStore;
 
 /// Everything a backend stores.
 pub trait Store:
-    MetaStore + IdentityStore + UserStore + SignInStore + ManagementStore + SecretStore + KeyStore + JobStore
+    MetaStore
+    + IdentityStore
+    + UserStore
+    + SignInStore
+    + ManagementStore
+    + SecretStore
+    + KeyStore
+    + CertificateStore
+    + JobStore
 {
 }
 
 impl<
-    T: MetaStore + IdentityStore + UserStore + SignInStore + ManagementStore + SecretStore + KeyStore + JobStore + ?Sized,
+    T: MetaStore
+        + IdentityStore
+        + UserStore
+        + SignInStore
+        + ManagementStore
+        + SecretStore
+        + KeyStore
+        + CertificateStore
+        + JobStore
+        + ?Sized,
 > Store for T
 {
 }

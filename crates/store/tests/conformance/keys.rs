@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn key(ring: &Keyring, vault: &str, name: &str, version: &str) -> KeyVersionRecord {
+pub(crate) fn key(ring: &Keyring, vault: &str, name: &str, version: &str) -> KeyVersionRecord {
     let private = ring
         .seal(&Aad::new(&["key", vault, name, version]), b"pkcs8 bytes")
         .unwrap();
@@ -22,6 +22,7 @@ fn key(ring: &Keyring, vault: &str, name: &str, version: &str) -> KeyVersionReco
         created: 1_700_000_000,
         updated: 1_700_000_000,
         seq: 0,
+        managed: false,
     }
 }
 

@@ -12,6 +12,7 @@ use keyhold_crypto::{Aad, Keyring};
 use keyhold_store::*;
 use tokio_postgres::NoTls;
 
+mod certificates;
 mod deletion;
 mod identity;
 mod keys;
@@ -20,6 +21,7 @@ mod rotation;
 mod tls;
 mod versions;
 
+use certificates::*;
 use deletion::*;
 use identity::*;
 use keys::*;
@@ -91,6 +93,9 @@ conformance!(
     keys_soft_delete_recover_purge_restore,
     key_policies_upsert,
     key_private_keys_reseal_by_compare_and_swap,
+    certificate_versions_carry_key_and_secret,
+    certificate_deletion_moves_key_and_secret,
+    certificate_contacts_and_issuers,
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -285,6 +290,7 @@ fn version(ring: &Keyring, vault: &str, name: &str, version: &str) -> SecretVers
         created: 1_700_000_000,
         updated: 1_700_000_000,
         seq: 0,
+        managed: false,
     }
 }
 
