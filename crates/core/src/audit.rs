@@ -407,8 +407,24 @@ pub fn anchor_key(log_path: &Path) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_default();
-    let path = std::fs::canonicalize(log_path).unwrap_or_else(|_| log_path.to_owned());
-    format!("audit-anchor:{host}:{}", path.display())
+    format!("audit-anchor:{host}:{}", absolute(log_path).display())
+}
+
+/// The log's absolute path, the same before the file exists (a first start computes the key before it
+/// creates the log) as after: else a relative `--data-dir` recorded the first run's anchors under a
+/// relative key that no later start looks up, and every restart read the whole log.
+fn absolute(log_path: &Path) -> std::path::PathBuf {
+    if let Ok(path) = std::fs::canonicalize(log_path) {
+        return path;
+    }
+    let parent = match log_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), log_path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => log_path.to_owned(),
+    }
 }
 
 /// Whether the log at `path` still holds `anchor` where the anchor's length hint says, reading only
@@ -777,6 +793,35 @@ mod tests {
             assert_eq!(String::from_utf8(written.to_vec()?).ok(), Some(expected));
         }
         Ok(())
+    }
+
+    #[test]
+    fn the_anchor_key_is_the_same_before_and_after_the_log_exists() -> Result<(), AuditError> {
+        let dir = std::env::temp_dir().join(format!("keyhold-audit-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let dir = std::fs::canonicalize(&dir)?;
+        let cwd = std::env::current_dir()?;
+        let relative = pathdiff(&dir, &cwd).join("audit.log");
+        let before = anchor_key(&relative);
+        std::fs::write(dir.join("audit.log"), b"")?;
+        assert_eq!(anchor_key(&relative), before);
+        assert_eq!(anchor_key(&dir.join("audit.log")), before);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    /// `to` relative to `from` (both absolute), so the test exercises a relative log path.
+    fn pathdiff(to: &Path, from: &Path) -> std::path::PathBuf {
+        let (to, from) = (to.components().collect::<Vec<_>>(), from.components().collect::<Vec<_>>());
+        let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+        let mut out = std::path::PathBuf::new();
+        for _ in common..from.len() {
+            out.push("..");
+        }
+        for c in &to[common..] {
+            out.push(c);
+        }
+        out
     }
 
     #[test]
