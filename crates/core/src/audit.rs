@@ -812,7 +812,10 @@ mod tests {
 
     /// `to` relative to `from` (both absolute), so the test exercises a relative log path.
     fn pathdiff(to: &Path, from: &Path) -> std::path::PathBuf {
-        let (to, from) = (to.components().collect::<Vec<_>>(), from.components().collect::<Vec<_>>());
+        let (to, from) = (
+            to.components().collect::<Vec<_>>(),
+            from.components().collect::<Vec<_>>(),
+        );
         let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
         let mut out = std::path::PathBuf::new();
         for _ in common..from.len() {
