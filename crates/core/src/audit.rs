@@ -86,6 +86,8 @@ pub struct Record {
     pub entry: AuditEntry,
 }
 
+/// A line's canonical form, in the order a reader sees it; written through [`SortedLine`].
+#[cfg(test)]
 #[derive(Debug, Serialize, Deserialize)]
 struct Line {
     seq: u64,
@@ -138,6 +140,71 @@ fn hash_value(prev: &str, canonical: &Value) -> String {
     input.push(b'\n');
     input.extend_from_slice(canonical.to_string().as_bytes());
     hex::encode(keyhold_crypto::sha256(&input))
+}
+
+/// [`hash_value`] over the canonical form already serialized.
+fn hash_bytes(prev: &str, canonical: &[u8]) -> String {
+    let mut input = Vec::with_capacity(prev.len() + 1 + canonical.len());
+    input.extend_from_slice(prev.as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice(canonical);
+    hex::encode(keyhold_crypto::sha256(&input))
+}
+
+/// A line with its fields in sorted order, so serializing it gives exactly the canonical JSON of
+/// [`Line`] (what `serde_json::Value`, whose maps are sorted, prints), plus `hash` and `mac` when set.
+/// A test checks the two stay the same.
+#[derive(Serialize)]
+struct SortedLine<'a> {
+    caller_appid: Option<&'a str>,
+    caller_oid: Option<&'a str>,
+    client_ip: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mac: Option<&'a str>,
+    object: Option<&'a str>,
+    operation: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phase: Option<&'a str>,
+    prev: &'a str,
+    request_id: &'a str,
+    result: u16,
+    seq: u64,
+    time: &'a str,
+    vault: Option<&'a str>,
+    version: Option<&'a str>,
+}
+
+impl<'a> SortedLine<'a> {
+    fn new(seq: u64, prev: &'a str, e: &'a AuditEntry) -> Self {
+        Self {
+            caller_appid: e.caller_appid.as_deref(),
+            caller_oid: e.caller_oid.as_deref(),
+            client_ip: e.client_ip.as_deref(),
+            detail: e.detail.as_deref(),
+            hash: None,
+            mac: None,
+            object: e.object.as_deref(),
+            operation: &e.operation,
+            phase: e.phase.as_deref(),
+            prev,
+            request_id: &e.request_id,
+            result: e.result,
+            seq,
+            time: &e.time,
+            vault: e.vault.as_deref(),
+            version: e.version.as_deref(),
+        }
+    }
+
+    fn to_vec(&self) -> Result<Vec<u8>, AuditError> {
+        let mut out = Vec::with_capacity(512);
+        serde_json::to_writer(&mut out, self).map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(out)
+    }
 }
 
 fn line_mac_input(seq: u64, hash: &str) -> Vec<u8> {
@@ -253,25 +320,21 @@ impl AuditLog {
 
     pub fn append(&self, entry: AuditEntry, now: i64) -> Result<(), AuditError> {
         let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        let line = Line {
-            seq: tail.seq + 1,
-            prev: tail.prev.clone(),
-            entry,
-        };
-        // One tree for both the canonical form and the line written.
-        let mut value = serde_json::to_value(&line).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let digest = hash_value(&tail.prev, &value);
-        if let Value::Object(map) = &mut value {
-            if let Some(key) = self.key.get() {
-                map.insert("mac".into(), Value::String(key.mac(&line_mac_input(line.seq, &digest))));
-            }
-            map.insert("hash".into(), Value::String(digest.clone()));
-        }
-        let mut text = value.to_string();
-        text.push('\n');
-        match tail.file.write_all(text.as_bytes()).and_then(|_| tail.file.flush()) {
+        let seq = tail.seq + 1;
+        // Straight to bytes, twice (the canonical form, then the line with its hash and MAC): the same
+        // bytes as going through a sorted `serde_json::Value`, without building one.
+        let mut text = SortedLine::new(seq, &tail.prev, &entry).to_vec()?;
+        let digest = hash_bytes(&tail.prev, &text);
+        let mac = self.key.get().map(|key| key.mac(&line_mac_input(seq, &digest)));
+        let mut written = SortedLine::new(seq, &tail.prev, &entry);
+        written.hash = Some(&digest);
+        written.mac = mac.as_deref();
+        text.clear();
+        serde_json::to_writer(&mut text, &written).map_err(|e| std::io::Error::other(e.to_string()))?;
+        text.push(b'\n');
+        match tail.file.write_all(&text).and_then(|_| tail.file.flush()) {
             Ok(()) => {
-                tail.seq = line.seq;
+                tail.seq = seq;
                 tail.prev = digest;
                 tail.len += text.len() as u64;
                 tail.dirty = true;
@@ -344,8 +407,24 @@ pub fn anchor_key(log_path: &Path) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_default();
-    let path = std::fs::canonicalize(log_path).unwrap_or_else(|_| log_path.to_owned());
-    format!("audit-anchor:{host}:{}", path.display())
+    format!("audit-anchor:{host}:{}", absolute(log_path).display())
+}
+
+/// The log's absolute path, the same before the file exists (a first start computes the key before it
+/// creates the log) as after: else a relative `--data-dir` recorded the first run's anchors under a
+/// relative key that no later start looks up, and every restart read the whole log.
+fn absolute(log_path: &Path) -> std::path::PathBuf {
+    if let Ok(path) = std::fs::canonicalize(log_path) {
+        return path;
+    }
+    let parent = match log_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), log_path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => log_path.to_owned(),
+    }
 }
 
 /// Whether the log at `path` still holds `anchor` where the anchor's length hint says, reading only
@@ -663,6 +742,89 @@ mod tests {
             result: 200,
             ..Default::default()
         }
+    }
+
+    /// The old way of writing a line: through a sorted `Value`, `hash` and `mac` inserted.
+    fn line_through_value(seq: u64, prev: &str, entry: &AuditEntry, mac: Option<&str>) -> (String, String) {
+        let line = Line {
+            seq,
+            prev: prev.to_owned(),
+            entry: entry.clone(),
+        };
+        let mut value = serde_json::to_value(&line).unwrap_or_default();
+        let digest = hash_value(prev, &value);
+        if let Value::Object(map) = &mut value {
+            if let Some(mac) = mac {
+                map.insert("mac".into(), Value::String(mac.to_owned()));
+            }
+            map.insert("hash".into(), Value::String(digest.clone()));
+        }
+        (digest, value.to_string())
+    }
+
+    #[test]
+    fn a_sorted_line_is_byte_for_byte_the_canonical_json() -> Result<(), AuditError> {
+        let full = AuditEntry {
+            time: "2026-12-02T20:00:00Z".into(),
+            request_id: "r\"1\\ é \u{1}\n".into(),
+            caller_oid: Some("oid".into()),
+            caller_appid: Some("app\u{7f}\u{2028}".into()),
+            client_ip: Some("127.0.0.1".into()),
+            operation: "SecretSet".into(),
+            vault: Some("v".into()),
+            object: Some("o,\"object\":".into()),
+            version: Some("ver".into()),
+            result: 65535,
+            phase: Some(PHASE_REQUEST.into()),
+            detail: Some("d\t😀".into()),
+        };
+        for (entry, mac) in [
+            (AuditEntry::default(), None),
+            (entry("SecretGet"), Some("m")),
+            (full, Some("mac")),
+        ] {
+            let prev = "ab".repeat(32);
+            let (digest, expected) = line_through_value(u64::MAX, &prev, &entry, mac);
+            let canonical = SortedLine::new(u64::MAX, &prev, &entry).to_vec()?;
+            assert_eq!(hash_bytes(&prev, &canonical), digest);
+            let mut written = SortedLine::new(u64::MAX, &prev, &entry);
+            written.hash = Some(&digest);
+            written.mac = mac;
+            assert_eq!(String::from_utf8(written.to_vec()?).ok(), Some(expected));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_anchor_key_is_the_same_before_and_after_the_log_exists() -> Result<(), AuditError> {
+        let dir = std::env::temp_dir().join(format!("keyhold-audit-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let dir = std::fs::canonicalize(&dir)?;
+        let cwd = std::env::current_dir()?;
+        let relative = pathdiff(&dir, &cwd).join("audit.log");
+        let before = anchor_key(&relative);
+        std::fs::write(dir.join("audit.log"), b"")?;
+        assert_eq!(anchor_key(&relative), before);
+        assert_eq!(anchor_key(&dir.join("audit.log")), before);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    /// `to` relative to `from` (both absolute), so the test exercises a relative log path.
+    fn pathdiff(to: &Path, from: &Path) -> std::path::PathBuf {
+        let (to, from) = (
+            to.components().collect::<Vec<_>>(),
+            from.components().collect::<Vec<_>>(),
+        );
+        let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+        let mut out = std::path::PathBuf::new();
+        for _ in common..from.len() {
+            out.push("..");
+        }
+        for c in &to[common..] {
+            out.push(c);
+        }
+        out
     }
 
     #[test]

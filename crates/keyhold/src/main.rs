@@ -5,6 +5,13 @@ mod cli;
 
 use clap::{Parser, error::ErrorKind};
 
+/// mimalloc rather than glibc's malloc: a request allocates and frees many small buffers across the
+/// runtime's threads, and glibc's arenas spent ~15% of a secret GET's CPU in malloc, free and
+/// consolidation (docs/benchmarks.md). Freed memory is not zeroed by either allocator: key material
+/// is zeroized by its own types before it is freed.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let args = match cli::Cli::try_parse() {
         Ok(a) => a,

@@ -1,6 +1,6 @@
 //! The baseline for the GET benchmark: the smallest HTTPS server on keyhold's own stack (axum 0.8,
 //! hyper-util's auto builder, tokio-rustls over rustls with the aws-lc-rs provider, ALPN h2 + http/1.1,
-//! the same accept loop as `crates/server/src/listener.rs`), answering `GET /` with a short body and no
+//! the same accept loop as `crates/server/src/listener.rs`, the same allocator), answering `GET /` with a short body and no
 //! authentication, database or routing by `Host`. `hello --listen 127.0.0.1:PORT`.
 #![forbid(unsafe_code)]
 
@@ -18,6 +18,11 @@ use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+
+/// The same allocator as keyhold (`crates/keyhold/src/main.rs`), so the ratio compares request work,
+/// not allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> Result<()> {

@@ -154,7 +154,8 @@ pub struct VaultAccess {
 
 impl VaultAccess {
     pub fn of(vault: &VaultRecord) -> Self {
-        serde_json::from_value(vault.properties.clone()).unwrap_or_default()
+        // From the borrowed tree: no copy of the vault's properties per request.
+        <Self as serde::Deserialize>::deserialize(&vault.properties).unwrap_or_default()
     }
 }
 

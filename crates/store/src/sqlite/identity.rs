@@ -24,7 +24,7 @@ impl IdentityStore for SqliteStore {
     async fn put_principal(&self, p: &PrincipalRecord) -> Result<()> {
         let p = p.clone();
         self.write(move |c| {
-            c.execute(
+            c.cached_execute(
                 &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
                 params![
                     p.object_id,
@@ -44,7 +44,7 @@ impl IdentityStore for SqliteStore {
     async fn principal_by_app_id(&self, app_id: &str) -> Result<Option<PrincipalRecord>> {
         let app_id = app_id.to_owned();
         self.read(move |c| {
-            c.query_row(
+            c.cached_row(
                 &format!("SELECT {PRINCIPAL_COLS} FROM principals WHERE app_id = ?1"),
                 [app_id],
                 principal_row,
@@ -58,7 +58,7 @@ impl IdentityStore for SqliteStore {
     async fn principal(&self, object_id: &str) -> Result<Option<PrincipalRecord>> {
         let oid = object_id.to_owned();
         self.read(move |c| {
-            c.query_row(
+            c.cached_row(
                 &format!("SELECT {PRINCIPAL_COLS} FROM principals WHERE object_id = ?1"),
                 [oid],
                 principal_row,
@@ -72,7 +72,7 @@ impl IdentityStore for SqliteStore {
     async fn put_client_secret(&self, s: &ClientSecretRecord) -> Result<()> {
         let s = s.clone();
         self.write(move |c| {
-            c.execute(
+            c.cached_execute(
                 "INSERT INTO client_secrets (key_id, object_id, hash, hint, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![s.key_id, s.object_id, s.hash, s.hint, s.created, s.expires],
             )
@@ -86,7 +86,7 @@ impl IdentityStore for SqliteStore {
         let oid = object_id.to_owned();
         self.read(move |c| {
             let mut st = c
-                .prepare(
+                .prepare_cached(
                     "SELECT key_id, object_id, hash, hint, created, expires FROM client_secrets WHERE object_id = ?1",
                 )
                 .map_err(db_err)?;
@@ -108,9 +108,9 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn list_principals(&self) -> Result<Vec<PrincipalRecord>> {
-        self.read(|c| {
+        self.scan(|c| {
             let mut st = c
-                .prepare(&format!(
+                .prepare_cached(&format!(
                     "SELECT {PRINCIPAL_COLS} FROM principals ORDER BY created, object_id"
                 ))
                 .map_err(db_err)?;
@@ -123,7 +123,7 @@ impl IdentityStore for SqliteStore {
     async fn delete_client_secrets(&self, object_id: &str) -> Result<u64> {
         let oid = object_id.to_owned();
         self.write(move |c| {
-            c.execute("DELETE FROM client_secrets WHERE object_id = ?1", [oid])
+            c.cached_execute("DELETE FROM client_secrets WHERE object_id = ?1", [oid])
                 .map(|n| n as u64)
                 .map_err(db_err)
         })
@@ -159,7 +159,7 @@ impl IdentityStore for SqliteStore {
     async fn put_client_certificate(&self, cert: &ClientCertificateRecord) -> Result<()> {
         let k = cert.clone();
         self.write(move |c| {
-            c.execute(
+            c.cached_execute(
                 "INSERT INTO client_certificates (key_id, object_id, x5t, x5t_s256, der, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![k.key_id, k.object_id, k.x5t, k.x5t_s256, k.der, k.not_after],
             )
@@ -173,7 +173,7 @@ impl IdentityStore for SqliteStore {
         let oid = object_id.to_owned();
         self.read(move |c| {
             let mut st = c
-                .prepare("SELECT key_id, object_id, x5t, x5t_s256, der, not_after FROM client_certificates WHERE object_id = ?1")
+                .prepare_cached("SELECT key_id, object_id, x5t, x5t_s256, der, not_after FROM client_certificates WHERE object_id = ?1")
                 .map_err(db_err)?;
             let rows = st
                 .query_map([oid], |r| {
@@ -195,10 +195,10 @@ impl IdentityStore for SqliteStore {
     async fn first_use(&self, key: &str, expires: i64, now: i64) -> Result<bool> {
         let key = key.to_owned();
         self.write(move |c| {
-            c.execute("DELETE FROM used_tokens WHERE expires < ?1", [now])
+            c.cached_execute("DELETE FROM used_tokens WHERE expires < ?1", [now])
                 .map_err(db_err)?;
             let n = c
-                .execute(
+                .cached_execute(
                     "INSERT INTO used_tokens (key, expires) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
                     params![key, expires],
                 )
@@ -211,7 +211,7 @@ impl IdentityStore for SqliteStore {
     async fn put_signing_key(&self, k: &SigningKeyRecord) -> Result<()> {
         let k = k.clone();
         self.write(move |c| {
-            c.execute(
+            c.cached_execute(
                 "INSERT INTO signing_keys (kid, created, retired_at, sealed) VALUES (?1, ?2, ?3, ?4)",
                 params![k.kid, k.created, k.retired_at, k.sealed.as_bytes()],
             )
@@ -224,7 +224,7 @@ impl IdentityStore for SqliteStore {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
         self.read(move |c| {
             let mut st = c
-                .prepare("SELECT kid, created, retired_at, sealed FROM signing_keys ORDER BY created")
+                .prepare_cached("SELECT kid, created, retired_at, sealed FROM signing_keys ORDER BY created")
                 .map_err(db_err)?;
             let rows = st
                 .query_map([], |r| {
@@ -250,7 +250,7 @@ impl IdentityStore for SqliteStore {
     async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<()> {
         let kid = kid.to_owned();
         self.write(move |c| {
-            c.execute(
+            c.cached_execute(
                 "UPDATE signing_keys SET retired_at = ?2 WHERE kid = ?1 AND retired_at IS NULL",
                 params![kid, at],
             )
@@ -263,7 +263,7 @@ impl IdentityStore for SqliteStore {
     async fn delete_signing_key(&self, kid: &str) -> Result<()> {
         let kid = kid.to_owned();
         self.write(move |c| {
-            c.execute("DELETE FROM signing_keys WHERE kid = ?1", [kid])
+            c.cached_execute("DELETE FROM signing_keys WHERE kid = ?1", [kid])
                 .map(drop)
                 .map_err(db_err)
         })
@@ -284,7 +284,7 @@ impl IdentityStore for SqliteStore {
     async fn put_join_token(&self, hash: &str, resource_id: &str, expires: i64) -> Result<()> {
         let (hash, resource_id) = (hash.to_owned(), resource_id.to_owned());
         self.write(move |c| {
-            c.execute(
+            c.cached_execute(
                 "INSERT INTO join_tokens (hash, resource_id, expires) VALUES (?1, ?2, ?3)",
                 params![hash, resource_id, expires],
             )
@@ -298,7 +298,7 @@ impl IdentityStore for SqliteStore {
         let hash = hash.to_owned();
         self.write(move |c| {
             let n = c
-                .execute(
+                .cached_execute(
                     "UPDATE join_tokens SET used_at = ?2 WHERE hash = ?1 AND used_at IS NULL AND expires > ?2",
                     params![hash, now],
                 )
@@ -306,7 +306,7 @@ impl IdentityStore for SqliteStore {
             if n == 0 {
                 return Ok(None);
             }
-            c.query_row("SELECT resource_id FROM join_tokens WHERE hash = ?1", [hash], |r| {
+            c.cached_row("SELECT resource_id FROM join_tokens WHERE hash = ?1", [hash], |r| {
                 r.get(0)
             })
             .optional()
@@ -318,7 +318,7 @@ impl IdentityStore for SqliteStore {
     async fn put_agent(&self, a: &AgentRecord) -> Result<()> {
         let a = a.clone();
         self.write(move |c| {
-            c.execute(
+            c.cached_execute(
                 "INSERT INTO agents (agent_id, resource_id, public_key, created, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![a.agent_id, a.resource_id, a.public_key, a.created, a.revoked_at],
             )
@@ -331,7 +331,7 @@ impl IdentityStore for SqliteStore {
     async fn agent(&self, agent_id: &str) -> Result<Option<AgentRecord>> {
         let id = agent_id.to_owned();
         self.read(move |c| {
-            c.query_row(
+            c.cached_row(
                 "SELECT agent_id, resource_id, public_key, created, revoked_at FROM agents WHERE agent_id = ?1",
                 [id],
                 |r| {
@@ -354,7 +354,7 @@ impl IdentityStore for SqliteStore {
         let id = agent_id.to_owned();
         self.write(move |c| {
             let n = c
-                .execute(
+                .cached_execute(
                     "UPDATE agents SET revoked_at = ?2 WHERE agent_id = ?1 AND revoked_at IS NULL",
                     params![id, at],
                 )

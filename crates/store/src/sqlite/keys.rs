@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{SqliteStore, db_err};
+use super::{CachedSql, SqliteStore, db_err};
 use crate::{columns::opt_to_json, *};
 
 const COLS: &str = "s.seq, s.vault, s.name, s.version, s.kty, s.jwk, s.key_ops, s.private, s.enabled, s.nbf, s.exp,
@@ -42,7 +42,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<KeyVersionRecord> {
 }
 
 pub(super) fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
-    c.query_row(
+    c.cached_row(
         "SELECT 1 FROM deleted_keys WHERE vault = ?1 AND name = ?2",
         params![vault, name],
         |_| Ok(()),
@@ -53,7 +53,7 @@ pub(super) fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool
 }
 
 pub(super) fn insert(c: &Connection, k: &KeyVersionRecord) -> Result<()> {
-    c.execute(
+    c.cached_execute(
         "INSERT INTO key_versions (vault, name, version, kty, jwk, key_ops, private, enabled, nbf, exp, exportable, tags, created, updated, managed)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
@@ -79,7 +79,7 @@ pub(super) fn insert(c: &Connection, k: &KeyVersionRecord) -> Result<()> {
 }
 
 fn many(c: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<KeyVersionRecord>> {
-    let mut st = c.prepare(sql).map_err(db_err)?;
+    let mut st = c.prepare_cached(sql).map_err(db_err)?;
     let rows = st.query_map(p, row).map_err(db_err)?;
     rows.collect::<rusqlite::Result<_>>().map_err(db_err)
 }
@@ -143,7 +143,7 @@ impl KeyStore for SqliteStore {
         let k = k.clone();
         self.write(move |c| {
             let n = c
-                .execute(
+                .cached_execute(
                     &format!(
                         "UPDATE key_versions AS s SET key_ops = ?4, enabled = ?5, nbf = ?6, exp = ?7, tags = ?8, updated = ?9
                          WHERE vault = ?1 AND name = ?2 AND version = ?3 AND {LIVE}"
@@ -170,12 +170,12 @@ impl KeyStore for SqliteStore {
         let (vault, name, version) = (vault.to_owned(), name.to_owned(), version.map(str::to_owned));
         self.read(move |c| {
             let res = match version {
-                Some(v) => c.query_row(
+                Some(v) => c.cached_row(
                     &format!("SELECT {COLS} FROM key_versions s WHERE vault = ?1 AND name = ?2 AND version = ?3 AND {LIVE}"),
                     params![vault, name, v],
                     row,
                 ),
-                None => c.query_row(
+                None => c.cached_row(
                     &format!(
                         "SELECT {COLS} FROM key_versions s WHERE vault = ?1 AND name = ?2 AND {LIVE} ORDER BY seq DESC LIMIT 1"
                     ),
@@ -190,7 +190,7 @@ impl KeyStore for SqliteStore {
 
     async fn list_keys(&self, vault: &str, page: &PageRequest) -> Result<Vec<KeyVersionRecord>> {
         let (vault, after, limit) = (vault.to_owned(), page.after.clone().unwrap_or_default(), page.limit);
-        self.read(move |c| {
+        self.scan(move |c| {
             many(
                 c,
                 &format!(
@@ -205,7 +205,7 @@ impl KeyStore for SqliteStore {
 
     async fn list_key_versions(&self, vault: &str, name: &str, page: &PageRequest) -> Result<Vec<KeyVersionRecord>> {
         let (vault, name, after, limit) = (vault.to_owned(), name.to_owned(), after_seq(page), page.limit);
-        self.read(move |c| {
+        self.scan(move |c| {
             many(
                 c,
                 &format!(
@@ -223,7 +223,7 @@ impl KeyStore for SqliteStore {
         self.write(move |c| {
             let tx = c.savepoint().map_err(db_err)?;
             let exists = tx
-                .query_row(
+                .cached_row(
                     &format!("SELECT 1 FROM key_versions s WHERE vault = ?1 AND name = ?2 AND {LIVE} LIMIT 1"),
                     params![d.vault, d.name],
                     |_| Ok(()),
@@ -233,7 +233,7 @@ impl KeyStore for SqliteStore {
             if exists.is_none() {
                 return Err(StoreError::NotFound);
             }
-            tx.execute(
+            tx.cached_execute(
                 "INSERT INTO deleted_keys (vault, name, deleted_date, scheduled_purge_date) VALUES (?1, ?2, ?3, ?4)",
                 params![d.vault, d.name, d.deleted_date, d.scheduled_purge_date],
             )
@@ -246,7 +246,7 @@ impl KeyStore for SqliteStore {
     async fn deleted_key(&self, vault: &str, name: &str) -> Result<Option<DeletedKey>> {
         let (vault, name) = (vault.to_owned(), name.to_owned());
         self.read(move |c| {
-            c.query_row(
+            c.cached_row(
                 &deleted_select("d.vault = ?1 AND d.name = ?2"),
                 params![vault, name],
                 deleted_row,
@@ -259,12 +259,12 @@ impl KeyStore for SqliteStore {
 
     async fn list_deleted_keys(&self, vault: &str, page: &PageRequest) -> Result<Vec<DeletedKey>> {
         let (vault, after, limit) = (vault.to_owned(), page.after.clone().unwrap_or_default(), page.limit);
-        self.read(move |c| {
+        self.scan(move |c| {
             let sql = format!(
                 "{} ORDER BY d.name COLLATE NOCASE LIMIT ?3",
                 deleted_select("d.vault = ?1 AND d.name > ?2")
             );
-            let mut st = c.prepare(&sql).map_err(db_err)?;
+            let mut st = c.prepare_cached(&sql).map_err(db_err)?;
             let rows = st
                 .query_map(params![vault, after, limit], deleted_row)
                 .map_err(db_err)?;
@@ -277,7 +277,7 @@ impl KeyStore for SqliteStore {
         let (vault, name) = (vault.to_owned(), name.to_owned());
         self.write(move |c| {
             let n = c
-                .execute(
+                .cached_execute(
                     "DELETE FROM deleted_keys WHERE vault = ?1 AND name = ?2",
                     params![vault, name],
                 )
@@ -295,7 +295,7 @@ impl KeyStore for SqliteStore {
                 return Err(StoreError::NotFound);
             }
             for table in ["deleted_keys", "key_versions", "key_policies"] {
-                tx.execute(
+                tx.cached_execute(
                     &format!("DELETE FROM {table} WHERE vault = ?1 AND name = ?2"),
                     params![vault, name],
                 )
@@ -317,7 +317,7 @@ impl KeyStore for SqliteStore {
                 return Err(StoreError::Deleted);
             }
             let exists = tx
-                .query_row(
+                .cached_row(
                     "SELECT 1 FROM key_versions WHERE vault = ?1 AND name = ?2 LIMIT 1",
                     params![first.vault, first.name],
                     |_| Ok(()),
@@ -336,9 +336,9 @@ impl KeyStore for SqliteStore {
     }
 
     async fn purgeable_keys(&self, now: i64) -> Result<Vec<(String, String)>> {
-        self.read(move |c| {
+        self.scan(move |c| {
             let mut st = c
-                .prepare("SELECT vault, name FROM deleted_keys WHERE scheduled_purge_date <= ?1")
+                .prepare_cached("SELECT vault, name FROM deleted_keys WHERE scheduled_purge_date <= ?1")
                 .map_err(db_err)?;
             let rows = st.query_map([now], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
             rows.collect::<rusqlite::Result<_>>().map_err(db_err)
@@ -349,7 +349,7 @@ impl KeyStore for SqliteStore {
     async fn put_key_policy(&self, p: &KeyPolicyRecord) -> Result<()> {
         let p = p.clone();
         self.write(move |c| {
-            c.execute(
+            c.cached_execute(
                 "INSERT INTO key_policies (vault, name, policy, created, updated) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (vault, name) DO UPDATE SET policy = excluded.policy, updated = excluded.updated",
                 params![p.vault, p.name, columns::to_json(&p.policy)?, p.created, p.updated],
@@ -363,7 +363,7 @@ impl KeyStore for SqliteStore {
     async fn key_policy(&self, vault: &str, name: &str) -> Result<Option<KeyPolicyRecord>> {
         let (vault, name) = (vault.to_owned(), name.to_owned());
         self.read(move |c| {
-            c.query_row(
+            c.cached_row(
                 "SELECT vault, name, policy, created, updated FROM key_policies WHERE vault = ?1 AND name = ?2",
                 params![vault, name],
                 policy_row,
@@ -375,9 +375,9 @@ impl KeyStore for SqliteStore {
     }
 
     async fn key_policies(&self) -> Result<Vec<KeyPolicyRecord>> {
-        self.read(move |c| {
+        self.scan(move |c| {
             let mut st = c
-                .prepare(
+                .prepare_cached(
                     "SELECT p.vault, p.name, p.policy, p.created, p.updated FROM key_policies p
                      WHERE NOT EXISTS (SELECT 1 FROM deleted_keys d WHERE d.vault = p.vault AND d.name = p.name)
                      ORDER BY p.vault, p.name",
@@ -390,7 +390,7 @@ impl KeyStore for SqliteStore {
     }
 
     async fn key_versions_not_under(&self, key_id: u32, after_seq: i64, limit: u32) -> Result<Vec<KeyVersionRecord>> {
-        self.read(move |c| {
+        self.scan(move |c| {
             many(
                 c,
                 &format!("SELECT {COLS} FROM key_versions s WHERE seq > ?2 AND substr(private, 2, 4) <> ?1 ORDER BY seq LIMIT ?3"),
@@ -403,7 +403,7 @@ impl KeyStore for SqliteStore {
     async fn replace_key_private(&self, seq: i64, old: &Sealed, new: &Sealed) -> Result<bool> {
         let (old, new) = (old.as_bytes().to_vec(), new.as_bytes().to_vec());
         self.write(move |c| {
-            c.execute(
+            c.cached_execute(
                 "UPDATE key_versions SET private = ?3 WHERE seq = ?1 AND private = ?2",
                 params![seq, old, new],
             )

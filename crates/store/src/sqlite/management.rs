@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::db_err;
+use super::{CachedSql, db_err};
 use crate::{
     columns::{ResourceColumns, from_json, opt_from_json, opt_to_json, to_json},
     *,
@@ -34,7 +34,7 @@ fn with_properties((mut v, props): (VaultRecord, String)) -> Result<VaultRecord>
 
 pub(super) fn put_vault(c: &mut Connection, v: &VaultRecord) -> Result<()> {
     let props = to_json(&v.properties)?;
-    c.execute(
+    c.cached_execute(
         &format!(
             "INSERT INTO vaults ({VAULT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT(name) DO UPDATE SET retention_days = excluded.retention_days,
@@ -58,7 +58,7 @@ pub(super) fn put_vault(c: &mut Connection, v: &VaultRecord) -> Result<()> {
 
 pub(super) fn vault(c: &mut Connection, name: &str, include_deleted: bool) -> Result<Option<VaultRecord>> {
     let filter = if include_deleted { "" } else { " AND deleted_at IS NULL" };
-    c.query_row(
+    c.cached_row(
         &format!("SELECT {VAULT_COLS} FROM vaults WHERE name = ?1{filter}"),
         [name],
         vault_row,
@@ -76,7 +76,7 @@ pub(super) fn list_vaults(c: &mut Connection, deleted: bool) -> Result<Vec<Vault
         "deleted_at IS NULL"
     };
     let mut st = c
-        .prepare(&format!("SELECT {VAULT_COLS} FROM vaults WHERE {filter} ORDER BY name"))
+        .prepare_cached(&format!("SELECT {VAULT_COLS} FROM vaults WHERE {filter} ORDER BY name"))
         .map_err(db_err)?;
     let rows = st.query_map([], vault_row).map_err(db_err)?;
     rows.map(|r| r.map_err(db_err).and_then(with_properties)).collect()
@@ -85,14 +85,14 @@ pub(super) fn list_vaults(c: &mut Connection, deleted: bool) -> Result<Vec<Vault
 pub(super) fn purge_vault(c: &mut Connection, name: &str) -> Result<()> {
     let tx = c.savepoint().map_err(db_err)?;
     let n = tx
-        .execute("DELETE FROM vaults WHERE name = ?1", [name])
+        .cached_execute("DELETE FROM vaults WHERE name = ?1", [name])
         .map_err(db_err)?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    tx.execute("DELETE FROM deleted_secrets WHERE vault = ?1", [name])
+    tx.cached_execute("DELETE FROM deleted_secrets WHERE vault = ?1", [name])
         .map_err(db_err)?;
-    tx.execute("DELETE FROM secret_versions WHERE vault = ?1", [name])
+    tx.cached_execute("DELETE FROM secret_versions WHERE vault = ?1", [name])
         .map_err(db_err)?;
     for table in [
         "deleted_keys",
@@ -105,7 +105,7 @@ pub(super) fn purge_vault(c: &mut Connection, name: &str) -> Result<()> {
         "certificate_contacts",
         "certificate_issuers",
     ] {
-        tx.execute(&format!("DELETE FROM {table} WHERE vault = ?1"), [name])
+        tx.cached_execute(&format!("DELETE FROM {table} WHERE vault = ?1"), [name])
             .map_err(db_err)?;
     }
     tx.commit().map_err(db_err)
@@ -130,7 +130,7 @@ fn with_tags((mut g, tags): (ResourceGroupRecord, Option<String>)) -> Result<Res
 
 pub(super) fn put_resource_group(c: &mut Connection, g: &ResourceGroupRecord) -> Result<()> {
     let tags = opt_to_json(g.tags.as_ref())?;
-    c.execute(
+    c.cached_execute(
         "INSERT INTO resource_groups (name, location, tags, created) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(name) DO UPDATE SET tags = excluded.tags",
         params![g.name, g.location, tags, g.created],
@@ -140,7 +140,7 @@ pub(super) fn put_resource_group(c: &mut Connection, g: &ResourceGroupRecord) ->
 }
 
 pub(super) fn resource_group(c: &mut Connection, name: &str) -> Result<Option<ResourceGroupRecord>> {
-    c.query_row(
+    c.cached_row(
         "SELECT name, location, tags, created FROM resource_groups WHERE name = ?1",
         [name],
         group_row,
@@ -153,7 +153,7 @@ pub(super) fn resource_group(c: &mut Connection, name: &str) -> Result<Option<Re
 
 pub(super) fn list_resource_groups(c: &mut Connection) -> Result<Vec<ResourceGroupRecord>> {
     let mut st = c
-        .prepare("SELECT name, location, tags, created FROM resource_groups ORDER BY name")
+        .prepare_cached("SELECT name, location, tags, created FROM resource_groups ORDER BY name")
         .map_err(db_err)?;
     let rows = st.query_map([], group_row).map_err(db_err)?;
     rows.map(|r| r.map_err(db_err).and_then(with_tags)).collect()
@@ -161,7 +161,7 @@ pub(super) fn list_resource_groups(c: &mut Connection) -> Result<Vec<ResourceGro
 
 pub(super) fn delete_resource_group(c: &mut Connection, name: &str) -> Result<()> {
     let n = c
-        .execute("DELETE FROM resource_groups WHERE name = ?1", [name])
+        .cached_execute("DELETE FROM resource_groups WHERE name = ?1", [name])
         .map_err(db_err)?;
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
@@ -180,7 +180,7 @@ fn assignment_row(r: &Row<'_>) -> rusqlite::Result<RoleAssignmentRecord> {
 }
 
 pub(super) fn put_role_assignment(c: &mut Connection, a: &RoleAssignmentRecord) -> Result<()> {
-    c.execute(
+    c.cached_execute(
         &format!("INSERT INTO role_assignments ({ASSIGNMENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
             a.name,
@@ -201,7 +201,7 @@ pub(super) fn put_role_assignment(c: &mut Connection, a: &RoleAssignmentRecord) 
 }
 
 pub(super) fn role_assignment(c: &mut Connection, name: &str) -> Result<Option<RoleAssignmentRecord>> {
-    c.query_row(
+    c.cached_row(
         &format!("SELECT {ASSIGNMENT_COLS} FROM role_assignments WHERE name = ?1"),
         [name],
         assignment_row,
@@ -212,7 +212,7 @@ pub(super) fn role_assignment(c: &mut Connection, name: &str) -> Result<Option<R
 
 pub(super) fn delete_role_assignment(c: &mut Connection, name: &str) -> Result<()> {
     let n = c
-        .execute("DELETE FROM role_assignments WHERE name = ?1", [name])
+        .cached_execute("DELETE FROM role_assignments WHERE name = ?1", [name])
         .map_err(db_err)?;
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
@@ -230,7 +230,7 @@ pub(super) fn role_assignments(c: &mut Connection, principal: Option<&str>) -> R
             vec![],
         ),
     };
-    let mut st = c.prepare(&sql).map_err(db_err)?;
+    let mut st = c.prepare_cached(&sql).map_err(db_err)?;
     let rows = st
         .query_map(rusqlite::params_from_iter(args), assignment_row)
         .map_err(db_err)?;
@@ -271,7 +271,7 @@ fn finish_resource((rec, columns): RawResource) -> Result<ResourceRecord> {
 
 pub(super) fn put_resource(c: &mut Connection, r: &ResourceRecord) -> Result<()> {
     let col = ResourceColumns::encode(r)?;
-    c.execute(
+    c.cached_execute(
         &format!(
             "INSERT INTO resources (id_key, {RESOURCE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT(id_key) DO UPDATE SET location = excluded.location, tags = excluded.tags,
@@ -296,7 +296,7 @@ pub(super) fn put_resource(c: &mut Connection, r: &ResourceRecord) -> Result<()>
 }
 
 pub(super) fn resource(c: &mut Connection, id: &str) -> Result<Option<ResourceRecord>> {
-    c.query_row(
+    c.cached_row(
         &format!("SELECT {RESOURCE_COLS} FROM resources WHERE id_key = ?1"),
         [id.to_ascii_lowercase()],
         resource_row,
@@ -315,7 +315,7 @@ pub(super) fn list_resources(c: &mut Connection, group: Option<&str>) -> Result<
         ),
         None => (format!("SELECT {RESOURCE_COLS} FROM resources ORDER BY id_key"), vec![]),
     };
-    let mut st = c.prepare(&sql).map_err(db_err)?;
+    let mut st = c.prepare_cached(&sql).map_err(db_err)?;
     let rows = st
         .query_map(rusqlite::params_from_iter(args), resource_row)
         .map_err(db_err)?;
@@ -324,14 +324,14 @@ pub(super) fn list_resources(c: &mut Connection, group: Option<&str>) -> Result<
 
 pub(super) fn delete_resource(c: &mut Connection, id: &str) -> Result<()> {
     let n = c
-        .execute("DELETE FROM resources WHERE id_key = ?1", [id.to_ascii_lowercase()])
+        .cached_execute("DELETE FROM resources WHERE id_key = ?1", [id.to_ascii_lowercase()])
         .map_err(db_err)?;
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 pub(super) fn delete_principal(c: &mut Connection, object_id: &str) -> Result<()> {
     let n = c
-        .execute("DELETE FROM principals WHERE object_id = ?1", [object_id])
+        .cached_execute("DELETE FROM principals WHERE object_id = ?1", [object_id])
         .map_err(db_err)?;
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::{db_err, secrets};
+use super::{CachedSql, db_err, secrets};
 use crate::*;
 
 pub(super) fn not_under(
@@ -26,7 +26,7 @@ pub(super) fn not_under(
 
 pub(super) fn count_not_under(c: &mut Connection, key_id: u32) -> Result<u64> {
     let n: i64 = c
-        .query_row(
+        .cached_row(
             "SELECT COUNT(*) FROM secret_versions WHERE substr(value, 2, 4) <> ?1",
             [key_id.to_be_bytes().to_vec()],
             |r| r.get(0),
@@ -37,7 +37,7 @@ pub(super) fn count_not_under(c: &mut Connection, key_id: u32) -> Result<u64> {
 
 pub(super) fn replace_value(c: &mut Connection, seq: i64, old: &[u8], new: &[u8]) -> Result<bool> {
     let n = c
-        .execute(
+        .cached_execute(
             "UPDATE secret_versions SET value = ?3 WHERE seq = ?1 AND value = ?2",
             params![seq, old, new],
         )
@@ -47,7 +47,7 @@ pub(super) fn replace_value(c: &mut Connection, seq: i64, old: &[u8], new: &[u8]
 
 pub(super) fn replace_signing_key(c: &mut Connection, kid: &str, old: &[u8], new: &[u8]) -> Result<bool> {
     let n = c
-        .execute(
+        .cached_execute(
             "UPDATE signing_keys SET sealed = ?3 WHERE kid = ?1 AND sealed = ?2",
             params![kid, old, new],
         )
@@ -57,7 +57,7 @@ pub(super) fn replace_signing_key(c: &mut Connection, kid: &str, old: &[u8], new
 
 pub(super) fn replace_meta(c: &mut Connection, key: &str, old: &[u8], new: &[u8]) -> Result<bool> {
     let n = c
-        .execute(
+        .cached_execute(
             "UPDATE meta SET value = ?3 WHERE key = ?1 AND value = ?2",
             params![key, old, new],
         )

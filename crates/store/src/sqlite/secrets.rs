@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::db_err;
+use super::{CachedSql, db_err};
 use crate::*;
 
 pub(super) const COLS: &str =
@@ -39,7 +39,7 @@ fn tags_json(s: &SecretVersionRecord) -> Result<Option<String>> {
 }
 
 pub(super) fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool> {
-    c.query_row(
+    c.cached_row(
         "SELECT 1 FROM deleted_secrets WHERE vault = ?1 AND name = ?2",
         params![vault, name],
         |_| Ok(()),
@@ -50,7 +50,7 @@ pub(super) fn is_deleted(c: &Connection, vault: &str, name: &str) -> Result<bool
 }
 
 pub(super) fn insert(c: &Connection, s: &SecretVersionRecord) -> Result<()> {
-    c.execute(
+    c.cached_execute(
         "INSERT INTO secret_versions (vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated, managed)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
@@ -88,7 +88,7 @@ pub(super) fn put_version(c: &mut Connection, s: &SecretVersionRecord) -> Result
 
 pub(super) fn update_version(c: &mut Connection, s: &SecretVersionRecord) -> Result<()> {
     let n = c
-        .execute(
+        .cached_execute(
             &format!(
                 "UPDATE secret_versions AS s SET content_type = ?4, tags = ?5, enabled = ?6, nbf = ?7, exp = ?8, updated = ?9
                  WHERE vault = ?1 AND name = ?2 AND version = ?3 AND {LIVE}"
@@ -106,12 +106,12 @@ pub(super) fn version(
     version: Option<&str>,
 ) -> Result<Option<SecretVersionRecord>> {
     let res = match version {
-        Some(v) => c.query_row(
+        Some(v) => c.cached_row(
             &format!("SELECT {COLS} FROM secret_versions s WHERE vault = ?1 AND name = ?2 AND version = ?3 AND {LIVE}"),
             params![vault, name, v],
             row,
         ),
-        None => c.query_row(
+        None => c.cached_row(
             &format!("SELECT {COLS} FROM secret_versions s WHERE vault = ?1 AND name = ?2 AND {LIVE} ORDER BY seq DESC LIMIT 1"),
             params![vault, name],
             row,
@@ -123,7 +123,7 @@ pub(super) fn version(
 pub(super) fn list_latest(c: &mut Connection, vault: &str, page: &PageRequest) -> Result<Vec<SecretVersionRecord>> {
     let after = page.after.clone().unwrap_or_default();
     let mut st = c
-        .prepare(&format!(
+        .prepare_cached(&format!(
             "SELECT {COLS} FROM secret_versions s
              WHERE vault = ?1 AND name > ?2 AND {LIVE}
                AND seq = (SELECT MAX(seq) FROM secret_versions t WHERE t.vault = s.vault AND t.name = s.name)
@@ -142,7 +142,7 @@ pub(super) fn list_versions(
 ) -> Result<Vec<SecretVersionRecord>> {
     let after: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);
     let mut st = c
-        .prepare(&format!(
+        .prepare_cached(&format!(
             "SELECT {COLS} FROM secret_versions s WHERE vault = ?1 AND name = ?2 AND seq > ?3 AND {LIVE} ORDER BY seq LIMIT ?4"
         ))
         .map_err(db_err)?;
@@ -155,7 +155,7 @@ pub(super) fn list_versions(
 pub(super) fn soft_delete(c: &mut Connection, d: &DeletedSecretRecord) -> Result<()> {
     let tx = c.savepoint().map_err(db_err)?;
     let exists = tx
-        .query_row(
+        .cached_row(
             &format!("SELECT 1 FROM secret_versions s WHERE vault = ?1 AND name = ?2 AND {LIVE} LIMIT 1"),
             params![d.vault, d.name],
             |_| Ok(()),
@@ -165,7 +165,7 @@ pub(super) fn soft_delete(c: &mut Connection, d: &DeletedSecretRecord) -> Result
     if exists.is_none() {
         return Err(StoreError::NotFound);
     }
-    tx.execute(
+    tx.cached_execute(
         "INSERT INTO deleted_secrets (vault, name, deleted_date, scheduled_purge_date) VALUES (?1, ?2, ?3, ?4)",
         params![d.vault, d.name, d.deleted_date, d.scheduled_purge_date],
     )
@@ -197,7 +197,7 @@ pub(super) fn deleted(
     vault: &str,
     name: &str,
 ) -> Result<Option<(DeletedSecretRecord, SecretVersionRecord)>> {
-    c.query_row(
+    c.cached_row(
         &format!("{DELETED_SELECT} WHERE d.vault = ?1 AND d.name = ?2"),
         params![vault, name],
         deleted_row,
@@ -213,7 +213,7 @@ pub(super) fn list_deleted(
 ) -> Result<Vec<(DeletedSecretRecord, SecretVersionRecord)>> {
     let after = page.after.clone().unwrap_or_default();
     let mut st = c
-        .prepare(&format!(
+        .prepare_cached(&format!(
             "{DELETED_SELECT} WHERE d.vault = ?1 AND d.name > ?2 ORDER BY d.name COLLATE NOCASE LIMIT ?3"
         ))
         .map_err(db_err)?;
@@ -229,13 +229,13 @@ pub(super) fn purge(c: &mut Connection, vault: &str, name: &str, deleted: bool) 
     if is_deleted(&tx, vault, name)? != deleted {
         return Err(StoreError::NotFound);
     }
-    tx.execute(
+    tx.cached_execute(
         "DELETE FROM deleted_secrets WHERE vault = ?1 AND name = ?2",
         params![vault, name],
     )
     .map_err(db_err)?;
     let n = tx
-        .execute(
+        .cached_execute(
             "DELETE FROM secret_versions WHERE vault = ?1 AND name = ?2",
             params![vault, name],
         )
@@ -255,7 +255,7 @@ pub(super) fn restore(c: &mut Connection, versions: &[SecretVersionRecord]) -> R
         return Err(StoreError::Deleted);
     }
     let exists = tx
-        .query_row(
+        .cached_row(
             "SELECT 1 FROM secret_versions WHERE vault = ?1 AND name = ?2 LIMIT 1",
             params![first.vault, first.name],
             |_| Ok(()),
