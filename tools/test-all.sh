@@ -15,7 +15,7 @@
 #                 against its own `keyhold serve` on port 0 in a temp dir
 #   az            Microsoft's own az (azure-cli pinned in tests/az/requirements.txt, installed into
 #                 .cache/az-venv when its hash changes) against its own `keyhold serve` per script
-#                 (tests/az/test_*.sh): cloud registration, sign-in, Graph, ARM, vault data plane
+#                 (tests/az/test_*.sh): cloud registration, sign-in, Graph, ARM, secrets, keys, certificates
 # Every stage runs even if an earlier one failed (the SDK stages are reported as
 # failed, not skipped, when there is no freshly built binary); exits non-zero if
 # any stage failed, after printing a summary. Logs: .cache/test-logs/<stage>.log.
