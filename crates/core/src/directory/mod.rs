@@ -247,43 +247,25 @@ impl Directory {
         self.find_principal(id).await
     }
 
+    /// A service principal or managed identity by object id (a user is not one).
     async fn find_principal(&self, id: &str) -> Result<DirectoryPrincipal> {
-        self.all()
+        self.identity
+            .principal_by_object_id(id)
             .await?
-            .into_iter()
-            .find(|p| p.record.object_id.eq_ignore_ascii_case(id))
+            .filter(|p| p.kind != PrincipalKind::User)
+            .map(view)
             .ok_or_else(|| DirectoryError::NotFound(id.to_owned()))
-    }
-
-    /// `GET /servicePrincipals(appId='…')`.
-    pub async fn service_principal_by_app_id(&self, caller: &Caller, app_id: &str) -> Result<DirectoryPrincipal> {
-        self.authorize_read(caller).await?;
-        self.all()
-            .await?
-            .into_iter()
-            .find(|p| {
-                p.record
-                    .app_id
-                    .as_deref()
-                    .is_some_and(|a| a.eq_ignore_ascii_case(app_id))
-            })
-            .ok_or_else(|| DirectoryError::NotFound(app_id.to_owned()))
     }
 
     /// `POST /servicePrincipals {appId}`: the application's service principal. In keyhold it exists
     /// with the application, so this answers it.
     pub async fn create_service_principal(&self, caller: &Caller, app_id: &str) -> Result<DirectoryPrincipal> {
         self.authorize(caller)?;
-        self.all()
+        self.identity
+            .principal_by_app_id(app_id)
             .await?
-            .into_iter()
-            .find(|p| {
-                p.application_id.is_some()
-                    && p.record
-                        .app_id
-                        .as_deref()
-                        .is_some_and(|a| a.eq_ignore_ascii_case(app_id))
-            })
+            .filter(|p| p.kind == PrincipalKind::ServicePrincipal)
+            .map(view)
             .ok_or_else(|| DirectoryError::BadRequest {
                 code: "Request_BadRequest",
                 message: format!(

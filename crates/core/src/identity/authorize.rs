@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Identity, Source,
-    signin::{UserTokens, hash_hex, public_client_id, resource_of},
+    signin::{UserTokens, hash_hex, public_client_id},
 };
 use crate::AuthError;
 
@@ -134,10 +134,7 @@ impl Identity {
                 "AADSTS700054: response_type must be 'code'.".into(),
             ));
         }
-        let resource_ok = resource_of(&request.scope)
-            .ok()
-            .is_some_and(|r| self.audience_of(&r).is_some());
-        if !resource_ok {
+        if self.delegated_resource(&request.scope).is_err() {
             return Err(fail(
                 &request,
                 "invalid_scope",

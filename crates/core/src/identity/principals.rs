@@ -114,6 +114,16 @@ impl Identity {
         Ok(self.store.client_certificates(object_id).await?)
     }
 
+    /// A principal by object id or by app id. Both are GUIDs keyhold writes in lower case, so a
+    /// client's other spelling is folded before the keyed read.
+    pub async fn principal_by_object_id(&self, object_id: &str) -> Result<Option<PrincipalRecord>, AuthError> {
+        Ok(self.store.principal(&object_id.to_ascii_lowercase()).await?)
+    }
+
+    pub async fn principal_by_app_id(&self, app_id: &str) -> Result<Option<PrincipalRecord>, AuthError> {
+        Ok(self.store.principal_by_app_id(&app_id.to_ascii_lowercase()).await?)
+    }
+
     /// Every principal of the tenant: service principals and managed identities, oldest first.
     pub async fn principals(&self) -> Result<Vec<PrincipalRecord>, AuthError> {
         Ok(self.store.list_principals().await?)

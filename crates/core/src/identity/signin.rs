@@ -87,6 +87,15 @@ pub(super) fn public_client_id(client_id: &str) -> Option<&'static str> {
 }
 
 impl Identity {
+    /// The resource a delegated scope list asks for, if it is one of ours.
+    pub(super) fn delegated_resource(&self, scope: &str) -> Result<String, AuthError> {
+        let resource = resource_of(scope)?;
+        if self.audience_of(&resource).is_none() {
+            return Err(AuthError::UnknownResource(resource));
+        }
+        Ok(resource)
+    }
+
     fn public_client(&self, client_id: &str) -> Result<(), AuthError> {
         public_client_id(client_id)
             .map(drop)
@@ -132,10 +141,7 @@ impl Identity {
     /// Starts a device-code sign-in for a public client.
     pub async fn start_device_code(&self, client_id: &str, scope: &str) -> Result<NewDeviceCode, AuthError> {
         self.public_client(client_id)?;
-        let resource = resource_of(scope)?;
-        if self.audience_of(&resource).is_none() {
-            return Err(AuthError::UnknownResource(resource));
-        }
+        self.delegated_resource(scope)?;
         let device_code = SecretString::from(random::token(32)?);
         let user_code = user_code()?;
         self.store
@@ -267,10 +273,7 @@ impl Identity {
         scope: &str,
         nonce: Option<&str>,
     ) -> Result<UserTokens, AuthError> {
-        let resource = resource_of(scope)?;
-        if self.audience_of(&resource).is_none() {
-            return Err(AuthError::UnknownResource(resource));
-        }
+        let resource = self.delegated_resource(scope)?;
         let now = self.clock.now();
         let exp = now + self.config.token_lifetime_secs;
         let oid = user.principal.object_id.clone();

@@ -63,19 +63,17 @@ fn back_to_client(request: &AuthorizeRequest, pairs: &[(&str, &str)]) -> Respons
     let csp = format!(
         "default-src 'none'; script-src 'sha256-{digest}'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
     );
-    let mut resp = (StatusCode::OK, doc).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    secure_page(StatusCode::OK, doc, &csp)
+}
+
+/// A page's status on a refused sign-in: a throttled source waits (429), anything else is the
+/// person's to correct (400).
+fn sign_in_status(why: &AuthError) -> StatusCode {
+    if matches!(why, AuthError::Throttled { .. }) {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        StatusCode::BAD_REQUEST
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    resp
 }
 
 /// `scheme://host[:port]` of a checked redirect URI, for the CSP's `form-action`.
@@ -157,18 +155,11 @@ fn authorize_failed(e: AuthorizeError) -> Response {
             }
             back_to_client(&request, &pairs)
         }
-        AuthorizeError::SignIn(why) => {
-            let status = if matches!(why, AuthError::Throttled { .. }) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            html(
-                status,
-                "Sign in",
-                &format!("<p role=\"alert\">{}</p>", escape(&why.to_string())),
-            )
-        }
+        AuthorizeError::SignIn(why) => html(
+            sign_in_status(&why),
+            "Sign in",
+            &format!("<p role=\"alert\">{}</p>", escape(&why.to_string())),
+        ),
         AuthorizeError::Internal(detail) => {
             tracing::error!(detail, "browser sign-in failed");
             html(
@@ -234,18 +225,11 @@ async fn authorize(
             }
             back_to_client(&request, &pairs)
         }
-        Err(AuthorizeError::SignIn(why)) => {
-            let status = if matches!(why, AuthError::Throttled { .. }) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            html(
-                status,
-                "Sign in",
-                &sign_in_form(&tenant, &request, Some(&why.to_string())),
-            )
-        }
+        Err(AuthorizeError::SignIn(why)) => html(
+            sign_in_status(&why),
+            "Sign in",
+            &sign_in_form(&tenant, &request, Some(&why.to_string())),
+        ),
         Err(e) => authorize_failed(e),
     }
 }
@@ -269,16 +253,25 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} - keyhold</title></head>\n<body><main><h1>{title}</h1>\n{body}\n</main></body></html>\n",
         title = escape(title)
     );
+    secure_page(
+        status,
+        doc,
+        "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
+}
+
+/// Every sign-in page's headers: its Content-Security-Policy, no caching, no sniffing, no referrer,
+/// no framing.
+fn secure_page(status: StatusCode, doc: String, csp: &str) -> Response {
     let mut resp = (status, doc).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-    );
+    if let Ok(v) = HeaderValue::from_str(csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -329,9 +322,6 @@ async fn approve(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<Socke
                 "<p>The sign-in could not be completed. Try again.</p>",
             )
         }
-        Err(e @ AuthError::Throttled { .. }) => {
-            html(StatusCode::TOO_MANY_REQUESTS, "Enter code", &form(Some(&e.to_string())))
-        }
-        Err(e) => html(StatusCode::BAD_REQUEST, "Enter code", &form(Some(&e.to_string()))),
+        Err(e) => html(sign_in_status(&e), "Enter code", &form(Some(&e.to_string()))),
     }
 }

@@ -24,6 +24,13 @@ pub fn routes() -> Routes<AppState> {
         .post("/{tenant}/oauth2/v2.0/devicecode", "DeviceCodeIssue", devicecode)
 }
 
+/// A form field that must be present and not empty.
+fn required<'a>(form: &'a HashMap<String, String>, name: &'static str) -> Result<&'a String, AuthError> {
+    form.get(name)
+        .filter(|v| !v.is_empty())
+        .ok_or(AuthError::MissingParameter(name))
+}
+
 const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`: a public client starts a person's sign-in.
@@ -31,11 +38,7 @@ async fn devicecode(State(s): State<AppState>, Path(tenant): Path<String>, parts
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     let result = async {
         s.core.identity.resolve_tenant(&tenant)?;
-        let field = |name: &'static str| {
-            form.get(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(AuthError::MissingParameter(name))
-        };
+        let field = |name: &'static str| required(&form, name);
         let client_id = field("client_id")?;
         let scope = field("scope")?;
         let code = s.core.identity.start_device_code(client_id, scope).await?;
@@ -69,11 +72,7 @@ async fn user_grant(
     grant_type: &str,
     form: &HashMap<String, String>,
 ) -> Result<(TokenResponse, String), AuthError> {
-    let field = |name: &'static str| {
-        form.get(name)
-            .filter(|v| !v.is_empty())
-            .ok_or(AuthError::MissingParameter(name))
-    };
+    let field = |name: &'static str| required(form, name);
     let client_id = field("client_id")?;
     let id = &s.core.identity;
     let tokens = if grant_type == DEVICE_CODE {
@@ -149,11 +148,7 @@ async fn grant(
 ) -> Result<(TokenResponse, String), AuthError> {
     let id = &s.core.identity;
     id.resolve_tenant(tenant)?;
-    let field = |name: &'static str| {
-        form.get(name)
-            .filter(|v| !v.is_empty())
-            .ok_or(AuthError::MissingParameter(name))
-    };
+    let field = |name: &'static str| required(form, name);
     let grant_type = field("grant_type")?;
     if version == Version::V2
         && (grant_type == DEVICE_CODE || grant_type == "refresh_token" || grant_type == "authorization_code")

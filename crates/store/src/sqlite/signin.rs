@@ -1,4 +1,5 @@
-//! Device codes and refresh tokens; the one-time steps are single statements on the one writer.
+//! Device codes, authorization codes and refresh tokens; the one-time steps are single statements on
+//! the one writer.
 
 use async_trait::async_trait;
 
@@ -99,18 +100,11 @@ impl SignInStore for SqliteStore {
     async fn redeem_device_code(&self, hash: &str, now: i64) -> Result<Option<DeviceCodeRecord>> {
         let hash = hash.to_owned();
         self.write(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE device_codes SET redeemed = 1 WHERE hash = ?1 AND object_id IS NOT NULL AND redeemed = 0 AND expires > ?2",
-                    params![hash, now],
-                )
-                .map_err(db_err)?;
-            if n == 0 {
-                return Ok(None);
-            }
             c.query_row(
-                &format!("SELECT {DEVICE_COLS} FROM device_codes WHERE hash = ?1"),
-                [hash],
+                &format!(
+                    "UPDATE device_codes SET redeemed = 1 WHERE hash = ?1 AND object_id IS NOT NULL AND redeemed = 0 AND expires > ?2 RETURNING {DEVICE_COLS}"
+                ),
+                params![hash, now],
                 device_row,
             )
             .optional()
@@ -145,19 +139,16 @@ impl SignInStore for SqliteStore {
     async fn take_auth_code(&self, hash: &str, now: i64) -> Result<Option<AuthCodeRecord>> {
         let hash = hash.to_owned();
         self.write(move |c| {
-            let found = c
+            // One statement, as on PostgreSQL: the row is spent by reading it.
+            let taken = c
                 .query_row(
-                    &format!("SELECT {CODE_COLS} FROM auth_codes WHERE hash = ?1"),
+                    &format!("DELETE FROM auth_codes WHERE hash = ?1 RETURNING {CODE_COLS}"),
                     [&hash],
                     code_row,
                 )
                 .optional()
                 .map_err(db_err)?;
-            if found.is_some() {
-                c.execute("DELETE FROM auth_codes WHERE hash = ?1", [&hash])
-                    .map_err(db_err)?;
-            }
-            Ok(found.filter(|a| a.expires > now))
+            Ok(taken.filter(|a| a.expires > now))
         })
         .await
     }
@@ -178,19 +169,16 @@ impl SignInStore for SqliteStore {
     async fn take_refresh_token(&self, hash: &str, now: i64) -> Result<Option<RefreshTokenRecord>> {
         let hash = hash.to_owned();
         self.write(move |c| {
-            let found = c
+            // One statement, as on PostgreSQL: the row is spent by reading it.
+            let taken = c
                 .query_row(
-                    &format!("SELECT {REFRESH_COLS} FROM refresh_tokens WHERE hash = ?1"),
+                    &format!("DELETE FROM refresh_tokens WHERE hash = ?1 RETURNING {REFRESH_COLS}"),
                     [&hash],
                     refresh_row,
                 )
                 .optional()
                 .map_err(db_err)?;
-            if found.is_some() {
-                c.execute("DELETE FROM refresh_tokens WHERE hash = ?1", [&hash])
-                    .map_err(db_err)?;
-            }
-            Ok(found.filter(|t| t.expires > now))
+            Ok(taken.filter(|t| t.expires > now))
         })
         .await
     }
