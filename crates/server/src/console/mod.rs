@@ -72,6 +72,8 @@ pub fn router(app: AppState, api: Router) -> Router {
             get(|| async { asset(STYLE, "text/css; charset=utf-8") }),
         )
         .route("/console/api/{*rest}", any(proxy::forward))
+        // Browsers ask for it on every page; there is none.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .merge(audited)
         .with_state(console)
 }

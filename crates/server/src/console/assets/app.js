@@ -805,7 +805,7 @@ async function addPolicy({ id, show: put }) {
 function principalPicker(onSelect) {
   const d = h('dialog', { 'aria-labelledby': 'pick-title', class: 'picker' });
   const search = input({ type: 'search', autocomplete: 'off' });
-  const results = h('ul', { role: 'listbox', 'aria-label': 'Search results' });
+  const results = h('ul', { role: 'listbox', 'aria-label': 'Results' });
   let current = null;
   let timer = null;
   const choose = (li, p) => {
