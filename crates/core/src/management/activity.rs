@@ -1,5 +1,5 @@
 //! The activity log of one resource: the audit records of the operations on it (the management
-//! plane's, and for a vault its data plane's too), newest first, for whoever may read the resource's
+//! plane's changes, and for a vault every data-plane operation), newest first, for whoever may read the resource's
 //! events.
 
 use std::sync::Arc;
@@ -50,7 +50,11 @@ impl Management {
             let in_vault = vault
                 .as_deref()
                 .is_some_and(|v| e.vault.as_deref().is_some_and(|ev| ev.eq_ignore_ascii_case(v)));
-            e.phase.is_none() && e.result != 0 && (on_object || in_vault)
+            // The management plane's reads are not activity (the console's own page loads would
+            // drown the rest), as Azure's activity log leaves them out; the data plane's stay: who
+            // read a secret is what a vault's owner asks.
+            let arm_read = e.operation.ends_with("/read");
+            e.phase.is_none() && e.result != 0 && !arm_read && (on_object || in_vault)
         };
         let log = log.clone();
         let mut events: Vec<AuditEntry> = tokio::task::spawn_blocking(move || log.recent(WINDOW_BYTES))
