@@ -219,3 +219,49 @@ impl Sessions {
 fn alive(s: &Session, now: i64) -> bool {
     s.created + ABSOLUTE_SECS > now && *lock(&s.last_seen) + IDLE_SECS > now
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> UserTokens {
+        UserTokens {
+            access_token: "at".into(),
+            refresh_token: SecretString::from("rt".to_owned()),
+            id_token: None,
+            oid: "oid-1".into(),
+            scope: SIGN_IN_SCOPE.into(),
+            expires_in: 3600,
+        }
+    }
+
+    #[test]
+    fn a_pending_sign_in_finishes_once() {
+        let s = Sessions::default();
+        s.begin(
+            "state-1",
+            SecretString::from("v".to_owned()),
+            "https://x/signin-oidc".into(),
+        );
+        assert!(s.finish("state-2").is_none());
+        let p = s.finish("state-1").unwrap();
+        assert_eq!(p.redirect_uri, "https://x/signin-oidc");
+        assert!(s.finish("state-1").is_none(), "a state works once");
+    }
+
+    #[test]
+    fn a_session_is_found_by_its_cookie_until_closed() {
+        let s = Sessions::default();
+        let id = s.open(tokens(), "a@x".into(), "A".into()).unwrap();
+        let session = s.get(id.expose_secret()).unwrap();
+        assert_eq!(session.object_id, "oid-1");
+        assert!(s.get("another").is_none());
+        assert!(session.csrf_matches(session.csrf.expose_secret()));
+        assert!(!session.csrf_matches(""));
+        assert!(!session.csrf_matches("x"));
+        assert!(s.close(id.expose_secret()).is_some());
+        assert!(s.get(id.expose_secret()).is_none());
+        assert!(!format!("{session:?}").contains(session.csrf.expose_secret()));
+    }
+}
