@@ -108,7 +108,11 @@ async fn every_operation_is_recorded_once_without_values() {
             .unwrap_or_else(|| panic!("{op} {id} not audited"));
         let (requests, outcomes): (Vec<&&Value>, Vec<&&Value>) = found.iter().partition(|l| l["phase"] == "request");
         assert_eq!(outcomes.len(), 1, "{op}'s outcome audited once");
-        let mutating = !matches!(*op, "SecretGet" | "SecretList" | "KeyGet" | "ManagedIdentityToken");
+        // A key's sign changes nothing, so it needs no record before it runs.
+        let mutating = !matches!(
+            *op,
+            "SecretGet" | "SecretList" | "KeyGet" | "KeySign" | "ManagedIdentityToken"
+        );
         assert_eq!(
             requests.len(),
             usize::from(mutating),
@@ -137,14 +141,11 @@ async fn every_operation_is_recorded_once_without_values() {
         }
     }
     let sign = &by_id[expected[8].0.as_str()];
-    let (request, outcome) = (
-        sign.iter().find(|l| l["phase"] == "request").unwrap(),
-        sign.iter().find(|l| l["phase"].is_null()).unwrap(),
-    );
+    let outcome = sign.iter().find(|l| l["phase"].is_null()).unwrap();
     assert_eq!(
-        (&request["object"], &request["version"]),
-        (&json!("k"), &Value::Null),
-        "a versionless operation's segment is not taken for a version"
+        outcome["object"],
+        json!("k"),
+        "a versionless operation's segment is not taken for the object"
     );
     assert_eq!(
         outcome["version"].as_str().map(str::len),

@@ -147,7 +147,8 @@ pub async fn record(State(Audited { log, op }): State<Audited>, mut req: Request
         version: op.version,
         ..Default::default()
     };
-    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    let changes_nothing = op.changes_nothing;
+    if !changes_nothing && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         let request = AuditEntry {
             phase: Some(PHASE_REQUEST.to_owned()),
             ..entry.clone()

@@ -14,6 +14,9 @@ pub struct Operation {
     pub object: Option<String>,
     pub version: Option<String>,
     pub vault: Option<String>,
+    /// A POST that changes nothing (a key's sign, verify, encrypt, decrypt, wrap, unwrap): it needs
+    /// no `request` record, which exists so that no change is committed unannounced.
+    pub changes_nothing: bool,
 }
 
 /// How a route names its audit operation, declared beside the route (`audit::Routes`).
@@ -62,6 +65,7 @@ pub fn describe(op: Op, method: &Method, matched: &str, path: &str) -> Operation
     };
     let mut described = Operation {
         name: name.to_owned(),
+        changes_nothing: matches!(op, Op::KeyCrypto { .. }) && name != "KeyOperation",
         ..Operation::default()
     };
     for (template, actual) in matched.split('/').zip(path.split('/')) {
@@ -138,6 +142,7 @@ fn arm(method: &Method, path: &str) -> Operation {
         object: Some(object),
         version: None,
         vault,
+        changes_nothing: false,
     }
 }
 
