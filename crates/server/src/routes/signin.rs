@@ -83,7 +83,7 @@ fn url_origin(uri: &str) -> String {
         .unwrap_or_else(|_| "'none'".into())
 }
 
-fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
+pub(super) fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         query.append_pair(k, v);
@@ -171,8 +171,9 @@ fn authorize_failed(e: AuthorizeError) -> Response {
     }
 }
 
-fn tenant_ok(s: &AppState, tenant: &str) -> bool {
-    s.core.identity.resolve_tenant(tenant).is_ok()
+/// Our tenant, or one of Entra's multi-tenant aliases (`common`, `organizations`).
+pub(super) fn tenant_ok(s: &AppState, tenant: &str) -> bool {
+    s.core.identity.resolve_sign_in_tenant(tenant).is_ok()
 }
 
 async fn authorize_page(State(s): State<AppState>, Path(tenant): Path<String>, uri: Uri) -> Response {
@@ -235,7 +236,7 @@ async fn authorize(
 }
 
 /// HTML-escapes text put into a page.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '&' => "&amp;".to_owned(),
@@ -248,7 +249,7 @@ fn escape(text: &str) -> String {
         .collect()
 }
 
-fn html(status: StatusCode, title: &str, body: &str) -> Response {
+pub(super) fn html(status: StatusCode, title: &str, body: &str) -> Response {
     let doc = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} - keyhold</title></head>\n<body><main><h1>{title}</h1>\n{body}\n</main></body></html>\n",
         title = escape(title)
