@@ -1,6 +1,8 @@
 //! Who the CLI is signed in as, and its access tokens. The profile and the token cache live under
 //! `$KEYHOLD_CONFIG_DIR` (default `~/.keyhold/`), files mode 0600. Without a profile, a CLI run on the
-//! server machine with access to the data dir signs in as the admin (`admin.json`).
+//! server machine with access to the data dir signs in as the admin (`admin.json`). A person's
+//! profile holds their refresh token, which the server replaces at every use: the one on disk is the
+//! current one, read and rewritten under a lock on `profile.lock`.
 
 use std::{
     collections::BTreeMap,
@@ -9,14 +11,16 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use base64::Engine;
 use clap::Args;
 use keyhold_server::{AdminFile, StateFile};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{DataDir, rest};
+use super::{
+    DataDir, rest,
+    signin::{self, RefreshToken},
+};
 
 /// Where the server is: shared by every az-shaped command.
 #[derive(Debug, Clone, Args)]
@@ -35,7 +39,7 @@ pub struct Conn {
 }
 
 /// How the profile gets tokens.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Login {
     ServicePrincipal {
@@ -46,8 +50,45 @@ pub enum Login {
         authority: String,
         client_id: Option<String>,
     },
+    /// A person, signed in through the browser or a device code: new tokens come from their refresh
+    /// token (the Azure CLI's client).
+    #[serde(rename_all = "camelCase")]
+    User {
+        user_principal_name: String,
+        object_id: String,
+        refresh_token: RefreshToken,
+    },
     /// Signed out on purpose: no automatic admin login either.
     LoggedOut,
+}
+
+/// Credentials are never printed.
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Login::ServicePrincipal { app_id, .. } => f
+                .debug_struct("ServicePrincipal")
+                .field("app_id", app_id)
+                .field("secret", &"<redacted>")
+                .finish(),
+            Login::Identity { authority, client_id } => f
+                .debug_struct("Identity")
+                .field("authority", authority)
+                .field("client_id", client_id)
+                .finish(),
+            Login::User {
+                user_principal_name,
+                object_id,
+                refresh_token,
+            } => f
+                .debug_struct("User")
+                .field("user_principal_name", user_principal_name)
+                .field("object_id", object_id)
+                .field("refresh_token", refresh_token)
+                .finish(),
+            Login::LoggedOut => f.write_str("LoggedOut"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,6 +176,45 @@ pub fn write_private(path: &Path, value: &impl Serialize) -> anyhow::Result<()> 
     f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// The saved profile, if any.
+pub fn saved_profile() -> Option<Profile> {
+    read_json(&profile_path())
+}
+
+/// Changes the saved profile in place (under the lock, keeping the token cache).
+pub fn update_profile(change: impl FnOnce(&mut Profile)) -> anyhow::Result<()> {
+    let _lock = lock_profile()?;
+    if let Some(mut profile) = saved_profile() {
+        change(&mut profile);
+        write_private(&profile_path(), &profile)?;
+    }
+    Ok(())
+}
+
+/// Serializes the profile's readers-and-writers across CLI processes (a refresh token works once:
+/// two commands must not both spend it). Held until the file is dropped.
+pub fn lock_profile() -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = config_dir();
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let path = dir.join("profile.lock");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
@@ -255,6 +335,7 @@ impl Session {
         match &self.profile.login {
             Login::ServicePrincipal { app_id, .. } => app_id.clone(),
             Login::Identity { client_id, .. } => format!("msi:{}", client_id.as_deref().unwrap_or("system")),
+            Login::User { object_id, .. } => format!("user:{object_id}"),
             Login::LoggedOut => String::new(),
         }
     }
@@ -268,6 +349,9 @@ impl Session {
                 "name": if client_id.is_some() { "userAssignedIdentity" } else { "systemAssignedIdentity" },
                 "type": "servicePrincipal",
             }),
+            Login::User {
+                user_principal_name, ..
+            } => serde_json::json!({"name": user_principal_name, "type": "user"}),
             Login::LoggedOut => Value::Null,
         }
     }
@@ -289,6 +373,62 @@ impl Session {
         // A cache that cannot be written only costs a token request next time.
         let _ = write_private(&tokens_path(), &cache);
         Ok(fresh.access_token)
+    }
+
+    /// Puts a token just granted (a sign-in's) into the cache.
+    pub fn cache_token(&self, resource: &str, access_token: &str, expires_in: i64) {
+        let key = format!("{}|{}|{resource}", self.profile.url, self.user_key());
+        let mut cache: TokenCache = read_json(&tokens_path()).unwrap_or_default();
+        cache.tokens.insert(
+            key,
+            CachedToken {
+                access_token: access_token.to_owned(),
+                expires_on: now() + expires_in,
+            },
+        );
+        let _ = write_private(&tokens_path(), &cache);
+    }
+
+    /// A person's token for `resource`: the saved refresh token is redeemed and its successor saved,
+    /// under the profile lock.
+    async fn user_token(&self, object_id: &str, resource: &str) -> anyhow::Result<CachedToken> {
+        let _lock = lock_profile()?;
+        let mut saved = saved_profile().context("Please run 'keyhold login' to setup account.")?;
+        let Login::User {
+            object_id: saved_oid,
+            refresh_token,
+            ..
+        } = &mut saved.login
+        else {
+            bail!("Please run 'keyhold login' to setup account.");
+        };
+        if saved_oid != object_id {
+            bail!("another account signed in meanwhile: run the command again");
+        }
+        let grant = signin::refresh(
+            &self.http,
+            &self.profile.url,
+            &self.profile.tenant_id,
+            refresh_token,
+            resource,
+        )
+        .await
+        .map_err(|e| {
+            let revoked = e
+                .downcast_ref::<rest::HttpError>()
+                .is_some_and(|h| h.code.as_deref() == Some("invalid_grant"));
+            if revoked {
+                e.context("the sign-in is no longer valid (run 'keyhold login' again)")
+            } else {
+                e
+            }
+        })?;
+        *refresh_token = grant.refresh_token.clone();
+        write_private(&profile_path(), &saved)?;
+        Ok(CachedToken {
+            access_token: grant.access_token,
+            expires_on: now() + grant.expires_in,
+        })
     }
 
     async fn fetch_token(&self, resource: &str) -> anyhow::Result<CachedToken> {
@@ -338,6 +478,7 @@ impl Session {
                     expires_on,
                 })
             }
+            Login::User { object_id, .. } => self.user_token(object_id, resource).await,
             Login::LoggedOut => bail!("Please run 'keyhold login' to setup account."),
         }
     }
@@ -345,12 +486,7 @@ impl Session {
     /// The object id (`oid`) of the signed-in principal, read from its management token.
     pub async fn object_id(&self) -> anyhow::Result<String> {
         let token = self.token(&self.profile.url).await?;
-        let claims = token
-            .split('.')
-            .nth(1)
-            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .context("the access token is not a JWT")?;
+        let claims = signin::jwt_claims(&token).context("the access token is not a JWT")?;
         claims["oid"]
             .as_str()
             .map(str::to_owned)
@@ -496,5 +632,18 @@ mod debug_tests {
             !shown.contains("cached-secret") && shown.contains("<redacted>"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn debug_hides_saved_credentials() -> Result<(), serde_json::Error> {
+        for login in [
+            serde_json::json!({"type": "servicePrincipal", "app_id": "a", "secret": "sp-hunter2"}),
+            serde_json::json!({"type": "user", "userPrincipalName": "u@x", "objectId": "o", "refreshToken": "rt-hunter2"}),
+        ] {
+            let login: super::Login = serde_json::from_value(login)?;
+            let shown = format!("{login:?}");
+            assert!(!shown.contains("hunter2") && shown.contains("<redacted>"), "{shown}");
+        }
+        Ok(())
     }
 }
