@@ -70,6 +70,7 @@ jcheck "$(az account show)" ".user == {\"name\": \"$UPN\", \"type\": \"user\"}" 
 step "the user's own tokens: the granted secret, nothing more"
 ok '[ "$(az keyvault secret show --vault-name patvault -n s1 --query value -o tsv)" = for-pat ]' "reads the secret it was granted"
 jcheck "$(az keyvault secret list --vault-name patvault)" 'map(.id) | any(endswith("/secrets/s1"))' "lists the vault"
+ok '[ "$(az ad user show --id "$UPN" --query userPrincipalName -o tsv)" = "$UPN" ]' "a Graph token too: the user reads the directory"
 fails "Forbidden|does not have secrets get permission" az keyvault secret show --vault-name othervault -n s2
 fails "Forbidden|does not have secrets set permission" az keyvault secret set --vault-name patvault -n s1 --value changed
 RT1="$(saved_refresh_token)"

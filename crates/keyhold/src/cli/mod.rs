@@ -15,6 +15,7 @@ mod keyvault;
 mod operator;
 mod output;
 mod principal;
+mod profile;
 mod resource;
 mod rest;
 mod role;
