@@ -40,6 +40,8 @@ pub struct CoreConfig {
     pub vault_resource: String,
     pub dns_suffix: String,
     pub token_lifetime_secs: i64,
+    /// How long a device code waits for its person (Entra's 15 minutes unless configured shorter).
+    pub device_code_lifetime_secs: i64,
     /// Signing keys are replaced once older than this (the old key stays published for its tokens).
     pub signing_key_max_age_secs: i64,
     pub clock_skew_secs: i64,

@@ -62,6 +62,8 @@ pub struct OpenIdConfiguration {
     pub token_endpoint: String,
     pub jwks_uri: String,
     pub device_authorization_endpoint: String,
+    /// Entra's front-channel logout (`/oauth2/v2.0/logout`).
+    pub end_session_endpoint: String,
     pub response_types_supported: Vec<String>,
     pub subject_types_supported: Vec<String>,
     pub id_token_signing_alg_values_supported: Vec<String>,

@@ -36,6 +36,8 @@ pub struct ServeConfig {
     pub dns_suffix: String,
     /// Lifetime of issued tokens. The SDKs refresh 5 minutes before expiry, so keep it well above that.
     pub token_lifetime_secs: i64,
+    /// How long a device code (a person's sign-in on another device) stays good; Entra's is 900.
+    pub device_code_lifetime_secs: i64,
     /// Tolerance for `nbf`/`exp` between machines' clocks.
     pub clock_skew_secs: i64,
     pub seal: SealMode,
@@ -107,6 +109,7 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()> + Send 
         vault_resource: vault_resource.clone(),
         dns_suffix: suffix.clone(),
         token_lifetime_secs: config.token_lifetime_secs,
+        device_code_lifetime_secs: config.device_code_lifetime_secs,
         // Entra rolls its signing keys every few weeks; so does keyhold.
         signing_key_max_age_secs: 30 * 86_400,
         clock_skew_secs: config.clock_skew_secs,

@@ -71,7 +71,7 @@ pub enum AuthorizeError {
 
 /// A loopback redirect (`http://localhost[:port][/path]`, `http://127.0.0.1…`, RFC 8252: any port)
 /// or Entra's native-client page: the redirect URIs Microsoft's public clients are registered with.
-fn allowed_redirect(uri: &str) -> bool {
+pub(super) fn allowed_redirect(uri: &str) -> bool {
     if uri == "https://login.microsoftonline.com/common/oauth2/nativeclient" {
         return true;
     }

@@ -8,6 +8,7 @@ pub(crate) mod managed;
 mod principals;
 mod signin;
 pub(crate) mod signing;
+mod signout;
 mod users;
 pub use crate::throttle::Source;
 mod verify;
@@ -105,6 +106,18 @@ impl Identity {
             Ok(&self.tenant_id)
         } else {
             Err(AuthError::UnknownTenant(segment.to_owned()))
+        }
+    }
+
+    /// Maps the tenant segment of a person's sign-in (authorize, device code, the token endpoint's
+    /// user grants, logout) to our tenant: as [`Self::resolve_tenant`], plus Entra's multi-tenant
+    /// aliases `common` and `organizations`, which MSAL and az use before they know the tenant. A
+    /// person's tokens are always our one tenant's. (`consumers` is Microsoft accounts': none here.)
+    pub fn resolve_sign_in_tenant(&self, segment: &str) -> Result<&str, AuthError> {
+        if segment.eq_ignore_ascii_case("common") || segment.eq_ignore_ascii_case("organizations") {
+            Ok(&self.tenant_id)
+        } else {
+            self.resolve_tenant(segment)
         }
     }
 

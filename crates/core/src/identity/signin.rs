@@ -21,8 +21,8 @@ const PUBLIC_CLIENTS: &[&str] = &[
     "aebc6443-996d-45c2-90f0-388ff96faa56", // Visual Studio Code
 ];
 
-/// A device code lives 15 minutes and is polled every 5 seconds, as Entra's.
-const DEVICE_CODE_SECS: i64 = 900;
+/// A device code is polled every 5 seconds, as Entra's (it lives `device_code_lifetime_secs`, 15
+/// minutes by default, as Entra's).
 const DEVICE_POLL_SECS: i64 = 5;
 /// Refresh tokens live 90 days (each use replaces it).
 const REFRESH_SECS: i64 = 90 * 24 * 3600;
@@ -144,13 +144,14 @@ impl Identity {
         self.delegated_resource(scope)?;
         let device_code = SecretString::from(random::token(32)?);
         let user_code = user_code()?;
+        let lifetime = self.config.device_code_lifetime_secs;
         self.store
             .put_device_code(&DeviceCodeRecord {
                 hash: hash_hex(device_code.expose_secret()),
                 user_code: user_code.clone(),
                 client_id: client_id.to_owned(),
                 scope: scope.to_owned(),
-                expires: self.clock.now() + DEVICE_CODE_SECS,
+                expires: self.clock.now() + lifetime,
                 object_id: None,
                 redeemed: false,
             })
@@ -158,7 +159,7 @@ impl Identity {
         Ok(NewDeviceCode {
             device_code,
             user_code,
-            expires_in: DEVICE_CODE_SECS,
+            expires_in: lifetime,
             interval: DEVICE_POLL_SECS,
         })
     }
@@ -235,15 +236,6 @@ impl Identity {
         }
         let user = self.active_user(&spent.object_id, Some(spent.created)).await?;
         self.user_tokens(&user, client_id, scope.unwrap_or(&spent.scope)).await
-    }
-
-    /// Revokes one refresh token (a session's sign-out); `false` if it was already spent or unknown.
-    pub async fn revoke_refresh_token(&self, refresh_token: &str) -> Result<bool, AuthError> {
-        Ok(self
-            .store
-            .take_refresh_token(&hash_hex(refresh_token), self.clock.now())
-            .await?
-            .is_some())
     }
 
     /// Revokes every refresh token of a user (sign-out everywhere).

@@ -209,6 +209,7 @@ mod tests {
             vault_resource: "https://vault.localhost:1".into(),
             dns_suffix: "vault.localhost".into(),
             token_lifetime_secs: 3600,
+            device_code_lifetime_secs: 900,
             clock_skew_secs: 60,
             signing_key_max_age_secs: 1000,
         };

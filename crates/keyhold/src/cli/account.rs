@@ -1,4 +1,5 @@
-//! `keyhold login`, `keyhold logout`, `keyhold account show`.
+//! `keyhold login`, `keyhold logout`, `keyhold account show`. A person signs in as with az (the
+//! flows are `signin`'s); a service principal, a managed identity or the local admin as before.
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -6,11 +7,18 @@ use serde_json::{Value, json};
 
 use super::{
     output::OutputArgs,
-    session::{Conn, Login, Profile, Session, config_dir, identity_token, save_profile},
+    rest,
+    session::{
+        Conn, Login, Profile, Session, config_dir, identity_token, lock_profile, save_profile, saved_profile,
+        update_profile,
+    },
+    signin,
 };
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
+  keyhold login --url https://keyhold.example:8443 --ca-file ca.pem
+  keyhold login --use-device-code
   keyhold login --service-principal -u APP_ID -p SECRET --tenant TENANT
   keyhold login --identity
   keyhold login --identity --username CLIENT_ID_OF_A_USER_ASSIGNED_IDENTITY")]
@@ -32,6 +40,9 @@ pub struct LoginArgs {
     /// The tenant (default: the local server's).
     #[arg(long, short = 't')]
     tenant: Option<String>,
+    /// Sign a person in with a code entered at the server's /devicelogin page, instead of the browser.
+    #[arg(long, conflicts_with_all = ["service_principal", "identity"])]
+    use_device_code: bool,
     /// Accepted for az compatibility.
     #[arg(long, hide = true)]
     allow_no_subscriptions: bool,
@@ -62,6 +73,11 @@ pub struct LogoutArgs {}
 
 pub async fn login(args: LoginArgs, out: &OutputArgs) -> anyhow::Result<()> {
     let server = args.conn.server()?;
+    // Plain `login` where the data dir's admin.json is readable stays the admin's, as before.
+    let person = !args.identity && !args.service_principal && (args.use_device_code || args.conn.admin().is_none());
+    if person {
+        return user_login(args, server, out).await;
+    }
     let tenant = match (&args.tenant, &server.tenant_id) {
         (Some(t), _) => t.clone(),
         (None, Some(t)) => t.clone(),
@@ -103,7 +119,7 @@ pub async fn login(args: LoginArgs, out: &OutputArgs) -> anyhow::Result<()> {
             secret: admin.password,
         }
     } else {
-        bail!("interactive login is not supported: use --service-principal or --identity");
+        bail!("no sign-in method: use --service-principal, --identity or --use-device-code");
     };
     let mut profile = Profile {
         url: server.url,
@@ -118,12 +134,72 @@ pub async fn login(args: LoginArgs, out: &OutputArgs) -> anyhow::Result<()> {
     let session = Session::new(profile.clone())?;
     session.token(&profile.url).await?;
     profile.subscription_id = session.subscription_id().await.ok();
-    save_profile(&profile)?;
+    {
+        let _lock = lock_profile()?;
+        revoke_saved_person().await;
+        save_profile(&profile)?;
+    }
     let session = Session::new(profile)?;
     out.print(json!([account(&session)]))
 }
 
-pub fn logout(_: LogoutArgs) -> anyhow::Result<()> {
+/// A person signs in (browser, or `--use-device-code`) for the management plane; the profile keeps
+/// their refresh token, and the management token goes into the cache.
+async fn user_login(args: LoginArgs, server: super::session::ServerInfo, out: &OutputArgs) -> anyhow::Result<()> {
+    if args.username.is_some() || args.password.is_some() {
+        bail!(
+            "a person signs in through the browser or with --use-device-code; --username/--password are for --service-principal"
+        );
+    }
+    // az's default authority for people; the tokens name keyhold's one tenant.
+    let tenant = args
+        .tenant
+        .clone()
+        .or(server.tenant_id.clone())
+        .unwrap_or_else(|| "organizations".into());
+    let http = rest::client(&server.ca_file, None)?;
+    let grant = if args.use_device_code {
+        signin::device_code(&http, &server.url, &tenant, &server.url).await?
+    } else {
+        signin::browser(&http, &server.url, &tenant, &server.url).await?
+    };
+    let claims = grant.claims()?;
+    let claim = |name: &str| {
+        claims[name]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("the access token has no {name}"))
+    };
+    let mut profile = Profile {
+        url: server.url,
+        tenant_id: claim("tid")?,
+        vault_resource: server.vault_resource,
+        ca_file: server.ca_file,
+        login: Login::User {
+            user_principal_name: claim("upn")?,
+            object_id: claim("oid")?,
+            refresh_token: grant.refresh_token.clone(),
+        },
+        subscription_id: None,
+    };
+    {
+        let _lock = lock_profile()?;
+        revoke_saved_person().await;
+        save_profile(&profile)?;
+    }
+    let session = Session::new(profile.clone())?;
+    session.cache_token(&profile.url, &grant.access_token, grant.expires_in);
+    profile.subscription_id = session.subscription_id().await.ok();
+    update_profile(|p| p.subscription_id.clone_from(&profile.subscription_id))?;
+    let session = Session::new(profile)?;
+    out.print(json!([account(&session)]))
+}
+
+/// Forgets the profile and its tokens; a person's refresh token is revoked at the server first
+/// (a server that cannot be reached is warned about: the local sign-out happens regardless).
+pub async fn logout(_: LogoutArgs) -> anyhow::Result<()> {
+    let _lock = lock_profile()?;
+    revoke_saved_person().await;
     let marker = Profile {
         url: String::new(),
         tenant_id: String::new(),
@@ -135,6 +211,22 @@ pub fn logout(_: LogoutArgs) -> anyhow::Result<()> {
     save_profile(&marker)?;
     let _ = std::fs::remove_file(config_dir().join("tokens.json"));
     Ok(())
+}
+
+/// Revokes the refresh token of the person saved in the profile, if one is, before it is replaced
+/// or cleared (the caller holds the profile lock). An unreachable server only costs a warning.
+async fn revoke_saved_person() {
+    let Some(profile) = saved_profile() else { return };
+    let Login::User { refresh_token, .. } = &profile.login else {
+        return;
+    };
+    let revoked = match rest::client(&profile.ca_file, None) {
+        Ok(http) => signin::revoke(&http, &profile.url, &profile.tenant_id, refresh_token).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = revoked {
+        eprintln!("WARNING: the refresh token could not be revoked at the server: {e:#}");
+    }
 }
 
 pub async fn account_cmd(args: AccountArgs, out: &OutputArgs) -> anyhow::Result<()> {

@@ -15,12 +15,14 @@ mod keyvault;
 mod operator;
 mod output;
 mod principal;
+mod profile;
 mod resource;
 mod rest;
 mod role;
 mod secret;
 mod serve;
 mod session;
+mod signin;
 mod storage;
 mod user;
 mod vm;
@@ -66,9 +68,10 @@ enum Command {
         after_help = "Examples:\n  keyhold agent join-token create --resource-id <vm id>\n  keyhold agent --server https://keyhold:8443 --join-token khj_... --ca-file ca.pem --imds-listen 169.254.169.254:80"
     )]
     Agent(agent::AgentArgs),
-    /// Sign in: a service principal, this host's managed identity, or (on the server) the admin.
+    /// Sign in: a person (browser or device code), a service principal, this host's managed identity,
+    /// or (plain `login` on the server machine) the admin.
     Login(account::LoginArgs),
-    /// Forget the signed-in account and its tokens.
+    /// Forget the signed-in account and its tokens (a person's refresh token is revoked).
     Logout(account::LogoutArgs),
     /// The signed-in account.
     Account(account::AccountArgs),
@@ -120,7 +123,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(args).await,
         Command::Agent(args) => agent::run(args).await,
         Command::Login(args) => account::login(args, out).await,
-        Command::Logout(args) => account::logout(args),
+        Command::Logout(args) => account::logout(args).await,
         Command::Account(args) => account::account_cmd(args, out).await,
         Command::Group(args) => group::run(args, out).await,
         Command::Keyvault(args) => keyvault::run(args, out).await,

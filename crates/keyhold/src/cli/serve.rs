@@ -24,6 +24,9 @@ pub struct ServeArgs {
     /// Lifetime of issued access tokens, in seconds. The SDKs refresh 5 minutes before expiry.
     #[arg(long, env = "KEYHOLD_TOKEN_LIFETIME_SECS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..=86_400))]
     token_lifetime_secs: i64,
+    /// How long a device code waits for its person to sign in, in seconds (Entra's 15 minutes).
+    #[arg(long, env = "KEYHOLD_DEVICE_CODE_LIFETIME_SECS", default_value_t = 900, value_parser = clap::value_parser!(i64).range(1..=900))]
+    device_code_lifetime_secs: i64,
     /// Accepted clock difference when checking `nbf`/`exp`, in seconds.
     #[arg(long, env = "KEYHOLD_CLOCK_SKEW_SECS", default_value_t = 60, value_parser = clap::value_parser!(i64).range(0..=600))]
     clock_skew_secs: i64,
@@ -95,6 +98,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         mi_listen: args.mi_listen,
         dns_suffix: suffix,
         token_lifetime_secs: args.token_lifetime_secs,
+        device_code_lifetime_secs: args.device_code_lifetime_secs,
         clock_skew_secs: args.clock_skew_secs,
         seal,
         passphrase,

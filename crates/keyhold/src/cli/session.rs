@@ -1,22 +1,25 @@
-//! Who the CLI is signed in as, and its access tokens. The profile and the token cache live under
-//! `$KEYHOLD_CONFIG_DIR` (default `~/.keyhold/`), files mode 0600. Without a profile, a CLI run on the
-//! server machine with access to the data dir signs in as the admin (`admin.json`).
+//! Who the CLI is signed in as, and its access tokens: the saved profile (`profile`), else, for a CLI
+//! run on the server machine with access to the data dir, the admin (`admin.json`); tokens come from
+//! the 0600 token cache, else from the profile's credential (a person's refresh token is redeemed and
+//! its successor saved under the profile lock).
 
-use std::{
-    collections::BTreeMap,
-    net::SocketAddr,
-    path::{Path, PathBuf},
-};
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 
 use anyhow::{Context, bail};
-use base64::Engine;
 use clap::Args;
 use keyhold_server::{AdminFile, StateFile};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{DataDir, rest};
+pub use super::profile::{
+    Login, Profile, config_dir, lock_profile, save_profile, saved_profile, update_profile, write_private,
+};
+use super::{
+    DataDir,
+    profile::{profile_path, read_json, tokens_path},
+    rest, signin,
+};
 
 /// Where the server is: shared by every az-shaped command.
 #[derive(Debug, Clone, Args)]
@@ -32,33 +35,6 @@ pub struct Conn {
     /// Accepted for az compatibility; keyhold serves one subscription.
     #[arg(long, global = true, hide = true)]
     pub subscription: Option<String>,
-}
-
-/// How the profile gets tokens.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum Login {
-    ServicePrincipal {
-        app_id: String,
-        secret: String,
-    },
-    Identity {
-        authority: String,
-        client_id: Option<String>,
-    },
-    /// Signed out on purpose: no automatic admin login either.
-    LoggedOut,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Profile {
-    pub url: String,
-    pub tenant_id: String,
-    pub vault_resource: String,
-    pub ca_file: PathBuf,
-    pub login: Login,
-    pub subscription_id: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -88,57 +64,6 @@ pub struct Session {
     pub profile: Profile,
     pub http: reqwest::Client,
     server_addr: SocketAddr,
-}
-
-pub fn config_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KEYHOLD_CONFIG_DIR") {
-        return PathBuf::from(dir);
-    }
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join(".keyhold")
-}
-
-fn profile_path() -> PathBuf {
-    config_dir().join("profile.json")
-}
-
-fn tokens_path() -> PathBuf {
-    config_dir().join("tokens.json")
-}
-
-/// Writes `value` as JSON readable by the owner only.
-pub fn write_private(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
-    use std::{
-        io::Write,
-        os::unix::fs::{DirBuilderExt, OpenOptionsExt},
-    };
-    if let Some(dir) = path.parent()
-        && !dir.exists()
-    {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(&serde_json::to_vec_pretty(value)?)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
 /// What the data dir (if local) and the flags say about the server, before anyone signs in.
@@ -234,12 +159,6 @@ impl Conn {
     }
 }
 
-pub fn save_profile(profile: &Profile) -> anyhow::Result<()> {
-    write_private(&profile_path(), profile)?;
-    let _ = std::fs::remove_file(tokens_path());
-    Ok(())
-}
-
 impl Session {
     pub fn new(profile: Profile) -> anyhow::Result<Self> {
         let http = rest::client(&profile.ca_file, None)?;
@@ -255,6 +174,7 @@ impl Session {
         match &self.profile.login {
             Login::ServicePrincipal { app_id, .. } => app_id.clone(),
             Login::Identity { client_id, .. } => format!("msi:{}", client_id.as_deref().unwrap_or("system")),
+            Login::User { object_id, .. } => format!("user:{object_id}"),
             Login::LoggedOut => String::new(),
         }
     }
@@ -268,6 +188,9 @@ impl Session {
                 "name": if client_id.is_some() { "userAssignedIdentity" } else { "systemAssignedIdentity" },
                 "type": "servicePrincipal",
             }),
+            Login::User {
+                user_principal_name, ..
+            } => serde_json::json!({"name": user_principal_name, "type": "user"}),
             Login::LoggedOut => Value::Null,
         }
     }
@@ -289,6 +212,62 @@ impl Session {
         // A cache that cannot be written only costs a token request next time.
         let _ = write_private(&tokens_path(), &cache);
         Ok(fresh.access_token)
+    }
+
+    /// Puts a token just granted (a sign-in's) into the cache.
+    pub fn cache_token(&self, resource: &str, access_token: &str, expires_in: i64) {
+        let key = format!("{}|{}|{resource}", self.profile.url, self.user_key());
+        let mut cache: TokenCache = read_json(&tokens_path()).unwrap_or_default();
+        cache.tokens.insert(
+            key,
+            CachedToken {
+                access_token: access_token.to_owned(),
+                expires_on: now() + expires_in,
+            },
+        );
+        let _ = write_private(&tokens_path(), &cache);
+    }
+
+    /// A person's token for `resource`: the saved refresh token is redeemed and its successor saved,
+    /// under the profile lock.
+    async fn user_token(&self, object_id: &str, resource: &str) -> anyhow::Result<CachedToken> {
+        let _lock = lock_profile()?;
+        let mut saved = saved_profile().context("Please run 'keyhold login' to setup account.")?;
+        let Login::User {
+            object_id: saved_oid,
+            refresh_token,
+            ..
+        } = &mut saved.login
+        else {
+            bail!("Please run 'keyhold login' to setup account.");
+        };
+        if saved_oid != object_id {
+            bail!("another account signed in meanwhile: run the command again");
+        }
+        let grant = signin::refresh(
+            &self.http,
+            &self.profile.url,
+            &self.profile.tenant_id,
+            refresh_token,
+            resource,
+        )
+        .await
+        .map_err(|e| {
+            let revoked = e
+                .downcast_ref::<rest::HttpError>()
+                .is_some_and(|h| h.code.as_deref() == Some("invalid_grant"));
+            if revoked {
+                e.context("the sign-in is no longer valid (run 'keyhold login' again)")
+            } else {
+                e
+            }
+        })?;
+        *refresh_token = grant.refresh_token.clone();
+        write_private(&profile_path(), &saved)?;
+        Ok(CachedToken {
+            access_token: grant.access_token,
+            expires_on: now() + grant.expires_in,
+        })
     }
 
     async fn fetch_token(&self, resource: &str) -> anyhow::Result<CachedToken> {
@@ -338,6 +317,7 @@ impl Session {
                     expires_on,
                 })
             }
+            Login::User { object_id, .. } => self.user_token(object_id, resource).await,
             Login::LoggedOut => bail!("Please run 'keyhold login' to setup account."),
         }
     }
@@ -345,12 +325,7 @@ impl Session {
     /// The object id (`oid`) of the signed-in principal, read from its management token.
     pub async fn object_id(&self) -> anyhow::Result<String> {
         let token = self.token(&self.profile.url).await?;
-        let claims = token
-            .split('.')
-            .nth(1)
-            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .context("the access token is not a JWT")?;
+        let claims = signin::jwt_claims(&token).context("the access token is not a JWT")?;
         claims["oid"]
             .as_str()
             .map(str::to_owned)

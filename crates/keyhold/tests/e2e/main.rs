@@ -16,6 +16,7 @@ mod keys;
 mod managed_identity;
 mod management;
 mod nodes;
+mod people;
 mod postgres;
 mod principals;
 mod resources;

@@ -9,14 +9,14 @@ use serde_json::{Value, json};
 use crate::start;
 
 /// Azure CLI's client id, which the SDKs' interactive credentials use by default.
-const AZ: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
-const PASSWORD: &str = "Wonder-Land-2031!";
+pub(crate) const AZ: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+pub(crate) const PASSWORD: &str = "Wonder-Land-2031!";
 
-fn claims(jwt: &str) -> Value {
+pub(crate) fn claims(jwt: &str) -> Value {
     serde_json::from_slice(&B64.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }
 
-async fn form(s: &keyhold_testkit::Server, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn form(s: &keyhold_testkit::Server, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
     let resp = s
         .http
         .post(format!("{}{path}", s.state.url))
@@ -27,7 +27,7 @@ async fn form(s: &keyhold_testkit::Server, path: &str, fields: &[(&str, &str)]) 
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
-async fn create_user(s: &keyhold_testkit::Server, upn: &str) -> String {
+pub(crate) async fn create_user(s: &keyhold_testkit::Server, upn: &str) -> String {
     let graph = s.token(&format!("{}/graph/", s.state.url)).await.unwrap();
     let body =
         json!({"displayName": "Alice Liddell", "userPrincipalName": upn, "passwordProfile": {"password": PASSWORD}});
@@ -55,7 +55,7 @@ async fn device_code(s: &keyhold_testkit::Server, scope: &str) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
-async fn token(s: &keyhold_testkit::Server, fields: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn token(s: &keyhold_testkit::Server, fields: &[(&str, &str)]) -> (u16, Value) {
     let (status, body) = form(s, &format!("/{}/oauth2/v2.0/token", s.state.tenant_id), fields).await;
     (status, serde_json::from_str(&body).unwrap())
 }
@@ -421,8 +421,8 @@ async fn sign_in_refusals_grant_nothing() {
 }
 
 /// RFC 7636's example verifier and its S256 challenge.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const REDIRECT: &str = "http://localhost:51234/";
 
 fn authorize_query(s: &keyhold_testkit::Server, redirect: &str, challenge: &str) -> String {
@@ -458,7 +458,7 @@ fn url_escape(v: &str) -> String {
 }
 
 /// The hidden fields of the sign-in form, as a browser would post them back.
-fn hidden_fields(html: &str) -> Vec<(String, String)> {
+pub(crate) fn hidden_fields(html: &str) -> Vec<(String, String)> {
     html.split("<input type=\"hidden\" ")
         .skip(1)
         .map(|chunk| {
@@ -503,7 +503,7 @@ async fn sign_in(s: &keyhold_testkit::Server, page_url: &str, password: &str) ->
         .unwrap()
 }
 
-fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+pub(crate) fn query_of(location: &str) -> std::collections::HashMap<String, String> {
     let q = location.split_once('?').unwrap().1;
     q.split('&')
         .map(|kv| {

@@ -286,7 +286,7 @@ async fn sign_out(
         .app
         .core
         .identity
-        .revoke_refresh_token(session.refresh_token().await.expose_secret())
+        .revoke_refresh_token(CONSOLE_CLIENT_ID, session.refresh_token().await.expose_secret())
         .await
     {
         tracing::warn!(error = %e, "console sign-out could not revoke the refresh token");

@@ -18,6 +18,7 @@ pub mod mi;
 mod oidc;
 mod secrets;
 mod signin;
+mod signout;
 mod token;
 
 use axum::{Json, Router, routing::get};
@@ -51,6 +52,7 @@ pub fn main_router(state: AppState) -> Router {
         .merge(arm::routes())
         .merge(graph::routes())
         .merge(signin::routes())
+        .merge(signout::routes())
         .into_router(&state.audit);
     Router::new()
         .route(
@@ -89,6 +91,7 @@ mod tests {
             .merge(arm::routes())
             .merge(graph::routes())
             .merge(signin::routes())
+            .merge(signout::routes())
     }
 
     /// Every audited route of the vault and server hosts, as declared.

@@ -35,6 +35,7 @@ fn document(s: &AppState, origin: &str, segment: &str, issuer: String) -> OpenId
         token_endpoint: format!("{origin}/{segment}/oauth2/v2.0/token"),
         jwks_uri: format!("{origin}/{tid}/discovery/v2.0/keys"),
         device_authorization_endpoint: format!("{origin}/{segment}/oauth2/v2.0/devicecode"),
+        end_session_endpoint: format!("{origin}/{segment}/oauth2/v2.0/logout"),
         response_types_supported: vec!["code".into(), "token".into()],
         subject_types_supported: vec!["pairwise".into()],
         id_token_signing_alg_values_supported: vec!["RS256".into()],

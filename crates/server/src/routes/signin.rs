@@ -87,7 +87,7 @@ fn url_origin(uri: &str) -> String {
         .unwrap_or_else(|_| "'none'".into())
 }
 
-fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
+pub(super) fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         query.append_pair(k, v);
@@ -175,8 +175,9 @@ fn authorize_failed(e: AuthorizeError) -> Response {
     }
 }
 
-fn tenant_ok(s: &AppState, tenant: &str) -> bool {
-    s.core.identity.resolve_tenant(tenant).is_ok()
+/// Our tenant, or one of Entra's multi-tenant aliases (`common`, `organizations`).
+pub(super) fn tenant_ok(s: &AppState, tenant: &str) -> bool {
+    s.core.identity.resolve_sign_in_tenant(tenant).is_ok()
 }
 
 async fn authorize_page(State(s): State<AppState>, Path(tenant): Path<String>, uri: Uri) -> Response {

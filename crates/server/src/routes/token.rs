@@ -25,7 +25,7 @@ pub fn routes() -> Routes<AppState> {
 }
 
 /// A form field that must be present and not empty.
-fn required<'a>(form: &'a HashMap<String, String>, name: &'static str) -> Result<&'a String, AuthError> {
+pub(super) fn required<'a>(form: &'a HashMap<String, String>, name: &'static str) -> Result<&'a String, AuthError> {
     form.get(name)
         .filter(|v| !v.is_empty())
         .ok_or(AuthError::MissingParameter(name))
@@ -37,7 +37,7 @@ const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 async fn devicecode(State(s): State<AppState>, Path(tenant): Path<String>, parts: Parts, body: Bytes) -> Response {
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     let result = async {
-        s.core.identity.resolve_tenant(&tenant)?;
+        s.core.identity.resolve_sign_in_tenant(&tenant)?;
         let field = |name: &'static str| required(&form, name);
         let client_id = field("client_id")?;
         let scope = field("scope")?;
@@ -147,7 +147,7 @@ async fn grant(
     version: Version,
 ) -> Result<(TokenResponse, String), AuthError> {
     let id = &s.core.identity;
-    id.resolve_tenant(tenant)?;
+    id.resolve_sign_in_tenant(tenant)?;
     let field = |name: &'static str| required(form, name);
     let grant_type = field("grant_type")?;
     if version == Version::V2
@@ -155,6 +155,8 @@ async fn grant(
     {
         return user_grant(s, grant_type, form).await;
     }
+    // A client's own credentials name its tenant: `common` and `organizations` are for people.
+    id.resolve_tenant(tenant)?;
     if grant_type != "client_credentials" {
         return Err(AuthError::UnsupportedGrant(grant_type.clone()));
     }
