@@ -371,10 +371,12 @@ export async function fillSignIn(page, upn, password) {
 
 /** Opens the console (`/`), is sent to the sign-in page, signs in, and waits for the console. */
 export async function signInToConsole(page, srv, user, steps) {
-  await page.goto(`${srv.url}/`);
+  const resp = await page.goto(`${srv.url}/`);
+  const signInPath = `/${srv.tenant}/oauth2/v2.0/authorize`;
+  await eventually(() => new URL(page.url()).pathname === signInPath, "the sign-in page", 10_000).catch(() => {
+    throw new Error(`GET / did not lead to the sign-in page ${signInPath}: at ${page.url()} (status ${resp?.status()})`);
+  });
   await visible(page.getByLabel("Email, phone, or Skype"));
-  const at = new URL(page.url());
-  if (at.pathname !== `/${srv.tenant}/oauth2/v2.0/authorize`) throw new Error(`/ did not lead to the sign-in page: ${page.url()}`);
   if (steps) await steps.shot(page, "sign-in page");
   await fillSignIn(page, user.upn, user.password);
   await visible(page.getByRole("button", { name: "Sign out" }), 20_000);
