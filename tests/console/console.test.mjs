@@ -33,40 +33,9 @@ before(async () => {
 });
 after(async () => env && (await env.teardown()));
 
-/** A signed-in context and page for `user`. */
-async function session(user, steps, opts) {
-  const context = await h.newContext(env.browser, opts);
-  const page = await context.newPage();
-  await h.signInToConsole(page, srv, user, steps);
-  return { context, page };
-}
-
-async function withShots(name, fn) {
-  const steps = new h.Steps(name);
-  const pages = [];
-  try {
-    await fn(steps, pages);
-  } catch (e) {
-    for (const pg of pages) if (!pg.isClosed()) await steps.shot(pg, "failure");
-    throw e;
-  } finally {
-    for (const pg of pages) await pg.context().close().catch(() => {});
-  }
-}
-
-/** Waits for an alert whose text matches `re`; returns the alerts' text. */
-async function alertMatching(page, re, timeout = 15_000) {
-  return h.eventually(
-    async () => {
-      const t = (await page.getByRole("alert").allTextContents()).join(" | ");
-      return re.test(t) ? t : false;
-    },
-    `an alert matching ${re}`,
-    timeout,
-  ).catch(async (e) => {
-    throw new Error(`${e.message}; alerts: ${JSON.stringify(await page.getByRole("alert").allTextContents())}`);
-  });
-}
+const session = (user, steps, opts) => p.session(env.browser, srv, user, steps, opts);
+const withShots = p.withShots;
+const alertMatching = p.alertMatching;
 
 const CONTRACT_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const parseCsp = (v) =>

@@ -169,3 +169,64 @@ export function pageFetch(page, url, init = {}) {
 
 /** The origins of every request a context's pages made. */
 export const origins = (context) => [...new Set(context.requests.map((u) => new URL(u).origin))].sort();
+
+/** A signed-in context and page for `user`. */
+export async function session(browser, srv, user, steps, opts) {
+  const context = await h.newContext(browser, opts);
+  const page = await context.newPage();
+  await h.signInToConsole(page, srv, user, steps);
+  return { context, page };
+}
+
+/** Runs fn(steps, pages); on failure a screenshot of every page still open; the pages' contexts closed. */
+export async function withShots(name, fn) {
+  const steps = new h.Steps(name);
+  const pages = [];
+  try {
+    await fn(steps, pages);
+  } catch (e) {
+    for (const pg of pages) if (!pg.isClosed()) await steps.shot(pg, "failure");
+    throw e;
+  } finally {
+    for (const pg of pages) await pg.context().close().catch(() => {});
+  }
+}
+
+/** Waits for an alert whose text matches `re`; returns the alerts' text. */
+export async function alertMatching(page, re, timeout = 15_000) {
+  return h
+    .eventually(
+      async () => {
+        const t = (await page.getByRole("alert").allTextContents()).join(" | ");
+        return re.test(t) ? t : false;
+      },
+      `an alert matching ${re}`,
+      timeout,
+    )
+    .catch(async (e) => {
+      throw new Error(`${e.message}; alerts: ${JSON.stringify(await page.getByRole("alert").allTextContents())}`);
+    });
+}
+
+/** Waits for a status notification matching `re`. */
+export async function statusMatching(page, re, timeout = 20_000) {
+  return h.eventually(
+    async () => {
+      const t = (await page.getByRole("status").allTextContents()).join(" | ");
+      return re.test(t) ? t : false;
+    },
+    `a status matching ${re}`,
+    timeout,
+  );
+}
+
+/** The row of a table that contains `text`. */
+export const row = (page, text) => page.getByRole("row").filter({ hasText: text });
+
+/** Clicks a button, then the confirming dialog's button of the same or a given name. */
+export async function confirm(page, dialogButton = "Delete") {
+  const dialog = page.getByRole("dialog").or(page.getByRole("alertdialog"));
+  await h.visible(dialog);
+  await button(dialog, dialogButton).click();
+  await dialog.first().waitFor({ state: "hidden" });
+}
