@@ -103,7 +103,7 @@ test("A key vault made in the console: Essentials, the creator's policy, secrets
     await p.createVault(page, steps, { name: VAULT, group: "mi-test" });
     const shown = await srv.cli("keyvault", "show", "-n", VAULT);
     // Overview → Essentials.
-    const essentials = page.getByRole("region", { name: "Essentials" }).or(page.locator("section", { has: page.getByRole("heading", { name: "Essentials" }) }));
+    const essentials = p.essentials(page);
     await h.visible(essentials);
     const text = await essentials.textContent();
     for (const label of ["Resource group", "Location", "Subscription", "Subscription ID", "Vault URI", "Pricing tier", "Directory ID", "Soft-delete", "Days to retain deleted vaults", "Purge protection", "Permission model"]) {
@@ -186,13 +186,13 @@ test("A key vault made in the console: Essentials, the creator's policy, secrets
     await p.button(page, "Manage deleted secrets").click();
     await p.heading(page, "Deleted secrets");
     await steps.shot(page, "deleted secrets");
-    await p.button(p.row(page, "app-secret"), "Recover").click();
+    await p.rowButton(p.row(page, "app-secret"), "Recover").click();
     await h.eventually(async () => (await srv.cliRaw("keyvault", "secret", "show", "--vault-name", VAULT, "-n", "app-secret")).code === 0, "app-secret recovered", 20_000);
     await srv.cli("keyvault", "secret", "delete", "--vault-name", VAULT, "-n", "app-secret");
     await p.blade(page, "Secrets");
     await p.button(page, "Manage deleted secrets").click();
     await p.heading(page, "Deleted secrets");
-    await p.button(p.row(page, "app-secret"), "Purge").click();
+    await p.rowButton(p.row(page, "app-secret"), "Purge").click();
     const dialog = page.getByRole("dialog");
     if (await dialog.isVisible()) await p.button(dialog, "Purge").or(p.button(dialog, "Delete")).first().click();
     await h.eventually(async () => !(await deletedNames()).includes("app-secret"), "app-secret purged", 20_000);
@@ -249,7 +249,7 @@ test("A key vault made in the console: Essentials, the creator's policy, secrets
         (a) => a.properties.principalId === pat.id && a.properties.scope === shown.id && a.properties.roleDefinitionId.endsWith(`/${SECRETS_USER}`),
       ).length;
     assert.equal(await assigned(), 1);
-    await p.button(p.row(page, "Pat Member"), "Remove").click();
+    await p.rowButton(p.row(page, "Pat Member"), "Remove").click();
     const rm = page.getByRole("dialog");
     if (await rm.isVisible()) await p.button(rm, "Remove").or(p.button(rm, "Delete")).first().click();
     await h.eventually(async () => (await assigned()) === 0, "role assignment removed");
@@ -310,7 +310,7 @@ test("Virtual machines, their Identity blade, Managed Identities and Storage acc
     await h.eventually(async () => (await userAssigned()).includes(uai.id.toLowerCase()), "pages-uai attached");
     await h.visible(p.row(page, "pages-uai"));
     await steps.shot(page, "user assigned added");
-    await p.button(p.row(page, "pages-uai"), "Remove").click();
+    await p.rowButton(p.row(page, "pages-uai"), "Remove").click();
     const rm = page.getByRole("dialog");
     if (await rm.isVisible()) await p.button(rm, "Remove").click();
     await h.eventually(async () => !(await userAssigned()).includes(uai.id.toLowerCase()), "pages-uai detached");

@@ -230,3 +230,10 @@ export async function confirm(page, dialogButton = "Delete") {
   await button(dialog, dialogButton).click();
   await dialog.first().waitFor({ state: "hidden" });
 }
+
+/** The content under the heading "Essentials" (the vault's Overview: a section, or the heading's next sibling). */
+export const essentials = (page) =>
+  page.getByRole("heading", { name: "Essentials", exact: true }).locator("xpath=following-sibling::*[1]");
+
+/** A row's button for `verb`: named exactly that, or "verb <what>" (an aria-label saying which row). */
+export const rowButton = (row, verb) => row.getByRole("button", { name: new RegExp(`^${verb}(\\s|$)`) });

@@ -68,7 +68,7 @@ test("seed 004: the vault, secret and VM access policy made in the console; the 
 
     // The vault's URL "is in the Essentials section of the Overview page".
     await p.blade(page, "Overview");
-    const essentials = page.getByRole("region", { name: "Essentials" }).or(page.locator("section", { has: page.getByRole("heading", { name: "Essentials" }) }));
+    const essentials = p.essentials(page);
     await h.visible(essentials);
     await steps.shot(page, "overview essentials");
     const vaultUri = (await essentials.textContent()).match(/https:\/\/\S+?\.vault\.localhost:\d+\/?/)?.[0];
