@@ -86,7 +86,7 @@ async function codeFlow(stepsName, { formPost, wrongFirst }) {
     }
 
     await h.fillSignIn(page, user.upn, user.password);
-    const reached = await h.visible(page.getByRole("heading", { name: "Authentication complete" })).then(
+    const reached = await h.visible(page.getByRole("heading", { name: "Authentication complete" }), 8_000).then(
       () => true,
       () => false,
     );
