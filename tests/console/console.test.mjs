@@ -30,6 +30,8 @@ before(async () => {
   bob = await h.createUser(srv, "Bob", { upn: "bob@contoso.example" });
   await srv.cli("role", "assignment", "create", "--assignee", alice.upn, "--role", "Owner", "--scope", group.id);
   await srv.cli("role", "assignment", "create", "--assignee", rita.upn, "--role", "Reader", "--scope", group.id);
+  const bobs = await srv.cli("group", "create", "-n", "bob-rg", "-l", "eastus");
+  await srv.cli("role", "assignment", "create", "--assignee", bob.upn, "--role", "Reader", "--scope", bobs.id);
 });
 after(async () => env && (await env.teardown()));
 
@@ -124,7 +126,7 @@ test("seed 003: the person grants themself Secret Management, then the vault tak
     assert.ok(gets.length >= 1, "no audited SecretGet by Alice");
   }));
 
-test("refusals: a Reader cannot create a vault or a secret, a person without a role cannot create a group; the alert names the missing permission and nothing is created", () =>
+test("refusals: a Reader cannot create a vault or a secret, a person without a role on the subscription cannot create a group; the alert names the missing permission and nothing is created", () =>
   withShots("console refusals", async (steps, pages) => {
     const { page } = await session(rita, steps);
     pages.push(page);
@@ -160,7 +162,8 @@ test("refusals: a Reader cannot create a vault or a secret, a person without a r
     const names = (await srv.cli("keyvault", "secret", "list", "--vault-name", VAULT)).map((s) => s.id.split("/").pop());
     assert.equal(names.includes("not-allowed"), false);
 
-    // Bob has no role at all.
+    // Bob has no role on the subscription or on mi-test (only Reader on a group of his own, so he
+    // sees the subscription): he cannot create a resource group.
     const { page: bobPage } = await session(bob, steps);
     pages.push(bobPage);
     await p.menu(bobPage, "Resource groups");

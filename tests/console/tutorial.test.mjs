@@ -50,6 +50,8 @@ test("seed 004: the vault, secret and VM access policy made in the console; the 
 
     // Create a secret: Secrets → Generate/Import → Manual, name and value, no dates, Enabled Yes → Create.
     await p.createSecret(page, steps, { name: SECRET, value: VALUE });
+    // The admin checks with the CLI through a read policy of its own (it did not create the vault).
+    await srv.cli("keyvault", "set-policy", "-n", VAULT, "--object-id", srv.admin.objectId, "--secret-permissions", "get", "list");
     const secret = await srv.cli("keyvault", "secret", "show", "--vault-name", VAULT, "-n", SECRET);
     assert.equal(secret.value, VALUE);
     assert.equal(secret.attributes.enabled, true);
