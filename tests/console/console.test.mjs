@@ -50,8 +50,19 @@ const parseCsp = (v) =>
 
 test("the session cookie's flags, the page's headers and CSP, and no request to another origin", () =>
   withShots("console cookie csp origins", async (steps, pages) => {
-    const { context, page } = await session(alice, steps);
+    const context = await h.newContext(env.browser);
+    const page = await context.newPage();
     pages.push(page);
+    // GET / without a session: a 302 to the authorize page as the Azure portal's client, with PKCE.
+    const { authorize, rootStatus } = await h.signInToConsole(page, srv, alice, steps);
+    assert.equal(rootStatus, 302);
+    const q = authorize.searchParams;
+    assert.equal(q.get("client_id"), "c44b4083-3bb0-49c1-b47d-974e53cbdf3c");
+    assert.equal(q.get("redirect_uri"), `${srv.url}/signin-oidc`);
+    assert.equal(q.get("response_type"), "code");
+    assert.equal(q.get("code_challenge_method"), "S256");
+    assert.match(q.get("code_challenge") ?? "", /^[A-Za-z0-9_-]{43}$/);
+    assert.ok(q.get("state") && q.get("nonce"), `no state or nonce in ${authorize}`);
     const cookie = (await context.cookies(srv.url)).find((c) => c.name === "keyhold_session");
     assert.ok(cookie, "no keyhold_session cookie");
     assert.equal(cookie.httpOnly, true, "keyhold_session is not HttpOnly");

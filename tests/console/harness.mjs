@@ -377,10 +377,13 @@ export async function signInToConsole(page, srv, user, steps) {
     throw new Error(`GET / did not lead to the sign-in page ${signInPath}: at ${page.url()} (status ${resp?.status()})`);
   });
   await visible(page.getByLabel("Email, phone, or Skype"));
+  const authorize = new URL(page.url());
+  const first = resp?.request().redirectedFrom();
   if (steps) await steps.shot(page, "sign-in page");
   await fillSignIn(page, user.upn, user.password);
   await visible(page.getByRole("button", { name: "Sign out" }), 20_000);
   if (steps) await steps.shot(page, "signed in");
+  return { authorize, rootStatus: first ? (await first.response())?.status() : resp?.status() };
 }
 
 /** The console's navigation menu (contract: nav "Portal menu"). */
