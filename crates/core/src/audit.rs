@@ -294,6 +294,27 @@ impl AuditLog {
         }
     }
 
+    /// The whole records in the last `max_bytes` of the log, oldest first: what the activity log
+    /// shows. They are read, not verified (`keyhold audit verify` does that).
+    pub fn recent(&self, max_bytes: u64) -> Result<Vec<AuditEntry>, AuditError> {
+        use std::os::unix::fs::FileExt;
+        let (file, len) = {
+            let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+            (tail.file.try_clone()?, tail.len)
+        };
+        let start = len.saturating_sub(max_bytes);
+        let mut buf = vec![0; usize::try_from(len - start).unwrap_or(0)];
+        file.read_exact_at(&mut buf, start)?;
+        let mut lines = buf.split(|b| *b == b'\n');
+        if start > 0 {
+            lines.next(); // the end of a record that starts before the window
+        }
+        Ok(lines
+            .filter_map(|l| serde_json::from_slice::<Record>(l).ok())
+            .map(|r| r.entry)
+            .collect())
+    }
+
     /// Whether this instance wrote `anchor` (false while the log is not keyed yet).
     pub fn authentic(&self, anchor: &Anchor) -> bool {
         self.key.get().is_some_and(|key| anchor.authentic(key))

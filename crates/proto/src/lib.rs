@@ -9,6 +9,7 @@ pub mod data_dir;
 pub mod entra;
 pub mod error;
 pub mod graph;
+pub mod insights;
 pub mod keys;
 pub mod keyvault;
 pub mod managed_identity;

@@ -4,12 +4,14 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod console;
 mod error;
 mod extract;
 mod files;
 mod jobs;
 mod listener;
 mod node;
+mod page;
 mod routes;
 mod run;
 mod sys;
@@ -53,11 +55,19 @@ pub struct MiState {
     pub header: secrecy::SecretString,
 }
 
-/// The whole HTTPS application: vault hosts to the data plane, anything else to the IdP and admin API.
+/// The whole HTTPS application: vault hosts to the data plane, anything else to the IdP, the admin
+/// API and the console (which forwards into the other two as the signed-in person).
 pub fn app(state: AppState) -> Router {
     let suffix = state.core.config.dns_suffix.clone();
     let vault = routes::vault_router(state.clone());
-    let main = routes::main_router(state);
+    let main = routes::main_router(state.clone());
+    let api = by_host(vault.clone(), main.clone(), suffix.clone());
+    let front = console::router(state, api).merge(main);
+    by_host(vault, front, suffix)
+}
+
+/// Routes a request by its `Host`: `<vault>.<suffix>` to `vault`, anything else to `main`.
+fn by_host(vault: Router, main: Router, suffix: String) -> Router {
     Router::new().fallback(move |mut req: Request| {
         let (vault, main, suffix) = (vault.clone(), main.clone(), suffix.clone());
         async move {

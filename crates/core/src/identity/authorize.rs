@@ -18,6 +18,13 @@ use crate::AuthError;
 /// An authorization code lives ten minutes, as Entra's.
 const CODE_SECS: i64 = 600;
 
+/// The Azure portal's client id: keyhold's console signs people in as it, and its one redirect URI
+/// is the console's own callback at one of this service's origins.
+pub const CONSOLE_CLIENT_ID: &str = "c44b4083-3bb0-49c1-b47d-974e53cbdf3c";
+
+/// The console's callback path, under the service's origin.
+pub const CONSOLE_CALLBACK: &str = "/signin-oidc";
+
 /// A checked authorize request: what the sign-in page carries and the code will be bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizeRequest {
@@ -87,6 +94,12 @@ fn pkce_matches(verifier: &str, challenge: &str) -> bool {
 }
 
 impl Identity {
+    /// `<origin>/signin-oidc` at one of this service's own origins (a foreign `Host` cannot make one).
+    pub fn is_console_callback(&self, uri: &str) -> bool {
+        uri.strip_suffix(CONSOLE_CALLBACK)
+            .is_some_and(|origin| !origin.is_empty() && self.config.own_origin(origin) == origin)
+    }
+
     /// Checks an authorize request.
     pub fn check_authorize(&self, p: &AuthorizeParams<'_>) -> Result<AuthorizeRequest, AuthorizeError> {
         let client_id = p.client_id.filter(|c| !c.is_empty()).ok_or_else(|| {
@@ -94,13 +107,21 @@ impl Identity {
                 "AADSTS900144: The request body must contain the following parameter: 'client_id'.".into(),
             )
         })?;
-        if public_client_id(client_id).is_none() {
+        let console = client_id.eq_ignore_ascii_case(CONSOLE_CLIENT_ID);
+        if !console && public_client_id(client_id).is_none() {
             return Err(AuthorizeError::Page(format!(
                 "AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{}'.",
                 self.tenant_id
             )));
         }
-        let redirect_uri = p.redirect_uri.filter(|r| allowed_redirect(r)).ok_or_else(|| {
+        let registered = |r: &str| {
+            if console {
+                self.is_console_callback(r)
+            } else {
+                allowed_redirect(r)
+            }
+        };
+        let redirect_uri = p.redirect_uri.filter(|r| registered(r)).ok_or_else(|| {
             AuthorizeError::Page(format!(
                 "AADSTS50011: The redirect URI '{}' specified in the request does not match the redirect URIs configured for the application '{client_id}'.",
                 p.redirect_uri.unwrap_or_default()

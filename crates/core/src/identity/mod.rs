@@ -18,7 +18,7 @@ use keyhold_proto::entra::{AccessClaims, Jwk};
 use keyhold_store::Store;
 
 pub use agents::{AgentAssertion, NewJoinToken};
-pub use authorize::{AuthorizeError, AuthorizeParams, AuthorizeRequest};
+pub use authorize::{AuthorizeError, AuthorizeParams, AuthorizeRequest, CONSOLE_CALLBACK, CONSOLE_CLIENT_ID};
 pub use client_auth::ClientCredential;
 pub use managed::{IdentitySelector, ManagedIdentity};
 pub use principals::NewServicePrincipal;

@@ -237,6 +237,15 @@ impl Identity {
         self.user_tokens(&user, client_id, scope.unwrap_or(&spent.scope)).await
     }
 
+    /// Revokes one refresh token (a session's sign-out); `false` if it was already spent or unknown.
+    pub async fn revoke_refresh_token(&self, refresh_token: &str) -> Result<bool, AuthError> {
+        Ok(self
+            .store
+            .take_refresh_token(&hash_hex(refresh_token), self.clock.now())
+            .await?
+            .is_some())
+    }
+
     /// Revokes every refresh token of a user (sign-out everywhere).
     pub async fn sign_out(&self, object_id: &str) -> Result<u64, AuthError> {
         Ok(self.store.delete_refresh_tokens(object_id).await?)

@@ -2,6 +2,7 @@
 //! soft delete, recover, purge) and role assignments. Every method authorizes its caller against the
 //! control-plane action first, deny by default.
 
+mod activity;
 mod admin;
 mod assignments;
 mod groups;

@@ -7,6 +7,7 @@ mod at_rest;
 mod audit;
 mod authz;
 mod certificates;
+mod console;
 mod crash;
 mod faults;
 mod graph;

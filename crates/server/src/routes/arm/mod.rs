@@ -2,6 +2,7 @@
 //! case-insensitive, so requests are parsed here into a [`Target`] instead of by the router; each
 //! resource kind has its own module with thin handlers over `core::management`.
 
+mod activity;
 mod assignments;
 mod groups;
 mod providers;
@@ -101,6 +102,10 @@ pub(crate) enum Target {
     },
     /// `providers/<namespace>/checkNameAvailability` at the subscription.
     CheckName,
+    /// `providers/Microsoft.Insights/eventtypes/management/values`: the activity log.
+    ActivityLog {
+        subscription: String,
+    },
     /// `providers`: the resource providers.
     Providers,
     Provider {
@@ -195,6 +200,18 @@ pub(crate) fn parse(path: &str) -> Option<Target> {
             })
         }
         [s, _, r] if eq(s, "subscriptions") && eq(r, "resources") => Some(Target::AllResources { group: None }),
+        [s, sub, p, ns, e, m, v]
+            if eq(s, "subscriptions")
+                && eq(p, "providers")
+                && eq(ns, "Microsoft.Insights")
+                && eq(e, "eventtypes")
+                && eq(m, "management")
+                && eq(v, "values") =>
+        {
+            Some(Target::ActivityLog {
+                subscription: (*sub).to_owned(),
+            })
+        }
         [s, _, p] if eq(s, "subscriptions") && eq(p, "providers") => Some(Target::Providers),
         [s, _, p, ns] if eq(s, "subscriptions") && eq(p, "providers") => Some(Target::Provider {
             namespace: (*ns).to_owned(),
@@ -342,6 +359,7 @@ async fn dispatch(caller: ArmCaller, State(s): State<AppState>, req: Request) ->
         | Target::AllResources { .. }
         | Target::CheckName => resources::handle(&s, &req, &target).await,
         Target::Providers | Target::Provider { .. } => providers::handle(&s, &req, &target).await,
+        Target::ActivityLog { subscription } => activity::handle(&s, &req, subscription).await,
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
