@@ -310,8 +310,12 @@ export async function newContext(browser, { viewport = { width: 1280, height: 80
   const context = await browser.newContext({ viewport, locale: "en-US", ...opts });
   context.setDefaultTimeout(15_000);
   context.setDefaultNavigationTimeout(30_000);
-  context.requests = [];
-  context.on("request", (r) => context.requests.push(r.url()));
+  context.requests = []; // every URL requested
+  context.gets = []; // the GETs among them
+  context.on("request", (r) => {
+    context.requests.push(r.url());
+    if (r.method() === "GET") context.gets.push(r.url());
+  });
   return context;
 }
 
