@@ -192,6 +192,20 @@ test("refusals: a Reader cannot create a vault or a secret, a person without a r
     assert.equal((await srv.cliRaw("group", "exists", "-n", "bobs-group")).stdout.trim(), "false");
   }));
 
+test("a person without any role: each page still shows its own heading, and the refusal in an alert", () =>
+  p.withShots("console no role at all", async (steps, pages) => {
+    const nora = await h.createUser(srv, "Nora Norole", { upn: "nora@contoso.example" });
+    const { page } = await session(nora, steps);
+    pages.push(page);
+    for (const [name, h1] of [["Resource groups", "Resource groups"], ["Key vaults", "Key vaults"], ["Virtual machines", "Virtual machines"]]) {
+      await p.menu(page, name);
+      await p.alertMatching(page, /\S/);
+      await steps.shot(page, name);
+      const headings = await page.getByRole("heading", { level: 1 }).allTextContents();
+      assert.deepEqual(headings, [h1], `${name} for a person without a role: h1 ${JSON.stringify(headings)}`);
+    }
+  }));
+
 /** A leaf for `localhost` signed by keyhold's own CA (so a page on another localhost port is same-site). */
 function sameSiteCert(dir) {
   const key = path.join(dir, "other.key"), csr = path.join(dir, "other.csr"), crt = path.join(dir, "other.crt"), ext = path.join(dir, "other.ext");
