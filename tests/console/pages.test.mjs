@@ -126,6 +126,15 @@ test("A key vault made in the console: Essentials, the creator's policy, secrets
     assert.ok(["get", "list", "update", "create", "import", "delete", "recover", "backup", "restore"].every((x) => mine.permissions.keys.includes(x)), JSON.stringify(mine));
     assert.ok(!mine.permissions.keys.includes("sign") && !mine.permissions.keys.includes("purge"), JSON.stringify(mine));
     assert.ok(["get", "list", "update", "create", "import", "delete", "managecontacts", "manageissuers"].every((x) => mine.permissions.certificates.includes(x)), JSON.stringify(mine));
+    // Delete stages a change; Discard drops it (nothing is written until Save).
+    await p.rowButton(p.row(page, olivia.displayName), "Delete").click();
+    await h.eventually(async () => (await p.row(page, olivia.displayName).count()) === 0, "Olivia's row staged for deletion");
+    await steps.shot(page, "policy delete staged");
+    const stillThere = async () => (await srv.cli("keyvault", "show", "-n", VAULT)).properties.accessPolicies.some((x) => x.objectId === olivia.id);
+    assert.equal(await stillThere(), true, "a staged delete was written before Save");
+    await p.button(page, "Discard").click();
+    await h.visible(p.row(page, olivia.displayName));
+    assert.equal(await stillThere(), true);
     // The admin (who checks with the CLI) reads this vault's data plane through a policy of its own.
     await srv.cli("keyvault", "set-policy", "-n", VAULT, "--object-id", srv.admin.objectId, "--secret-permissions", "get", "list", "set", "delete",
       "--key-permissions", "get", "list", "--certificate-permissions", "get", "list");
