@@ -35,8 +35,23 @@ const SIGN_IN_COOKIE: &str = "keyhold_signin";
 /// The header the page's script sends its anti-forgery token in.
 pub(crate) const CSRF_HEADER: &str = "x-keyhold-csrf";
 
-const SCRIPT: &str = include_str!("assets/app.js");
-const STYLE: &str = include_str!("assets/app.css");
+/// The page's files, embedded: its style and its script's ES modules (`app.js` imports the rest).
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "/console/app.css",
+        include_str!("assets/app.css"),
+        "text/css; charset=utf-8",
+    ),
+    ("/console/app.js", include_str!("assets/app.js"), JS),
+    ("/console/api.js", include_str!("assets/api.js"), JS),
+    ("/console/dom.js", include_str!("assets/dom.js"), JS),
+    ("/console/ids.js", include_str!("assets/ids.js"), JS),
+    ("/console/create.js", include_str!("assets/create.js"), JS),
+    ("/console/resource.js", include_str!("assets/resource.js"), JS),
+    ("/console/vault.js", include_str!("assets/vault.js"), JS),
+    ("/console/access.js", include_str!("assets/access.js"), JS),
+];
+const JS: &str = "text/javascript; charset=utf-8";
 
 /// The console page's policy: its own script and style only, calls to its own origin only.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -61,16 +76,12 @@ pub fn router(app: AppState, api: Router) -> Router {
         .get(CONSOLE_CALLBACK, "ConsoleSignIn", callback)
         .post("/signout", "ConsoleSignOut", sign_out)
         .into_router(&log);
+    let files = ASSETS.iter().fold(Router::new(), |router, (path, body, content_type)| {
+        router.route(path, get(move || async move { asset(body, content_type) }))
+    });
     Router::new()
         .route("/", get(home))
-        .route(
-            "/console/app.js",
-            get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/console/app.css",
-            get(|| async { asset(STYLE, "text/css; charset=utf-8") }),
-        )
+        .merge(files)
         .route("/console/api/{*rest}", any(proxy::forward))
         // Browsers ask for it on every page; there is none.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -305,7 +316,7 @@ fn shell(c: &Console, s: &Session) -> String {
         "<!doctype html>
 <html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">
 <title>Home - keyhold</title>
-{metas}<link rel=\"stylesheet\" href=\"/console/app.css\"><script src=\"/console/app.js\" defer></script></head>
+{metas}<link rel=\"stylesheet\" href=\"/console/app.css\"><script type=\"module\" src=\"/console/app.js\"></script></head>
 <body>
 <a class=\"skip\" href=\"#main\">Skip to main content</a>
 <header class=\"top\"><span class=\"brand\">keyhold</span>
