@@ -2,6 +2,9 @@
 # Runs every test of the repository on a fresh machine, in this order:
 #   setup-python  .cache/venv with tests/sdk/python/requirements.txt (skipped when its hash matches)
 #   setup-js      npm ci in tests/sdk/js (skipped when package-lock.json's hash matches)
+#   setup-console Debian's chromium and libnss3-tools via apt-get when missing (needs root), and npm ci
+#                 in tests/console (playwright-core, pinned; skipped when its package-lock.json's hash
+#                 matches; no browser is downloaded)
 #   cargo-build   cargo build --workspace
 #   postgres      tools/pg-test-cluster.sh start (if present; KEYHOLD_TEST_POSTGRES_URL for the store
 #                 and e2e tests, which require it when CI is set); stopped again at exit if started here
@@ -16,6 +19,10 @@
 #   az            Microsoft's own az (azure-cli pinned in tests/az/requirements.txt, installed into
 #                 .cache/az-venv when its hash changes) against its own `keyhold serve` per script
 #                 (tests/az/test_*.sh): cloud registration, sign-in, Graph, ARM, secrets, keys, certificates
+#   console       the web console and the browser sign-in in real chromium (tests/console/run.sh:
+#                 node --test *.test.mjs, each against its own `keyhold serve`, the seed-004 tutorial
+#                 inside a network namespace; then the InteractiveBrowserCredential test in .cache/venv);
+#                 screenshots in .cache/test-logs/console-screenshots/
 # Every stage runs even if an earlier one failed (the SDK stages are reported as
 # failed, not skipped, when there is no freshly built binary); exits non-zero if
 # any stage failed, after printing a summary. Logs: .cache/test-logs/<stage>.log.
@@ -38,6 +45,7 @@ CACHE="$ROOT/.cache"
 VENV="$CACHE/venv"
 PY_DIR="tests/sdk/python"
 JS_DIR="tests/sdk/js"
+CONSOLE_DIR="tests/console"
 RS_DIR="tests/sdk/rust"
 LOG_DIR="$CACHE/test-logs"
 mkdir -p "$LOG_DIR"
@@ -107,6 +115,29 @@ stage_setup_js() {
   echo "$want" > "$marker"
 }
 
+stage_setup_console() {
+  local missing=() want have="" marker="$CONSOLE_DIR/node_modules/.keyhold-install.sha256"
+  command -v node >/dev/null || { echo "node not found"; return 1; }
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v certutil >/dev/null || missing+=(libnss3-tools)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || { echo "missing ${missing[*]}, and apt-get needs root"; return 1; }
+    echo "installing ${missing[*]} with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  /usr/bin/chromium --version 2>/dev/null
+  want="$(hash_of "$CONSOLE_DIR/package.json" "$CONSOLE_DIR/package-lock.json")-$(node --version)"
+  [ -f "$marker" ] && have="$(cat "$marker")"
+  if [ "$want" = "$have" ]; then
+    echo "node_modules up to date ($CONSOLE_DIR/node_modules)"
+    return 0
+  fi
+  # playwright-core never downloads a browser: the tests launch /usr/bin/chromium.
+  (cd "$CONSOLE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$marker"
+}
+
 stage_cargo_build() { cargo build --workspace; }
 
 stage_postgres() {
@@ -155,12 +186,18 @@ stage_az() {
   KEYHOLD_BIN="$BIN_PATH" timeout --kill-after=30 1200 tests/az/run.sh
 }
 
+stage_console() {
+  [ -x "$BIN_PATH" ] || { echo "keyhold binary missing: $BIN_PATH"; return 1; }
+  KEYHOLD_BIN="$BIN_PATH" VENV="$VENV" timeout --kill-after=30 600 tests/console/run.sh
+}
+
 if [ ! -w /etc/hosts ]; then
   echo "warning: /etc/hosts is not writable; the SDK suites pin <vault>.vault.localhost there and will fail" >&2
 fi
 
 run_stage setup-python stage_setup_python
 run_stage setup-js stage_setup_js
+run_stage setup-console stage_setup_console
 if [ "${SKIP_CARGO:-0}" = "1" ]; then
   echo "SKIP_CARGO=1: cargo stages not run (they are not counted)"
   BUILD_OK=1
@@ -220,6 +257,14 @@ else
   run_stage az stage_az
 fi
 
+if [ "${STATUS[setup-console]:-}" != PASS ]; then
+  not_run console "setup-console failed"
+elif [ "$BUILD_OK" != 1 ]; then
+  not_run console "cargo build failed"
+else
+  run_stage console stage_console
+fi
+
 if [ "${PG_STARTED_HERE:-0}" = 1 ]; then
   tools/pg-test-cluster.sh stop >/dev/null 2>&1 || echo "warning: could not stop the PostgreSQL test cluster" >&2
   trap - EXIT
@@ -266,6 +311,10 @@ fi
 if [ -n "${STATUS[az]:-}" ] && [ -f "$LOG_DIR/az.log" ]; then
   PASSED=$((PASSED + $(total '^az scripts: \K\d+(?= passed)' "$LOG_DIR/az.log")))
   FAILED=$((FAILED + $(total '^az scripts: \d+ passed, \K\d+(?= failed)' "$LOG_DIR/az.log")))
+fi
+if [ -n "${STATUS[console]:-}" ] && [ -f "$LOG_DIR/console.log" ]; then
+  PASSED=$((PASSED + $(total '^console: \K\d+(?= passed)' "$LOG_DIR/console.log")))
+  FAILED=$((FAILED + $(total '^console: \d+ passed, \K\d+(?= failed)' "$LOG_DIR/console.log")))
 fi
 
 echo
