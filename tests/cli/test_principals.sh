@@ -139,7 +139,7 @@ ALICE="$(jq -r .id <<< "$alice")"
 jcheck "$(az ad user list --upn alice@contoso.example)" "[.[].id] == [\"$ALICE\"]" "ad user list --upn"
 az keyvault set-policy -n apvault --upn alice@contoso.example --secret-permissions get > /dev/null
 jcheck "$(az keyvault show -n apvault)" "any(.properties.accessPolicies[]; .objectId == \"$ALICE\")" "set-policy --upn"
-jcheck "$(az role assignment create --assignee alice@contoso.example --role Reader --scope "$(az group show -n rg --query id -o tsv)")" ".properties.principalId == \"$ALICE\"" "role assignment --assignee <upn>"
+jcheck "$(az role assignment create --assignee alice@contoso.example --role Reader --scope "$(az group show -n rg --query id -o tsv)")" ".properties.principalId == \"$ALICE\" and .properties.principalType == \"User\"" "role assignment --assignee <upn> (principalType User, from the directory)"
 az ad user update --id alice@contoso.example --display-name "Alice L." --account-enabled false > /dev/null
 jcheck "$(az ad user show --id "$ALICE")" '.displayName == "Alice L." and .accountEnabled == false' "ad user update"
 fails "complexity" az ad user create --display-name Bob --user-principal-name bob@contoso.example --password weak

@@ -21,15 +21,19 @@ pub fn escape(text: &str) -> String {
 }
 
 pub fn html(status: StatusCode, title: &str, body: &str) -> Response {
+    html_posting_to(status, title, body, "'self'")
+}
+
+/// [`html`] whose form may also lead elsewhere: `form_action` is the CSP's `form-action` list. A
+/// browser checks it on the redirect that follows a post as well, so a sign-in form whose answer
+/// is a redirect to the client must name the client's origin.
+pub fn html_posting_to(status: StatusCode, title: &str, body: &str, form_action: &str) -> Response {
     let doc = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} - keyhold</title></head>\n<body><main><h1>{title}</h1>\n{body}\n</main></body></html>\n",
         title = escape(title)
     );
-    secure_page(
-        status,
-        doc,
-        "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    )
+    let csp = format!("default-src 'none'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'");
+    secure_page(status, doc, &csp)
 }
 
 /// Every page's headers: its Content-Security-Policy, no caching, no sniffing, no referrer,

@@ -51,7 +51,12 @@ impl Management {
             .await?;
         let role = roles::find(&new.role_definition_id)
             .ok_or_else(|| ArmError::RoleDefinitionDoesNotExist(new.role_definition_id.clone()))?;
-        if !is_guid(&new.principal_id) || self.store.principal(&new.principal_id).await?.is_none() {
+        let found = if is_guid(&new.principal_id) {
+            self.store.principal(&new.principal_id).await?
+        } else {
+            None
+        };
+        let Some(principal) = found else {
             return Err(bad_request(
                 "PrincipalNotFound",
                 format!(
@@ -59,13 +64,20 @@ impl Management {
                     new.principal_id, self.tenant_id
                 ),
             ));
-        }
+        };
+        // As ARM records it when the caller does not say: from the directory.
+        let directory_type = match principal.kind {
+            keyhold_store::PrincipalKind::User => "User",
+            keyhold_store::PrincipalKind::ServicePrincipal | keyhold_store::PrincipalKind::ManagedIdentity => {
+                "ServicePrincipal"
+            }
+        };
         let record = RoleAssignmentRecord {
             name: name.to_ascii_lowercase(),
             scope: scope.to_owned(),
             principal_id: new.principal_id.to_ascii_lowercase(),
             role_definition_id: role.id.to_owned(),
-            principal_type: new.principal_type,
+            principal_type: new.principal_type.or_else(|| Some(directory_type.to_owned())),
             created: self.clock.now(),
         };
         let same = |a: &RoleAssignmentRecord| {

@@ -485,12 +485,21 @@ pub(crate) fn hidden_fields(html: &str) -> Vec<(String, String)> {
 async fn sign_in(s: &keyhold_testkit::Server, page_url: &str, password: &str) -> reqwest::Response {
     let page = s.http.get(page_url).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    assert!(
-        page.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("default-src 'none'")
-    );
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    // A browser checks form-action on the redirect after the post too: the client's origin is in it.
+    let redirect = page_url
+        .split("redirect_uri=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let origin = url::Url::parse(&percent_decode(redirect))
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    assert!(csp.contains(&format!("form-action 'self' {origin};")), "{csp}");
     let mut fields = hidden_fields(&page.text().await.unwrap());
     fields.push(("username".into(), "carol@contoso.example".into()));
     fields.push(("password".into(), password.into()));

@@ -20,7 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::{
     AppState,
     audit::Routes,
-    page::{escape, html, secure_page},
+    page::{escape, html, html_posting_to, secure_page},
 };
 
 pub fn routes() -> Routes<AppState> {
@@ -114,6 +114,13 @@ fn hidden(name: &str, value: &str) -> String {
     format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n", escape(value))
 }
 
+/// The sign-in form: posted here, then (with a code) redirected to the client's checked redirect
+/// URI, whose origin its CSP therefore allows.
+fn sign_in_page(status: StatusCode, tenant: &str, r: &AuthorizeRequest, message: Option<&str>) -> Response {
+    let form_action = format!("'self' {}", url_origin(&r.redirect_uri));
+    html_posting_to(status, "Sign in", &sign_in_form(tenant, r, message), &form_action)
+}
+
 fn sign_in_form(tenant: &str, r: &AuthorizeRequest, message: Option<&str>) -> String {
     let note = message.map_or(String::new(), |m| format!("<p role=\"alert\">{}</p>\n", escape(m)));
     let mut fields = hidden("client_id", &r.client_id)
@@ -192,7 +199,7 @@ async fn authorize_page(State(s): State<AppState>, Path(tenant): Path<String>, u
         .into_owned()
         .collect();
     match s.core.identity.check_authorize(&params(&fields)) {
-        Ok(request) => html(StatusCode::OK, "Sign in", &sign_in_form(&tenant, &request, None)),
+        Ok(request) => sign_in_page(StatusCode::OK, &tenant, &request, None),
         Err(e) => authorize_failed(e),
     }
 }
@@ -230,11 +237,9 @@ async fn authorize(
             }
             back_to_client(&request, &pairs)
         }
-        Err(AuthorizeError::SignIn(why)) => html(
-            sign_in_status(&why),
-            "Sign in",
-            &sign_in_form(&tenant, &request, Some(&why.to_string())),
-        ),
+        Err(AuthorizeError::SignIn(why)) => {
+            sign_in_page(sign_in_status(&why), &tenant, &request, Some(&why.to_string()))
+        }
         Err(e) => authorize_failed(e),
     }
 }

@@ -3,9 +3,18 @@
 // does not decide again.
 
 import { V } from './api.js';
-import { fail, h, link, main, show } from './dom.js';
+import { fail, h, notFound, show } from './dom.js';
 import { createGroup, createResource, createSimple, createVault, home, listPage, product } from './create.js';
 import { resourcePage } from './resource.js';
+
+/// The heading a route's page will have, shown while it loads, so that a refusal appears under
+/// the page it refuses and never under the last one's.
+const TITLES = {
+  '/create/Microsoft.KeyVault': 'Create a key vault', '/create/resourceGroup': 'Create a resource group',
+  '/create/Microsoft.Compute': 'Create a virtual machine', '/create/Microsoft.ManagedIdentity': 'Create User Assigned Managed Identity',
+  '/create/Microsoft.Storage': 'Create a storage account', '/resourceGroups': 'Resource groups', '/vaults': 'Key vaults',
+  '/virtualMachines': 'Virtual machines', '/userAssignedIdentities': 'Managed Identities', '/storageAccounts': 'Storage accounts',
+};
 
 async function render() {
   const raw = location.hash.replace(/^#/, '') || '/';
@@ -16,6 +25,8 @@ async function render() {
     a.toggleAttribute('aria-current', target === path || (target !== '/' && path.startsWith(target)));
   });
   closeMenu();
+  const pending = TITLES[path] || (path.startsWith('/resource/') ? path.split('/').filter(Boolean).pop() : null);
+  if (pending) show(h('h1', {}, pending), h('p', { class: 'hint' }, 'Loading…'));
   try {
     if (path === '/' || path === '') return home();
     if (path === '/create') return createResource(params.get('q'));
@@ -38,7 +49,8 @@ async function render() {
     if (path.startsWith('/resource/')) return await resourcePage(path.slice('/resource'.length), params);
     return notFound();
   } catch (e) {
-    if (!main().querySelector('h1')) show(h('h1', {}, 'Something went wrong'));
+    if (!pending) show(h('h1', {}, 'Something went wrong'));
+    document.querySelectorAll('#main .hint').forEach((p) => { if (p.textContent === 'Loading…') p.remove(); });
     fail(e);
   }
 }
