@@ -7,9 +7,10 @@
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::start;
-
-const PASSWORD: &str = "Wonder-Land-2031!";
+use crate::{
+    signin::{PASSWORD, create_user, hidden_fields, url_escape},
+    start,
+};
 
 struct Browser {
     http: reqwest::Client,
@@ -40,26 +41,6 @@ fn absolute(base: &str, loc: &str) -> String {
     } else {
         format!("{base}{loc}")
     }
-}
-
-/// The hidden fields of a page's form.
-fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    html.split("<input type=\"hidden\" ")
-        .skip(1)
-        .map(|chunk| {
-            let attr = |a: &str| {
-                chunk
-                    .split(&format!("{a}=\""))
-                    .nth(1)
-                    .unwrap()
-                    .split('"')
-                    .next()
-                    .unwrap()
-                    .replace("&amp;", "&")
-            };
-            (attr("name"), attr("value"))
-        })
-        .collect()
 }
 
 fn meta(html: &str, name: &str) -> String {
@@ -165,22 +146,6 @@ impl Browser {
     }
 }
 
-async fn create_user(s: &keyhold_testkit::Server, upn: &str, name: &str) -> String {
-    let graph = s.token(&format!("{}/graph/", s.state.url)).await.unwrap();
-    let body = json!({"displayName": name, "userPrincipalName": upn, "passwordProfile": {"password": PASSWORD}});
-    let (status, user) = s
-        .call(
-            Method::POST,
-            &format!("{}/graph/v1.0/users", s.state.url),
-            Some(&graph),
-            Some(body),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{user}");
-    user["id"].as_str().unwrap().to_owned()
-}
-
 const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 
 #[tokio::test]
@@ -188,8 +153,8 @@ async fn a_person_uses_the_console_as_themselves() {
     let s = start(&[]);
     let sub = s.subscription_id().await.unwrap();
     let rg = s.resource_group("mi-test").await.unwrap();
-    let alice = create_user(&s, "alice@contoso.example", "Alice Liddell").await;
-    let mallory = create_user(&s, "mallory@contoso.example", "Mallory").await;
+    let alice = create_user(&s, "alice@contoso.example").await;
+    let mallory = create_user(&s, "mallory@contoso.example").await;
     let (status, body) = s
         .arm(
             Method::PUT,
@@ -391,7 +356,7 @@ async fn a_person_uses_the_console_as_themselves() {
 #[tokio::test]
 async fn the_console_sign_in_cannot_be_forged() {
     let s = start(&[]);
-    create_user(&s, "alice@contoso.example", "Alice Liddell").await;
+    create_user(&s, "alice@contoso.example").await;
     let http = keyhold_testkit::client_without_redirects(&s.data_dir).unwrap();
 
     // The portal client's only redirect URI is the console's own callback.
@@ -441,13 +406,4 @@ async fn the_console_sign_in_cannot_be_forged() {
         .api(Method::GET, "arm/subscriptions?api-version=2022-12-01", None, None)
         .await;
     assert_eq!(status, 401);
-}
-
-fn url_escape(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -448,7 +448,7 @@ fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn url_escape(v: &str) -> String {
+pub(crate) fn url_escape(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
@@ -522,7 +522,7 @@ pub(crate) fn query_of(location: &str) -> std::collections::HashMap<String, Stri
         .collect()
 }
 
-fn percent_decode(v: &str) -> String {
+pub(crate) fn percent_decode(v: &str) -> String {
     let bytes = v.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
