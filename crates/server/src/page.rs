@@ -20,6 +20,24 @@ pub fn escape(text: &str) -> String {
         .collect()
 }
 
+/// A 302 to `location`, never cached; a location that cannot be a header is a page saying so.
+pub fn redirect(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            let mut resp = StatusCode::FOUND.into_response();
+            resp.headers_mut().insert(header::LOCATION, v);
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(_) => html(
+            StatusCode::BAD_REQUEST,
+            "Sign in",
+            "<p>The redirect URI is not valid.</p>",
+        ),
+    }
+}
+
 pub fn html(status: StatusCode, title: &str, body: &str) -> Response {
     html_posting_to(status, title, body, "'self'")
 }

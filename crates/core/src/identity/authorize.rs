@@ -25,6 +25,15 @@ pub const CONSOLE_CLIENT_ID: &str = "c44b4083-3bb0-49c1-b47d-974e53cbdf3c";
 /// The console's callback path, under the service's origin.
 pub const CONSOLE_CALLBACK: &str = "/signin-oidc";
 
+pub(super) fn is_console_client(client_id: &str) -> bool {
+    client_id.eq_ignore_ascii_case(CONSOLE_CLIENT_ID)
+}
+
+/// A client that signs people in: one of Microsoft's public clients, or the console.
+pub(super) fn signs_in_people(client_id: &str) -> bool {
+    is_console_client(client_id) || public_client_id(client_id).is_some()
+}
+
 /// A checked authorize request: what the sign-in page carries and the code will be bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizeRequest {
@@ -107,8 +116,8 @@ impl Identity {
                 "AADSTS900144: The request body must contain the following parameter: 'client_id'.".into(),
             )
         })?;
-        let console = client_id.eq_ignore_ascii_case(CONSOLE_CLIENT_ID);
-        if !console && public_client_id(client_id).is_none() {
+        let console = is_console_client(client_id);
+        if !signs_in_people(client_id) {
             return Err(AuthorizeError::Page(format!(
                 "AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{}'.",
                 self.tenant_id

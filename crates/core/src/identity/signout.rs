@@ -5,8 +5,8 @@
 
 use super::{
     Identity,
-    authorize::allowed_redirect,
-    signin::{hash_hex, public_client_id},
+    authorize::{allowed_redirect, signs_in_people},
+    signin::hash_hex,
 };
 use crate::AuthError;
 
@@ -18,17 +18,16 @@ impl Identity {
     }
 
     /// Revokes the one refresh token presented (no other of the user's), for a client that signs
-    /// people in (Microsoft's public clients, and the console at sign-out). Whoever holds a public client's refresh token could redeem it, so revoking it is
-    /// never more than its holder could do, whichever of Microsoft's clients it was issued to. An
-    /// unknown, spent or expired token is no error (RFC 7009 §2.2): there is nothing left to revoke.
-    /// The user whose token it was, if it was one.
+    /// people in (Microsoft's public clients, and the console at sign-out). Whoever holds such a
+    /// refresh token could redeem it, so revoking it is never more than its holder could do,
+    /// whichever of those clients it was issued to. An unknown, spent or expired token is no error
+    /// (RFC 7009 §2.2): there is nothing left to revoke. The user whose token it was, if it was one.
     pub async fn revoke_refresh_token(
         &self,
         client_id: &str,
         refresh_token: &str,
     ) -> Result<Option<String>, AuthError> {
-        let console = client_id.eq_ignore_ascii_case(super::CONSOLE_CLIENT_ID);
-        if !console && public_client_id(client_id).is_none() {
+        if !signs_in_people(client_id) {
             return Err(AuthError::UnknownClient(client_id.to_owned()));
         }
         let spent = self

@@ -1,12 +1,12 @@
 //! The activity log of one resource: the audit records of the operations on it (the management
-//! plane's changes, and for a vault every data-plane operation), newest first, for whoever may read the resource's
-//! events.
+//! plane's changes, and for a vault every data-plane operation), newest first, for whoever may
+//! read the resource's events.
 
 use std::sync::Arc;
 
 use crate::{
     audit::{AuditEntry, AuditLog},
-    authz::Caller,
+    authz::{Caller, covers},
 };
 
 use super::{ArmError, Management};
@@ -40,13 +40,9 @@ impl Management {
     ) -> Result<Vec<AuditEntry>, ArmError> {
         self.require(caller, "Microsoft.Insights/eventtypes/values/read", resource_id)
             .await?;
-        let id = resource_id.trim_end_matches('/').to_ascii_lowercase();
         let vault = vault_name(resource_id).map(str::to_ascii_lowercase);
         let concerns = |e: &AuditEntry| {
-            let on_object = e.object.as_deref().is_some_and(|o| {
-                let o = o.to_ascii_lowercase();
-                o == id || o.starts_with(&format!("{id}/"))
-            });
+            let on_object = e.object.as_deref().is_some_and(|o| covers(resource_id, o));
             let in_vault = vault
                 .as_deref()
                 .is_some_and(|v| e.vault.as_deref().is_some_and(|ev| ev.eq_ignore_ascii_case(v)));

@@ -129,6 +129,15 @@ impl Browser {
         (headers, meta(&html, "csrf"))
     }
 
+    /// `POST /signout` with `csrf` in the form, as the page's Sign out button sends it.
+    async fn sign_out(&self, csrf: &str) -> reqwest::Response {
+        self.with_cookie(self.http.post(format!("{}/signout", self.base)), None)
+            .form(&[("csrf", csrf)])
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn api(&self, method: Method, path: &str, csrf: Option<&str>, body: Option<Value>) -> (u16, Value) {
         let mut req = self.with_cookie(
             self.http.request(method, format!("{}/console/api/{path}", self.base)),
@@ -145,6 +154,9 @@ impl Browser {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// The secret Alice writes through the console, as the console addresses it.
+const SECRET: &str = "vault/consolekv/secrets/from-console?api-version=7.4";
 
 const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 
@@ -230,20 +242,13 @@ async fn a_person_uses_the_console_as_themselves() {
     let (status, body) = b
         .api(
             Method::PUT,
-            "vault/consolekv/secrets/from-console?api-version=7.4",
+            SECRET,
             Some(&csrf),
             Some(json!({"value": "made in the console"})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = b
-        .api(
-            Method::GET,
-            "vault/consolekv/secrets/from-console?api-version=7.4",
-            None,
-            None,
-        )
-        .await;
+    let (status, body) = b.api(Method::GET, SECRET, None, None).await;
     assert_eq!(
         (status, body["value"].as_str()),
         (200, Some("made in the console")),
@@ -290,12 +295,7 @@ async fn a_person_uses_the_console_as_themselves() {
         "{message}"
     );
     let (status, body) = m
-        .api(
-            Method::PUT,
-            "vault/consolekv/secrets/from-console?api-version=7.4",
-            Some(&mcsrf),
-            Some(json!({"value": "overwritten"})),
-        )
+        .api(Method::PUT, SECRET, Some(&mcsrf), Some(json!({"value": "overwritten"})))
         .await;
     assert_eq!(status, 403, "{body}");
     assert!(
@@ -304,14 +304,7 @@ async fn a_person_uses_the_console_as_themselves() {
     );
     let (status, body) = m.api(Method::GET, &log_path, None, None).await;
     assert_eq!(status, 403, "{body}");
-    let (_, body) = b
-        .api(
-            Method::GET,
-            "vault/consolekv/secrets/from-console?api-version=7.4",
-            None,
-            None,
-        )
-        .await;
+    let (_, body) = b.api(Method::GET, SECRET, None, None).await;
     assert_eq!(body["value"], "made in the console");
     let (status, _) = s
         .arm(
@@ -324,23 +317,13 @@ async fn a_person_uses_the_console_as_themselves() {
     assert_eq!(status, 404);
 
     // Sign-out needs the token too; then the session is over and its cookie worth nothing.
-    let no_token = b
-        .with_cookie(b.http.post(format!("{}/signout", b.base)), None)
-        .form(&[("csrf", "wrong")])
-        .send()
-        .await
-        .unwrap();
+    let no_token = b.sign_out("wrong").await;
     assert_eq!(no_token.status(), StatusCode::FORBIDDEN);
     let (status, _) = b
         .api(Method::GET, "arm/subscriptions?api-version=2022-12-01", None, None)
         .await;
     assert_eq!(status, 200, "a refused sign-out leaves the session");
-    let out = b
-        .with_cookie(b.http.post(format!("{}/signout", b.base)), None)
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let out = b.sign_out(&csrf).await;
     assert_eq!(out.status(), StatusCode::OK);
     assert!(set_cookie(&out, "keyhold_session").unwrap().1.contains("Max-Age=0"));
     assert!(out.text().await.unwrap().contains("You signed out of your account"));

@@ -7,12 +7,12 @@
 mod proxy;
 mod session;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use axum::{
     Router,
     body::Bytes,
-    extract::{ConnectInfo, Query, State},
+    extract::{Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{any, get},
@@ -26,7 +26,7 @@ use serde::Deserialize;
 use crate::{
     AppState,
     audit::{AuditSlot, Routes},
-    page::{escape, html, secure_page},
+    page::{escape, html, redirect, secure_page},
 };
 use session::{SIGN_IN_SCOPE, Session, Sessions};
 
@@ -118,16 +118,6 @@ fn set_cookie(resp: &mut Response, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
-}
-
-fn redirect(location: &str) -> Response {
-    let mut resp = StatusCode::FOUND.into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 /// `GET /`: the console for a signed-in person, else off to the sign-in page.
@@ -253,7 +243,6 @@ async fn callback(
 async fn sign_out(
     State(c): State<Console>,
     axum::Extension(slot): axum::Extension<AuditSlot>,
-    ConnectInfo(_peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {

@@ -8,8 +8,8 @@ use std::{collections::HashMap, net::SocketAddr};
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, Path, State},
-    http::{HeaderValue, StatusCode, Uri, header},
-    response::{IntoResponse, Response},
+    http::{StatusCode, Uri},
+    response::Response,
 };
 use keyhold_core::{
     AuthError,
@@ -20,7 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::{
     AppState,
     audit::Routes,
-    page::{escape, html, html_posting_to, secure_page},
+    page::{escape, html, html_posting_to, redirect, secure_page},
 };
 
 pub fn routes() -> Routes<AppState> {
@@ -93,21 +93,7 @@ pub(super) fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Respons
         query.append_pair(k, v);
     }
     let sep = if redirect_uri.contains('?') { '&' } else { '?' };
-    let location = format!("{redirect_uri}{sep}{}", query.finish());
-    match HeaderValue::from_str(&location) {
-        Ok(v) => {
-            let mut resp = StatusCode::FOUND.into_response();
-            resp.headers_mut().insert(header::LOCATION, v);
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Err(_) => html(
-            StatusCode::BAD_REQUEST,
-            "Sign in",
-            "<p>The redirect URI is not valid.</p>",
-        ),
-    }
+    redirect(&format!("{redirect_uri}{sep}{}", query.finish()))
 }
 
 fn hidden(name: &str, value: &str) -> String {

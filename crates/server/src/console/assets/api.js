@@ -2,7 +2,7 @@
 // with the session's anti-forgery token on every request.
 
 
-export const meta = (n) => document.querySelector(`meta[name="keyhold-${n}"]`)?.content ?? '';
+const meta = (n) => document.querySelector(`meta[name="keyhold-${n}"]`)?.content ?? '';
 export const me = { csrf: meta('csrf'), oid: meta('oid'), upn: meta('upn'), name: meta('name'), tenant: meta('tenant') };
 
 export const V = {

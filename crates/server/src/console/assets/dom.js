@@ -18,7 +18,7 @@ export function h(tag, attrs = {}, ...kids) {
   return el;
 }
 
-export let uid = 0;
+let uid = 0;
 export const nextId = () => `f${++uid}`;
 
 export function field(label, control, hint) {
