@@ -2,6 +2,8 @@
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use keyhold_core::VaultError;
+use std::sync::Arc;
+
 use keyhold_store::VaultRecord;
 
 use crate::{AppState, error::ApiError, extract::request_origin};
@@ -12,7 +14,7 @@ pub struct VaultName(pub String);
 
 /// The vault a data-plane request addresses. Comes after the caller extractor, so an unknown vault
 /// is only revealed to authenticated callers.
-pub struct Vault(pub VaultRecord);
+pub struct Vault(pub Arc<VaultRecord>);
 
 impl FromRequestParts<AppState> for Vault {
     type Rejection = ApiError;

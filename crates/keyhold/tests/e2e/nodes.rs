@@ -80,6 +80,57 @@ async fn write_until_failure(server: Arc<Server>, token: String, acked: Arc<Mute
     }
 }
 
+/// Each node holds vault records for at most half a second (`keyhold_core::vaults::FRESH_FOR`): an
+/// access policy removed through A stops working on B within a second, and B, which had just served
+/// the secret, did so from its cached record until then at the latest.
+async fn revocation_reaches_the_other_node_within_a_second(a: &Server, b: &Server, tb: &str) {
+    let sub = a.subscription_id().await.unwrap();
+    let vault = format!("/subscriptions/{sub}/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv-revoke");
+    let (status, body) = a
+        .arm(
+            reqwest::Method::PUT,
+            &format!("/subscriptions/{sub}/resourceGroups/rg1"),
+            Some(json!({"location": "westus"})),
+        )
+        .await
+        .unwrap();
+    assert!(status == 200 || status == 201, "{body}");
+    let policy = json!([{"tenantId": a.state.tenant_id, "objectId": a.admin.object_id, "permissions": {"secrets": ["get", "set"]}}]);
+    let create = json!({"location": "westus", "properties": {"tenantId": a.state.tenant_id,
+        "sku": {"family": "A", "name": "standard"}, "accessPolicies": policy}});
+    let (status, body) = a.arm(reqwest::Method::PUT, &vault, Some(create)).await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    let url = format!("{}/secrets/held?api-version=7.4", b.vault_url("kv-revoke"));
+    let (status, body) = b
+        .call(reqwest::Method::PUT, &url, Some(tb), Some(json!({"value": "v"})))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = b.call(reqwest::Method::GET, &url, Some(tb), None).await.unwrap();
+    assert_eq!(status, 200, "B serves it while the policy stands: {body}");
+
+    let remove = json!({"properties": {"accessPolicies": [{"tenantId": a.state.tenant_id, "objectId": a.admin.object_id, "permissions": {"secrets": ["get", "set"]}}]}});
+    let (status, body) = a
+        .arm(
+            reqwest::Method::PUT,
+            &format!("{vault}/accessPolicies/remove"),
+            Some(remove),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let revoked = Instant::now();
+    // A, where the change was made, refuses at once.
+    let on_a = format!("{}/secrets/held?api-version=7.4", a.vault_url("kv-revoke"));
+    let (status, body) = a.call(reqwest::Method::GET, &on_a, Some(tb), None).await.unwrap();
+    assert_eq!(status, 403, "{body}");
+    // B refuses once a second has passed since the change, whatever it answered in between.
+    tokio::time::sleep(Duration::from_secs(1).saturating_sub(revoked.elapsed())).await;
+    let (status, body) = b.call(reqwest::Method::GET, &url, Some(tb), None).await.unwrap();
+    assert_eq!(status, 403, "a revoked policy still worked on B a second later: {body}");
+    assert_eq!(body["error"]["code"], "Forbidden", "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_on_one_postgres_are_one_service() {
     let Some(db) = PostgresDatabase::create().await.unwrap() else {
@@ -111,6 +162,8 @@ async fn two_nodes_on_one_postgres_are_one_service() {
     let (status, body) = get(&a, &ta, "shared").await;
     assert_eq!(status, 404, "{body}");
     acked.clear();
+
+    revocation_reaches_the_other_node_within_a_second(&a, &b, &tb).await;
 
     // A signing-key rotation on A: A's new tokens verify on B.
     let admin = a.token(&a.state.url).await.unwrap();

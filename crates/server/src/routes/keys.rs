@@ -367,7 +367,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> std::result
 async fn run(
     caller: VaultCaller,
     s: AppState,
-    vault: keyhold_store::VaultRecord,
+    vault: std::sync::Arc<keyhold_store::VaultRecord>,
     origin: String,
     name: String,
     version: Option<String>,

@@ -16,7 +16,13 @@ mod signin;
 mod tls;
 mod users;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
@@ -55,6 +61,7 @@ const MIGRATION_LOCK: i64 = 0x6b65_7968_6f6c_6401;
 pub struct PostgresStore {
     pool: Pool,
     leader: Arc<leader::Leader>,
+    vault_writes: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -110,7 +117,11 @@ impl PostgresStore {
             .wait_timeout(Some(Duration::from_secs(30)))
             .build()
             .map_err(pool_err)?;
-        let store = Self { pool, leader };
+        let store = Self {
+            pool,
+            leader,
+            vault_writes: Arc::new(AtomicU64::new(0)),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -215,7 +226,9 @@ impl MetaStore for PostgresStore {
 #[async_trait]
 impl ManagementStore for PostgresStore {
     async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
-        management::put_vault(&self.client().await?, v).await
+        let done = management::put_vault(&self.client().await?, v).await;
+        self.vault_writes.fetch_add(1, Ordering::Release);
+        done
     }
 
     async fn vault(&self, name: &str) -> Result<Option<VaultRecord>> {
@@ -235,7 +248,13 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn purge_vault(&self, name: &str) -> Result<()> {
-        management::purge_vault(&mut self.client().await?, name).await
+        let done = management::purge_vault(&mut self.client().await?, name).await;
+        self.vault_writes.fetch_add(1, Ordering::Release);
+        done
+    }
+
+    fn vault_writes(&self) -> u64 {
+        self.vault_writes.load(Ordering::Acquire)
     }
 
     async fn put_resource_group(&self, g: &ResourceGroupRecord) -> Result<()> {

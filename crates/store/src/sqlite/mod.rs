@@ -23,7 +23,7 @@ use std::{
     path::Path,
     sync::{
         Arc, Mutex, TryLockError,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
 };
 
@@ -64,6 +64,7 @@ pub struct SqliteStore {
     writer: Arc<writer::Writer>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: Arc<AtomicUsize>,
+    vault_writes: Arc<AtomicU64>,
 }
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
@@ -140,6 +141,7 @@ impl SqliteStore {
             writer: Arc::new(writer::Writer::start(conn)?),
             readers: Arc::new(readers),
             next_reader: Arc::new(AtomicUsize::new(0)),
+            vault_writes: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -262,7 +264,9 @@ impl MetaStore for SqliteStore {
 impl ManagementStore for SqliteStore {
     async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
         let v = v.clone();
-        self.write(move |c| management::put_vault(c, &v)).await
+        let done = self.write(move |c| management::put_vault(c, &v)).await;
+        self.vault_writes.fetch_add(1, Ordering::Release);
+        done
     }
 
     async fn vault(&self, name: &str) -> Result<Option<VaultRecord>> {
@@ -285,7 +289,13 @@ impl ManagementStore for SqliteStore {
 
     async fn purge_vault(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
-        self.write(move |c| management::purge_vault(c, &name)).await
+        let done = self.write(move |c| management::purge_vault(c, &name)).await;
+        self.vault_writes.fetch_add(1, Ordering::Release);
+        done
+    }
+
+    fn vault_writes(&self) -> u64 {
+        self.vault_writes.load(Ordering::Acquire)
     }
 
     async fn put_resource_group(&self, g: &ResourceGroupRecord) -> Result<()> {
