@@ -24,8 +24,14 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// `keyhold serve` on fresh loopback ports; returns once `/healthz` answers 200.
-    pub async fn keyhold(bin: &Path, data_dir: &Path, database: Option<&str>, log: &Path) -> Result<Self> {
+    /// `keyhold serve` on fresh loopback ports, with `extra` flags; returns once `/healthz` answers 200.
+    pub async fn keyhold(
+        bin: &Path,
+        data_dir: &Path,
+        database: Option<&str>,
+        extra: &[&str],
+        log: &Path,
+    ) -> Result<Self> {
         std::fs::create_dir_all(data_dir)?;
         let (listen, mi_listen) = (free_port()?, free_port()?);
         let mut cmd = Command::new(bin);
@@ -38,6 +44,7 @@ impl Instance {
         if let Some(url) = database {
             cmd.args(["--database", url]);
         }
+        cmd.args(extra);
         cmd.env("KEYHOLD_LOG", "warn");
         Self::spawn(cmd, listen, mi_listen, "/healthz", log).await
     }

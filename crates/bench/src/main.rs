@@ -4,7 +4,9 @@
 //! Every load is bounded in time (wrk's `-d`, the loader's deadline) and in count (the loader's).
 #![forbid(unsafe_code)]
 
+mod audit_fill;
 mod instance;
+mod pair;
 mod raw_sign;
 mod report;
 mod vault;
@@ -34,7 +36,11 @@ struct Args {
     /// Secrets in the database for the "with N secrets" figures.
     #[arg(long, default_value_t = 100_000)]
     secrets: u64,
-    /// Upper bound on the time spent loading them, in seconds.
+    /// The audit log's size, in MiB, for the restarts with N secrets: secret GETs are run against
+    /// the loaded server until its log is that large (bounded by `--load-deadline`).
+    #[arg(long, default_value_t = 1024)]
+    audit_log_mib: u64,
+    /// Upper bound on the time spent loading them (and on filling the audit log), in seconds.
     #[arg(long, default_value_t = 600)]
     load_deadline: u64,
     /// Starts per cold-start figure (the median is reported).
@@ -93,7 +99,8 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// Every figure for one backend. `databases` holds one fresh PostgreSQL database per start from empty.
+/// Every figure for one backend. `databases` holds one fresh PostgreSQL database per start from empty
+/// and one more for the two nodes.
 async fn bench_backend(args: &Args, backend: &str, databases: Option<&[String]>) -> Result<BackendResults> {
     let keyhold = args.bin_dir.join("keyhold");
     let hello = args.bin_dir.join("hello");
@@ -112,7 +119,7 @@ async fn bench_backend(args: &Args, backend: &str, databases: Option<&[String]>)
         }
         let data_dir = fresh_dir(dir.join(format!("data-{run}")))?;
         let database = databases.and_then(|d| d.get(run)).map(String::as_str);
-        let s = Instance::keyhold(&keyhold, &data_dir, database, &log).await?;
+        let s = Instance::keyhold(&keyhold, &data_dir, database, &[], &log).await?;
         r.cold_start_empty_ms.push(s.cold_start.as_secs_f64() * 1000.0);
         tokio::time::sleep(Duration::from_secs(1)).await;
         r.rss_idle_empty_mib.push(s.memory_mib()?.0);
@@ -255,14 +262,29 @@ async fn bench_backend(args: &Args, backend: &str, databases: Option<&[String]>)
     r.hwm_after_load_mib = Some(hwm);
     eprintln!("   GET with {} secrets", r.secrets_total);
     r.get_full = Some(server.measure(&get(16)).await?);
+    let audit = data_dir.join("audit.log");
+    eprintln!(
+        "   growing the audit log to {} MiB with secret GETs",
+        args.audit_log_mib
+    );
+    let mut fill = audit_fill::fill(
+        &server,
+        &get(16),
+        &audit,
+        args.audit_log_mib,
+        Duration::from_secs(args.load_deadline),
+    )
+    .await?;
     server.stop().await?;
+    fill.log_mib = std::fs::metadata(&audit)?.len() as f64 / 1048576.0;
+    r.audit_fill = Some(fill);
 
     let mut server = None;
     for _ in 0..args.cold_runs.max(1) {
         if let Some(s) = server.take() {
             Instance::stop(s).await?;
         }
-        let s = Instance::keyhold(&keyhold, &data_dir, database, &log).await?;
+        let s = Instance::keyhold(&keyhold, &data_dir, database, &[], &log).await?;
         r.cold_start_full_ms.push(s.cold_start.as_secs_f64() * 1000.0);
         tokio::time::sleep(Duration::from_secs(1)).await;
         r.rss_idle_full_mib.push(s.memory_mib()?.0);
@@ -275,17 +297,24 @@ async fn bench_backend(args: &Args, backend: &str, databases: Option<&[String]>)
     // An experiment rather than a figure of the issue: the same database with the audit log (whose hash
     // chain is verified line by line at start-up) moved aside, to tell the cost of the secrets from the
     // cost of the log the benchmarks above wrote.
-    let audit = data_dir.join("audit.log");
     r.audit_log_mib = std::fs::metadata(&audit)
         .map(|m| m.len() as f64 / 1048576.0)
         .unwrap_or(0.0);
     let cold_runs = if args.only_sign { 1 } else { args.cold_runs.max(1) };
     for run in 0..cold_runs {
         let _ = std::fs::rename(&audit, data_dir.join(format!("audit.log.aside-{run}")));
-        let s = Instance::keyhold(&keyhold, &data_dir, database, &log).await?;
+        let s = Instance::keyhold(&keyhold, &data_dir, database, &[], &log).await?;
         r.cold_start_full_fresh_audit_ms
             .push(s.cold_start.as_secs_f64() * 1000.0);
         s.stop().await?;
+    }
+    if let Some(database) = databases.and_then(<[String]>::last) {
+        let scripts = pair::Scripts {
+            get: &get_lua,
+            put: &put_lua,
+            duration: d,
+        };
+        r.pair = Some(pair::bench(&keyhold, &dir, database, &log, &scripts).await?);
     }
     remove_data_dirs(&dir)?;
     Ok(r)

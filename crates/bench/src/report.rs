@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::wrk::Figures;
+use crate::{audit_fill::AuditFill, pair::Pair, wrk::Figures};
 
 /// How one row of the table reads its figure from a backend's results.
 type Cell = Box<dyn Fn(&BackendResults) -> Option<String>>;
@@ -67,6 +67,10 @@ pub struct BackendResults {
     /// run: the limit the API's figure is measured against.
     pub raw_sign_rsa_per_s: Option<f64>,
     pub raw_sign_ec_per_s: Option<f64>,
+    /// The secret GETs that grew the audit log to `--audit-log-mib` before the restarts with N secrets.
+    pub audit_fill: Option<AuditFill>,
+    /// Two nodes on one PostgreSQL database, loaded at the same time (PostgreSQL only).
+    pub pair: Option<Pair>,
 }
 
 #[derive(Serialize)]
@@ -248,11 +252,36 @@ impl Results {
                 "≤ 100",
             ),
             (
+                "  … audit log at those starts, MiB (filled by N GETs in s)".into(),
+                Box::new(|r| {
+                    r.audit_fill.as_ref().map(|f| {
+                        let short = if f.cut_short { ", cut short by the deadline" } else { "" };
+                        format!(
+                            "{:.0} ({} in {:.0} s{short})",
+                            f.log_mib,
+                            rate(f.requests as f64),
+                            f.seconds
+                        )
+                    })
+                }),
+                "1,024",
+            ),
+            (
                 "  … with the audit log moved aside, ms".into(),
                 Box::new(|r| {
                     median(&r.cold_start_full_fresh_audit_ms)
                         .map(|x| format!("{x:.0} (log was {:.0} MiB)", r.audit_log_mib))
                 }),
+                "",
+            ),
+            (
+                "two nodes on one database: GET, 16 conns each, req/s A + B = pair".into(),
+                Box::new(|r| r.pair.as_ref().map(|p| pair_cell(&p.get, p.totals().0))),
+                "",
+            ),
+            (
+                "two nodes: SET, 16 conns each, req/s A + B = pair".into(),
+                Box::new(|r| r.pair.as_ref().map(|p| pair_cell(&p.set_c16, p.totals().1))),
                 "",
             ),
             (
@@ -435,6 +464,19 @@ fn lat(f: &Figures) -> String {
         .map(|us| format!(" ({us:.0} µs server CPU/req)"))
         .unwrap_or_default();
     format!("{:.2} / {:.2}{cpu}{errors}", f.p50_ms, f.p99_ms)
+}
+
+/// `a + b = sum (cpu_a / cpu_b µs server CPU/req)`.
+fn pair_cell(f: &[Figures; 2], total: f64) -> String {
+    let cpu = |f: &Figures| f.server_cpu_us_per_request.map_or("–".into(), |us| format!("{us:.0}"));
+    format!(
+        "{} + {} = {} ({} / {} µs server CPU/req)",
+        rate(f[0].requests_per_s),
+        rate(f[1].requests_per_s),
+        rate(total),
+        cpu(&f[0]),
+        cpu(&f[1])
+    )
 }
 
 fn read_trimmed(path: &str) -> String {

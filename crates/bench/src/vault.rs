@@ -56,6 +56,37 @@ impl Target {
         Ok(target)
     }
 
+    /// The same vault, principal and token, reached through another node of the service.
+    pub async fn on_node(&self, data_dir: &Path, pid: u32) -> Result<Self> {
+        let state = read_state(data_dir, pid).await?;
+        let port = state.listen.rsplit(':').next().context("listen address")?.parse()?;
+        let vault = self.vault_host.split('.').next().context("vault host")?;
+        Ok(Self {
+            http: keyhold_testkit::client(data_dir)?,
+            vault_host: format!("{vault}.{}:{port}", state.dns_suffix),
+            state,
+            port,
+            token: self.token.clone(),
+        })
+    }
+
+    /// `GET /secrets/{name}`, which must answer 200.
+    pub async fn get_secret(&self, name: &str) -> Result<()> {
+        let resp = self
+            .http
+            .get(format!("{}/secrets/{name}?api-version=7.4", self.vault_url()))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        let status = resp.status();
+        ensure!(
+            status.is_success(),
+            "GET secret {name}: {status} {}",
+            resp.text().await?
+        );
+        Ok(())
+    }
+
     pub fn vault_url(&self) -> String {
         format!("https://{}", self.vault_host)
     }

@@ -44,6 +44,7 @@ pub fn ensure_installed() -> Result<String> {
     Ok(text.lines().next().unwrap_or("wrk").trim().to_owned())
 }
 
+#[derive(Clone)]
 pub struct Load<'a> {
     pub url: String,
     pub script: &'a Path,
