@@ -141,7 +141,7 @@ impl Node {
         files::write_atomic(&self.data_dir.join("mi.json"), &json, 0o600)?;
 
         let state = AppState {
-            core: boot.core,
+            core: Arc::new(boot.core),
             mi: Arc::new(MiState {
                 host_resource,
                 header: header.into(),

@@ -121,8 +121,8 @@ async fn verify_signed(token: &str, id: &Identity) -> Result<AccessClaims, Token
 
 /// Which audience a resource URI (or token `aud`) belongs to. Trailing slashes and case are ignored.
 pub(crate) fn classify(config: &CoreConfig, resource: &str) -> Option<Audience> {
-    let r = resource.trim_end_matches('/').to_ascii_lowercase();
-    let is = |s: &str| r == s.trim_end_matches('/').to_ascii_lowercase();
+    let r = resource.trim_end_matches('/');
+    let is = |s: &str| r.eq_ignore_ascii_case(s.trim_end_matches('/'));
     if is(&config.vault_resource) || is("https://vault.azure.net") {
         Some(Audience::Vault)
     } else if is(&config.public_url) || is("https://management.azure.com") || is("https://management.core.windows.net")
