@@ -53,6 +53,10 @@ struct Args {
     /// quick before/after of the sign path.
     #[arg(long)]
     only_sign: bool,
+    /// Only the start-up rows: `--cold-runs` starts from empty, then as many restarts on the last
+    /// data dir (which holds only what a first start writes).
+    #[arg(long)]
+    only_cold_start: bool,
     /// Where `keyhold` and `hello` were built.
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
@@ -126,6 +130,16 @@ async fn bench_backend(args: &Args, backend: &str, databases: Option<&[String]>)
         server = Some((s, data_dir, database));
     }
     let (server, data_dir, database) = server.context("no server")?;
+    if args.only_cold_start {
+        server.stop().await?;
+        for _ in 0..cold_runs {
+            let s = Instance::keyhold(&keyhold, &data_dir, database, &[], &log).await?;
+            r.cold_start_full_ms.push(s.cold_start.as_secs_f64() * 1000.0);
+            s.stop().await?;
+        }
+        remove_data_dirs(&dir)?;
+        return Ok(r);
+    }
     let target = Target::setup(&data_dir, server.pid, "bench").await?;
     let d = Duration::from_secs(args.duration);
     let (get_lua, put_lua) = (args.out_dir.join("get.lua"), args.out_dir.join("put.lua"));

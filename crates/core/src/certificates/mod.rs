@@ -171,7 +171,7 @@ impl Certificates {
         }
         let key = match self.reusable_key(vault, name, &issuance).await? {
             Some(k) => k,
-            None => PrivateKey::generate(issuance.key).map_err(internal)?,
+            None => crate::vault_keys::generate_key(issuance.key).await?,
         };
         let csr = x509::signing_request(&key, &issuance.cert).map_err(cert_error)?;
         let chain = match issuance.issuer.to_ascii_lowercase().as_str() {

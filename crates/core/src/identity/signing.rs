@@ -102,7 +102,10 @@ impl SigningKeys {
     }
 
     pub(super) async fn rotate(&self) -> Result<String, AuthError> {
-        let key = SigningKey::generate()?;
+        // Off the async workers: RSA key generation is tens of milliseconds of CPU.
+        let key = tokio::task::spawn_blocking(SigningKey::generate)
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))??;
         let now = self.clock.now();
         let record = SigningKeyRecord {
             kid: key.kid.clone(),

@@ -120,6 +120,15 @@ fn release_policy_refused(policy: Option<&serde_json::Value>, exportable: Option
     Ok(())
 }
 
+/// Key generation off the async workers: an RSA-4096 key takes up to a second of CPU, during which
+/// the worker running it would serve no other request.
+pub(crate) async fn generate_key(spec: KeySpec) -> Result<PrivateKey, VaultError> {
+    tokio::task::spawn_blocking(move || PrivateKey::generate(spec))
+        .await
+        .map_err(|e| VaultError::Internal(e.to_string()))?
+        .map_err(|e| VaultError::Internal(e.to_string()))
+}
+
 impl VaultKeys {
     pub(crate) fn new(
         store: Arc<dyn Store>,
@@ -186,7 +195,7 @@ impl VaultKeys {
             p.release_policy.as_ref(),
             p.attributes.as_ref().and_then(|a| a.exportable),
         )?;
-        let key = PrivateKey::generate(spec).map_err(|e| VaultError::Internal(e.to_string()))?;
+        let key = generate_key(spec).await?;
         let record = self.version_record(vault, name, &key, ops, p.attributes.as_ref(), p.tags)?;
         self.put(record).await
     }
@@ -423,7 +432,7 @@ impl VaultKeys {
     ) -> Result<KeyVersionRecord, VaultError> {
         let latest = self.record(vault, name, None).await?;
         let spec = spec_of(&latest)?;
-        let key = PrivateKey::generate(spec).map_err(|e| VaultError::Internal(e.to_string()))?;
+        let key = generate_key(spec).await?;
         let expiry = self.policy_expiry(vault, name).await?;
         let mut record = self.version_record(vault, name, &key, latest.key_ops.clone(), None, latest.tags.clone())?;
         record.exp = expiry.map(|secs| record.created + secs);
