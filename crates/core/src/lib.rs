@@ -9,6 +9,7 @@ pub mod certificates;
 pub mod clock;
 pub mod directory;
 mod error;
+mod fresh;
 pub mod identity;
 mod keys;
 pub mod management;

@@ -1,75 +1,36 @@
-//! Vault lookup for the data plane, and Azure's vault-name rule.
-//!
-//! Every data-plane request needs its vault's record (access policies, RBAC mode), so records are
-//! held for at most [`FRESH_FOR`] after they were read. That bounds how long a change made on
-//! *another* node (a revoked access policy, a deleted vault) can go unseen here: under a second, as
-//! issue 17 requires. A change made on *this* node is seen at once: an entry is used only if the
-//! store's count of this node's vault writes is still what it was before the entry was read. Vault
-//! records hold no secret material. The management plane's read-modify-write updates read the store
-//! directly, never this cache, so they always start from the current row.
+//! Vault lookup for the data plane, and Azure's vault-name rule. Records come through a
+//! [`Fresh`] cache: another node's change shows here within a second, this node's at once. The
+//! management plane's read-modify-write updates read the store directly, never this cache, so they
+//! always start from the current row.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, RwLock},
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
-use keyhold_store::{Store, VaultRecord};
+use keyhold_store::{Store, VaultRecord, WriteKind};
 
-use crate::VaultError;
-
-/// How long a vault record read on this node may be served without reading it again.
-pub const FRESH_FOR: Duration = Duration::from_millis(500);
-/// Past this many names the cache starts afresh (a bound on memory, not an eviction policy: the
-/// vaults in use are read again within [`FRESH_FOR`] anyway).
-const MAX_ENTRIES: usize = 4096;
+pub use crate::fresh::FRESH_FOR;
+use crate::{VaultError, fresh::Fresh};
 
 #[derive(Clone)]
 pub struct Vaults {
     store: Arc<dyn Store>,
-    cache: Arc<RwLock<HashMap<String, Entry>>>,
-}
-
-struct Entry {
     /// `None`: no live vault of that name (so unknown names cost no more than known ones).
-    record: Option<Arc<VaultRecord>>,
-    read_at: Instant,
-    vault_writes: u64,
+    cache: Arc<Fresh<Option<Arc<VaultRecord>>>>,
 }
 
 impl Vaults {
     pub(crate) fn new(store: Arc<dyn Store>) -> Self {
         Self {
+            cache: Arc::new(Fresh::new(store.clone(), WriteKind::Vaults)),
             store,
-            cache: Arc::default(),
         }
     }
 
     /// A live vault by name (soft-deleted vaults are not served), as of at most [`FRESH_FOR`] ago
     /// and never older than this node's last vault write.
     pub async fn get(&self, name: &str) -> Result<Option<Arc<VaultRecord>>, VaultError> {
-        // Taken before the read: a write that lands during it leaves the entry stale-marked.
-        let (read_at, vault_writes) = (Instant::now(), self.store.vault_writes());
-        if let Some(e) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(name)
-            && e.vault_writes == vault_writes
-            && read_at.saturating_duration_since(e.read_at) < FRESH_FOR
-        {
-            return Ok(e.record.clone());
-        }
-        let record = self.store.vault(name).await?.map(Arc::new);
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= MAX_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(
-            name.to_owned(),
-            Entry {
-                record: record.clone(),
-                read_at,
-                vault_writes,
-            },
-        );
-        Ok(record)
+        self.cache
+            .get(name, || async { Ok(self.store.vault(name).await?.map(Arc::new)) })
+            .await
     }
 }
 

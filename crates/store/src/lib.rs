@@ -12,6 +12,7 @@ mod postgres;
 mod records;
 mod sqlite;
 mod traits;
+mod write_counts;
 
 pub use keyhold_crypto::Sealed;
 pub use postgres::PostgresStore;
@@ -21,6 +22,7 @@ pub use traits::{
     CertificateStore, IdentityStore, JobStore, KeyStore, ManagementStore, MetaStore, SecretStore, SignInStore, Store,
     UserStore,
 };
+pub use write_counts::WriteKind;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

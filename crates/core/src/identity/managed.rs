@@ -2,7 +2,10 @@
 //! workload's request selects, and the tokens handed out for them. Tokens are cached per (identity,
 //! audience) like IMDS does, because RS256 signing is too slow to do per request.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use keyhold_crypto::random;
 
@@ -82,8 +85,18 @@ pub(crate) const IDENTITY_HEADER_AAD: [&str; 1] = ["identity-header"];
 pub(crate) const IDENTITY_HEADER_META: &str = "identity_header";
 
 impl Identity {
-    /// The identities attached to ARM resource `resource_id`: its system-assigned one first.
-    pub async fn identities_of(&self, resource_id: &str) -> Result<Vec<ManagedIdentity>, AuthError> {
+    /// The identities attached to ARM resource `resource_id`: its system-assigned one first. Read
+    /// through a [`crate::fresh::Fresh`] cache: an identity deleted or detached on another node stops
+    /// being handed out here within a second, on this node at once.
+    pub async fn identities_of(&self, resource_id: &str) -> Result<Arc<Vec<ManagedIdentity>>, AuthError> {
+        self.identities
+            .get(resource_id, || async {
+                self.read_identities_of(resource_id).await.map(Arc::new)
+            })
+            .await
+    }
+
+    async fn read_identities_of(&self, resource_id: &str) -> Result<Vec<ManagedIdentity>, AuthError> {
         let Some(resource) = self.store.resource(resource_id).await? else {
             return Ok(Vec::new());
         };
@@ -129,11 +142,12 @@ impl Identity {
             .cloned();
         let found = match selector {
             IdentitySelector::SystemAssigned => system.or_else(|| (all.len() == 1).then(|| all[0].clone())),
-            IdentitySelector::ClientId(id) => all.into_iter().find(|i| i.client_id.eq_ignore_ascii_case(id)),
-            IdentitySelector::ObjectId(id) => all.into_iter().find(|i| i.object_id.eq_ignore_ascii_case(id)),
+            IdentitySelector::ClientId(id) => all.iter().find(|i| i.client_id.eq_ignore_ascii_case(id)).cloned(),
+            IdentitySelector::ObjectId(id) => all.iter().find(|i| i.object_id.eq_ignore_ascii_case(id)).cloned(),
             IdentitySelector::ResourceId(id) => all
-                .into_iter()
-                .find(|i| i.resource_id.eq_ignore_ascii_case(id) && !i.resource_id.eq_ignore_ascii_case(resource_id)),
+                .iter()
+                .find(|i| i.resource_id.eq_ignore_ascii_case(id) && !i.resource_id.eq_ignore_ascii_case(resource_id))
+                .cloned(),
         };
         found.ok_or(AuthError::IdentityNotFound)
     }

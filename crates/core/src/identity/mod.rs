@@ -33,6 +33,8 @@ pub struct Identity {
     store: Arc<dyn Store>,
     keys: Keys,
     mi_cache: managed::TokenCache,
+    /// Each resource's managed identities, as [`Identity::identities_of`] last read them.
+    identities: crate::fresh::Fresh<Arc<Vec<managed::ManagedIdentity>>>,
     clock: Arc<dyn Clock>,
     config: Arc<CoreConfig>,
     tenant_id: String,
@@ -80,6 +82,7 @@ impl Identity {
             verifier: verify::Verifier::new(),
             throttle: crate::throttle::Throttle::new(10, 60, 100_000),
             signin_throttle: crate::throttle::Throttle::new(signin::SIGNIN_FAILURES, 60, 100_000),
+            identities: crate::fresh::Fresh::new(store.clone(), keyhold_store::WriteKind::Identities),
             store,
             keys,
             mi_cache: managed::TokenCache::default(),

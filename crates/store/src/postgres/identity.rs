@@ -24,7 +24,7 @@ pub(super) const PRINCIPAL_COLS: &str = "object_id, app_id, display_name, kind, 
 impl IdentityStore for PostgresStore {
     async fn put_principal(&self, p: &PrincipalRecord) -> Result<()> {
         let c = self.client().await?;
-        execute(
+        let done = execute(
             &c,
             &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
             &[
@@ -37,7 +37,8 @@ impl IdentityStore for PostgresStore {
             ],
         )
         .await
-        .map(drop)
+        .map(drop);
+        self.writes.after(WriteKind::Identities, done)
     }
 
     async fn principal_by_app_id(&self, app_id: &str) -> Result<Option<PrincipalRecord>> {
@@ -240,7 +241,8 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn delete_principal(&self, object_id: &str) -> Result<()> {
-        management::delete_principal(&self.client().await?, object_id).await
+        let done = management::delete_principal(&self.client().await?, object_id).await;
+        self.writes.after(WriteKind::Identities, done)
     }
 
     async fn put_join_token(&self, hash: &str, resource_id: &str, expires: i64) -> Result<()> {

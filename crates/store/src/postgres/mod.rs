@@ -16,19 +16,13 @@ mod signin;
 mod tls;
 mod users;
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{Row, types::ToSql};
 
-use crate::*;
+use crate::{write_counts::WriteCounts, *};
 
 pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../../migrations/postgres/0001_init.sql")),
@@ -61,7 +55,7 @@ const MIGRATION_LOCK: i64 = 0x6b65_7968_6f6c_6401;
 pub struct PostgresStore {
     pool: Pool,
     leader: Arc<leader::Leader>,
-    vault_writes: Arc<AtomicU64>,
+    writes: Arc<WriteCounts>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -120,7 +114,7 @@ impl PostgresStore {
         let store = Self {
             pool,
             leader,
-            vault_writes: Arc::new(AtomicU64::new(0)),
+            writes: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -227,8 +221,7 @@ impl MetaStore for PostgresStore {
 impl ManagementStore for PostgresStore {
     async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
         let done = management::put_vault(&self.client().await?, v).await;
-        self.vault_writes.fetch_add(1, Ordering::Release);
-        done
+        self.writes.after(WriteKind::Vaults, done)
     }
 
     async fn vault(&self, name: &str) -> Result<Option<VaultRecord>> {
@@ -249,12 +242,11 @@ impl ManagementStore for PostgresStore {
 
     async fn purge_vault(&self, name: &str) -> Result<()> {
         let done = management::purge_vault(&mut self.client().await?, name).await;
-        self.vault_writes.fetch_add(1, Ordering::Release);
-        done
+        self.writes.after(WriteKind::Vaults, done)
     }
 
-    fn vault_writes(&self) -> u64 {
-        self.vault_writes.load(Ordering::Acquire)
+    fn writes(&self, kind: WriteKind) -> u64 {
+        self.writes.get(kind)
     }
 
     async fn put_resource_group(&self, g: &ResourceGroupRecord) -> Result<()> {
@@ -270,11 +262,13 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn delete_resource_group(&self, name: &str) -> Result<()> {
-        management::delete_resource_group(&self.client().await?, name).await
+        let done = management::delete_resource_group(&self.client().await?, name).await;
+        self.writes.after(WriteKind::Identities, done)
     }
 
     async fn put_resource(&self, r: &ResourceRecord) -> Result<()> {
-        management::put_resource(&self.client().await?, r).await
+        let done = management::put_resource(&self.client().await?, r).await;
+        self.writes.after(WriteKind::Identities, done)
     }
 
     async fn resource(&self, id: &str) -> Result<Option<ResourceRecord>> {
@@ -286,7 +280,8 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn delete_resource(&self, id: &str) -> Result<()> {
-        management::delete_resource(&self.client().await?, id).await
+        let done = management::delete_resource(&self.client().await?, id).await;
+        self.writes.after(WriteKind::Identities, done)
     }
 
     async fn replace_resource_sealed(&self, id: &str, old: &Sealed, new: &Sealed) -> Result<bool> {

@@ -23,14 +23,14 @@ use std::{
     path::Path,
     sync::{
         Arc, Mutex, TryLockError,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
     },
 };
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::*;
+use crate::{write_counts::WriteCounts, *};
 
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../../migrations/sqlite/0001_init.sql")),
@@ -64,7 +64,7 @@ pub struct SqliteStore {
     writer: Arc<writer::Writer>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: Arc<AtomicUsize>,
-    vault_writes: Arc<AtomicU64>,
+    writes: Arc<WriteCounts>,
 }
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
@@ -141,7 +141,7 @@ impl SqliteStore {
             writer: Arc::new(writer::Writer::start(conn)?),
             readers: Arc::new(readers),
             next_reader: Arc::new(AtomicUsize::new(0)),
-            vault_writes: Arc::new(AtomicU64::new(0)),
+            writes: Arc::default(),
         })
     }
 
@@ -265,8 +265,7 @@ impl ManagementStore for SqliteStore {
     async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
         let v = v.clone();
         let done = self.write(move |c| management::put_vault(c, &v)).await;
-        self.vault_writes.fetch_add(1, Ordering::Release);
-        done
+        self.writes.after(WriteKind::Vaults, done)
     }
 
     async fn vault(&self, name: &str) -> Result<Option<VaultRecord>> {
@@ -290,12 +289,11 @@ impl ManagementStore for SqliteStore {
     async fn purge_vault(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
         let done = self.write(move |c| management::purge_vault(c, &name)).await;
-        self.vault_writes.fetch_add(1, Ordering::Release);
-        done
+        self.writes.after(WriteKind::Vaults, done)
     }
 
-    fn vault_writes(&self) -> u64 {
-        self.vault_writes.load(Ordering::Acquire)
+    fn writes(&self, kind: WriteKind) -> u64 {
+        self.writes.get(kind)
     }
 
     async fn put_resource_group(&self, g: &ResourceGroupRecord) -> Result<()> {
@@ -314,12 +312,14 @@ impl ManagementStore for SqliteStore {
 
     async fn delete_resource_group(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
-        self.write(move |c| management::delete_resource_group(c, &name)).await
+        let done = self.write(move |c| management::delete_resource_group(c, &name)).await;
+        self.writes.after(WriteKind::Identities, done)
     }
 
     async fn put_resource(&self, r: &ResourceRecord) -> Result<()> {
         let r = r.clone();
-        self.write(move |c| management::put_resource(c, &r)).await
+        let done = self.write(move |c| management::put_resource(c, &r)).await;
+        self.writes.after(WriteKind::Identities, done)
     }
 
     async fn resource(&self, id: &str) -> Result<Option<ResourceRecord>> {
@@ -335,7 +335,8 @@ impl ManagementStore for SqliteStore {
 
     async fn delete_resource(&self, id: &str) -> Result<()> {
         let id = id.to_owned();
-        self.write(move |c| management::delete_resource(c, &id)).await
+        let done = self.write(move |c| management::delete_resource(c, &id)).await;
+        self.writes.after(WriteKind::Identities, done)
     }
 
     async fn replace_resource_sealed(&self, id: &str, old: &Sealed, new: &Sealed) -> Result<bool> {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::{ResourceGroupRecord, ResourceRecord, Result, RoleAssignmentRecord, Sealed, VaultRecord};
+use crate::{ResourceGroupRecord, ResourceRecord, Result, RoleAssignmentRecord, Sealed, VaultRecord, WriteKind};
 
 #[async_trait]
 pub trait ManagementStore: Send + Sync + 'static {
@@ -16,10 +16,10 @@ pub trait ManagementStore: Send + Sync + 'static {
     async fn list_deleted_vaults(&self) -> Result<Vec<VaultRecord>>;
     /// Removes a vault and every secret in it for good.
     async fn purge_vault(&self, name: &str) -> Result<()>;
-    /// How many vault writes (`put_vault`, `purge_vault`) this store object has finished, counted
-    /// after each commits: a cache of vault records that saw the same count before its read holds
-    /// nothing older than this node's own last write. Other nodes' writes are not counted.
-    fn vault_writes(&self) -> u64;
+    /// How many writes of `kind` this store object has finished, counted after each returns: a
+    /// cache that saw the same count before its read holds nothing older than this node's own last
+    /// write of that kind. Other nodes' writes are not counted.
+    fn writes(&self, kind: WriteKind) -> u64;
 
     // Resource groups.
     async fn put_resource_group(&self, g: &ResourceGroupRecord) -> Result<()>;
