@@ -443,13 +443,13 @@ pub fn median(values: &[f64]) -> Option<f64> {
     v.get(v.len() / 2).copied()
 }
 
+/// A count with thousands separators: 1,148,374.
 fn rate(x: f64) -> String {
     let n = x.round() as u64;
-    let (thousands, rest) = (n / 1000, n % 1000);
-    if thousands > 0 {
-        format!("{thousands},{rest:03}")
+    if n < 1000 {
+        n.to_string()
     } else {
-        rest.to_string()
+        format!("{},{:03}", rate((n / 1000) as f64), n % 1000)
     }
 }
 
