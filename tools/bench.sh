@@ -3,7 +3,7 @@
 # from the Debian packages if it is missing, starts the loopback PostgreSQL test cluster, then runs
 # keyhold-bench, which prints a table and writes target/bench/results.json (see docs/benchmarks.md).
 #
-#   tools/bench.sh                          # SQLite and PostgreSQL, 10 s per wrk run, 100,000 secrets
+#   tools/bench.sh                          # SQLite and PostgreSQL, 10 s per wrk run, 100,000 secrets, 1 GiB audit log, two nodes
 #   tools/bench.sh --backends sqlite --duration 5 --secrets 10000      # a quick look
 set -euo pipefail
 
