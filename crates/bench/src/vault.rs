@@ -72,19 +72,12 @@ impl Target {
 
     /// `GET /secrets/{name}`, which must answer 200.
     pub async fn get_secret(&self, name: &str) -> Result<()> {
-        let resp = self
-            .http
-            .get(format!("{}/secrets/{name}?api-version=7.4", self.vault_url()))
-            .bearer_auth(&self.token)
-            .send()
-            .await?;
-        let status = resp.status();
-        ensure!(
-            status.is_success(),
-            "GET secret {name}: {status} {}",
-            resp.text().await?
-        );
-        Ok(())
+        let url = format!("{}/secrets/{name}?api-version=7.4", self.vault_url());
+        succeed(
+            self.http.get(url).bearer_auth(&self.token),
+            &format!("GET secret {name}"),
+        )
+        .await
     }
 
     pub fn vault_url(&self) -> String {
@@ -97,20 +90,9 @@ impl Target {
 
     /// Creates key `name` (`body` as `POST /keys/{name}/create` takes it).
     pub async fn create_key(&self, name: &str, body: Value) -> Result<()> {
-        let resp = self
-            .http
-            .post(format!("{}/keys/{name}/create?api-version=7.4", self.vault_url()))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await?;
-        let status = resp.status();
-        ensure!(
-            status.is_success(),
-            "create key {name}: {status} {}",
-            resp.text().await?
-        );
-        Ok(())
+        let url = format!("{}/keys/{name}/create?api-version=7.4", self.vault_url());
+        let request = self.http.post(url).bearer_auth(&self.token).json(&body);
+        succeed(request, &format!("create key {name}")).await
     }
 
     /// Fills the token cache of the managed-identity endpoint, and checks it answers.
@@ -155,18 +137,18 @@ impl Target {
 }
 
 async fn put(http: &reqwest::Client, vault_url: &str, token: &str, name: &str, value: &str) -> Result<()> {
-    let resp = http
+    let request = http
         .put(format!("{vault_url}/secrets/{name}?api-version=7.4"))
         .bearer_auth(token)
-        .json(&json!({ "value": value }))
-        .send()
-        .await?;
+        .json(&json!({ "value": value }));
+    succeed(request, &format!("PUT secret {name}")).await
+}
+
+/// Sends `request`; anything but a 2xx is an error naming `what`, the status and the body.
+async fn succeed(request: reqwest::RequestBuilder, what: &str) -> Result<()> {
+    let resp = request.send().await?;
     let status = resp.status();
-    ensure!(
-        status.is_success(),
-        "PUT secret {name}: {status} {}",
-        resp.text().await?
-    );
+    ensure!(status.is_success(), "{what}: {status} {}", resp.text().await?);
     Ok(())
 }
 

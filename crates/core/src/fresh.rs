@@ -1,9 +1,10 @@
 //! Store reads a node answers again for a moment. Every data-plane request needs its vault's record
-//! (access policies, RBAC mode) and every managed-identity token its resource's identities; re-reading
-//! them per request was a read transaction and a JSON parse each (a round trip each on PostgreSQL).
+//! (access policies, RBAC mode), every RBAC decision the caller's role assignments and every
+//! managed-identity token its resource's identities; re-reading them per request was a read
+//! transaction (and a JSON parse) each, a round trip each on PostgreSQL.
 //!
 //! An entry is served for at most [`FRESH_FOR`] after it was read. That bounds how long a change made
-//! on *another* node (a revoked access policy, a deleted identity) can go unseen here: under a second,
+//! on *another* node (a revoked access policy or role assignment, a deleted identity) can go unseen here: under a second,
 //! as issue 17 requires of every node. A change made on *this* node is seen at once: an entry is used
 //! only while the store's count of this node's writes of its kind ([`Store::writes`]) is what it was
 //! before the entry was read, so a write that lands during the read leaves the entry stale already.

@@ -13,12 +13,15 @@ pub enum WriteKind {
     Vaults,
     /// Resources, resource groups and principals: which managed identities a resource has.
     Identities,
+    /// `put_role_assignment`, `delete_role_assignment`: what RBAC allows whom.
+    RoleAssignments,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct WriteCounts {
     vaults: AtomicU64,
     identities: AtomicU64,
+    role_assignments: AtomicU64,
 }
 
 impl WriteCounts {
@@ -26,6 +29,7 @@ impl WriteCounts {
         match kind {
             WriteKind::Vaults => &self.vaults,
             WriteKind::Identities => &self.identities,
+            WriteKind::RoleAssignments => &self.role_assignments,
         }
     }
 

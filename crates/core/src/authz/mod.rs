@@ -9,10 +9,10 @@ pub mod roles;
 
 use std::sync::Arc;
 
-use keyhold_store::{Store, VaultRecord};
+use keyhold_store::{RoleAssignmentRecord, Store, VaultRecord, WriteKind};
 use serde::{Deserialize, Serialize};
 
-use crate::VaultError;
+use crate::{VaultError, fresh::Fresh};
 
 pub use certificates::CertificateOp;
 pub use keys::KeyOp;
@@ -178,6 +178,9 @@ impl From<Denied> for VaultError {
 #[derive(Clone)]
 pub struct Authorizer {
     store: Arc<dyn Store>,
+    /// Each principal's role assignments as last read: another node's grant or removal shows here
+    /// within a second, this node's at once (see [`crate::fresh`]).
+    assignments: Arc<Fresh<Arc<Vec<RoleAssignmentRecord>>>>,
     pub subscription_id: String,
 }
 
@@ -192,7 +195,19 @@ pub fn covers(scope: &str, resource: &str) -> bool {
 
 impl Authorizer {
     pub(crate) fn new(store: Arc<dyn Store>, subscription_id: String) -> Self {
-        Self { store, subscription_id }
+        Self {
+            assignments: Arc::new(Fresh::new(store.clone(), WriteKind::RoleAssignments)),
+            store,
+            subscription_id,
+        }
+    }
+
+    async fn assignments_of(&self, oid: &str) -> Result<Arc<Vec<RoleAssignmentRecord>>, VaultError> {
+        self.assignments
+            .get(oid, || async {
+                Ok(Arc::new(self.store.role_assignments_for(oid).await?))
+            })
+            .await
     }
 
     pub fn vault_id(&self, resource_group: &str, vault: &str) -> String {
@@ -265,7 +280,7 @@ impl Authorizer {
     }
 
     async fn data_action_allowed(&self, caller: &Caller, action: &str, resource: &str) -> Result<bool, VaultError> {
-        let assignments = self.store.role_assignments_for(&caller.oid).await?;
+        let assignments = self.assignments_of(&caller.oid).await?;
         Ok(assignments.iter().any(|a| {
             covers(&a.scope, resource)
                 && roles::find(&a.role_definition_id).is_some_and(|r| r.allows_data_action(action))
@@ -275,13 +290,13 @@ impl Authorizer {
     /// Does `caller` hold any role assignment at or under `scope`? Azure lists a subscription to every
     /// principal with a role anywhere in it (what `az login` needs to find its subscription).
     pub async fn has_any_role_under(&self, caller: &Caller, scope: &str) -> Result<bool, VaultError> {
-        let assignments = self.store.role_assignments_for(&caller.oid).await?;
+        let assignments = self.assignments_of(&caller.oid).await?;
         Ok(assignments.iter().any(|a| covers(scope, &a.scope)))
     }
 
     /// May `caller` perform control-plane `action` on `resource` (an ARM id)?
     pub async fn action(&self, caller: &Caller, action: &str, resource: &str) -> Result<bool, VaultError> {
-        let assignments = self.store.role_assignments_for(&caller.oid).await?;
+        let assignments = self.assignments_of(&caller.oid).await?;
         Ok(assignments.iter().any(|a| {
             covers(&a.scope, resource) && roles::find(&a.role_definition_id).is_some_and(|r| r.allows_action(action))
         }))

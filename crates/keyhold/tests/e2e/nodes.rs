@@ -131,6 +131,44 @@ async fn revocation_reaches_the_other_node_within_a_second(a: &Server, b: &Serve
     assert_eq!(body["error"]["code"], "Forbidden", "{body}");
 }
 
+/// The same bound for RBAC: a role assignment removed through A stops working on B within a second.
+async fn rbac_revocation_reaches_the_other_node_within_a_second(a: &Server, b: &Server, tb: &str) {
+    let sub = a.subscription_id().await.unwrap();
+    let vault = format!("/subscriptions/{sub}/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv-rbac-revoke");
+    let create = json!({"location": "westus", "properties": {"tenantId": a.state.tenant_id,
+        "sku": {"family": "A", "name": "standard"}, "enableRbacAuthorization": true}});
+    let (status, body) = a.arm(reqwest::Method::PUT, &vault, Some(create)).await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    let assignment =
+        format!("{vault}/providers/Microsoft.Authorization/roleAssignments/3f2b1c6e-0c1d-4e8a-9b7a-5d2e8f1a4c90");
+    // Key Vault Administrator, for the admin principal, at the vault.
+    let grant = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/00482a5a-887f-4fb3-b363-3b7fe8e74483"), "principalId": a.admin.object_id}});
+    let (status, body) = a.arm(reqwest::Method::PUT, &assignment, Some(grant)).await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    // B may hold the admin's assignments as read before the grant, for half a second at most.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let url = format!("{}/secrets/held?api-version=7.4", b.vault_url("kv-rbac-revoke"));
+    let (status, body) = b
+        .call(reqwest::Method::PUT, &url, Some(tb), Some(json!({"value": "v"})))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "B honours a role assigned through A: {body}");
+
+    let (status, body) = a.arm(reqwest::Method::DELETE, &assignment, None).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let revoked = Instant::now();
+    let on_a = format!("{}/secrets/held?api-version=7.4", a.vault_url("kv-rbac-revoke"));
+    let (status, body) = a.call(reqwest::Method::GET, &on_a, Some(tb), None).await.unwrap();
+    assert_eq!(status, 403, "{body}");
+    tokio::time::sleep(Duration::from_secs(1).saturating_sub(revoked.elapsed())).await;
+    let (status, body) = b.call(reqwest::Method::GET, &url, Some(tb), None).await.unwrap();
+    assert_eq!(
+        status, 403,
+        "a removed role assignment still worked on B a second later: {body}"
+    );
+    assert_eq!(body["error"]["innererror"]["code"], "ForbiddenByRbac", "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_on_one_postgres_are_one_service() {
     let Some(db) = PostgresDatabase::create().await.unwrap() else {
@@ -164,6 +202,7 @@ async fn two_nodes_on_one_postgres_are_one_service() {
     acked.clear();
 
     revocation_reaches_the_other_node_within_a_second(&a, &b, &tb).await;
+    rbac_revocation_reaches_the_other_node_within_a_second(&a, &b, &tb).await;
 
     // A signing-key rotation on A: A's new tokens verify on B.
     let admin = a.token(&a.state.url).await.unwrap();

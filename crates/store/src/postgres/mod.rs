@@ -296,7 +296,8 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()> {
-        management::put_role_assignment(&self.client().await?, a).await
+        let done = management::put_role_assignment(&self.client().await?, a).await;
+        self.writes.after(WriteKind::RoleAssignments, done)
     }
 
     async fn role_assignment(&self, name: &str) -> Result<Option<RoleAssignmentRecord>> {
@@ -304,7 +305,8 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn delete_role_assignment(&self, name: &str) -> Result<()> {
-        management::delete_role_assignment(&self.client().await?, name).await
+        let done = management::delete_role_assignment(&self.client().await?, name).await;
+        self.writes.after(WriteKind::RoleAssignments, done)
     }
 
     async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>> {

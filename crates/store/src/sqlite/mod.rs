@@ -358,7 +358,8 @@ impl ManagementStore for SqliteStore {
 
     async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()> {
         let a = a.clone();
-        self.write(move |c| management::put_role_assignment(c, &a)).await
+        let done = self.write(move |c| management::put_role_assignment(c, &a)).await;
+        self.writes.after(WriteKind::RoleAssignments, done)
     }
 
     async fn role_assignment(&self, name: &str) -> Result<Option<RoleAssignmentRecord>> {
@@ -368,7 +369,8 @@ impl ManagementStore for SqliteStore {
 
     async fn delete_role_assignment(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
-        self.write(move |c| management::delete_role_assignment(c, &name)).await
+        let done = self.write(move |c| management::delete_role_assignment(c, &name)).await;
+        self.writes.after(WriteKind::RoleAssignments, done)
     }
 
     async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>> {
