@@ -51,6 +51,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let acceptor = tls.map(TlsAcceptor::from);
+    let mut refused = Refusals::default();
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -64,7 +65,9 @@ pub async fn serve(
             _ = shutdown.changed() => break,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, max = limits.max_connections, "connection limit reached: closing a new connection");
+            if let Some(closed) = refused.report() {
+                tracing::warn!(%peer, max = limits.max_connections, closed, "connection limit reached: closing new connections");
+            }
             drop(tcp);
             continue;
         };
@@ -123,5 +126,25 @@ async fn connection<IO>(
     let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// Connections closed at the limit, reported at most once a second: a flood of them must not
+/// become a flood of log lines.
+#[derive(Default)]
+struct Refusals {
+    reported_at: Option<std::time::Instant>,
+    unreported: u64,
+}
+
+impl Refusals {
+    /// Counts one refusal; returns how many to report now (this one and those since the last line).
+    fn report(&mut self) -> Option<u64> {
+        self.unreported += 1;
+        let due = self.reported_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
+        due.then(|| {
+            self.reported_at = Some(std::time::Instant::now());
+            std::mem::take(&mut self.unreported)
+        })
     }
 }
