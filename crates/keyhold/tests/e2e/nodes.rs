@@ -100,34 +100,14 @@ async fn revocation_reaches_the_other_node_within_a_second(a: &Server, b: &Serve
         "sku": {"family": "A", "name": "standard"}, "accessPolicies": policy}});
     let (status, body) = a.arm(reqwest::Method::PUT, &vault, Some(create)).await.unwrap();
     assert_eq!(status, 201, "{body}");
-    let url = format!("{}/secrets/held?api-version=7.4", b.vault_url("kv-revoke"));
-    let (status, body) = b
-        .call(reqwest::Method::PUT, &url, Some(tb), Some(json!({"value": "v"})))
-        .await
-        .unwrap();
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = b.call(reqwest::Method::GET, &url, Some(tb), None).await.unwrap();
-    assert_eq!(status, 200, "B serves it while the policy stands: {body}");
 
     let remove = json!({"properties": {"accessPolicies": [{"tenantId": a.state.tenant_id, "objectId": a.admin.object_id, "permissions": {"secrets": ["get", "set"]}}]}});
-    let (status, body) = a
-        .arm(
-            reqwest::Method::PUT,
-            &format!("{vault}/accessPolicies/remove"),
-            Some(remove),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 200, "{body}");
-    let revoked = Instant::now();
-    // A, where the change was made, refuses at once.
-    let on_a = format!("{}/secrets/held?api-version=7.4", a.vault_url("kv-revoke"));
-    let (status, body) = a.call(reqwest::Method::GET, &on_a, Some(tb), None).await.unwrap();
-    assert_eq!(status, 403, "{body}");
-    // B refuses once a second has passed since the change, whatever it answered in between.
-    tokio::time::sleep(Duration::from_secs(1).saturating_sub(revoked.elapsed())).await;
-    let (status, body) = b.call(reqwest::Method::GET, &url, Some(tb), None).await.unwrap();
-    assert_eq!(status, 403, "a revoked policy still worked on B a second later: {body}");
+    let revoke = (
+        reqwest::Method::PUT,
+        format!("{vault}/accessPolicies/remove"),
+        Some(remove),
+    );
+    let body = refused_on_both_within_a_second(a, b, tb, "kv-revoke", revoke).await;
     assert_eq!(body["error"]["code"], "Forbidden", "{body}");
 }
 
@@ -147,26 +127,41 @@ async fn rbac_revocation_reaches_the_other_node_within_a_second(a: &Server, b: &
     assert_eq!(status, 201, "{body}");
     // B may hold the admin's assignments as read before the grant, for half a second at most.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let url = format!("{}/secrets/held?api-version=7.4", b.vault_url("kv-rbac-revoke"));
-    let (status, body) = b
-        .call(reqwest::Method::PUT, &url, Some(tb), Some(json!({"value": "v"})))
+
+    let revoke = (reqwest::Method::DELETE, assignment, None);
+    let body = refused_on_both_within_a_second(a, b, tb, "kv-rbac-revoke", revoke).await;
+    assert_eq!(body["error"]["innererror"]["code"], "ForbiddenByRbac", "{body}");
+}
+
+/// B writes and reads a secret of `vault`; `revoke` is then sent to A's management plane. A refuses
+/// at once, B once a second has passed since the change, whatever it answered in between. Returns
+/// B's refusal.
+async fn refused_on_both_within_a_second(
+    a: &Server,
+    b: &Server,
+    tb: &str,
+    vault: &str,
+    (method, path, body): (reqwest::Method, String, Option<serde_json::Value>),
+) -> serde_json::Value {
+    let on_b = format!("{}/secrets/held?api-version=7.4", b.vault_url(vault));
+    let (status, got) = b
+        .call(reqwest::Method::PUT, &on_b, Some(tb), Some(json!({"value": "v"})))
         .await
         .unwrap();
-    assert_eq!(status, 200, "B honours a role assigned through A: {body}");
+    assert_eq!(status, 200, "B honours the grant made through A: {got}");
+    let (status, got) = b.call(reqwest::Method::GET, &on_b, Some(tb), None).await.unwrap();
+    assert_eq!(status, 200, "B serves it while the grant stands: {got}");
 
-    let (status, body) = a.arm(reqwest::Method::DELETE, &assignment, None).await.unwrap();
-    assert_eq!(status, 200, "{body}");
+    let (status, got) = a.arm(method, &path, body).await.unwrap();
+    assert_eq!(status, 200, "{got}");
     let revoked = Instant::now();
-    let on_a = format!("{}/secrets/held?api-version=7.4", a.vault_url("kv-rbac-revoke"));
-    let (status, body) = a.call(reqwest::Method::GET, &on_a, Some(tb), None).await.unwrap();
-    assert_eq!(status, 403, "{body}");
+    let on_a = format!("{}/secrets/held?api-version=7.4", a.vault_url(vault));
+    let (status, got) = a.call(reqwest::Method::GET, &on_a, Some(tb), None).await.unwrap();
+    assert_eq!(status, 403, "A, where the change was made, refuses at once: {got}");
     tokio::time::sleep(Duration::from_secs(1).saturating_sub(revoked.elapsed())).await;
-    let (status, body) = b.call(reqwest::Method::GET, &url, Some(tb), None).await.unwrap();
-    assert_eq!(
-        status, 403,
-        "a removed role assignment still worked on B a second later: {body}"
-    );
-    assert_eq!(body["error"]["innererror"]["code"], "ForbiddenByRbac", "{body}");
+    let (status, got) = b.call(reqwest::Method::GET, &on_b, Some(tb), None).await.unwrap();
+    assert_eq!(status, 403, "the revoked grant still worked on B a second later: {got}");
+    got
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
