@@ -2,9 +2,15 @@
 //! the same count before its read holds nothing older than this node's own last write of that kind;
 //! other nodes' writes are not counted (the caches bound those by age instead).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
-use crate::Result;
+use crate::{Result, StoreError};
 
 /// What a count covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +41,23 @@ impl WriteCounts {
 
     /// Counts a write once it has returned, whatever its outcome: a failed write changed nothing,
     /// and a count too many only costs a cache one re-read.
-    pub(crate) fn after<T>(&self, kind: WriteKind, done: Result<T>) -> Result<T> {
+    fn after<T>(&self, kind: WriteKind, done: Result<T>) -> Result<T> {
         self.counter(kind).fetch_add(1, Ordering::Release);
         done
+    }
+
+    /// Runs `write` to its end even if the caller stops waiting, and counts it once it has returned:
+    /// a caller that goes away mid-write (a client hanging up) cannot leave a committed write
+    /// uncounted, which would let this node serve what it cached before it for up to the caches' bound.
+    pub(crate) async fn counted<T: Send + 'static>(
+        self: &Arc<Self>,
+        kind: WriteKind,
+        write: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let counts = self.clone();
+        tokio::spawn(async move { counts.after(kind, write.await) })
+            .await
+            .map_err(|e| StoreError::Backend(format!("a counted write did not finish: {e}")))?
     }
 
     pub(crate) fn get(&self, kind: WriteKind) -> u64 {

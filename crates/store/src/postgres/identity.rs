@@ -23,22 +23,25 @@ pub(super) const PRINCIPAL_COLS: &str = "object_id, app_id, display_name, kind, 
 #[async_trait]
 impl IdentityStore for PostgresStore {
     async fn put_principal(&self, p: &PrincipalRecord) -> Result<()> {
-        let c = self.client().await?;
-        let done = execute(
-            &c,
-            &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
-            &[
-                &p.object_id,
-                &p.app_id,
-                &p.display_name,
-                &p.kind.as_str(),
-                &p.tenant_id,
-                &p.created,
-            ],
-        )
-        .await
-        .map(drop);
-        self.writes.after(WriteKind::Identities, done)
+        let (this, p) = (self.clone(), p.clone());
+        let write = async move {
+            let c = this.client().await?;
+            execute(
+                &c,
+                &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+                &[
+                    &p.object_id,
+                    &p.app_id,
+                    &p.display_name,
+                    &p.kind.as_str(),
+                    &p.tenant_id,
+                    &p.created,
+                ],
+            )
+            .await
+            .map(drop)
+        };
+        self.writes.counted(WriteKind::Identities, write).await
     }
 
     async fn principal_by_app_id(&self, app_id: &str) -> Result<Option<PrincipalRecord>> {
@@ -241,8 +244,9 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn delete_principal(&self, object_id: &str) -> Result<()> {
-        let done = management::delete_principal(&self.client().await?, object_id).await;
-        self.writes.after(WriteKind::Identities, done)
+        let (this, object_id) = (self.clone(), object_id.to_owned());
+        let write = async move { management::delete_principal(&this.client().await?, &object_id).await };
+        self.writes.counted(WriteKind::Identities, write).await
     }
 
     async fn put_join_token(&self, hash: &str, resource_id: &str, expires: i64) -> Result<()> {

@@ -220,8 +220,10 @@ impl MetaStore for PostgresStore {
 #[async_trait]
 impl ManagementStore for PostgresStore {
     async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
-        let done = management::put_vault(&self.client().await?, v).await;
-        self.writes.after(WriteKind::Vaults, done)
+        let this = self.clone();
+        let v = v.clone();
+        let write = async move { management::put_vault(&this.client().await?, &v).await };
+        self.writes.counted(WriteKind::Vaults, write).await
     }
 
     async fn vault(&self, name: &str) -> Result<Option<VaultRecord>> {
@@ -241,8 +243,10 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn purge_vault(&self, name: &str) -> Result<()> {
-        let done = management::purge_vault(&mut self.client().await?, name).await;
-        self.writes.after(WriteKind::Vaults, done)
+        let this = self.clone();
+        let name = name.to_owned();
+        let write = async move { management::purge_vault(&mut this.client().await?, &name).await };
+        self.writes.counted(WriteKind::Vaults, write).await
     }
 
     fn writes(&self, kind: WriteKind) -> u64 {
@@ -262,13 +266,17 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn delete_resource_group(&self, name: &str) -> Result<()> {
-        let done = management::delete_resource_group(&self.client().await?, name).await;
-        self.writes.after(WriteKind::Identities, done)
+        let this = self.clone();
+        let name = name.to_owned();
+        let write = async move { management::delete_resource_group(&this.client().await?, &name).await };
+        self.writes.counted(WriteKind::Identities, write).await
     }
 
     async fn put_resource(&self, r: &ResourceRecord) -> Result<()> {
-        let done = management::put_resource(&self.client().await?, r).await;
-        self.writes.after(WriteKind::Identities, done)
+        let this = self.clone();
+        let r = r.clone();
+        let write = async move { management::put_resource(&this.client().await?, &r).await };
+        self.writes.counted(WriteKind::Identities, write).await
     }
 
     async fn resource(&self, id: &str) -> Result<Option<ResourceRecord>> {
@@ -280,8 +288,10 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn delete_resource(&self, id: &str) -> Result<()> {
-        let done = management::delete_resource(&self.client().await?, id).await;
-        self.writes.after(WriteKind::Identities, done)
+        let this = self.clone();
+        let id = id.to_owned();
+        let write = async move { management::delete_resource(&this.client().await?, &id).await };
+        self.writes.counted(WriteKind::Identities, write).await
     }
 
     async fn replace_resource_sealed(&self, id: &str, old: &Sealed, new: &Sealed) -> Result<bool> {
@@ -296,8 +306,10 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()> {
-        let done = management::put_role_assignment(&self.client().await?, a).await;
-        self.writes.after(WriteKind::RoleAssignments, done)
+        let this = self.clone();
+        let a = a.clone();
+        let write = async move { management::put_role_assignment(&this.client().await?, &a).await };
+        self.writes.counted(WriteKind::RoleAssignments, write).await
     }
 
     async fn role_assignment(&self, name: &str) -> Result<Option<RoleAssignmentRecord>> {
@@ -305,8 +317,10 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn delete_role_assignment(&self, name: &str) -> Result<()> {
-        let done = management::delete_role_assignment(&self.client().await?, name).await;
-        self.writes.after(WriteKind::RoleAssignments, done)
+        let this = self.clone();
+        let name = name.to_owned();
+        let write = async move { management::delete_role_assignment(&this.client().await?, &name).await };
+        self.writes.counted(WriteKind::RoleAssignments, write).await
     }
 
     async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>> {

@@ -23,24 +23,22 @@ pub(super) const PRINCIPAL_COLS: &str = "object_id, app_id, display_name, kind, 
 impl IdentityStore for SqliteStore {
     async fn put_principal(&self, p: &PrincipalRecord) -> Result<()> {
         let p = p.clone();
-        let done = self
-            .write(move |c| {
-                c.cached_execute(
-                    &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-                    params![
-                        p.object_id,
-                        p.app_id,
-                        p.display_name,
-                        p.kind.as_str(),
-                        p.tenant_id,
-                        p.created
-                    ],
-                )
-                .map(drop)
-                .map_err(db_err)
-            })
-            .await;
-        self.writes.after(WriteKind::Identities, done)
+        self.counted_write(WriteKind::Identities, move |c| {
+            c.cached_execute(
+                &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![
+                    p.object_id,
+                    p.app_id,
+                    p.display_name,
+                    p.kind.as_str(),
+                    p.tenant_id,
+                    p.created
+                ],
+            )
+            .map(drop)
+            .map_err(db_err)
+        })
+        .await
     }
 
     async fn principal_by_app_id(&self, app_id: &str) -> Result<Option<PrincipalRecord>> {
@@ -280,8 +278,8 @@ impl IdentityStore for SqliteStore {
 
     async fn delete_principal(&self, object_id: &str) -> Result<()> {
         let oid = object_id.to_owned();
-        let done = self.write(move |c| management::delete_principal(c, &oid)).await;
-        self.writes.after(WriteKind::Identities, done)
+        self.counted_write(WriteKind::Identities, move |c| management::delete_principal(c, &oid))
+            .await
     }
 
     async fn put_join_token(&self, hash: &str, resource_id: &str, expires: i64) -> Result<()> {

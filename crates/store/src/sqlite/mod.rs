@@ -153,6 +153,17 @@ impl SqliteStore {
         self.writer.write(f).await
     }
 
+    /// A write of a kind nodes cache reads of: counted once it has committed, even if the caller
+    /// stops waiting (see [`WriteCounts::counted`]).
+    async fn counted_write<T, F>(&self, kind: WriteKind, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        self.writes.counted(kind, async move { writer.write(f).await }).await
+    }
+
     /// A point read: on the first free reader connection, right here; on the blocking pool if all are
     /// busy. Only for statements that return at most a few rows by key (see the module comment).
     async fn read<T, F>(&self, f: F) -> Result<T>
@@ -264,8 +275,8 @@ impl MetaStore for SqliteStore {
 impl ManagementStore for SqliteStore {
     async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
         let v = v.clone();
-        let done = self.write(move |c| management::put_vault(c, &v)).await;
-        self.writes.after(WriteKind::Vaults, done)
+        self.counted_write(WriteKind::Vaults, move |c| management::put_vault(c, &v))
+            .await
     }
 
     async fn vault(&self, name: &str) -> Result<Option<VaultRecord>> {
@@ -288,8 +299,8 @@ impl ManagementStore for SqliteStore {
 
     async fn purge_vault(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
-        let done = self.write(move |c| management::purge_vault(c, &name)).await;
-        self.writes.after(WriteKind::Vaults, done)
+        self.counted_write(WriteKind::Vaults, move |c| management::purge_vault(c, &name))
+            .await
     }
 
     fn writes(&self, kind: WriteKind) -> u64 {
@@ -312,14 +323,16 @@ impl ManagementStore for SqliteStore {
 
     async fn delete_resource_group(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
-        let done = self.write(move |c| management::delete_resource_group(c, &name)).await;
-        self.writes.after(WriteKind::Identities, done)
+        self.counted_write(WriteKind::Identities, move |c| {
+            management::delete_resource_group(c, &name)
+        })
+        .await
     }
 
     async fn put_resource(&self, r: &ResourceRecord) -> Result<()> {
         let r = r.clone();
-        let done = self.write(move |c| management::put_resource(c, &r)).await;
-        self.writes.after(WriteKind::Identities, done)
+        self.counted_write(WriteKind::Identities, move |c| management::put_resource(c, &r))
+            .await
     }
 
     async fn resource(&self, id: &str) -> Result<Option<ResourceRecord>> {
@@ -335,8 +348,8 @@ impl ManagementStore for SqliteStore {
 
     async fn delete_resource(&self, id: &str) -> Result<()> {
         let id = id.to_owned();
-        let done = self.write(move |c| management::delete_resource(c, &id)).await;
-        self.writes.after(WriteKind::Identities, done)
+        self.counted_write(WriteKind::Identities, move |c| management::delete_resource(c, &id))
+            .await
     }
 
     async fn replace_resource_sealed(&self, id: &str, old: &Sealed, new: &Sealed) -> Result<bool> {
@@ -358,8 +371,10 @@ impl ManagementStore for SqliteStore {
 
     async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()> {
         let a = a.clone();
-        let done = self.write(move |c| management::put_role_assignment(c, &a)).await;
-        self.writes.after(WriteKind::RoleAssignments, done)
+        self.counted_write(WriteKind::RoleAssignments, move |c| {
+            management::put_role_assignment(c, &a)
+        })
+        .await
     }
 
     async fn role_assignment(&self, name: &str) -> Result<Option<RoleAssignmentRecord>> {
@@ -369,8 +384,10 @@ impl ManagementStore for SqliteStore {
 
     async fn delete_role_assignment(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
-        let done = self.write(move |c| management::delete_role_assignment(c, &name)).await;
-        self.writes.after(WriteKind::RoleAssignments, done)
+        self.counted_write(WriteKind::RoleAssignments, move |c| {
+            management::delete_role_assignment(c, &name)
+        })
+        .await
     }
 
     async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>> {

@@ -79,6 +79,7 @@ conformance!(
     vaults_are_isolated,
     soft_deleted_vaults_keep_their_name,
     purge_vault_takes_its_secrets,
+    writes_are_counted_even_when_the_caller_stops_waiting,
     resource_groups_case_insensitive,
     role_assignments_by_name_and_principal,
     one_time_tokens_are_used_once,

@@ -37,6 +37,32 @@ pub(crate) async fn soft_deleted_vaults_keep_their_name(s: Arc<dyn Store>) {
     assert!(s.vault("gone").await.unwrap().is_some());
 }
 
+/// Vault, identity and role-assignment writes are counted per kind, after they finish — also when
+/// the caller stops waiting at once (a client hanging up mid-request), so that a node's caches
+/// never keep serving what its own committed write replaced.
+pub(crate) async fn writes_are_counted_even_when_the_caller_stops_waiting(s: Arc<dyn Store>) {
+    let before = (s.writes(WriteKind::Vaults), s.writes(WriteKind::RoleAssignments));
+    s.put_vault(&vault_named("counted", None)).await.unwrap();
+    assert_eq!(s.writes(WriteKind::Vaults), before.0 + 1);
+    assert_eq!(s.writes(WriteKind::RoleAssignments), before.1, "one count per kind");
+
+    // Polled once, then dropped: the write goes on and is counted once it is done.
+    let abandoned = vault_named("abandoned", None);
+    let mut write = s.put_vault(&abandoned);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(write.as_mut().poll(cx))).await;
+    assert!(first.is_pending(), "the write answered at its first poll");
+    drop(write);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.writes(WriteKind::Vaults) < before.0 + 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "an abandoned write was never counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(s.vault("abandoned").await.unwrap().is_some(), "counted, so committed");
+}
+
 pub(crate) async fn purge_vault_takes_its_secrets(s: Arc<dyn Store>) {
     let ring = Keyring::generate().unwrap();
     s.put_vault(&vault_named(VAULT, Some(10))).await.unwrap();
