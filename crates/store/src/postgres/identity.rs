@@ -20,27 +20,29 @@ pub(super) fn principal_row(r: &Row) -> Result<PrincipalRecord> {
 
 pub(super) const PRINCIPAL_COLS: &str = "object_id, app_id, display_name, kind, tenant_id, created";
 
+/// One `principals` row; also the first half of a user's insert (`users.rs`).
+pub(super) async fn insert_principal(c: &impl GenericClient, p: &PrincipalRecord) -> Result<()> {
+    execute(
+        c,
+        &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+        &[
+            &p.object_id,
+            &p.app_id,
+            &p.display_name,
+            &p.kind.as_str(),
+            &p.tenant_id,
+            &p.created,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
 #[async_trait]
 impl IdentityStore for PostgresStore {
     async fn put_principal(&self, p: &PrincipalRecord) -> Result<()> {
         let (this, p) = (self.clone(), p.clone());
-        let write = async move {
-            let c = this.client().await?;
-            execute(
-                &c,
-                &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
-                &[
-                    &p.object_id,
-                    &p.app_id,
-                    &p.display_name,
-                    &p.kind.as_str(),
-                    &p.tenant_id,
-                    &p.created,
-                ],
-            )
-            .await
-            .map(drop)
-        };
+        let write = async move { insert_principal(&this.client().await?, &p).await };
         self.writes.counted(WriteKind::Identities, write).await
     }
 

@@ -58,19 +58,7 @@ impl UserStore for PostgresStore {
         if name_taken(&tx, &u.user_principal_name, &p.object_id).await? {
             return Err(StoreError::Exists);
         }
-        execute(
-            &tx,
-            &format!("INSERT INTO principals ({PRINCIPAL_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
-            &[
-                &p.object_id,
-                &p.app_id,
-                &p.display_name,
-                &p.kind.as_str(),
-                &p.tenant_id,
-                &p.created,
-            ],
-        )
-        .await?;
+        super::identity::insert_principal(&tx, p).await?;
         tx.execute(
             "INSERT INTO users (object_id, upn, upn_key, password_hash, enabled, password_changed) VALUES ($1, $2, $3, $4, $5, $6)",
             &[
