@@ -20,14 +20,6 @@ pub struct Pair {
     pub set_c16: [Figures; 2],
 }
 
-impl Pair {
-    /// Requests per second of the two nodes together, for the GET and the SET.
-    pub fn totals(&self) -> (f64, f64) {
-        let sum = |f: &[Figures; 2]| f[0].requests_per_s + f[1].requests_per_s;
-        (sum(&self.get), sum(&self.set_c16))
-    }
-}
-
 pub struct Scripts<'a> {
     pub get: &'a Path,
     pub put: &'a Path,
@@ -39,7 +31,7 @@ pub async fn bench(keyhold: &Path, dir: &Path, database: &str, log: &Path, scrip
     let a = Instance::keyhold(keyhold, &data_a, Some(database), &[], log).await?;
     let on_a = Target::setup(&data_a, a.pid, "pair").await?;
     let data_b = fresh_dir(dir.join("pair-b"))?;
-    for file in ["seal.key", "ca.pem", "ca.key", "admin.json"] {
+    for file in keyhold_testkit::NODE_FILES {
         std::fs::copy(data_a.join(file), data_b.join(file)).with_context(|| format!("copy {file}"))?;
     }
     let public_url = on_a.state.url.clone();

@@ -282,12 +282,12 @@ impl Results {
             ),
             (
                 "two nodes on one database: GET, 16 conns each, req/s A + B = pair".into(),
-                Box::new(|r| r.pair.as_ref().map(|p| pair_cell(&p.get, p.totals().0))),
+                Box::new(|r| r.pair.as_ref().map(|p| pair_cell(&p.get))),
                 "",
             ),
             (
                 "two nodes: SET, 16 conns each, req/s A + B = pair".into(),
-                Box::new(|r| r.pair.as_ref().map(|p| pair_cell(&p.set_c16, p.totals().1))),
+                Box::new(|r| r.pair.as_ref().map(|p| pair_cell(&p.set_c16))),
                 "",
             ),
             (
@@ -473,13 +473,13 @@ fn lat(f: &Figures) -> String {
 }
 
 /// `a + b = sum (cpu_a / cpu_b µs server CPU/req)`.
-fn pair_cell(f: &[Figures; 2], total: f64) -> String {
+fn pair_cell(f: &[Figures; 2]) -> String {
     let cpu = |f: &Figures| f.server_cpu_us_per_request.map_or("–".into(), |us| format!("{us:.0}"));
     format!(
         "{} + {} = {} ({} / {} µs server CPU/req)",
         rate(f[0].requests_per_s),
         rate(f[1].requests_per_s),
-        rate(total),
+        rate(f[0].requests_per_s + f[1].requests_per_s),
         cpu(&f[0]),
         cpu(&f[1])
     )

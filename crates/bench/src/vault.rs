@@ -31,18 +31,14 @@ impl Target {
         let state = read_state(data_dir, pid).await?;
         let admin: Admin = serde_json::from_slice(&std::fs::read(data_dir.join("admin.json"))?)?;
         let http = keyhold_testkit::client(data_dir)?;
-        let port = state.listen.rsplit(':').next().context("listen address")?.parse()?;
+        let (port, vault_host) = address(&state, vault)?;
         let management = token(&http, &state, &admin, &state.url).await?;
-        let resp = http
+        let create = http
             .put(format!("{}/keyhold/v1/vaults/{vault}", state.url))
             .bearer_auth(management)
-            .json(&json!({}))
-            .send()
-            .await?;
-        let status = resp.status();
-        ensure!(status.is_success(), "create vault: {status} {}", resp.text().await?);
+            .json(&json!({}));
+        succeed(create, "create vault").await?;
         let token = token(&http, &state, &admin, &state.vault_resource).await?;
-        let vault_host = format!("{vault}.{}:{port}", state.dns_suffix);
         let target = Self {
             http,
             state,
@@ -59,11 +55,11 @@ impl Target {
     /// The same vault, principal and token, reached through another node of the service.
     pub async fn on_node(&self, data_dir: &Path, pid: u32) -> Result<Self> {
         let state = read_state(data_dir, pid).await?;
-        let port = state.listen.rsplit(':').next().context("listen address")?.parse()?;
         let vault = self.vault_host.split('.').next().context("vault host")?;
+        let (port, vault_host) = address(&state, vault)?;
         Ok(Self {
             http: keyhold_testkit::client(data_dir)?,
-            vault_host: format!("{vault}.{}:{port}", state.dns_suffix),
+            vault_host,
             state,
             port,
             token: self.token.clone(),
@@ -142,6 +138,12 @@ async fn put(http: &reqwest::Client, vault_url: &str, token: &str, name: &str, v
         .bearer_auth(token)
         .json(&json!({ "value": value }));
     succeed(request, &format!("PUT secret {name}")).await
+}
+
+/// This node's HTTPS port and the data plane's `Host` for `vault` on it.
+fn address(state: &State, vault: &str) -> Result<(u16, String)> {
+    let port: u16 = state.listen.rsplit(':').next().context("listen address")?.parse()?;
+    Ok((port, format!("{vault}.{}:{port}", state.dns_suffix)))
 }
 
 /// Sends `request`; anything but a 2xx is an error naming `what`, the status and the body.

@@ -1,9 +1,9 @@
 //! Which vault a request is for: the `<name>.<dns-suffix>` host label, resolved to a vault record.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
-use keyhold_core::VaultError;
 use std::sync::Arc;
 
+use axum::{extract::FromRequestParts, http::request::Parts};
+use keyhold_core::VaultError;
 use keyhold_store::VaultRecord;
 
 use crate::{AppState, error::ApiError, extract::request_origin};

@@ -44,6 +44,10 @@ pub struct Server {
     pub http: reqwest::Client,
 }
 
+/// What another node of a service needs from the first one's data dir: the unseal key, the CA that
+/// issues every node's TLS certificate, and the admin credentials.
+pub const NODE_FILES: [&str; 4] = ["seal.key", "ca.pem", "ca.key", "admin.json"];
+
 impl Server {
     /// Starts `bin serve` on ephemeral ports with extra flags.
     pub fn start(bin: &Path, extra: &[&str]) -> Result<Self> {
@@ -58,7 +62,7 @@ impl Server {
         let dir = tempfile::tempdir()?;
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&data_dir)?;
-        for file in ["seal.key", "ca.pem", "ca.key", "admin.json"] {
+        for file in NODE_FILES {
             std::fs::copy(peer.data_dir.join(file), data_dir.join(file)).with_context(|| format!("copy {file}"))?;
         }
         let mut server = Self::spawn_in(bin, dir, data_dir, extra)?;

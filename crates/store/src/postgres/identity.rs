@@ -41,9 +41,12 @@ pub(super) async fn insert_principal(c: &impl GenericClient, p: &PrincipalRecord
 #[async_trait]
 impl IdentityStore for PostgresStore {
     async fn put_principal(&self, p: &PrincipalRecord) -> Result<()> {
-        let (this, p) = (self.clone(), p.clone());
-        let write = async move { insert_principal(&this.client().await?, &p).await };
-        self.writes.counted(WriteKind::Identities, write).await
+        let p = p.clone();
+        self.counted_write(
+            WriteKind::Identities,
+            move |c| async move { insert_principal(&c, &p).await },
+        )
+        .await
     }
 
     async fn principal_by_app_id(&self, app_id: &str) -> Result<Option<PrincipalRecord>> {
@@ -246,9 +249,11 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn delete_principal(&self, object_id: &str) -> Result<()> {
-        let (this, object_id) = (self.clone(), object_id.to_owned());
-        let write = async move { management::delete_principal(&this.client().await?, &object_id).await };
-        self.writes.counted(WriteKind::Identities, write).await
+        let object_id = object_id.to_owned();
+        self.counted_write(WriteKind::Identities, move |c| async move {
+            management::delete_principal(&c, &object_id).await
+        })
+        .await
     }
 
     async fn put_join_token(&self, hash: &str, resource_id: &str, expires: i64) -> Result<()> {

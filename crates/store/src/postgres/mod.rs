@@ -124,6 +124,20 @@ impl PostgresStore {
         self.pool.get().await.map_err(pool_err)
     }
 
+    /// A write of a kind nodes cache reads of, given a pooled client: counted once it has finished,
+    /// even if the caller stops waiting (see [`WriteCounts::counted`]).
+    async fn counted_write<T, F, W>(&self, kind: WriteKind, write: W) -> Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T>> + Send,
+        W: FnOnce(Object) -> F + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        self.writes
+            .counted(kind, async move { write(pool.get().await.map_err(pool_err)?).await })
+            .await
+    }
+
     async fn migrate(&self) -> Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_err)?;
@@ -220,10 +234,11 @@ impl MetaStore for PostgresStore {
 #[async_trait]
 impl ManagementStore for PostgresStore {
     async fn put_vault(&self, v: &VaultRecord) -> Result<()> {
-        let this = self.clone();
         let v = v.clone();
-        let write = async move { management::put_vault(&this.client().await?, &v).await };
-        self.writes.counted(WriteKind::Vaults, write).await
+        self.counted_write(WriteKind::Vaults, move |c| async move {
+            management::put_vault(&c, &v).await
+        })
+        .await
     }
 
     async fn vault(&self, name: &str) -> Result<Option<VaultRecord>> {
@@ -243,10 +258,11 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn purge_vault(&self, name: &str) -> Result<()> {
-        let this = self.clone();
         let name = name.to_owned();
-        let write = async move { management::purge_vault(&mut this.client().await?, &name).await };
-        self.writes.counted(WriteKind::Vaults, write).await
+        self.counted_write(WriteKind::Vaults, move |mut c| async move {
+            management::purge_vault(&mut c, &name).await
+        })
+        .await
     }
 
     fn writes(&self, kind: WriteKind) -> u64 {
@@ -266,17 +282,19 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn delete_resource_group(&self, name: &str) -> Result<()> {
-        let this = self.clone();
         let name = name.to_owned();
-        let write = async move { management::delete_resource_group(&this.client().await?, &name).await };
-        self.writes.counted(WriteKind::Identities, write).await
+        self.counted_write(WriteKind::Identities, move |c| async move {
+            management::delete_resource_group(&c, &name).await
+        })
+        .await
     }
 
     async fn put_resource(&self, r: &ResourceRecord) -> Result<()> {
-        let this = self.clone();
         let r = r.clone();
-        let write = async move { management::put_resource(&this.client().await?, &r).await };
-        self.writes.counted(WriteKind::Identities, write).await
+        self.counted_write(WriteKind::Identities, move |c| async move {
+            management::put_resource(&c, &r).await
+        })
+        .await
     }
 
     async fn resource(&self, id: &str) -> Result<Option<ResourceRecord>> {
@@ -288,10 +306,11 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn delete_resource(&self, id: &str) -> Result<()> {
-        let this = self.clone();
         let id = id.to_owned();
-        let write = async move { management::delete_resource(&this.client().await?, &id).await };
-        self.writes.counted(WriteKind::Identities, write).await
+        self.counted_write(WriteKind::Identities, move |c| async move {
+            management::delete_resource(&c, &id).await
+        })
+        .await
     }
 
     async fn replace_resource_sealed(&self, id: &str, old: &Sealed, new: &Sealed) -> Result<bool> {
@@ -306,10 +325,11 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn put_role_assignment(&self, a: &RoleAssignmentRecord) -> Result<()> {
-        let this = self.clone();
         let a = a.clone();
-        let write = async move { management::put_role_assignment(&this.client().await?, &a).await };
-        self.writes.counted(WriteKind::RoleAssignments, write).await
+        self.counted_write(WriteKind::RoleAssignments, move |c| async move {
+            management::put_role_assignment(&c, &a).await
+        })
+        .await
     }
 
     async fn role_assignment(&self, name: &str) -> Result<Option<RoleAssignmentRecord>> {
@@ -317,10 +337,11 @@ impl ManagementStore for PostgresStore {
     }
 
     async fn delete_role_assignment(&self, name: &str) -> Result<()> {
-        let this = self.clone();
         let name = name.to_owned();
-        let write = async move { management::delete_role_assignment(&this.client().await?, &name).await };
-        self.writes.counted(WriteKind::RoleAssignments, write).await
+        self.counted_write(WriteKind::RoleAssignments, move |c| async move {
+            management::delete_role_assignment(&c, &name).await
+        })
+        .await
     }
 
     async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>> {
