@@ -121,6 +121,25 @@ fn after_seq(page: &PageRequest) -> i64 {
     page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0)
 }
 
+/// The given live version, or the latest when `version` is `None`.
+fn version(c: &Connection, vault: &str, name: &str, version: Option<&str>) -> Result<Option<KeyVersionRecord>> {
+    let res = match version {
+        Some(v) => c.cached_row(
+            &format!("SELECT {COLS} FROM key_versions s WHERE vault = ?1 AND name = ?2 AND version = ?3 AND {LIVE}"),
+            params![vault, name, v],
+            row,
+        ),
+        None => c.cached_row(
+            &format!(
+                "SELECT {COLS} FROM key_versions s WHERE vault = ?1 AND name = ?2 AND {LIVE} ORDER BY seq DESC LIMIT 1"
+            ),
+            params![vault, name],
+            row,
+        ),
+    };
+    res.optional().map_err(db_err)
+}
+
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn put_key_version(&self, k: &KeyVersionRecord) -> Result<()> {
@@ -167,25 +186,8 @@ impl KeyStore for SqliteStore {
     }
 
     async fn key_version(&self, vault: &str, name: &str, version: Option<&str>) -> Result<Option<KeyVersionRecord>> {
-        let (vault, name, version) = (vault.to_owned(), name.to_owned(), version.map(str::to_owned));
-        self.read(move |c| {
-            let res = match version {
-                Some(v) => c.cached_row(
-                    &format!("SELECT {COLS} FROM key_versions s WHERE vault = ?1 AND name = ?2 AND version = ?3 AND {LIVE}"),
-                    params![vault, name, v],
-                    row,
-                ),
-                None => c.cached_row(
-                    &format!(
-                        "SELECT {COLS} FROM key_versions s WHERE vault = ?1 AND name = ?2 AND {LIVE} ORDER BY seq DESC LIMIT 1"
-                    ),
-                    params![vault, name],
-                    row,
-                ),
-            };
-            res.optional().map_err(db_err)
-        })
-        .await
+        self.cached_version(&self.key_rows, (vault, name, version), self::version)
+            .await
     }
 
     async fn list_keys(&self, vault: &str, page: &PageRequest) -> Result<Vec<KeyVersionRecord>> {

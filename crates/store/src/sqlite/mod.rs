@@ -14,6 +14,7 @@ mod identity;
 mod keys;
 mod management;
 mod rekey;
+mod row_cache;
 mod secrets;
 mod signin;
 mod users;
@@ -30,6 +31,7 @@ use std::{
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use self::row_cache::{Generation, Row, RowCache};
 use crate::{write_counts::WriteCounts, *};
 
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -65,6 +67,8 @@ pub struct SqliteStore {
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: Arc<AtomicUsize>,
     writes: Arc<WriteCounts>,
+    secret_rows: Arc<RowCache<SecretVersionRecord>>,
+    key_rows: Arc<RowCache<KeyVersionRecord>>,
 }
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
@@ -137,11 +141,14 @@ impl SqliteStore {
         let readers = (0..READERS)
             .map(|_| connect(path).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
+        let generation = Arc::new(Generation::default());
         Ok(Self {
-            writer: Arc::new(writer::Writer::start(conn)?),
+            writer: Arc::new(writer::Writer::start(conn, generation.clone())?),
             readers: Arc::new(readers),
             next_reader: Arc::new(AtomicUsize::new(0)),
             writes: Arc::default(),
+            secret_rows: Arc::new(RowCache::new(generation.clone())),
+            key_rows: Arc::new(RowCache::new(generation)),
         })
     }
 
@@ -180,6 +187,29 @@ impl SqliteStore {
             }
         }
         self.scan(f).await
+    }
+
+    /// A point read of one version, served from `cache` while nothing has been written since it was
+    /// last read (see `row_cache`).
+    async fn cached_version<R, F>(
+        &self,
+        cache: &RowCache<R>,
+        (vault, name, version): (&str, &str, Option<&str>),
+        read: F,
+    ) -> Result<Option<R>>
+    where
+        R: Row + Send + 'static,
+        F: FnOnce(&Connection, &str, &str, Option<&str>) -> Result<Option<R>> + Send + 'static,
+    {
+        let key = row_cache::key(vault, name, version);
+        let ticket = match cache.get(&key) {
+            Ok(row) => return Ok(row),
+            Err(ticket) => ticket,
+        };
+        let (vault, name, version) = (vault.to_owned(), name.to_owned(), version.map(str::to_owned));
+        let row = self.read(move |c| read(c, &vault, &name, version.as_deref())).await?;
+        cache.keep(key, ticket, &row);
+        Ok(row)
     }
 
     /// A read that may return many rows: on the blocking pool, so it never holds up the async workers.
@@ -418,8 +448,7 @@ impl SecretStore for SqliteStore {
         name: &str,
         version: Option<&str>,
     ) -> Result<Option<SecretVersionRecord>> {
-        let (vault, name, version) = (vault.to_owned(), name.to_owned(), version.map(str::to_owned));
-        self.read(move |c| secrets::version(c, &vault, &name, version.as_deref()))
+        self.cached_version(&self.secret_rows, (vault, name, version), secrets::version)
             .await
     }
 

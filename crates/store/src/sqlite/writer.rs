@@ -3,12 +3,12 @@
 //! undo the others), commits once — one fsync — and only then answers each caller. Sixteen concurrent
 //! writers therefore share fsyncs instead of waiting for sixteen of them.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::db_err;
+use super::{db_err, row_cache::Generation};
 use crate::{Result, StoreError};
 
 /// The most writes committed together.
@@ -50,11 +50,12 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> Result<Self> {
+    /// `generation` advances after every transaction, before its callers are answered.
+    pub(super) fn start(conn: Connection, generation: Arc<Generation>) -> Result<Self> {
         let (queue, jobs) = mpsc::channel();
         std::thread::Builder::new()
             .name("keyhold-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, jobs))
+            .spawn(move || writer_loop(conn, jobs, &generation))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(Self { queue })
     }
@@ -75,7 +76,7 @@ impl Writer {
     }
 }
 
-fn writer_loop(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
+fn writer_loop(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, generation: &Generation) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -95,6 +96,7 @@ fn writer_loop(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
+        generation.advance();
         for done in completions {
             done(committed.clone());
         }
