@@ -1,6 +1,7 @@
 //! The SQLite store serves a secret or key version it has read until its next write (`row_cache`).
 //! A change made to the file behind the store's back shows what is served from memory; a write
 //! through the store must make the next read go to the file again.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use keyhold_crypto::{Aad, Keyring};
 use keyhold_store::{MetaStore, SecretStore, SecretVersionRecord, SqliteStore};
