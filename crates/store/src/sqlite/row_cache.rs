@@ -145,6 +145,7 @@ impl<R> Inner<R> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::Sealed;
