@@ -30,7 +30,10 @@ use std::{
     io::{BufRead, BufReader, Write},
     os::unix::fs::OpenOptionsExt,
     path::Path,
-    sync::Mutex,
+    sync::{
+        Mutex,
+        atomic::{AtomicI64, Ordering},
+    },
 };
 
 use keyhold_crypto::AuditKey;
@@ -118,12 +121,16 @@ struct Tail {
     /// Length of the file up to the last whole record: a failed append is cut back to it.
     len: u64,
     dirty: bool,
-    /// Unix seconds of the last failed write: requests are refused up front for a moment after one.
-    failed_at: Option<i64>,
 }
+
+/// Unix seconds of the last failed write, or [`NOT_FAILED`]: requests are refused up front for a
+/// moment after one. Outside the tail's lock, so that checking it before every request does not
+/// contend with the appends.
+const NOT_FAILED: i64 = i64::MIN;
 
 pub struct AuditLog {
     tail: Mutex<Tail>,
+    failed_at: AtomicI64,
     /// Set once the seal opens; from then on every line carries a MAC.
     key: std::sync::OnceLock<AuditKey>,
 }
@@ -207,6 +214,32 @@ impl<'a> SortedLine<'a> {
     }
 }
 
+/// The line as written: `canonical` with `hash` and `mac` where their names sort, right before
+/// `object`. `,"object":` marks the spot: it cannot occur inside a JSON string, where a quote is
+/// always escaped, and `object` is always present.
+fn written_line(canonical: &[u8], hash: &str, mac: Option<&str>) -> Result<Vec<u8>, AuditError> {
+    const AT: &[u8] = b",\"object\":";
+    let at = canonical
+        .windows(AT.len())
+        .position(|w| w == AT)
+        .ok_or_else(|| std::io::Error::other("audit line without its object field"))?;
+    let mut out = Vec::with_capacity(canonical.len() + 160);
+    out.extend_from_slice(&canonical[..at]);
+    let mut field = |name: &str, value: &str| -> Result<(), AuditError> {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        serde_json::to_writer(&mut out, value).map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(())
+    };
+    field("hash", hash)?;
+    if let Some(mac) = mac {
+        field("mac", mac)?;
+    }
+    out.extend_from_slice(&canonical[at..]);
+    Ok(out)
+}
+
 fn line_mac_input(seq: u64, hash: &str) -> Vec<u8> {
     format!("line\n{seq}\n{hash}").into_bytes()
 }
@@ -288,8 +321,8 @@ impl AuditLog {
                 prev: chain.prev,
                 len: chain.len,
                 dirty: false,
-                failed_at: None,
             }),
+            failed_at: AtomicI64::new(NOT_FAILED),
             key: std::sync::OnceLock::new(),
         }
     }
@@ -329,29 +362,24 @@ impl AuditLog {
     /// Whether a request may start: false for a second after a failed write, then the next request
     /// tries again, so the log recovers by itself once space returns.
     pub fn accepting(&self, now: i64) -> bool {
-        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        tail.failed_at.is_none_or(|t| now - t >= 1)
+        let failed_at = self.failed_at.load(Ordering::Relaxed);
+        failed_at == NOT_FAILED || now - failed_at >= 1
     }
 
     /// Whether the last write succeeded (for readiness).
     pub fn healthy(&self) -> bool {
-        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        tail.failed_at.is_none()
+        self.failed_at.load(Ordering::Relaxed) == NOT_FAILED
     }
 
     pub fn append(&self, entry: AuditEntry, now: i64) -> Result<(), AuditError> {
         let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
         let seq = tail.seq + 1;
-        // Straight to bytes, twice (the canonical form, then the line with its hash and MAC): the same
-        // bytes as going through a sorted `serde_json::Value`, without building one.
-        let mut text = SortedLine::new(seq, &tail.prev, &entry).to_vec()?;
-        let digest = hash_bytes(&tail.prev, &text);
+        // Straight to bytes, once: the same bytes as going through a sorted `serde_json::Value`,
+        // without building one; the written line is those bytes with its hash and MAC spliced in.
+        let canonical = SortedLine::new(seq, &tail.prev, &entry).to_vec()?;
+        let digest = hash_bytes(&tail.prev, &canonical);
         let mac = self.key.get().map(|key| key.mac(&line_mac_input(seq, &digest)));
-        let mut written = SortedLine::new(seq, &tail.prev, &entry);
-        written.hash = Some(&digest);
-        written.mac = mac.as_deref();
-        text.clear();
-        serde_json::to_writer(&mut text, &written).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mut text = written_line(&canonical, &digest, mac.as_deref())?;
         text.push(b'\n');
         match tail.file.write_all(&text).and_then(|_| tail.file.flush()) {
             Ok(()) => {
@@ -359,11 +387,13 @@ impl AuditLog {
                 tail.prev = digest;
                 tail.len += text.len() as u64;
                 tail.dirty = true;
-                tail.failed_at = None;
+                if self.failed_at.load(Ordering::Relaxed) != NOT_FAILED {
+                    self.failed_at.store(NOT_FAILED, Ordering::Relaxed);
+                }
                 Ok(())
             }
             Err(e) => {
-                tail.failed_at = Some(now);
+                self.failed_at.store(now, Ordering::Relaxed);
                 // A partial line would corrupt the chain for good: cut back to the last whole record.
                 // Shrinking needs no space, so this works on a full disk.
                 let len = tail.len;
@@ -811,7 +841,9 @@ mod tests {
             let mut written = SortedLine::new(u64::MAX, &prev, &entry);
             written.hash = Some(&digest);
             written.mac = mac;
-            assert_eq!(String::from_utf8(written.to_vec()?).ok(), Some(expected));
+            assert_eq!(String::from_utf8(written.to_vec()?).ok(), Some(expected.clone()));
+            let spliced = written_line(&canonical, &digest, mac)?;
+            assert_eq!(String::from_utf8(spliced).ok(), Some(expected), "the spliced line");
         }
         Ok(())
     }

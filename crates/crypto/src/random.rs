@@ -12,12 +12,23 @@ use crate::CryptoError;
 
 /// 32 lower-case hex characters, the form of Key Vault object versions.
 pub fn version_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    uuid_v4().simple().to_string()
 }
 
 /// A GUID, the form of tenant, object and application ids.
 pub fn guid() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid_v4().to_string()
+}
+
+/// A version-4 UUID from AWS-LC's DRBG, which runs in user space: every request gets an id, and
+/// `Uuid::new_v4` asks the kernel (a `getrandom` call) each time. Should AWS-LC ever fail, `uuid`'s
+/// own draw from the kernel is the fallback.
+fn uuid_v4() -> uuid::Uuid {
+    let mut bytes = [0u8; 16];
+    match aws_lc_rs::rand::fill(&mut bytes) {
+        Ok(()) => uuid::Builder::from_random_bytes(bytes).into_uuid(),
+        Err(_) => uuid::Uuid::new_v4(),
+    }
 }
 
 /// A client secret: 240 random bits, URL-safe, 40 characters (the length of Entra's secrets).
@@ -80,6 +91,18 @@ mod tests {
         let mut bytes = [0u8; 16];
         let failed = fill(&mut bytes, |_| Err(aws_lc_rs::error::Unspecified));
         assert!(matches!(failed, Err(CryptoError::KeyGen)));
+    }
+
+    #[test]
+    fn ids_are_random_version_4_uuids() {
+        let (a, b) = (guid(), guid());
+        assert_ne!(a, b);
+        let parsed = uuid::Uuid::parse_str(&a).ok();
+        assert_eq!(parsed.map(|u| u.get_version_num()), Some(4));
+        assert_eq!(a.len(), 36);
+        let v = version_id();
+        assert!(v.len() == 32 && v.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(v, version_id());
     }
 
     #[test]

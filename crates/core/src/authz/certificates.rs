@@ -5,7 +5,7 @@
 
 use keyhold_store::VaultRecord;
 
-use super::{Authorizer, Caller, Denied, VaultAccess};
+use super::{AccessView, Authorizer, Caller, Denied, Plane};
 use crate::VaultError;
 
 /// The data-plane operations on certificates, each with its access-policy permission and RBAC data
@@ -90,14 +90,14 @@ impl Authorizer {
         op: CertificateOp,
         name: Option<&str>,
     ) -> Result<(), VaultError> {
-        let access = VaultAccess::of(vault);
+        let access = AccessView::of(vault);
         let location = vault
             .properties
             .get("location")
             .and_then(|l| l.as_str())
             .unwrap_or("local");
         if access.enable_rbac_authorization {
-            let vault_id = self.vault_id(&access.resource_group, &vault.name);
+            let vault_id = self.vault_id(access.resource_group, &vault.name);
             let resource = match name {
                 Some(n) => format!("{vault_id}/certificates/{n}"),
                 None => vault_id,
@@ -119,15 +119,7 @@ impl Authorizer {
             }
             .into());
         }
-        let allowed = access.access_policies.iter().any(|p| {
-            p.object_id.eq_ignore_ascii_case(&caller.oid)
-                && p.tenant_id.eq_ignore_ascii_case(&caller.tenant)
-                && p.application_id
-                    .as_ref()
-                    .is_none_or(|a| a.eq_ignore_ascii_case(&caller.appid))
-                && p.permissions.certificates.iter().any(|s| op.granted_by(s))
-        });
-        if allowed {
+        if access.allows(caller, Plane::Certificates, |s| op.granted_by(s)) {
             return Ok(());
         }
         Err(Denied {

@@ -3,7 +3,7 @@
 
 use keyhold_store::VaultRecord;
 
-use super::{Authorizer, Caller, Denied, VaultAccess};
+use super::{AccessView, Authorizer, Caller, Denied, Plane};
 use crate::VaultError;
 
 /// The data-plane operations on keys, each with its access-policy permission and RBAC data action.
@@ -91,14 +91,14 @@ impl Authorizer {
         op: KeyOp,
         name: Option<&str>,
     ) -> Result<(), VaultError> {
-        let access = VaultAccess::of(vault);
+        let access = AccessView::of(vault);
         let location = vault
             .properties
             .get("location")
             .and_then(|l| l.as_str())
             .unwrap_or("local");
         if access.enable_rbac_authorization {
-            let vault_id = self.vault_id(&access.resource_group, &vault.name);
+            let vault_id = self.vault_id(access.resource_group, &vault.name);
             let resource = match name {
                 Some(n) => format!("{vault_id}/keys/{n}"),
                 None => vault_id,
@@ -121,18 +121,9 @@ impl Authorizer {
             .into());
         }
         let wanted = op.permission();
-        let allowed = access.access_policies.iter().any(|p| {
-            p.object_id.eq_ignore_ascii_case(&caller.oid)
-                && p.tenant_id.eq_ignore_ascii_case(&caller.tenant)
-                && p.application_id
-                    .as_ref()
-                    .is_none_or(|a| a.eq_ignore_ascii_case(&caller.appid))
-                && p.permissions
-                    .keys
-                    .iter()
-                    .any(|s| s.eq_ignore_ascii_case(wanted) || s.eq_ignore_ascii_case("all"))
-        });
-        if allowed {
+        if access.allows(caller, Plane::Keys, |s| {
+            s.eq_ignore_ascii_case(wanted) || s.eq_ignore_ascii_case("all")
+        }) {
             return Ok(());
         }
         Err(Denied {

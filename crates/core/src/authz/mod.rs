@@ -159,6 +159,74 @@ impl VaultAccess {
     }
 }
 
+/// [`VaultAccess`] borrowed from the vault's stored properties, for the check every data-plane
+/// request makes: its strings point into the record instead of being copied out of it. Properties
+/// that do not parse grant nothing.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessView<'a> {
+    #[serde(default, borrow)]
+    resource_group: &'a str,
+    #[serde(default)]
+    enable_rbac_authorization: bool,
+    #[serde(default, borrow)]
+    access_policies: Vec<PolicyView<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyView<'a> {
+    #[serde(borrow)]
+    tenant_id: &'a str,
+    #[serde(borrow)]
+    object_id: &'a str,
+    #[serde(default, borrow)]
+    application_id: Option<&'a str>,
+    #[serde(borrow)]
+    permissions: PermissionsView<'a>,
+}
+
+#[derive(Deserialize)]
+struct PermissionsView<'a> {
+    #[serde(default, borrow)]
+    keys: Vec<&'a str>,
+    #[serde(default, borrow)]
+    secrets: Vec<&'a str>,
+    #[serde(default, borrow)]
+    certificates: Vec<&'a str>,
+}
+
+/// Which of a policy's permission lists a check reads.
+#[derive(Clone, Copy)]
+enum Plane {
+    Keys,
+    Secrets,
+    Certificates,
+}
+
+impl<'a> AccessView<'a> {
+    fn of(vault: &'a VaultRecord) -> Self {
+        Self::deserialize(&vault.properties).unwrap_or_default()
+    }
+
+    /// Whether a policy for exactly this caller (object, tenant and, if the policy names one,
+    /// application) lists a permission of `plane` that `grants` accepts.
+    fn allows(&self, caller: &Caller, plane: Plane, grants: impl Fn(&str) -> bool) -> bool {
+        self.access_policies.iter().any(|p| {
+            p.object_id.eq_ignore_ascii_case(&caller.oid)
+                && p.tenant_id.eq_ignore_ascii_case(&caller.tenant)
+                && p.application_id.is_none_or(|a| a.eq_ignore_ascii_case(&caller.appid))
+                && match plane {
+                    Plane::Keys => &p.permissions.keys,
+                    Plane::Secrets => &p.permissions.secrets,
+                    Plane::Certificates => &p.permissions.certificates,
+                }
+                .iter()
+                .any(|s| grants(s))
+        })
+    }
+}
+
 /// A refusal: the message names caller and missing right; `rbac` tells which mode refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied {
@@ -225,9 +293,9 @@ impl Authorizer {
         op: SecretOp,
         name: Option<&str>,
     ) -> Result<(), VaultError> {
-        let access = VaultAccess::of(vault);
+        let access = AccessView::of(vault);
         if access.enable_rbac_authorization {
-            let vault_id = self.vault_id(&access.resource_group, &vault.name);
+            let vault_id = self.vault_id(access.resource_group, &vault.name);
             let resource = match name {
                 Some(n) => format!("{vault_id}/secrets/{n}"),
                 None => vault_id,
@@ -251,18 +319,9 @@ impl Authorizer {
             .into());
         }
         let wanted = op.permission();
-        let allowed = access.access_policies.iter().any(|p| {
-            p.object_id.eq_ignore_ascii_case(&caller.oid)
-                && p.tenant_id.eq_ignore_ascii_case(&caller.tenant)
-                && p.application_id
-                    .as_ref()
-                    .is_none_or(|a| a.eq_ignore_ascii_case(&caller.appid))
-                && p.permissions
-                    .secrets
-                    .iter()
-                    .any(|s| s.eq_ignore_ascii_case(wanted) || s.eq_ignore_ascii_case("all"))
-        });
-        if allowed {
+        if access.allows(caller, Plane::Secrets, |s| {
+            s.eq_ignore_ascii_case(wanted) || s.eq_ignore_ascii_case("all")
+        }) {
             return Ok(());
         }
         Err(Denied {
@@ -305,7 +364,9 @@ impl Authorizer {
 
 #[cfg(test)]
 mod tests {
-    use super::covers;
+    use keyhold_store::VaultRecord;
+
+    use super::{AccessView, Caller, Plane, covers};
 
     #[test]
     fn scopes_cover_descendants_on_segment_boundaries() {
@@ -319,5 +380,75 @@ mod tests {
             "a secret scope does not cover the vault"
         );
         assert!(!covers("/subscriptions/s/resourceGroups/rg2", vault));
+    }
+
+    fn vault_with(properties: serde_json::Value) -> VaultRecord {
+        VaultRecord {
+            name: "kv1".into(),
+            tenant_id: "t".into(),
+            retention_days: 7,
+            purge_protection: false,
+            created: 0,
+            properties,
+            deleted_at: None,
+            purge_at: None,
+        }
+    }
+
+    #[test]
+    fn a_policy_grants_only_its_own_principal_application_and_plane() {
+        let vault = vault_with(serde_json::json!({
+            "resourceGroup": "rg1",
+            "accessPolicies": [
+                {"tenantId": "T", "objectId": "OID-A", "permissions": {"secrets": ["Get"], "keys": []}},
+                {"tenantId": "t", "objectId": "oid-b", "applicationId": "app-1",
+                 "permissions": {"certificates": ["all"]}}
+            ]
+        }));
+        let access = AccessView::of(&vault);
+        assert_eq!(access.resource_group, "rg1");
+        assert!(!access.enable_rbac_authorization);
+        let who = |oid: &str, appid: &str| Caller {
+            oid: oid.into(),
+            appid: appid.into(),
+            tenant: "t".into(),
+        };
+        let get = |s: &str| s.eq_ignore_ascii_case("get");
+        assert!(
+            access.allows(&who("oid-a", "any"), Plane::Secrets, get),
+            "ids compare without case"
+        );
+        assert!(!access.allows(&who("oid-a", "any"), Plane::Keys, get), "secrets only");
+        assert!(
+            !access.allows(&who("oid-c", "any"), Plane::Secrets, get),
+            "another principal"
+        );
+        let all = |s: &str| s.eq_ignore_ascii_case("all");
+        assert!(access.allows(&who("oid-b", "app-1"), Plane::Certificates, all));
+        assert!(
+            !access.allows(&who("oid-b", "app-2"), Plane::Certificates, all),
+            "a compound identity's policy needs its application"
+        );
+        let other_tenant = Caller {
+            tenant: "t2".into(),
+            ..who("oid-a", "any")
+        };
+        assert!(!access.allows(&other_tenant, Plane::Secrets, get));
+    }
+
+    #[test]
+    fn properties_that_do_not_parse_grant_nothing() {
+        let vault = vault_with(serde_json::json!({
+            "enableRbacAuthorization": "yes",
+            "accessPolicies": [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]
+        }));
+        let access = AccessView::of(&vault);
+        let caller = Caller {
+            oid: "o".into(),
+            appid: "a".into(),
+            tenant: "t".into(),
+        };
+        assert!(!access.enable_rbac_authorization);
+        assert!(!access.allows(&caller, Plane::Secrets, |_| true));
     }
 }

@@ -8,13 +8,15 @@
 //! dropped the connection, the process was killed, the disk filled between commit and append) would
 //! otherwise leave no trace. The request record is written first, and if it cannot be written the
 //! handler never runs. The handler then runs in its own task, so a dropped connection cannot cancel it
-//! between its commit and its outcome record.
+//! between its commit and its outcome record. A request that changes nothing (a GET, a key's sign)
+//! runs in place: dropped, it disclosed nothing, since its outcome is written before its response.
 //!
 //! When the log cannot be written the caller gets 503 with `Retry-After` (the SDKs retry it), and for
 //! a second after a failure requests are refused before they run.
 
 use std::{
     net::SocketAddr,
+    panic::AssertUnwindSafe,
     sync::{Arc, Mutex},
 };
 
@@ -25,8 +27,9 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use futures_util::FutureExt;
 use keyhold_core::{
-    audit::{AuditEntry, PHASE_REQUEST},
+    audit::{AuditEntry, AuditLog, PHASE_REQUEST},
     clock::now_rfc3339,
 };
 use keyhold_proto::error::ErrorBody;
@@ -137,7 +140,7 @@ pub async fn record(State(Audited { log, op }): State<Audited>, mut req: Request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    let mut entry = AuditEntry {
+    let entry = AuditEntry {
         time: now_rfc3339(),
         request_id: request_id.clone(),
         client_ip,
@@ -147,8 +150,8 @@ pub async fn record(State(Audited { log, op }): State<Audited>, mut req: Request
         version: op.version,
         ..Default::default()
     };
-    let changes_nothing = op.changes_nothing;
-    if !changes_nothing && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    let changes = !op.changes_nothing && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes {
         let request = AuditEntry {
             phase: Some(PHASE_REQUEST.to_owned()),
             ..entry.clone()
@@ -158,38 +161,58 @@ pub async fn record(State(Audited { log, op }): State<Audited>, mut req: Request
             return refused();
         }
     }
-
+    let outcome = outcome(log, entry, slot, request_id, next.run(req));
+    if !changes {
+        // Nothing can be cut between a commit and its record: run right here, which spares a read the
+        // hand-off to a task of its own (and the wake-up of an idle worker that hand-off costs).
+        return match AssertUnwindSafe(outcome).catch_unwind().await {
+            Ok(resp) => resp,
+            Err(_) => failed_task(),
+        };
+    }
     // Its own task: dropping the connection drops this future, not the handler and its outcome record.
-    let task = tokio::spawn(async move {
-        let mut resp = next.run(req).await;
-        let caller = std::mem::take(&mut *slot.0.lock().unwrap_or_else(|e| e.into_inner()));
-        if let Some(v) = resp.extensions().get::<AuditVersion>() {
-            entry.version = Some(v.0.clone());
-        }
-        entry.detail = resp.extensions().get::<AuditDetail>().map(|d| d.0.clone());
-        if entry.detail.is_none() && entry.operation.starts_with("Microsoft.Authorization/roleAssignments/") {
-            let (detail, rebuilt) = assignment_detail(resp).await;
-            entry.detail = detail;
-            resp = rebuilt;
-        }
-        entry.time = now_rfc3339();
-        entry.caller_oid = caller.oid;
-        entry.caller_appid = caller.appid;
-        entry.result = resp.status().as_u16();
-        if let Err(e) = log.append(entry, unix_now()) {
-            tracing::error!(error = %e, "AUDIT LOG UNWRITABLE: an outcome could not be recorded");
-            return outcome_unrecorded();
-        }
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            resp.headers_mut().insert("x-ms-request-id", v);
-        }
-        resp
-    });
-    match task.await {
+    match tokio::spawn(outcome).await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::error!(error = %e, "request task failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            failed_task()
         }
     }
+}
+
+fn failed_task() -> Response {
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+/// Runs the handler and writes the outcome record; the response carries the request id.
+async fn outcome(
+    log: Arc<AuditLog>,
+    mut entry: AuditEntry,
+    slot: AuditSlot,
+    request_id: String,
+    handler: impl Future<Output = Response>,
+) -> Response {
+    let mut resp = handler.await;
+    let caller = std::mem::take(&mut *slot.0.lock().unwrap_or_else(|e| e.into_inner()));
+    if let Some(v) = resp.extensions().get::<AuditVersion>() {
+        entry.version = Some(v.0.clone());
+    }
+    entry.detail = resp.extensions().get::<AuditDetail>().map(|d| d.0.clone());
+    if entry.detail.is_none() && entry.operation.starts_with("Microsoft.Authorization/roleAssignments/") {
+        let (detail, rebuilt) = assignment_detail(resp).await;
+        entry.detail = detail;
+        resp = rebuilt;
+    }
+    entry.time = now_rfc3339();
+    entry.caller_oid = caller.oid;
+    entry.caller_appid = caller.appid;
+    entry.result = resp.status().as_u16();
+    if let Err(e) = log.append(entry, unix_now()) {
+        tracing::error!(error = %e, "AUDIT LOG UNWRITABLE: an outcome could not be recorded");
+        return outcome_unrecorded();
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-ms-request-id", v);
+    }
+    resp
 }
