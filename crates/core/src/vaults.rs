@@ -52,7 +52,7 @@ pub fn validate_vault_name(name: &str) -> Result<(), VaultError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use keyhold_store::{SqliteStore, Store, VaultRecord};
@@ -60,13 +60,18 @@ mod tests {
     use super::{FRESH_FOR, Vaults};
 
     fn vault(policies: serde_json::Value) -> VaultRecord {
+        record(serde_json::json!({"accessPolicies": policies}))
+    }
+
+    /// Vault `kv1` with these ARM properties, for the tests of what reads them.
+    pub(crate) fn record(properties: serde_json::Value) -> VaultRecord {
         VaultRecord {
             name: "kv1".into(),
             tenant_id: "t".into(),
             retention_days: 7,
             purge_protection: false,
             created: 0,
-            properties: serde_json::json!({"accessPolicies": policies}),
+            properties,
             deleted_at: None,
             purge_at: None,
         }

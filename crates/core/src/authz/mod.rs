@@ -364,9 +364,8 @@ impl Authorizer {
 
 #[cfg(test)]
 mod tests {
-    use keyhold_store::VaultRecord;
-
     use super::{AccessView, Caller, Plane, covers};
+    use crate::vaults::tests::record;
 
     #[test]
     fn scopes_cover_descendants_on_segment_boundaries() {
@@ -382,22 +381,9 @@ mod tests {
         assert!(!covers("/subscriptions/s/resourceGroups/rg2", vault));
     }
 
-    fn vault_with(properties: serde_json::Value) -> VaultRecord {
-        VaultRecord {
-            name: "kv1".into(),
-            tenant_id: "t".into(),
-            retention_days: 7,
-            purge_protection: false,
-            created: 0,
-            properties,
-            deleted_at: None,
-            purge_at: None,
-        }
-    }
-
     #[test]
     fn a_policy_grants_only_its_own_principal_application_and_plane() {
-        let vault = vault_with(serde_json::json!({
+        let vault = record(serde_json::json!({
             "resourceGroup": "rg1",
             "accessPolicies": [
                 {"tenantId": "T", "objectId": "OID-A", "permissions": {"secrets": ["Get"], "keys": []}},
@@ -438,7 +424,7 @@ mod tests {
 
     #[test]
     fn properties_that_do_not_parse_grant_nothing() {
-        let vault = vault_with(serde_json::json!({
+        let vault = record(serde_json::json!({
             "enableRbacAuthorization": "yes",
             "accessPolicies": [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]
         }));

@@ -18,6 +18,7 @@ mod identity;
 mod keys;
 mod management;
 mod rotation;
+mod row_cache;
 mod tls;
 mod versions;
 
