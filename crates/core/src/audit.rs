@@ -627,6 +627,14 @@ pub fn records(path: &Path) -> Result<Vec<Record>, AuditError> {
 /// original aside to `aside`, and appends a record naming the line and the file set aside. Run with the
 /// server stopped (the lock is taken). Returns the first broken line, or `None` if the log was intact.
 pub fn repair(path: &Path, aside: &Path) -> Result<Option<usize>, AuditError> {
+    // A running server holds the log's lock: cutting the file under it would cut what it is
+    // appending to. Held until the cut is made.
+    let held = File::open(path)?;
+    match held.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(AuditError::Locked(path.display().to_string())),
+        Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+    }
     let (broken_at, reason) = match walk(read(path)?, false, None, |_, _| {}) {
         Ok(_) => return Ok(None),
         Err(AuditError::Broken { line, reason }) => (line, reason),
@@ -639,6 +647,7 @@ pub fn repair(path: &Path, aside: &Path) -> Result<Option<usize>, AuditError> {
     file.set_len(keep)?;
     file.sync_data()?;
     drop(file);
+    drop(held);
     let log = AuditLog::open(path)?;
     log.append(
         AuditEntry {

@@ -262,6 +262,26 @@ async fn a_broken_log_is_refused_until_repaired() {
 }
 
 #[tokio::test]
+async fn repair_refuses_to_cut_the_log_of_a_running_server() {
+    let server = start(&[]);
+    server.create_vault("kv1").await.unwrap();
+    let path = server.data_dir.join("audit.log");
+    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    std::io::Write::write_all(&mut file, b"not json\n").unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let (ok, out, err) = server.cli(&["audit", "repair"]).unwrap();
+    assert!(!ok, "repair must refuse while the server holds the log: {out}{err}");
+    assert!(err.contains("in use") || err.contains("lock"), "{err}");
+    let after = std::fs::read(&path).unwrap();
+    assert!(after.starts_with(&before), "the log was cut under the running server");
+    let aside = std::fs::read_dir(&server.data_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains(".broken-"));
+    assert!(!aside, "nothing is set aside either");
+}
+
+#[tokio::test]
 async fn a_shared_audit_log_is_locked() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.log");
