@@ -133,13 +133,21 @@ fn connect(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// A reader connection, which SQLite itself keeps from writing: every write must go through the
+/// writer thread, whose count of transactions is what the row cache trusts (`row_cache`).
+fn reader(path: &Path) -> Result<Connection> {
+    let conn = connect(path)?;
+    conn.execute_batch("PRAGMA query_only=ON").map_err(db_err)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self> {
         private_files(path)?;
         let mut conn = connect(path)?;
         migrate(&mut conn)?;
         let readers = (0..READERS)
-            .map(|_| connect(path).map(Mutex::new))
+            .map(|_| reader(path).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
         let generation = Arc::new(Generation::default());
         Ok(Self {
@@ -563,5 +571,26 @@ impl JobStore for SqliteStore {
     /// One process owns an SQLite file, so it always leads.
     async fn try_lead(&self, _job: &str) -> Result<bool> {
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    #[tokio::test]
+    async fn reader_connections_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::SqliteStore::open(&dir.path().join("keyhold.db")).unwrap();
+        let wrote = store
+            .read(|c| {
+                c.execute("INSERT INTO meta (key, value) VALUES ('k', x'00')", [])
+                    .map_err(super::db_err)
+            })
+            .await;
+        assert!(wrote.is_err(), "a write on a reader connection must be refused");
+        let scanned = store
+            .scan(|c| c.execute("DELETE FROM meta", []).map_err(super::db_err))
+            .await;
+        assert!(scanned.is_err());
     }
 }
