@@ -140,28 +140,9 @@ impl SecretOp {
     }
 }
 
-/// The settings of a vault that decide access, read from its stored ARM properties.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct VaultAccess {
-    #[serde(default)]
-    pub resource_group: String,
-    #[serde(default)]
-    pub enable_rbac_authorization: bool,
-    #[serde(default)]
-    pub access_policies: Vec<AccessPolicy>,
-}
-
-impl VaultAccess {
-    pub fn of(vault: &VaultRecord) -> Self {
-        // From the borrowed tree: no copy of the vault's properties per request.
-        <Self as serde::Deserialize>::deserialize(&vault.properties).unwrap_or_default()
-    }
-}
-
-/// [`VaultAccess`] borrowed from the vault's stored properties, for the check every data-plane
-/// request makes: its strings point into the record instead of being copied out of it. Properties
-/// that do not parse grant nothing.
+/// The settings of a vault that decide access, borrowed from its stored ARM properties for the
+/// check every data-plane request makes: its strings point into the record instead of being copied
+/// out of it. Properties that do not parse grant nothing.
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AccessView<'a> {
