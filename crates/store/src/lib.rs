@@ -10,6 +10,7 @@
 mod columns;
 mod postgres;
 mod records;
+mod row_cache;
 mod sqlite;
 mod traits;
 mod write_counts;

@@ -159,69 +159,79 @@ fn after_seq(page: &PageRequest) -> i64 {
 #[async_trait]
 impl CertificateStore for PostgresStore {
     async fn put_certificate_version(&self, n: &NewCertificateVersion) -> Result<()> {
-        let mut c = self.client().await?;
-        let (vault, name) = (&n.certificate.vault, &n.certificate.name);
-        let tx = locked(&mut c, vault, name).await?;
-        if is_deleted(&tx, vault, name).await?
-            || keys::is_deleted(&tx, vault, name).await?
-            || secrets::is_deleted(&tx, vault, name).await?
-        {
-            return Err(StoreError::Deleted);
-        }
-        for table in ["key_versions", "secret_versions"] {
-            let plain = query_opt(
-                &tx,
-                &format!("SELECT 1 FROM {table} WHERE vault_key = $1 AND name_key = $2 AND NOT managed LIMIT 1"),
-                &[&fold(vault), &fold(name)],
-            )
-            .await?;
-            if plain.is_some() {
-                return Err(StoreError::Exists);
+        let n = n.clone();
+        self.row_write(move |db| async move {
+            let n = &n;
+            let mut c = db.client().await?;
+            let (vault, name) = (&n.certificate.vault, &n.certificate.name);
+            let tx = locked(&mut c, vault, name).await?;
+            if is_deleted(&tx, vault, name).await?
+                || keys::is_deleted(&tx, vault, name).await?
+                || secrets::is_deleted(&tx, vault, name).await?
+            {
+                return Err(StoreError::Deleted);
             }
-        }
-        insert(&tx, &n.certificate).await?;
-        keys::insert(&tx, &n.key).await?;
-        secrets::insert(&tx, &n.secret).await?;
-        put_policy(&tx, &n.policy).await?;
-        if let Some(op) = &n.operation {
-            put_operation(&tx, op).await?;
-        }
-        tx.commit().await.map_err(db_err)
+            for table in ["key_versions", "secret_versions"] {
+                let plain = query_opt(
+                    &tx,
+                    &format!("SELECT 1 FROM {table} WHERE vault_key = $1 AND name_key = $2 AND NOT managed LIMIT 1"),
+                    &[&fold(vault), &fold(name)],
+                )
+                .await?;
+                if plain.is_some() {
+                    return Err(StoreError::Exists);
+                }
+            }
+            insert(&tx, &n.certificate).await?;
+            keys::insert(&tx, &n.key).await?;
+            secrets::insert(&tx, &n.secret).await?;
+            put_policy(&tx, &n.policy).await?;
+            if let Some(op) = &n.operation {
+                put_operation(&tx, op).await?;
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn update_certificate_version(&self, v: &CertificateVersionRecord) -> Result<()> {
-        let mut c = self.client().await?;
-        let tx = locked(&mut c, &v.vault, &v.name).await?;
-        let n = execute(
-            &tx,
-            &format!(
-                "UPDATE certificate_versions AS s SET enabled = $4, tags = $5, updated = $6
-                 WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
-            ),
-            &[
-                &fold(&v.vault),
-                &fold(&v.name),
-                &v.version,
-                &v.enabled,
-                &opt_to_json(v.tags.as_ref())?,
-                &v.updated,
-            ],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        for table in ["key_versions", "secret_versions"] {
-            execute(
+        let v = v.clone();
+        self.row_write(move |db| async move {
+            let v = &v;
+            let mut c = db.client().await?;
+            let tx = locked(&mut c, &v.vault, &v.name).await?;
+            let n = execute(
                 &tx,
                 &format!(
-                    "UPDATE {table} SET enabled = $4, updated = $5 WHERE vault_key = $1 AND name_key = $2 AND version = $3"
+                    "UPDATE certificate_versions AS s SET enabled = $4, tags = $5, updated = $6
+                     WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
                 ),
-                &[&fold(&v.vault), &fold(&v.name), &v.version, &v.enabled, &v.updated],
+                &[
+                    &fold(&v.vault),
+                    &fold(&v.name),
+                    &v.version,
+                    &v.enabled,
+                    &opt_to_json(v.tags.as_ref())?,
+                    &v.updated,
+                ],
             )
             .await?;
-        }
-        tx.commit().await.map_err(db_err)
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            for table in ["key_versions", "secret_versions"] {
+                execute(
+                    &tx,
+                    &format!(
+                        "UPDATE {table} SET enabled = $4, updated = $5 WHERE vault_key = $1 AND name_key = $2 AND version = $3"
+                    ),
+                    &[&fold(&v.vault), &fold(&v.name), &v.version, &v.enabled, &v.updated],
+                )
+                .await?;
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn certificate_version(
@@ -392,31 +402,36 @@ impl CertificateStore for PostgresStore {
     }
 
     async fn delete_certificate(&self, d: &DeletedCertificateRecord) -> Result<()> {
-        let mut c = self.client().await?;
-        let tx = locked(&mut c, &d.vault, &d.name).await?;
-        let exists = query_opt(
-            &tx,
-            &format!(
-                "SELECT 1 FROM certificate_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND {LIVE} LIMIT 1"
-            ),
-            &[&fold(&d.vault), &fold(&d.name)],
-        )
-        .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        for table in ["deleted_certificates", "deleted_keys", "deleted_secrets"] {
-            execute(
+        let d = d.clone();
+        self.row_write(move |db| async move {
+            let d = &d;
+            let mut c = db.client().await?;
+            let tx = locked(&mut c, &d.vault, &d.name).await?;
+            let exists = query_opt(
                 &tx,
                 &format!(
-                    "INSERT INTO {table} (vault, name, deleted_date, scheduled_purge_date) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT DO NOTHING"
+                    "SELECT 1 FROM certificate_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND {LIVE} LIMIT 1"
                 ),
-                &[&d.vault, &d.name, &d.deleted_date, &d.scheduled_purge_date],
+                &[&fold(&d.vault), &fold(&d.name)],
             )
             .await?;
-        }
-        tx.commit().await.map_err(db_err)
+            if exists.is_none() {
+                return Err(StoreError::NotFound);
+            }
+            for table in ["deleted_certificates", "deleted_keys", "deleted_secrets"] {
+                execute(
+                    &tx,
+                    &format!(
+                        "INSERT INTO {table} (vault, name, deleted_date, scheduled_purge_date) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT DO NOTHING"
+                    ),
+                    &[&d.vault, &d.name, &d.deleted_date, &d.scheduled_purge_date],
+                )
+                .await?;
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn deleted_certificate(&self, vault: &str, name: &str) -> Result<Option<DeletedCertificate>> {
@@ -446,86 +461,105 @@ impl CertificateStore for PostgresStore {
     }
 
     async fn recover_certificate(&self, vault: &str, name: &str) -> Result<()> {
-        let mut c = self.client().await?;
-        let tx = locked(&mut c, vault, name).await?;
-        let n = execute(
-            &tx,
-            "DELETE FROM deleted_certificates WHERE vault_key = $1 AND name_key = $2",
-            &[&fold(vault), &fold(name)],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        for table in ["deleted_keys", "deleted_secrets"] {
-            execute(
+        let vault = vault.to_owned();
+        let name = name.to_owned();
+        self.row_write(move |db| async move {
+            let vault = vault.as_str();
+            let name = name.as_str();
+            let mut c = db.client().await?;
+            let tx = locked(&mut c, vault, name).await?;
+            let n = execute(
                 &tx,
-                &format!("DELETE FROM {table} WHERE vault_key = $1 AND name_key = $2"),
+                "DELETE FROM deleted_certificates WHERE vault_key = $1 AND name_key = $2",
                 &[&fold(vault), &fold(name)],
             )
             .await?;
-        }
-        tx.commit().await.map_err(db_err)
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            for table in ["deleted_keys", "deleted_secrets"] {
+                execute(
+                    &tx,
+                    &format!("DELETE FROM {table} WHERE vault_key = $1 AND name_key = $2"),
+                    &[&fold(vault), &fold(name)],
+                )
+                .await?;
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn purge_certificate(&self, vault: &str, name: &str) -> Result<()> {
-        let mut c = self.client().await?;
-        let tx = locked(&mut c, vault, name).await?;
-        if !is_deleted(&tx, vault, name).await? {
-            return Err(StoreError::NotFound);
-        }
-        for table in [
-            "deleted_certificates",
-            "certificate_versions",
-            "certificate_policies",
-            "certificate_operations",
-            "deleted_keys",
-            "key_versions",
-            "key_policies",
-            "deleted_secrets",
-            "secret_versions",
-        ] {
-            execute(
-                &tx,
-                &format!("DELETE FROM {table} WHERE vault_key = $1 AND name_key = $2"),
-                &[&fold(vault), &fold(name)],
-            )
-            .await?;
-        }
-        tx.commit().await.map_err(db_err)
+        let vault = vault.to_owned();
+        let name = name.to_owned();
+        self.row_write(move |db| async move {
+            let vault = vault.as_str();
+            let name = name.as_str();
+            let mut c = db.client().await?;
+            let tx = locked(&mut c, vault, name).await?;
+            if !is_deleted(&tx, vault, name).await? {
+                return Err(StoreError::NotFound);
+            }
+            for table in [
+                "deleted_certificates",
+                "certificate_versions",
+                "certificate_policies",
+                "certificate_operations",
+                "deleted_keys",
+                "key_versions",
+                "key_policies",
+                "deleted_secrets",
+                "secret_versions",
+            ] {
+                execute(
+                    &tx,
+                    &format!("DELETE FROM {table} WHERE vault_key = $1 AND name_key = $2"),
+                    &[&fold(vault), &fold(name)],
+                )
+                .await?;
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn restore_certificate(&self, versions: &[NewCertificateVersion]) -> Result<()> {
-        let Some(last) = versions.last() else {
-            return Err(StoreError::NotFound);
-        };
-        let (vault, name) = (&last.certificate.vault, &last.certificate.name);
-        let mut c = self.client().await?;
-        let tx = locked(&mut c, vault, name).await?;
-        if is_deleted(&tx, vault, name).await?
-            || keys::is_deleted(&tx, vault, name).await?
-            || secrets::is_deleted(&tx, vault, name).await?
-        {
-            return Err(StoreError::Deleted);
-        }
-        for table in ["certificate_versions", "key_versions", "secret_versions"] {
-            let taken = query_opt(
-                &tx,
-                &format!("SELECT 1 FROM {table} WHERE vault_key = $1 AND name_key = $2 LIMIT 1"),
-                &[&fold(vault), &fold(name)],
-            )
-            .await?;
-            if taken.is_some() {
-                return Err(StoreError::Exists);
+        let versions = versions.to_vec();
+        self.row_write(move |db| async move {
+            let versions = versions.as_slice();
+            let Some(last) = versions.last() else {
+                return Err(StoreError::NotFound);
+            };
+            let (vault, name) = (&last.certificate.vault, &last.certificate.name);
+            let mut c = db.client().await?;
+            let tx = locked(&mut c, vault, name).await?;
+            if is_deleted(&tx, vault, name).await?
+                || keys::is_deleted(&tx, vault, name).await?
+                || secrets::is_deleted(&tx, vault, name).await?
+            {
+                return Err(StoreError::Deleted);
             }
-        }
-        for v in versions {
-            insert(&tx, &v.certificate).await?;
-            keys::insert(&tx, &v.key).await?;
-            secrets::insert(&tx, &v.secret).await?;
-        }
-        put_policy(&tx, &last.policy).await?;
-        tx.commit().await.map_err(db_err)
+            for table in ["certificate_versions", "key_versions", "secret_versions"] {
+                let taken = query_opt(
+                    &tx,
+                    &format!("SELECT 1 FROM {table} WHERE vault_key = $1 AND name_key = $2 LIMIT 1"),
+                    &[&fold(vault), &fold(name)],
+                )
+                .await?;
+                if taken.is_some() {
+                    return Err(StoreError::Exists);
+                }
+            }
+            for v in versions {
+                insert(&tx, &v.certificate).await?;
+                keys::insert(&tx, &v.key).await?;
+                secrets::insert(&tx, &v.secret).await?;
+            }
+            put_policy(&tx, &last.policy).await?;
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn purgeable_certificates(&self, now: i64) -> Result<Vec<(String, String)>> {

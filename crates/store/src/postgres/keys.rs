@@ -125,76 +125,98 @@ fn after_seq(page: &PageRequest) -> i64 {
     page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0)
 }
 
+/// The live version `version`, or the latest live one.
+async fn read_version(
+    c: &impl GenericClient,
+    vault: &str,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Option<KeyVersionRecord>> {
+    let (vault, name) = (fold(vault), fold(name));
+    let found = match version {
+        Some(v) => {
+            query_opt(
+                c,
+                &format!(
+                    "SELECT {COLS} FROM key_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
+                ),
+                &[&vault, &name, &v],
+            )
+            .await?
+        }
+        None => {
+            query_opt(
+                c,
+                &format!(
+                    "SELECT {COLS} FROM key_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND {LIVE}
+                     ORDER BY s.seq DESC LIMIT 1"
+                ),
+                &[&vault, &name],
+            )
+            .await?
+        }
+    };
+    found.as_ref().map(row).transpose()
+}
+
 #[async_trait]
 impl KeyStore for PostgresStore {
     async fn put_key_version(&self, k: &KeyVersionRecord) -> Result<()> {
-        let mut c = self.client().await?;
-        let tx = locked(&mut c, &k.vault, &k.name).await?;
-        if is_deleted(&tx, &k.vault, &k.name).await? {
-            return Err(StoreError::Deleted);
-        }
-        if super::secrets::latest_managed(&tx, "key_versions", &k.vault, &k.name).await? {
-            return Err(StoreError::Managed);
-        }
-        insert(&tx, k).await?;
-        tx.commit().await.map_err(db_err)
+        let k = k.clone();
+        self.row_write(move |db| async move {
+            let k = &k;
+            let mut c = db.client().await?;
+            let tx = locked(&mut c, &k.vault, &k.name).await?;
+            if is_deleted(&tx, &k.vault, &k.name).await? {
+                return Err(StoreError::Deleted);
+            }
+            if super::secrets::latest_managed(&tx, "key_versions", &k.vault, &k.name).await? {
+                return Err(StoreError::Managed);
+            }
+            insert(&tx, k).await?;
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn update_key_version(&self, k: &KeyVersionRecord) -> Result<()> {
-        let mut c = self.client().await?;
-        let tx = locked(&mut c, &k.vault, &k.name).await?;
-        let n = execute(
-            &tx,
-            &format!(
-                "UPDATE key_versions AS s SET key_ops = $4, enabled = $5, nbf = $6, exp = $7, tags = $8, updated = $9
-                 WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
-            ),
-            &[
-                &fold(&k.vault),
-                &fold(&k.name),
-                &k.version,
-                &to_json(&k.key_ops)?,
-                &k.enabled,
-                &k.nbf,
-                &k.exp,
-                &opt_to_json(k.tags.as_ref())?,
-                &k.updated,
-            ],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        tx.commit().await.map_err(db_err)
+        let k = k.clone();
+        self.row_write(move |db| async move {
+            let k = &k;
+            let mut c = db.client().await?;
+            let tx = locked(&mut c, &k.vault, &k.name).await?;
+            let n = execute(
+                &tx,
+                &format!(
+                    "UPDATE key_versions AS s SET key_ops = $4, enabled = $5, nbf = $6, exp = $7, tags = $8, updated = $9
+                     WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
+                ),
+                &[
+                    &fold(&k.vault),
+                    &fold(&k.name),
+                    &k.version,
+                    &to_json(&k.key_ops)?,
+                    &k.enabled,
+                    &k.nbf,
+                    &k.exp,
+                    &opt_to_json(k.tags.as_ref())?,
+                    &k.updated,
+                ],
+            )
+            .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn key_version(&self, vault: &str, name: &str, version: Option<&str>) -> Result<Option<KeyVersionRecord>> {
-        let c = self.client().await?;
-        let (vault, name) = (fold(vault), fold(name));
-        let found = match version {
-            Some(v) => {
-                query_opt(
-                    &c,
-                    &format!(
-                        "SELECT {COLS} FROM key_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
-                    ),
-                    &[&vault, &name, &v],
-                )
-                .await?
-            }
-            None => {
-                query_opt(
-                    &c,
-                    &format!(
-                        "SELECT {COLS} FROM key_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND {LIVE}
-                         ORDER BY s.seq DESC LIMIT 1"
-                    ),
-                    &[&vault, &name],
-                )
-                .await?
-            }
-        };
-        found.as_ref().map(row).transpose()
+        self.cached_version(&self.key_rows, (vault, name, version), |c| async move {
+            read_version(&c, vault, name, version).await
+        })
+        .await
     }
 
     async fn list_keys(&self, vault: &str, page: &PageRequest) -> Result<Vec<KeyVersionRecord>> {
@@ -225,24 +247,29 @@ impl KeyStore for PostgresStore {
     }
 
     async fn delete_key(&self, d: &DeletedKeyRecord) -> Result<()> {
-        let mut c = self.client().await?;
-        let tx = locked(&mut c, &d.vault, &d.name).await?;
-        let exists = query_opt(
-            &tx,
-            &format!("SELECT 1 FROM key_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND {LIVE} LIMIT 1"),
-            &[&fold(&d.vault), &fold(&d.name)],
-        )
-        .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        execute(
-            &tx,
-            "INSERT INTO deleted_keys (vault, name, deleted_date, scheduled_purge_date) VALUES ($1, $2, $3, $4)",
-            &[&d.vault, &d.name, &d.deleted_date, &d.scheduled_purge_date],
-        )
-        .await?;
-        tx.commit().await.map_err(db_err)
+        let d = d.clone();
+        self.row_write(move |db| async move {
+            let d = &d;
+            let mut c = db.client().await?;
+            let tx = locked(&mut c, &d.vault, &d.name).await?;
+            let exists = query_opt(
+                &tx,
+                &format!("SELECT 1 FROM key_versions s WHERE s.vault_key = $1 AND s.name_key = $2 AND {LIVE} LIMIT 1"),
+                &[&fold(&d.vault), &fold(&d.name)],
+            )
+            .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound);
+            }
+            execute(
+                &tx,
+                "INSERT INTO deleted_keys (vault, name, deleted_date, scheduled_purge_date) VALUES ($1, $2, $3, $4)",
+                &[&d.vault, &d.name, &d.deleted_date, &d.scheduled_purge_date],
+            )
+            .await?;
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn deleted_key(&self, vault: &str, name: &str) -> Result<Option<DeletedKey>> {
@@ -272,59 +299,78 @@ impl KeyStore for PostgresStore {
     }
 
     async fn recover_key(&self, vault: &str, name: &str) -> Result<()> {
-        let mut c = self.client().await?;
-        let tx = locked(&mut c, vault, name).await?;
-        let n = execute(
-            &tx,
-            "DELETE FROM deleted_keys WHERE vault_key = $1 AND name_key = $2",
-            &[&fold(vault), &fold(name)],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        tx.commit().await.map_err(db_err)
-    }
-
-    async fn purge_key(&self, vault: &str, name: &str) -> Result<()> {
-        let mut c = self.client().await?;
-        let tx = locked(&mut c, vault, name).await?;
-        if !is_deleted(&tx, vault, name).await? {
-            return Err(StoreError::NotFound);
-        }
-        for table in ["deleted_keys", "key_versions", "key_policies"] {
-            execute(
+        let vault = vault.to_owned();
+        let name = name.to_owned();
+        self.row_write(move |db| async move {
+            let vault = vault.as_str();
+            let name = name.as_str();
+            let mut c = db.client().await?;
+            let tx = locked(&mut c, vault, name).await?;
+            let n = execute(
                 &tx,
-                &format!("DELETE FROM {table} WHERE vault_key = $1 AND name_key = $2"),
+                "DELETE FROM deleted_keys WHERE vault_key = $1 AND name_key = $2",
                 &[&fold(vault), &fold(name)],
             )
             .await?;
-        }
-        tx.commit().await.map_err(db_err)
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
+    }
+
+    async fn purge_key(&self, vault: &str, name: &str) -> Result<()> {
+        let vault = vault.to_owned();
+        let name = name.to_owned();
+        self.row_write(move |db| async move {
+            let vault = vault.as_str();
+            let name = name.as_str();
+            let mut c = db.client().await?;
+            let tx = locked(&mut c, vault, name).await?;
+            if !is_deleted(&tx, vault, name).await? {
+                return Err(StoreError::NotFound);
+            }
+            for table in ["deleted_keys", "key_versions", "key_policies"] {
+                execute(
+                    &tx,
+                    &format!("DELETE FROM {table} WHERE vault_key = $1 AND name_key = $2"),
+                    &[&fold(vault), &fold(name)],
+                )
+                .await?;
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn restore_key(&self, versions: &[KeyVersionRecord]) -> Result<()> {
-        let Some(first) = versions.first() else {
-            return Err(StoreError::NotFound);
-        };
-        let mut c = self.client().await?;
-        let tx = locked(&mut c, &first.vault, &first.name).await?;
-        if is_deleted(&tx, &first.vault, &first.name).await? {
-            return Err(StoreError::Deleted);
-        }
-        let exists = query_opt(
-            &tx,
-            "SELECT 1 FROM key_versions WHERE vault_key = $1 AND name_key = $2 LIMIT 1",
-            &[&fold(&first.vault), &fold(&first.name)],
-        )
-        .await?;
-        if exists.is_some() {
-            return Err(StoreError::Exists);
-        }
-        for v in versions {
-            insert(&tx, v).await?;
-        }
-        tx.commit().await.map_err(db_err)
+        let versions = versions.to_vec();
+        self.row_write(move |db| async move {
+            let versions = versions.as_slice();
+            let Some(first) = versions.first() else {
+                return Err(StoreError::NotFound);
+            };
+            let mut c = db.client().await?;
+            let tx = locked(&mut c, &first.vault, &first.name).await?;
+            if is_deleted(&tx, &first.vault, &first.name).await? {
+                return Err(StoreError::Deleted);
+            }
+            let exists = query_opt(
+                &tx,
+                "SELECT 1 FROM key_versions WHERE vault_key = $1 AND name_key = $2 LIMIT 1",
+                &[&fold(&first.vault), &fold(&first.name)],
+            )
+            .await?;
+            if exists.is_some() {
+                return Err(StoreError::Exists);
+            }
+            for v in versions {
+                insert(&tx, v).await?;
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn purgeable_keys(&self, now: i64) -> Result<Vec<(String, String)>> {
@@ -388,12 +434,19 @@ impl KeyStore for PostgresStore {
     }
 
     async fn replace_key_private(&self, seq: i64, old: &Sealed, new: &Sealed) -> Result<bool> {
-        let n = execute(
-            &self.client().await?,
-            "UPDATE key_versions SET private = $3 WHERE seq = $1 AND private = $2",
-            &[&seq, &old.as_bytes(), &new.as_bytes()],
-        )
-        .await?;
-        Ok(n == 1)
+        let old = old.clone();
+        let new = new.clone();
+        self.row_write(move |db| async move {
+            let old = &old;
+            let new = &new;
+            let n = execute(
+                &db.client().await?,
+                "UPDATE key_versions SET private = $3 WHERE seq = $1 AND private = $2",
+                &[&seq, &old.as_bytes(), &new.as_bytes()],
+            )
+            .await?;
+            Ok(n == 1)
+        })
+        .await
     }
 }

@@ -6,6 +6,7 @@
 //! byte order), the same rule as SQLite's `COLLATE NOCASE`; see `migrations/postgres/0001_init.sql`.
 
 mod certificates;
+mod coherence;
 mod identity;
 mod keys;
 mod leader;
@@ -22,7 +23,11 @@ use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{Row, types::ToSql};
 
-use crate::{write_counts::WriteCounts, *};
+use crate::{
+    row_cache::{self, Generation, Row as Cacheable, RowCache},
+    write_counts::WriteCounts,
+    *,
+};
 
 pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../../migrations/postgres/0001_init.sql")),
@@ -56,6 +61,9 @@ pub struct PostgresStore {
     pool: Pool,
     leader: Arc<leader::Leader>,
     writes: Arc<WriteCounts>,
+    coherence: Arc<coherence::Coherence>,
+    secret_rows: Arc<RowCache<SecretVersionRecord>>,
+    key_rows: Arc<RowCache<KeyVersionRecord>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -97,6 +105,8 @@ impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let tls::Database { config, tls } = tls::parse(url)?;
         let leader = Arc::new(leader::Leader::new(config.clone(), tls.clone()));
+        let generation = Arc::new(Generation::default());
+        let coherence = coherence::Coherence::start(&config, tls.clone(), generation.clone()).await?;
         let manager = Manager::from_config(
             config,
             tls,
@@ -115,6 +125,9 @@ impl PostgresStore {
             pool,
             leader,
             writes: Arc::default(),
+            coherence,
+            secret_rows: Arc::new(RowCache::new(generation.clone())),
+            key_rows: Arc::new(RowCache::new(generation)),
         };
         store.migrate().await?;
         Ok(store)
@@ -136,6 +149,51 @@ impl PostgresStore {
         self.writes
             .counted(kind, async move { write(pool.get().await.map_err(pool_err)?).await })
             .await
+    }
+
+    /// A write that may change rows nodes serve from memory (secret and key versions, and whatever
+    /// hides them): run to its end on a task of its own, so a caller that stops waiting cannot skip
+    /// the fence, then published to every node before the caller hears of it (`coherence`). Published
+    /// whatever its outcome: a write that failed may have committed before it did.
+    async fn row_write<T, F, W>(&self, write: W) -> Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T>> + Send,
+        W: FnOnce(Self) -> F + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let done = write(store.clone()).await;
+            store.coherence.publish(&store.pool).await;
+            done
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("a write did not finish: {e}")))?
+    }
+
+    /// A point read of one version, served from `cache` while this node may (see `coherence`) and
+    /// nothing has been written since it was read.
+    async fn cached_version<R, F>(
+        &self,
+        cache: &RowCache<R>,
+        (vault, name, version): (&str, &str, Option<&str>),
+        read: impl FnOnce(Object) -> F,
+    ) -> Result<Option<R>>
+    where
+        R: Cacheable,
+        F: std::future::Future<Output = Result<Option<R>>>,
+    {
+        let key = row_cache::key(vault, name, version);
+        let ticket = match cache.get(&key) {
+            Ok(row) if self.coherence.serving() => return Ok(row),
+            Ok(_) => None,
+            Err(ticket) => Some(ticket),
+        };
+        let row = read(self.client().await?).await?;
+        if let Some(ticket) = ticket {
+            cache.keep(key, ticket, &row);
+        }
+        Ok(row)
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -259,10 +317,15 @@ impl ManagementStore for PostgresStore {
 
     async fn purge_vault(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
-        self.counted_write(WriteKind::Vaults, move |mut c| async move {
-            management::purge_vault(&mut c, &name).await
-        })
-        .await
+        let store = self.clone();
+        // It takes the vault's secrets and keys with it.
+        self.writes
+            .counted(WriteKind::Vaults, async move {
+                store
+                    .row_write(move |db| async move { management::purge_vault(&mut db.client().await?, &name).await })
+                    .await
+            })
+            .await
     }
 
     fn writes(&self, kind: WriteKind) -> u64 {
@@ -356,13 +419,15 @@ impl ManagementStore for PostgresStore {
 #[async_trait]
 impl SecretStore for PostgresStore {
     async fn put_secret_version(&self, s: &SecretVersionRecord) -> Result<()> {
-        let mut c = self.client().await?;
-        secrets::put_version(&mut c, s).await
+        let s = s.clone();
+        self.row_write(move |db| async move { secrets::put_version(&mut db.client().await?, &s).await })
+            .await
     }
 
     async fn update_secret_version(&self, s: &SecretVersionRecord) -> Result<()> {
-        let mut c = self.client().await?;
-        secrets::update_version(&mut c, s).await
+        let s = s.clone();
+        self.row_write(move |db| async move { secrets::update_version(&mut db.client().await?, &s).await })
+            .await
     }
 
     async fn secret_version(
@@ -371,8 +436,10 @@ impl SecretStore for PostgresStore {
         name: &str,
         version: Option<&str>,
     ) -> Result<Option<SecretVersionRecord>> {
-        let c = self.client().await?;
-        secrets::version(&c, vault, name, version).await
+        self.cached_version(&self.secret_rows, (vault, name, version), |c| async move {
+            secrets::version(&c, vault, name, version).await
+        })
+        .await
     }
 
     async fn list_secrets(&self, vault: &str, page: &PageRequest) -> Result<Vec<SecretVersionRecord>> {
@@ -399,8 +466,9 @@ impl SecretStore for PostgresStore {
     }
 
     async fn delete_secret(&self, d: &DeletedSecretRecord) -> Result<()> {
-        let mut c = self.client().await?;
-        secrets::soft_delete(&mut c, d).await
+        let d = d.clone();
+        self.row_write(move |db| async move { secrets::soft_delete(&mut db.client().await?, &d).await })
+            .await
     }
 
     async fn deleted_secret(
@@ -422,23 +490,27 @@ impl SecretStore for PostgresStore {
     }
 
     async fn recover_secret(&self, vault: &str, name: &str) -> Result<()> {
-        let mut c = self.client().await?;
-        secrets::recover(&mut c, vault, name).await
+        let (vault, name) = (vault.to_owned(), name.to_owned());
+        self.row_write(move |db| async move { secrets::recover(&mut db.client().await?, &vault, &name).await })
+            .await
     }
 
     async fn purge_secret(&self, vault: &str, name: &str) -> Result<()> {
-        let mut c = self.client().await?;
-        secrets::purge(&mut c, vault, name, true).await
+        let (vault, name) = (vault.to_owned(), name.to_owned());
+        self.row_write(move |db| async move { secrets::purge(&mut db.client().await?, &vault, &name, true).await })
+            .await
     }
 
     async fn erase_secret(&self, vault: &str, name: &str) -> Result<()> {
-        let mut c = self.client().await?;
-        secrets::purge(&mut c, vault, name, false).await
+        let (vault, name) = (vault.to_owned(), name.to_owned());
+        self.row_write(move |db| async move { secrets::purge(&mut db.client().await?, &vault, &name, false).await })
+            .await
     }
 
     async fn restore_secret(&self, versions: &[SecretVersionRecord]) -> Result<()> {
-        let mut c = self.client().await?;
-        secrets::restore(&mut c, versions).await
+        let versions = versions.to_vec();
+        self.row_write(move |db| async move { secrets::restore(&mut db.client().await?, &versions).await })
+            .await
     }
 
     async fn purgeable_secrets(&self, now: i64) -> Result<Vec<(String, String)>> {
@@ -471,8 +543,11 @@ impl SecretStore for PostgresStore {
     }
 
     async fn replace_secret_value(&self, seq: i64, old: &Sealed, new: &Sealed) -> Result<bool> {
-        let c = self.client().await?;
-        rekey::replace_value(&c, seq, old.as_bytes(), new.as_bytes()).await
+        let (old, new) = (old.clone(), new.clone());
+        self.row_write(move |db| async move {
+            rekey::replace_value(&db.client().await?, seq, old.as_bytes(), new.as_bytes()).await
+        })
+        .await
     }
 }
 

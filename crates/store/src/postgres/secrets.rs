@@ -6,7 +6,7 @@
 //! same name under READ COMMITTED. The SQLite backend gets the same from its single connection.
 
 use deadpool_postgres::{GenericClient, Object, Transaction};
-use tokio_postgres::Row;
+use tokio_postgres::{Row, types::ToSql};
 
 use super::{db_err, execute, fold, query, query_opt};
 use crate::*;
@@ -51,12 +51,7 @@ fn limit(page: &PageRequest) -> i64 {
 /// Opens a transaction holding the write lock of one secret name.
 async fn locked<'a>(c: &'a mut Object, vault: &str, name: &str) -> Result<Transaction<'a>> {
     let tx = c.transaction().await.map_err(db_err)?;
-    execute(
-        &tx,
-        "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
-        &[&fold(vault), &fold(name)],
-    )
-    .await?;
+    execute(&tx, LOCK, &[&fold(vault), &fold(name)]).await?;
     Ok(tx)
 }
 
@@ -97,33 +92,91 @@ pub(super) async fn latest_managed(c: &impl GenericClient, table: &str, vault: &
         .map(|m| m.unwrap_or(false))
 }
 
+/// Takes the name's lock, in a statement of its own (see [`locked`]).
+const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))";
+
+/// The insert of [`insert`], unless the name is soft-deleted or its latest version is a certificate's
+/// (`$13`, `$14`: the folded vault and name).
+const PUT_UNLESS_HIDDEN: &str = "INSERT INTO secret_versions
+     (vault, name, version, value, content_type, tags, enabled, nbf, exp, created, updated, managed)
+     SELECT $1::text, $2::text, $3::text, $4::bytea, $5::text, $6::text, $7::boolean, $8::bigint, $9::bigint,
+            $10::bigint, $11::bigint, $12::boolean
+     WHERE NOT EXISTS (SELECT 1 FROM deleted_secrets WHERE vault_key = $13 AND name_key = $14)
+       AND NOT COALESCE(
+             (SELECT managed FROM secret_versions WHERE vault_key = $13 AND name_key = $14 ORDER BY seq DESC LIMIT 1),
+             false)";
+
+/// A SET: after `BEGIN`, the lock and the conditional insert go out together (the server runs them
+/// in order, the insert once the lock is held), then `COMMIT`. Three round trips where the lock, the
+/// two checks and the insert each took one: every round trip wakes the server's backend, which
+/// was most of a SET's cost.
 pub(super) async fn put_version(c: &mut Object, s: &SecretVersionRecord) -> Result<()> {
-    let tx = locked(c, &s.vault, &s.name).await?;
-    if is_deleted(&tx, &s.vault, &s.name).await? {
-        return Err(StoreError::Deleted);
+    let tx = c.transaction().await.map_err(db_err)?;
+    let lock = tx.prepare_cached(LOCK).await.map_err(db_err)?;
+    let put = tx.prepare_cached(PUT_UNLESS_HIDDEN).await.map_err(db_err)?;
+    let (vault_key, name_key) = (fold(&s.vault), fold(&s.name));
+    let tags = tags_json(s)?;
+    let value = s.value.as_bytes();
+    let params: [&(dyn ToSql + Sync); 14] = [
+        &s.vault,
+        &s.name,
+        &s.version,
+        &value,
+        &s.content_type,
+        &tags,
+        &s.enabled,
+        &s.nbf,
+        &s.exp,
+        &s.created,
+        &s.updated,
+        &s.managed,
+        &vault_key,
+        &name_key,
+    ];
+    let (locked, inserted) =
+        futures_util::future::join(tx.execute(&lock, &[&vault_key, &name_key]), tx.execute(&put, &params)).await;
+    locked.map_err(db_err)?;
+    if inserted.map_err(db_err)? == 0 {
+        return Err(if is_deleted(&tx, &s.vault, &s.name).await? {
+            StoreError::Deleted
+        } else {
+            StoreError::Managed
+        });
     }
-    if latest_managed(&tx, "secret_versions", &s.vault, &s.name).await? {
-        return Err(StoreError::Managed);
-    }
-    insert(&tx, s).await?;
     tx.commit().await.map_err(db_err)
 }
 
+/// As [`put_version`]: the lock and the update go out together.
 pub(super) async fn update_version(c: &mut Object, s: &SecretVersionRecord) -> Result<()> {
-    let tx = locked(c, &s.vault, &s.name).await?;
-    let n = execute(
-        &tx,
-        &format!(
+    let tx = c.transaction().await.map_err(db_err)?;
+    let lock = tx.prepare_cached(LOCK).await.map_err(db_err)?;
+    let update = tx
+        .prepare_cached(&format!(
             "UPDATE secret_versions AS s SET content_type = $4, tags = $5, enabled = $6, nbf = $7, exp = $8, updated = $9
              WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
-        ),
-        &[
-            &fold(&s.vault), &fold(&s.name), &s.version, &s.content_type, &tags_json(s)?, &s.enabled, &s.nbf,
-            &s.exp, &s.updated,
-        ],
+        ))
+        .await
+        .map_err(db_err)?;
+    let (vault_key, name_key) = (fold(&s.vault), fold(&s.name));
+    let tags = tags_json(s)?;
+    let params: [&(dyn ToSql + Sync); 9] = [
+        &vault_key,
+        &name_key,
+        &s.version,
+        &s.content_type,
+        &tags,
+        &s.enabled,
+        &s.nbf,
+        &s.exp,
+        &s.updated,
+    ];
+    let (locked, updated) = futures_util::future::join(
+        tx.execute(&lock, &[&vault_key, &name_key]),
+        tx.execute(&update, &params),
     )
-    .await?;
-    if n == 0 {
+    .await;
+    locked.map_err(db_err)?;
+    if updated.map_err(db_err)? == 0 {
         return Err(StoreError::NotFound);
     }
     tx.commit().await.map_err(db_err)

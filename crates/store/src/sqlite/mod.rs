@@ -14,7 +14,6 @@ mod identity;
 mod keys;
 mod management;
 mod rekey;
-mod row_cache;
 mod secrets;
 mod signin;
 mod users;
@@ -31,7 +30,7 @@ use std::{
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use self::row_cache::{Generation, Row, RowCache};
+use crate::row_cache::{self, Generation, Row, RowCache};
 use crate::{write_counts::WriteCounts, *};
 
 const MIGRATIONS: &[(&str, &str)] = &[

@@ -8,7 +8,8 @@ use std::sync::{Arc, mpsc};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::{db_err, row_cache::Generation};
+use super::db_err;
+use crate::row_cache::Generation;
 use crate::{Result, StoreError};
 
 /// The most writes committed together.

@@ -13,6 +13,7 @@ use keyhold_store::*;
 use tokio_postgres::NoTls;
 
 mod certificates;
+mod coherence;
 mod deletion;
 mod identity;
 mod keys;

@@ -1,16 +1,19 @@
 //! Point reads of secret and key versions, remembered until the next write.
 //!
 //! A secret GET spent a sixth of its CPU on SQLite's read transaction (the `-shm` locks are `fcntl`
-//! calls) to read a row that had not changed. Here a row read is kept and served again for as long
-//! as the database has not been written since: the writer thread counts its transactions
-//! (`generation`, bumped after each commit or rollback and before any caller of that transaction is
-//! answered), an entry is kept only if no transaction ended while it was being read, and any later
-//! transaction empties the cache. So a write, once acknowledged, is never hidden by an older row.
+//! calls), and on PostgreSQL a round trip, to read a row that had not changed. Here a row read is
+//! kept and served again for as long as nothing has been written since: a [`Generation`] counts the
+//! writes that may change such rows, an entry is kept only if the count did not move while it was
+//! being read, and any later write empties the cache. So a write, once acknowledged, is never
+//! hidden by an older row.
 //!
-//! This is exact only because this store object is the file's one writer: `keyhold serve` holds the
-//! data dir's lock for as long as it runs, and the offline `keyhold audit` commands write only the
-//! audit anchor, never these rows (see `JobStore::try_lead`, which rests on the same fact). What is
-//! held is the rows as stored — values and private keys still sealed — within [`MAX_BYTES`].
+//! Who advances the count is the backend's business. On SQLite it is exact because the store object
+//! is the file's one writer (`keyhold serve` holds the data dir's lock, and the offline `keyhold
+//! audit` commands write only the audit anchor, never these rows; `JobStore::try_lead` rests on the
+//! same fact): its writer thread advances the count after each transaction, before answering any of
+//! its callers. On PostgreSQL other nodes write too, and `postgres/coherence.rs` advances it when
+//! they do. What is held is the rows as stored — values and private keys still sealed — within
+//! [`MAX_BYTES`].
 
 use std::{
     collections::HashMap,
@@ -29,23 +32,24 @@ const MAX_BYTES: usize = 8 << 20;
 /// The rest of a row (ids, tags, the public JWK), roughly.
 const OVERHEAD: usize = 512;
 
-/// The writer's count of finished transactions.
+/// The count of finished writes that may change cached rows.
 #[derive(Debug, Default)]
-pub(super) struct Generation(AtomicU64);
+pub(crate) struct Generation(AtomicU64);
 
 impl Generation {
-    pub(super) fn current(&self) -> u64 {
+    pub(crate) fn current(&self) -> u64 {
         self.0.load(Ordering::Acquire)
     }
 
-    /// Called by the writer thread after a transaction ends, before it answers any of its callers.
-    pub(super) fn advance(&self) {
+    /// Called once a write has ended (SQLite: by the writer thread, before it answers any of its
+    /// callers), or when rows held may be out of date (PostgreSQL: another node wrote).
+    pub(crate) fn advance(&self) {
         self.0.fetch_add(1, Ordering::Release);
     }
 }
 
 /// A cacheable row: how much it weighs.
-pub(super) trait Row: Clone {
+pub(crate) trait Row: Clone {
     fn weight(&self) -> usize;
 }
 
@@ -63,7 +67,7 @@ impl Row for KeyVersionRecord {
 
 /// `(vault, name, version)`, as the caller spelled them (names are compared without case, so two
 /// spellings are two entries of the same row).
-pub(super) fn key(vault: &str, name: &str, version: Option<&str>) -> String {
+pub(crate) fn key(vault: &str, name: &str, version: Option<&str>) -> String {
     // Vault, object and version names cannot hold a newline.
     let mut k = String::with_capacity(vault.len() + name.len() + version.map_or(0, str::len) + 2);
     k.push_str(vault);
@@ -74,7 +78,7 @@ pub(super) fn key(vault: &str, name: &str, version: Option<&str>) -> String {
     k
 }
 
-pub(super) struct RowCache<R> {
+pub(crate) struct RowCache<R> {
     generation: Arc<Generation>,
     inner: Mutex<Inner<R>>,
 }
@@ -88,10 +92,10 @@ struct Inner<R> {
 }
 
 /// A read in progress: the generation it began in.
-pub(super) struct Ticket(u64);
+pub(crate) struct Ticket(u64);
 
 impl<R: Row> RowCache<R> {
-    pub(super) fn new(generation: Arc<Generation>) -> Self {
+    pub(crate) fn new(generation: Arc<Generation>) -> Self {
         Self {
             generation,
             inner: Mutex::new(Inner {
@@ -104,7 +108,7 @@ impl<R: Row> RowCache<R> {
 
     /// The row if it was read since the last write; otherwise a ticket to read it with. The ticket
     /// is taken before the read starts, so a write that ends during the read is seen by `keep`.
-    pub(super) fn get(&self, key: &str) -> Result<Option<R>, Ticket> {
+    pub(crate) fn get(&self, key: &str) -> Result<Option<R>, Ticket> {
         let now = self.generation.current();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.catch_up(now);
@@ -115,7 +119,7 @@ impl<R: Row> RowCache<R> {
     }
 
     /// Keeps what a read found, unless a write ended after its ticket was taken.
-    pub(super) fn keep(&self, key: String, ticket: Ticket, row: &Option<R>) {
+    pub(crate) fn keep(&self, key: String, ticket: Ticket, row: &Option<R>) {
         let now = self.generation.current();
         if ticket.0 != now {
             return;

@@ -1,0 +1,563 @@
+//! Secret and key rows served from this node's memory without ever hiding a write acknowledged by
+//! any node on the same database: the row cache of `row_cache`, kept coherent over PostgreSQL's
+//! `LISTEN`/`NOTIFY` on the channel [`CHANNEL`].
+//!
+//! Every node keeps one connection of its own listening and sends on it, every [`BEAT`]:
+//! `h <node> <n>`. Notifications reach every listener in commit order, so a node that hears its own
+//! heartbeat back has heard everything committed before it was sent; from then it may serve rows
+//! from memory until the heartbeat's send time plus [`LEASE`] (its *lease*). A node that stops
+//! hearing itself (connection lost, listener starved) stops serving within [`LEASE`], and empties its
+//! cache before it serves again. Peers remember each other's leases from the heartbeats they hear.
+//!
+//! A write of those rows, once committed, empties this node's cache and sends a *fence*
+//! `w <node> <seq>` from a pooled connection. A peer that hears it empties its cache and answers
+//! `a <peer> <node>.<seq> …`. The writer answers its caller only when it has heard its own fence
+//! back — by then it has heard every heartbeat committed before the fence, so it knows every peer
+//! that may be serving — and then each such peer has answered or its lease, as last heard, has run
+//! out. A peer whose next heartbeat commits after the fence hears the fence first. So a read that
+//! begins, on any node, after a write was acknowledged sees that write. If the writer cannot hear
+//! its fence (its own listener is down) it waits one [`LEASE`] from the fence: any node still
+//! serving then relies on a heartbeat sent after the fence, so it has heard it. If the fence cannot
+//! be sent at all, the writer waits [`MAX_AGE`]: no node holds a row read longer ago than that.
+//!
+//! Cost: a fence and its round trip per write of those rows, an answer per peer, and a heartbeat per
+//! node every [`BEAT`]. A peer that dies holds up the writes of the next [`LEASE`] for at most that
+//! long. These fences are sent after the write's own transaction, not inside it: a `NOTIFY` in a
+//! transaction takes a database-wide lock until its commit has been flushed, which would serialise
+//! every write's fsync.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use deadpool_postgres::Pool;
+use futures_util::StreamExt;
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    sync::{Notify, mpsc, watch},
+};
+use tokio_postgres::{AsyncMessage, Client, Config, Connection, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::{db_err, execute, pool_err};
+use crate::{Result, row_cache::Generation};
+
+/// The channel the nodes of one database talk on.
+pub(super) const CHANNEL: &str = "keyhold_rows";
+/// How often a node tells the others (and itself) it is listening.
+const BEAT: Duration = Duration::from_millis(100);
+/// How long after sending a heartbeat a node may serve from memory on the strength of hearing it.
+const LEASE: Duration = Duration::from_millis(500);
+/// No row is held longer than this, whatever became of a fence.
+const MAX_AGE: Duration = Duration::from_secs(1);
+/// Between attempts to get the listening connection back.
+const RETRY: Duration = Duration::from_millis(250);
+const NOTIFY: &str = "SELECT pg_notify($1, $2)";
+/// Room for one notification's payload (PostgreSQL allows 8000 bytes).
+const PAYLOAD: usize = 7000;
+
+pub(super) struct Coherence {
+    node: String,
+    generation: Arc<Generation>,
+    epoch: Instant,
+    /// Until when (nanoseconds after `epoch`) this node may serve from memory; 0: not now.
+    serving_until: AtomicU64,
+    next_fence: AtomicU64,
+    next_beat: AtomicU64,
+    state: Mutex<State>,
+    batches: Mutex<Batches>,
+    /// Woken when there are fences of peers to answer.
+    to_answer: Notify,
+}
+
+/// Writes waiting for a fence.
+#[derive(Default)]
+struct Batches {
+    /// The writes that the next fence will cover: told `true` once it has settled.
+    open: Option<watch::Sender<bool>>,
+    /// Whether a task is sending fences.
+    sending: bool,
+}
+
+#[derive(Default)]
+struct Fence {
+    /// `None` until heard back; then the peers still to answer, with their leases.
+    peers: Option<HashMap<String, Instant>>,
+    /// Woken when it comes back or is answered.
+    heard: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct State {
+    /// This node's heartbeats on their way: number → when sent.
+    beats: HashMap<u64, Instant>,
+    /// The peers' leases, as last heard.
+    peers: HashMap<String, Instant>,
+    /// This node's fences not yet settled.
+    fences: HashMap<u64, Fence>,
+    /// Peers' fences heard and not yet answered: `writer.seq`.
+    answers: Vec<String>,
+}
+
+impl Coherence {
+    /// Starts listening on a connection of its own (listening before it returns, so that this node's
+    /// first writes hear their fences); stops when the returned value is dropped.
+    pub(super) async fn start(
+        config: &Config,
+        tls: MakeRustlsConnect,
+        generation: Arc<Generation>,
+    ) -> Result<Arc<Self>> {
+        let this = Arc::new(Self::new(generation));
+        let mut config = config.clone();
+        config.application_name(format!("keyhold-rows {}", this.node));
+        let first = open(&config, &tls).await?;
+        tokio::spawn(listen(Arc::downgrade(&this), config, tls, Some(first)));
+        Ok(this)
+    }
+
+    fn new(generation: Arc<Generation>) -> Self {
+        Self {
+            node: keyhold_crypto::random::version_id(),
+            generation,
+            epoch: Instant::now(),
+            serving_until: AtomicU64::new(0),
+            next_fence: AtomicU64::new(0),
+            next_beat: AtomicU64::new(0),
+            state: Mutex::default(),
+            batches: Mutex::default(),
+            to_answer: Notify::new(),
+        }
+    }
+
+    /// Whether rows in memory may be served now (see the module comment).
+    pub(super) fn serving(&self) -> bool {
+        self.nanos(Instant::now()) < self.serving_until.load(Ordering::Acquire)
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called once a write of cached rows has committed, before its caller is answered: ends what this
+    /// node holds, then makes sure no other node serves what it held before the write. Writes that
+    /// end while a fence is on its way share the next one, as commits share a flush.
+    pub(super) async fn publish(self: &Arc<Self>, pool: &Pool) {
+        self.generation.advance();
+        let mut settled = {
+            let mut batches = self.batches();
+            let settled = batches.open.get_or_insert_with(|| watch::channel(false).0).subscribe();
+            if !batches.sending {
+                batches.sending = true;
+                tokio::spawn(self.clone().send_batches(pool.clone()));
+            }
+            settled
+        };
+        // An error here means the sender is gone (the runtime is shutting down): nothing to wait for.
+        let _ = settled.wait_for(|done| *done).await;
+    }
+
+    fn batches(&self) -> std::sync::MutexGuard<'_, Batches> {
+        self.batches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One fence per batch of writes, one at a time, while there are writes waiting.
+    async fn send_batches(self: Arc<Self>, pool: Pool) {
+        loop {
+            let Some(batch) = ({
+                let mut batches = self.batches();
+                let batch = batches.open.take();
+                batches.sending = batch.is_some();
+                batch
+            }) else {
+                return;
+            };
+            self.fence_and_settle(&pool).await;
+            let _ = batch.send(true);
+        }
+    }
+
+    async fn fence_and_settle(&self, pool: &Pool) {
+        let (seq, heard, payload) = self.fence();
+        let sent = match send(pool, &payload).await {
+            Ok(()) => Ok(()),
+            // Once more, on another connection: the first may have been the one that broke.
+            Err(_) => send(pool, &payload).await,
+        };
+        match sent {
+            Ok(()) => self.settle(seq, &heard, Instant::now() + LEASE).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not tell the other nodes of a write; waiting until none can hold an older row");
+                self.state().fences.remove(&seq);
+                tokio::time::sleep(MAX_AGE + BEAT).await;
+            }
+        }
+    }
+
+    /// A new fence: its number, what wakes its writer, and the notification to send.
+    fn fence(&self) -> (u64, Arc<Notify>, String) {
+        let seq = self.next_fence.fetch_add(1, Ordering::Relaxed);
+        let heard = Arc::new(Notify::new());
+        self.state().fences.insert(
+            seq,
+            Fence {
+                peers: None,
+                heard: heard.clone(),
+            },
+        );
+        (seq, heard, format!("w {} {seq}", self.node))
+    }
+
+    /// The next heartbeat to send, noted as sent now.
+    fn beat(&self) -> String {
+        let n = self.next_beat.fetch_add(1, Ordering::Relaxed);
+        self.state().beats.insert(n, Instant::now());
+        format!("h {} {n}", self.node)
+    }
+
+    /// Waits until fence `seq` has come back and every peer then serving has answered or run out of
+    /// lease, or until `fallback` (one lease after the fence was sent) if it does not come back.
+    async fn settle(&self, seq: u64, heard: &Notify, fallback: Instant) {
+        loop {
+            let now = Instant::now();
+            let until = {
+                let mut state = self.state();
+                let until = match state.fences.get_mut(&seq).map(|f| &mut f.peers) {
+                    None => None,
+                    Some(None) => Some(fallback),
+                    Some(Some(peers)) => {
+                        peers.retain(|_, lease| *lease > now);
+                        peers.values().max().copied()
+                    }
+                };
+                match until {
+                    Some(t) if t > now => Some(t),
+                    _ => {
+                        state.fences.remove(&seq);
+                        None
+                    }
+                }
+            };
+            let Some(until) = until else { return };
+            // A wake-up that came before this wait is kept by `Notify` and ends it at once.
+            let _ = tokio::time::timeout_at(until.into(), heard.notified()).await;
+        }
+    }
+
+    /// One notification on [`CHANNEL`].
+    fn hear(&self, payload: &str) {
+        let mut words = payload.split(' ');
+        let (Some(kind), Some(from)) = (words.next(), words.next()) else {
+            return;
+        };
+        let mine = from == self.node;
+        let now = Instant::now();
+        match (kind, mine) {
+            ("h", true) => {
+                let Some(n) = words.next().and_then(|n| n.parse::<u64>().ok()) else {
+                    return;
+                };
+                let sent = {
+                    let mut state = self.state();
+                    let sent = state.beats.remove(&n);
+                    state.beats.retain(|k, _| *k > n);
+                    sent
+                };
+                if let Some(sent) = sent {
+                    let was = self.serving_until.load(Ordering::Acquire);
+                    if self.nanos(now) >= was {
+                        // Not serving until now: whatever it holds may have missed fences.
+                        self.generation.advance();
+                    }
+                    self.serving_until.store(self.nanos(sent + LEASE), Ordering::Release);
+                }
+            }
+            ("h", false) => {
+                self.state().peers.insert(from.to_owned(), now + LEASE);
+            }
+            ("w", true) => {
+                let Some(seq) = words.next().and_then(|n| n.parse::<u64>().ok()) else {
+                    return;
+                };
+                let mut state = self.state();
+                let peers: HashMap<String, Instant> = state
+                    .peers
+                    .iter()
+                    .filter(|(_, lease)| **lease > now)
+                    .map(|(p, l)| (p.clone(), *l))
+                    .collect();
+                if let Some(fence) = state.fences.get_mut(&seq) {
+                    fence.peers = Some(peers);
+                    fence.heard.notify_one();
+                }
+            }
+            ("w", false) => {
+                self.generation.advance();
+                let Some(seq) = words.next() else { return };
+                self.state().answers.push(format!("{from}.{seq}"));
+                self.to_answer.notify_one();
+            }
+            ("a", false) => {
+                let prefix = format!("{}.", self.node);
+                let mut state = self.state();
+                for seq in words.filter_map(|w| w.strip_prefix(&prefix)) {
+                    let fence = seq.parse::<u64>().ok().and_then(|s| state.fences.get_mut(&s));
+                    if let Some(Fence {
+                        peers: Some(peers),
+                        heard,
+                    }) = fence
+                        && peers.remove(from).is_some()
+                    {
+                        heard.notify_one();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Stops serving from memory: the listener is gone.
+    fn lapse(&self) {
+        self.serving_until.store(0, Ordering::Release);
+        self.state().beats.clear();
+    }
+}
+
+async fn send(pool: &Pool, payload: &str) -> Result<()> {
+    let c = pool.get().await.map_err(pool_err)?;
+    execute(&c, NOTIFY, &[&CHANNEL, &payload]).await.map(drop)
+}
+
+/// A connection listening on [`CHANNEL`]: the client, what it hears, and its prepared `NOTIFY`.
+struct Listening {
+    client: Arc<Client>,
+    heard: mpsc::UnboundedReceiver<String>,
+    notify: Statement,
+}
+
+async fn open(config: &Config, tls: &MakeRustlsConnect) -> Result<Listening> {
+    let (client, connection) = config.connect(tls.clone()).await.map_err(db_err)?;
+    let (tx, heard) = mpsc::unbounded_channel();
+    tokio::spawn(drive(connection, tx));
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .map_err(db_err)?;
+    let notify = client.prepare(NOTIFY).await.map_err(db_err)?;
+    Ok(Listening {
+        client: Arc::new(client),
+        heard,
+        notify,
+    })
+}
+
+/// The listening connection, for as long as the store lives: reconnects after [`RETRY`].
+async fn listen(this: Weak<Coherence>, config: Config, tls: MakeRustlsConnect, mut first: Option<Listening>) {
+    loop {
+        let listening = match first.take() {
+            Some(l) => Ok(l),
+            None => open(&config, &tls).await,
+        };
+        match listening {
+            Ok(l) => {
+                if let Err(e) = serve(&this, l).await {
+                    tracing::warn!(error = %e, "lost the connection that keeps cached rows coherent; reconnecting");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot open the connection that keeps cached rows coherent"),
+        }
+        let Some(coherence) = this.upgrade() else { return };
+        coherence.lapse();
+        drop(coherence);
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Polls the connection, passing its notifications on, until it ends.
+async fn drive<S, T>(mut connection: Connection<S, T>, tx: mpsc::UnboundedSender<String>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    while let Some(message) = messages.next().await {
+        match message {
+            Ok(AsyncMessage::Notification(n)) if n.channel() == CHANNEL => {
+                if tx.send(n.payload().to_owned()).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Listens, beats and answers on one connection; returns when it breaks or the store is dropped.
+async fn serve(this: &Weak<Coherence>, listening: Listening) -> Result<()> {
+    let Listening {
+        client,
+        mut heard,
+        notify,
+    } = listening;
+    let answering = tokio::spawn(answer(this.clone(), client.clone(), notify.clone()));
+    let mut beat = tokio::time::interval(BEAT);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut aged = Instant::now();
+    let result = loop {
+        tokio::select! {
+            _ = beat.tick() => {
+                let Some(coherence) = this.upgrade() else { break Ok(()) };
+                if aged.elapsed() >= MAX_AGE {
+                    coherence.generation.advance();
+                    aged = Instant::now();
+                }
+                let payload = coherence.beat();
+                drop(coherence);
+                let (client, notify) = (client.clone(), notify.clone());
+                // Not awaited here: hearing must not wait for the send.
+                tokio::spawn(async move {
+                    let _ = client.execute(&notify, &[&CHANNEL, &payload]).await;
+                });
+            }
+            payload = heard.recv() => {
+                let Some(payload) = payload else {
+                    break Err(crate::StoreError::Backend("the listening connection ended".into()));
+                };
+                let Some(coherence) = this.upgrade() else { break Ok(()) };
+                coherence.hear(&payload);
+            }
+        }
+    };
+    answering.abort();
+    result
+}
+
+/// Answers peers' fences, as many per notification as fit.
+async fn answer(this: Weak<Coherence>, client: Arc<Client>, notify: Statement) {
+    loop {
+        let (pending, node) = {
+            let Some(coherence) = this.upgrade() else { return };
+            let notified = coherence.to_answer.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let pending = std::mem::take(&mut coherence.state().answers);
+            if pending.is_empty() {
+                // Woken at least every beat, so that a dropped store ends this task.
+                let _ = tokio::time::timeout(BEAT, notified).await;
+                continue;
+            }
+            (pending, coherence.node.clone())
+        };
+        let mut payload = format!("a {node}");
+        for (i, seq) in pending.iter().enumerate() {
+            payload.push(' ');
+            payload.push_str(seq);
+            if payload.len() > PAYLOAD || i + 1 == pending.len() {
+                if client.execute(&notify, &[&CHANNEL, &payload]).await.is_err() {
+                    return;
+                }
+                payload = format!("a {node}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn node() -> (Coherence, Arc<Generation>) {
+        let generation = Arc::new(Generation::default());
+        (Coherence::new(generation.clone()), generation)
+    }
+
+    #[test]
+    fn a_node_serves_only_once_it_hears_itself_and_forgets_what_it_held_before() {
+        let (me, generation) = node();
+        assert!(!me.serving(), "nothing heard yet");
+        let beat = me.beat();
+        assert!(!me.serving(), "a heartbeat sent is not a heartbeat heard");
+        let before = generation.current();
+        me.hear(&beat);
+        assert!(me.serving());
+        assert_ne!(generation.current(), before, "rows held while not hearing must go");
+
+        let before = generation.current();
+        me.hear(&me.beat());
+        assert!(me.serving());
+        assert_eq!(
+            generation.current(),
+            before,
+            "hearing on without a gap keeps what is held"
+        );
+
+        me.lapse();
+        assert!(!me.serving(), "a lost listener ends serving at once");
+        me.hear(&beat);
+        assert!(!me.serving(), "an old heartbeat heard again is not a lease");
+    }
+
+    #[test]
+    fn a_peers_fence_empties_the_cache_and_is_answered() {
+        let (me, generation) = node();
+        let before = generation.current();
+        me.hear("w 0123abcd 7");
+        assert_ne!(generation.current(), before);
+        assert_eq!(me.state().answers, vec!["0123abcd.7".to_owned()]);
+        // Nonsense is ignored.
+        for junk in ["", "w", "x y z", "h", "a"] {
+            me.hear(junk);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_settles_when_every_peer_then_serving_has_answered() {
+        let (me, _) = node();
+        let me = Arc::new(me);
+        me.hear("h peer-b 1");
+        me.hear("h peer-c 1");
+        let (seq, heard, fence) = me.fence();
+        let settling = tokio::spawn({
+            let (me, heard) = (me.clone(), heard.clone());
+            async move { me.settle(seq, &heard, Instant::now() + LEASE).await }
+        });
+        me.hear(&fence);
+        me.hear(&format!("a peer-b {}.{seq}", me.node));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!settling.is_finished(), "peer-c has not answered and its lease runs");
+        // An answer to another node's fence, or to another fence, does not count.
+        me.hear(&format!("a peer-c other.{seq} {}.{}", me.node, seq + 1));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!settling.is_finished());
+        me.hear(&format!("a peer-c {}.{seq}", me.node));
+        // Well before peer-c's lease would have ended it.
+        tokio::time::timeout(Duration::from_millis(250), settling)
+            .await
+            .expect("settled once both peers answered")
+            .unwrap();
+        assert!(me.state().fences.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_silent_peer_holds_a_write_only_until_its_lease_runs_out() {
+        let (me, _) = node();
+        let me = Arc::new(me);
+        me.hear("h peer-b 1");
+        let (seq, heard, fence) = me.fence();
+        me.hear(&fence);
+        tokio::time::timeout(LEASE * 4, me.settle(seq, &heard, Instant::now() + LEASE))
+            .await
+            .expect("the write settles once the silent peer's lease has run out");
+        assert!(me.state().fences.is_empty());
+    }
+}
