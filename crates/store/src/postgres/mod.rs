@@ -106,7 +106,8 @@ impl PostgresStore {
         let tls::Database { config, tls } = tls::parse(url)?;
         let leader = Arc::new(leader::Leader::new(config.clone(), tls.clone()));
         let generation = Arc::new(Generation::default());
-        let coherence = coherence::Coherence::start(&config, tls.clone(), generation.clone()).await?;
+        let listening_config = config.clone();
+        let listening = coherence::Coherence::start(&listening_config, tls.clone(), generation.clone());
         let manager = Manager::from_config(
             config,
             tls,
@@ -121,16 +122,17 @@ impl PostgresStore {
             .wait_timeout(Some(Duration::from_secs(30)))
             .build()
             .map_err(pool_err)?;
-        let store = Self {
+        // Each its own connection: one start-up round of handshakes, not two.
+        let (coherence, migrated) = futures_util::future::join(listening, migrate(&pool)).await;
+        migrated?;
+        Ok(Self {
             pool,
             leader,
             writes: Arc::default(),
-            coherence,
+            coherence: coherence?,
             secret_rows: Arc::new(RowCache::new(generation.clone())),
             key_rows: Arc::new(RowCache::new(generation)),
-        };
-        store.migrate().await?;
-        Ok(store)
+        })
     }
 
     async fn client(&self) -> Result<Object> {
@@ -195,30 +197,31 @@ impl PostgresStore {
         }
         Ok(row)
     }
+}
 
-    async fn migrate(&self) -> Result<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_err)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+/// Applies the pending migrations, once however many nodes start together.
+async fn migrate(pool: &Pool) -> Result<()> {
+    let mut client = pool.get().await.map_err(pool_err)?;
+    let tx = client.transaction().await.map_err(db_err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(db_err)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
+        .await
+        .map_err(db_err)?;
+    for (name, sql) in MIGRATIONS {
+        let done = tx
+            .query_opt("SELECT name FROM schema_migrations WHERE name = $1", &[name])
             .await
             .map_err(db_err)?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
-            .await
-            .map_err(db_err)?;
-        for (name, sql) in MIGRATIONS {
-            let done = tx
-                .query_opt("SELECT name FROM schema_migrations WHERE name = $1", &[name])
+        if done.is_none() {
+            tx.batch_execute(sql).await.map_err(db_err)?;
+            tx.execute("INSERT INTO schema_migrations (name) VALUES ($1)", &[name])
                 .await
                 .map_err(db_err)?;
-            if done.is_none() {
-                tx.batch_execute(sql).await.map_err(db_err)?;
-                tx.execute("INSERT INTO schema_migrations (name) VALUES ($1)", &[name])
-                    .await
-                    .map_err(db_err)?;
-            }
         }
-        tx.commit().await.map_err(db_err)
     }
+    tx.commit().await.map_err(db_err)
 }
 
 /// Runs one statement (prepared once per connection) and returns its rows.
