@@ -71,6 +71,8 @@ pub(super) struct Coherence {
     next_beat: AtomicU64,
     state: Mutex<State>,
     batches: Mutex<Batches>,
+    /// The listening connection and its prepared `NOTIFY`, while it is up.
+    sender: Mutex<Option<(Arc<Client>, Statement)>>,
     /// Woken when there are fences of peers to answer.
     to_answer: Notify,
 }
@@ -130,6 +132,7 @@ impl Coherence {
             next_beat: AtomicU64::new(0),
             state: Mutex::default(),
             batches: Mutex::default(),
+            sender: Mutex::default(),
             to_answer: Notify::new(),
         }
     }
@@ -187,9 +190,18 @@ impl Coherence {
 
     async fn fence_and_settle(&self, pool: &Pool) {
         let (seq, heard, payload) = self.fence();
-        let sent = match send(pool, &payload).await {
+        // On the listening connection, which no write holds up; else, or if that fails, on the pool's.
+        let listening = self.sender.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let sent = match listening {
+            Some((client, notify)) => client
+                .execute(&notify, &[&CHANNEL, &payload])
+                .await
+                .map(drop)
+                .map_err(db_err),
+            None => Err(crate::StoreError::Backend("not listening".into())),
+        };
+        let sent = match sent {
             Ok(()) => Ok(()),
-            // Once more, on another connection: the first may have been the one that broke.
             Err(_) => send(pool, &payload).await,
         };
         match sent {
@@ -361,6 +373,8 @@ async fn open(config: &Config, tls: &MakeRustlsConnect) -> Result<Listening> {
 
 /// The listening connection, for as long as the store lives: reconnects after [`RETRY`].
 async fn listen(this: Weak<Coherence>, config: Config, tls: MakeRustlsConnect, mut first: Option<Listening>) {
+    // Said once per outage, not at every attempt.
+    let mut failing = false;
     loop {
         let listening = match first.take() {
             Some(l) => Ok(l),
@@ -368,11 +382,20 @@ async fn listen(this: Weak<Coherence>, config: Config, tls: MakeRustlsConnect, m
         };
         match listening {
             Ok(l) => {
+                if failing {
+                    tracing::info!("listening again: serving rows from memory");
+                    failing = false;
+                }
                 if let Err(e) = serve(&this, l).await {
-                    tracing::warn!(error = %e, "lost the connection that keeps cached rows coherent; reconnecting");
+                    tracing::warn!(error = %e, "lost the connection that keeps cached rows coherent; reading through until it is back");
+                    failing = true;
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot open the connection that keeps cached rows coherent"),
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "cannot open the connection that keeps cached rows coherent; retrying");
+                failing = true;
+            }
+            Err(_) => {}
         }
         let Some(coherence) = this.upgrade() else { return };
         coherence.lapse();
@@ -409,6 +432,12 @@ async fn serve(this: &Weak<Coherence>, listening: Listening) -> Result<()> {
         notify,
     } = listening;
     let answering = tokio::spawn(answer(this.clone(), client.clone(), notify.clone()));
+    let set_sender = |to: Option<(Arc<Client>, Statement)>| {
+        if let Some(coherence) = this.upgrade() {
+            *coherence.sender.lock().unwrap_or_else(|e| e.into_inner()) = to;
+        }
+    };
+    set_sender(Some((client.clone(), notify.clone())));
     let mut beat = tokio::time::interval(BEAT);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut aged = Instant::now();
@@ -438,6 +467,7 @@ async fn serve(this: &Weak<Coherence>, listening: Listening) -> Result<()> {
         }
     };
     answering.abort();
+    set_sender(None);
     result
 }
 
