@@ -47,6 +47,22 @@ impl Pair {
         false
     }
 
+    /// The backends of the nodes' listening connections, oldest first.
+    async fn listeners(&self) -> Vec<i32> {
+        self.raw
+            .query(
+                "SELECT pid FROM pg_stat_activity
+                 WHERE datname = current_database() AND application_name LIKE 'keyhold-rows %'
+                 ORDER BY backend_start",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
     async fn end(self) {
         drop((self.a, self.b, self.raw));
         self.db.drop().await;
@@ -182,17 +198,7 @@ async fn postgres_a_write_waits_for_a_silent_node_until_it_stops_serving() {
 
     // B's listening connection goes silent, without an error B could notice: B hears neither A's
     // fence nor its own heartbeats. B connected second, so its listener is the later one.
-    let pid: i32 = p
-        .raw
-        .query_one(
-            "SELECT pid FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name LIKE 'keyhold-rows %'
-             ORDER BY backend_start DESC LIMIT 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let pid = *p.listeners().await.last().unwrap();
     assert!(
         p.b_holds_in_memory("s").await,
         "node B never served the row from memory"
@@ -217,17 +223,11 @@ async fn postgres_nodes_that_lose_their_listening_connections_read_through_and_r
 
     // Every node's listening connection goes (as in a network fault or a restart of PostgreSQL's
     // backends): no node hears fences or heartbeats until it reconnects.
-    let ended: i64 = p
-        .raw
-        .query_one(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name LIKE 'keyhold-rows %'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(ended, 2, "one listening connection per node");
+    let listeners = p.listeners().await;
+    assert_eq!(listeners.len(), 2, "one listening connection per node");
+    for pid in listeners {
+        p.raw.execute("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
+    }
 
     p.a.put_secret_version(&version(&ring, VAULT, "s", "v2")).await.unwrap();
     assert_eq!(
@@ -240,16 +240,7 @@ async fn postgres_nodes_that_lose_their_listening_connections_read_through_and_r
     let mut back = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let listening: i64 = p
-            .raw
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                 WHERE datname = current_database() AND application_name LIKE 'keyhold-rows %'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let listening = p.listeners().await.len();
         if listening == 2 {
             back = true;
             break;
