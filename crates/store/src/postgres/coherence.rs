@@ -10,18 +10,20 @@
 //! cache before it serves again. Peers remember each other's leases from the heartbeats they hear.
 //!
 //! A write of those rows, once committed, empties this node's cache and sends a *fence*
-//! `w <node> <seq>` from a pooled connection. A peer that hears it empties its cache and answers
-//! `a <peer> <node>.<seq> …`. The writer answers its caller only when it has heard its own fence
-//! back — by then it has heard every heartbeat committed before the fence, so it knows every peer
-//! that may be serving — and then each such peer has answered or its lease, as last heard, has run
-//! out. A peer whose next heartbeat commits after the fence hears the fence first. So a read that
-//! begins, on any node, after a write was acknowledged sees that write. If the writer cannot hear
-//! its fence (its own listener is down) it waits one [`LEASE`] from the fence: any node still
-//! serving then relies on a heartbeat sent after the fence, so it has heard it. If the fence cannot
-//! be sent at all, the writer waits [`MAX_AGE`]: no node holds a row read longer ago than that.
+//! `w <node> <seq>` (on the listening connection, or a pooled one if that is down). A peer that hears
+//! it empties its cache and answers `a <peer> <node>.<seq> …`. The writer answers its caller only
+//! when it has heard its own fence back — by then it has heard every heartbeat committed before the
+//! fence, so it knows every peer that may be serving — and then each such peer has answered or its
+//! lease, as last heard, has run out. A peer whose next heartbeat commits after the fence hears the
+//! fence first. A writer that began listening less than a lease ago has not heard the heartbeats
+//! committed before that, so it also waits until one lease after it began. So a read that begins, on
+//! any node, after a write was acknowledged sees that write. If the writer cannot hear its fence
+//! (its own listener is down) it waits one [`LEASE`] from the fence: any node still serving then
+//! relies on a heartbeat sent after the fence, so it has heard it. If the fence cannot be sent at
+//! all, the writer waits [`MAX_AGE`]: no node holds a row read longer ago than that.
 //!
-//! Cost: a fence and its round trip per write of those rows, an answer per peer, and a heartbeat per
-//! node every [`BEAT`]. A peer that dies holds up the writes of the next [`LEASE`] for at most that
+//! Cost: a fence and its round trip per batch of writes of those rows (writes that end while a fence
+//! is on its way share the next), an answer per peer, and a heartbeat per node every [`BEAT`]. A peer that dies holds up the writes of the next [`LEASE`] for at most that
 //! long. These fences are sent after the write's own transaction, not inside it: a `NOTIFY` in a
 //! transaction takes a database-wide lock until its commit has been flushed, which would serialise
 //! every write's fsync.
@@ -104,6 +106,9 @@ struct State {
     fences: HashMap<u64, Fence>,
     /// Peers' fences heard and not yet answered: `writer.seq`.
     answers: Vec<String>,
+    /// Since when this node has listened without a break: it has not heard the heartbeats committed
+    /// before that, so until one lease later a peer may be serving that it does not know of.
+    listening_since: Option<Instant>,
 }
 
 impl Coherence {
@@ -300,12 +305,19 @@ impl Coherence {
                     return;
                 };
                 let mut state = self.state();
-                let peers: HashMap<String, Instant> = state
+                let mut peers: HashMap<String, Instant> = state
                     .peers
                     .iter()
                     .filter(|(_, lease)| **lease > now)
                     .map(|(p, l)| (p.clone(), *l))
                     .collect();
+                if let Some(unheard_until) = state.listening_since.map(|t| t + LEASE)
+                    && unheard_until > now
+                {
+                    // A peer whose last heartbeat came before this node listened: it cannot answer
+                    // by a name this node knows, so its lease is waited out.
+                    peers.insert(String::new(), unheard_until);
+                }
                 if let Some(fence) = state.fences.get_mut(&seq) {
                     fence.peers = Some(peers);
                     fence.heard.notify_one();
@@ -339,7 +351,9 @@ impl Coherence {
     /// Stops serving from memory: the listener is gone.
     fn lapse(&self) {
         self.serving_until.store(0, Ordering::Release);
-        self.state().beats.clear();
+        let mut state = self.state();
+        state.beats.clear();
+        state.listening_since = None;
     }
 }
 
@@ -353,6 +367,8 @@ struct Listening {
     client: Arc<Client>,
     heard: mpsc::UnboundedReceiver<String>,
     notify: Statement,
+    /// When `LISTEN` had taken effect.
+    since: Instant,
 }
 
 async fn open(config: &Config, tls: &MakeRustlsConnect) -> Result<Listening> {
@@ -363,11 +379,13 @@ async fn open(config: &Config, tls: &MakeRustlsConnect) -> Result<Listening> {
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .await
         .map_err(db_err)?;
+    let since = Instant::now();
     let notify = client.prepare(NOTIFY).await.map_err(db_err)?;
     Ok(Listening {
         client: Arc::new(client),
         heard,
         notify,
+        since,
     })
 }
 
@@ -430,7 +448,11 @@ async fn serve(this: &Weak<Coherence>, listening: Listening) -> Result<()> {
         client,
         mut heard,
         notify,
+        since,
     } = listening;
+    if let Some(coherence) = this.upgrade() {
+        coherence.state().listening_since = Some(since);
+    }
     let answering = tokio::spawn(answer(this.clone(), client.clone(), notify.clone()));
     let set_sender = |to: Option<(Arc<Client>, Statement)>| {
         if let Some(coherence) = this.upgrade() {
@@ -583,6 +605,27 @@ mod tests {
         run_others().await;
         assert!(settling.is_finished(), "both peers answered: the write must settle");
         assert!(me.state().fences.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_node_that_just_began_listening_waits_out_the_leases_it_may_not_have_heard() {
+        let (me, _) = node();
+        let me = Arc::new(me);
+        me.state().listening_since = Some(Instant::now());
+        me.hear("h peer-b 1");
+        let (seq, heard, fence) = me.fence();
+        let settling = tokio::spawn({
+            let (me, heard) = (me.clone(), heard.clone());
+            async move { me.settle(seq, &heard, Instant::now() + LEASE).await }
+        });
+        me.hear(&fence);
+        me.hear(&format!("a peer-b {}.{seq}", me.node));
+        run_others().await;
+        assert!(
+            !settling.is_finished(),
+            "a peer whose heartbeat came before this node listened may still be serving"
+        );
+        settling.abort();
     }
 
     #[tokio::test]
