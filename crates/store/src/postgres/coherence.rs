@@ -57,6 +57,8 @@ const BEAT: Duration = Duration::from_millis(100);
 const LEASE: Duration = Duration::from_millis(500);
 /// No row is held longer than this, whatever became of a fence.
 const MAX_AGE: Duration = Duration::from_secs(1);
+/// How long after its lease a silent peer is still remembered.
+const FORGET: Duration = Duration::from_secs(60);
 /// Between attempts to get the listening connection back.
 const RETRY: Duration = Duration::from_millis(250);
 const NOTIFY: &str = "SELECT pg_notify($1, $2)";
@@ -298,7 +300,10 @@ impl Coherence {
                 }
             }
             ("h", false) => {
-                self.state().peers.insert(from.to_owned(), now + LEASE);
+                let mut state = self.state();
+                // Nodes that went away (each start is a new node) are forgotten.
+                state.peers.retain(|_, lease| *lease + FORGET > now);
+                state.peers.insert(from.to_owned(), now + LEASE);
             }
             ("w", true) => {
                 let Some(seq) = words.next().and_then(|n| n.parse::<u64>().ok()) else {
