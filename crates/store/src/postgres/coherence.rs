@@ -15,8 +15,10 @@
 //! when it has heard its own fence back — by then it has heard every heartbeat committed before the
 //! fence, so it knows every peer that may be serving — and then each such peer has answered or its
 //! lease, as last heard, has run out. A peer whose next heartbeat commits after the fence hears the
-//! fence first. A writer that began listening less than a lease ago has not heard the heartbeats
-//! committed before that, so it also waits until one lease after it began. So a read that begins, on
+//! fence first. A node that begins listening (starts, or reconnects) has not heard the heartbeats
+//! committed before then, so it takes every node whose listening connection `pg_stat_activity`
+//! shows (by `application_name`) as serving for one lease, until it answers; if it cannot ask, it
+//! waits that first lease out for anyone. So a read that begins, on
 //! any node, after a write was acknowledged sees that write. If the writer cannot hear its fence
 //! (its own listener is down) it waits one [`LEASE`] from the fence: any node still serving then
 //! relies on a heartbeat sent after the fence, so it has heard it. If the fence cannot be sent at
@@ -108,8 +110,9 @@ struct State {
     fences: HashMap<u64, Fence>,
     /// Peers' fences heard and not yet answered: `writer.seq`.
     answers: Vec<String>,
-    /// Since when this node has listened without a break: it has not heard the heartbeats committed
-    /// before that, so until one lease later a peer may be serving that it does not know of.
+    /// Set when this node began listening without learning who else listens: it has not heard the
+    /// heartbeats committed before then, so until one lease later a peer may be serving that it
+    /// does not know of.
     listening_since: Option<Instant>,
 }
 
@@ -353,6 +356,24 @@ impl Coherence {
         }
     }
 
+    /// Listening from `since`, when `others` (if known) were listening too. Their heartbeats from
+    /// before went unheard, so each is taken as serving for one lease from then — until it answers
+    /// or is heard — as a peer this node has heard of. Not knowing who listened, it waits out that
+    /// lease for anyone.
+    fn began_listening(&self, since: Instant, others: Option<Vec<String>>) {
+        let mut state = self.state();
+        match others {
+            Some(others) => {
+                state.listening_since = None;
+                for other in others.into_iter().filter(|o| *o != self.node) {
+                    let lease = state.peers.entry(other).or_insert(since + LEASE);
+                    *lease = (*lease).max(since + LEASE);
+                }
+            }
+            None => state.listening_since = Some(since),
+        }
+    }
+
     /// Stops serving from memory: the listener is gone.
     fn lapse(&self) {
         self.serving_until.store(0, Ordering::Release);
@@ -374,6 +395,8 @@ struct Listening {
     notify: Statement,
     /// When `LISTEN` had taken effect.
     since: Instant,
+    /// The nodes whose listening connections were open then (see [`Coherence::began_listening`]).
+    others: Option<Vec<String>>,
 }
 
 async fn open(config: &Config, tls: &MakeRustlsConnect) -> Result<Listening> {
@@ -385,12 +408,25 @@ async fn open(config: &Config, tls: &MakeRustlsConnect) -> Result<Listening> {
         .await
         .map_err(db_err)?;
     let since = Instant::now();
+    // Who listened before this connection did: their heartbeats from before went unheard. On
+    // failure, `None`, and every peer's lease is waited out instead.
+    let others = client
+        .query(
+            "SELECT substr(application_name, 14) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name LIKE 'keyhold-rows %'
+               AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .ok()
+        .map(|rows| rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect());
     let notify = client.prepare(NOTIFY).await.map_err(db_err)?;
     Ok(Listening {
         client: Arc::new(client),
         heard,
         notify,
         since,
+        others,
     })
 }
 
@@ -454,9 +490,10 @@ async fn serve(this: &Weak<Coherence>, listening: Listening) -> Result<()> {
         mut heard,
         notify,
         since,
+        others,
     } = listening;
     if let Some(coherence) = this.upgrade() {
-        coherence.state().listening_since = Some(since);
+        coherence.began_listening(since, others);
     }
     let answering = tokio::spawn(answer(this.clone(), client.clone(), notify.clone()));
     let set_sender = |to: Option<(Arc<Client>, Statement)>| {
@@ -613,10 +650,10 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_node_that_just_began_listening_waits_out_the_leases_it_may_not_have_heard() {
+    async fn a_node_that_cannot_tell_who_listened_before_it_waits_out_every_lease() {
         let (me, _) = node();
         let me = Arc::new(me);
-        me.state().listening_since = Some(Instant::now());
+        me.began_listening(Instant::now(), None);
         me.hear("h peer-b 1");
         let (seq, heard, fence) = me.fence();
         let settling = tokio::spawn({
@@ -631,6 +668,30 @@ mod tests {
             "a peer whose heartbeat came before this node listened may still be serving"
         );
         settling.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_nodes_listening_before_this_one_are_waited_for_until_they_answer() {
+        let (me, _) = node();
+        let me = Arc::new(me);
+        me.began_listening(Instant::now(), Some(vec!["peer-x".to_owned(), me.node.clone()]));
+        let (seq, heard, fence) = me.fence();
+        let settling = tokio::spawn({
+            let (me, heard) = (me.clone(), heard.clone());
+            async move { me.settle(seq, &heard, Instant::now() + LEASE).await }
+        });
+        me.hear(&fence);
+        run_others().await;
+        assert!(
+            !settling.is_finished(),
+            "peer-x listened before this node, unheard: it may be serving"
+        );
+        me.hear(&format!("a peer-x {}.{seq}", me.node));
+        run_others().await;
+        assert!(
+            settling.is_finished(),
+            "peer-x answered, and this node is no peer of its own"
+        );
     }
 
     #[tokio::test]

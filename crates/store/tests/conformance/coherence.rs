@@ -27,12 +27,17 @@ async fn pair() -> Option<Pair> {
 }
 
 impl Pair {
-    /// Whether B serves secret `name` from memory: a change no node wrote (as an operator's SQL
-    /// would be) goes unseen by B while it holds the row. Each node also forgets everything once a
-    /// second, so a read may miss the cache by chance: a few tries, each flipping `enabled`.
+    /// Whether B serves secret `name` from memory (see [`Pair::holds_in_memory`]).
     async fn b_holds_in_memory(&self, name: &str) -> bool {
+        self.holds_in_memory(&self.b, name).await
+    }
+
+    /// Whether `node` serves secret `name` from memory: a change no node wrote (as an operator's SQL
+    /// would be) goes unseen by it while it holds the row. Each node also forgets everything once a
+    /// second, so a read may miss the cache by chance: a few tries, each flipping `enabled`.
+    async fn holds_in_memory(&self, node: &PostgresStore, name: &str) -> bool {
         for _ in 0..5 {
-            let before = latest_secret(&self.b, name).await.unwrap().enabled;
+            let before = latest_secret(node, name).await.unwrap().enabled;
             self.raw
                 .execute(
                     "UPDATE secret_versions SET enabled = $1 WHERE name = $2",
@@ -40,7 +45,7 @@ impl Pair {
                 )
                 .await
                 .unwrap();
-            if latest_secret(&self.b, name).await.unwrap().enabled == before {
+            if latest_secret(node, name).await.unwrap().enabled == before {
                 return true;
             }
         }
@@ -211,6 +216,31 @@ async fn postgres_a_write_waits_for_a_silent_node_until_it_stops_serving() {
         "A acknowledged a write while B could still serve the row from before it"
     );
     drop(frozen);
+    p.end().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_node_that_starts_later_waits_for_a_silent_node_it_never_heard() {
+    let Some(p) = pair().await else { return };
+    let ring = Keyring::generate().unwrap();
+    p.a.put_secret_version(&version(&ring, VAULT, "s", "v1")).await.unwrap();
+    assert!(
+        p.holds_in_memory(&p.a, "s").await,
+        "node A never served the row from memory"
+    );
+
+    // A's listening connection goes silent; then node C starts, and has never heard A's heartbeats.
+    let pid = *p.listeners().await.first().unwrap();
+    let frozen = Frozen::new(pid);
+    let c = PostgresStore::connect(&p.db.url).await.unwrap();
+    c.put_secret_version(&version(&ring, VAULT, "s", "v2")).await.unwrap();
+    assert_eq!(
+        latest_secret(&p.a, "s").await.unwrap().version,
+        "v2",
+        "C acknowledged a write while A, listening before C did, could still serve the row from before it"
+    );
+    drop(frozen);
+    drop(c);
     p.end().await;
 }
 
