@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Object, Transaction};
-use tokio_postgres::Row;
+use tokio_postgres::{Row, types::ToSql};
 
-use super::{PostgresStore, db_err, execute, fold, query, query_opt};
+use super::{PostgresStore, db_err, execute, fold, locked_write, query, query_opt};
 use crate::{
     columns::{from_json, opt_from_json, opt_to_json, to_json},
     *,
@@ -75,12 +75,7 @@ fn policy_row(r: &Row) -> Result<KeyPolicyRecord> {
 
 async fn locked<'a>(c: &'a mut Object, vault: &str, name: &str) -> Result<Transaction<'a>> {
     let tx = c.transaction().await.map_err(db_err)?;
-    execute(
-        &tx,
-        "SELECT pg_advisory_xact_lock(hashtext('key:' || $1), hashtext($2))",
-        &[&fold(vault), &fold(name)],
-    )
-    .await?;
+    execute(&tx, LOCK, &[&fold(vault), &fold(name)]).await?;
     Ok(tx)
 }
 
@@ -119,6 +114,77 @@ pub(super) async fn insert(c: &impl GenericClient, k: &KeyVersionRecord) -> Resu
     )
     .await
     .map(drop)
+}
+
+/// Takes a key name's lock, in a statement of its own (see [`locked`]).
+const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('key:' || $1), hashtext($2))";
+
+/// The insert of [`insert`], unless the name is soft-deleted or its latest version is a
+/// certificate's (`$16`, `$17`: the folded vault and name).
+const PUT_UNLESS_HIDDEN: &str = "INSERT INTO key_versions
+     (vault, name, version, kty, jwk, key_ops, private, enabled, nbf, exp, exportable, tags, created, updated, managed)
+     SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::bytea, $8::boolean, $9::bigint,
+            $10::bigint, $11::boolean, $12::text, $13::bigint, $14::bigint, $15::boolean
+     WHERE NOT EXISTS (SELECT 1 FROM deleted_keys WHERE vault_key = $16 AND name_key = $17)
+       AND NOT COALESCE(
+             (SELECT managed FROM key_versions WHERE vault_key = $16 AND name_key = $17 ORDER BY seq DESC LIMIT 1),
+             false)";
+
+/// As a secret's SET: `BEGIN`, the lock with the conditional insert, `COMMIT`.
+async fn put_version(c: &mut Object, k: &KeyVersionRecord) -> Result<()> {
+    let tx = c.transaction().await.map_err(db_err)?;
+    let (vault_key, name_key) = (fold(&k.vault), fold(&k.name));
+    let (jwk, key_ops, tags) = (
+        to_json(&k.public_jwk)?,
+        to_json(&k.key_ops)?,
+        opt_to_json(k.tags.as_ref())?,
+    );
+    let private = k.private.as_bytes();
+    let params: [&(dyn ToSql + Sync); 17] = [
+        &k.vault,
+        &k.name,
+        &k.version,
+        &k.kty,
+        &jwk,
+        &key_ops,
+        &private,
+        &k.enabled,
+        &k.nbf,
+        &k.exp,
+        &k.exportable,
+        &tags,
+        &k.created,
+        &k.updated,
+        &k.managed,
+        &vault_key,
+        &name_key,
+    ];
+    if locked_write(&tx, LOCK, (&vault_key, &name_key), PUT_UNLESS_HIDDEN, &params).await? == 0 {
+        return Err(if is_deleted(&tx, &k.vault, &k.name).await? {
+            StoreError::Deleted
+        } else {
+            StoreError::Managed
+        });
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+/// The lock and the update go out together.
+async fn update_version(c: &mut Object, k: &KeyVersionRecord) -> Result<()> {
+    let tx = c.transaction().await.map_err(db_err)?;
+    let update = format!(
+        "UPDATE key_versions AS s SET key_ops = $4, enabled = $5, nbf = $6, exp = $7, tags = $8, updated = $9
+         WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
+    );
+    let (vault_key, name_key) = (fold(&k.vault), fold(&k.name));
+    let (key_ops, tags) = (to_json(&k.key_ops)?, opt_to_json(k.tags.as_ref())?);
+    let params: [&(dyn ToSql + Sync); 9] = [
+        &vault_key, &name_key, &k.version, &key_ops, &k.enabled, &k.nbf, &k.exp, &tags, &k.updated,
+    ];
+    if locked_write(&tx, LOCK, (&vault_key, &name_key), &update, &params).await? == 0 {
+        return Err(StoreError::NotFound);
+    }
+    tx.commit().await.map_err(db_err)
 }
 
 fn after_seq(page: &PageRequest) -> i64 {
@@ -163,53 +229,14 @@ async fn read_version(
 impl KeyStore for PostgresStore {
     async fn put_key_version(&self, k: &KeyVersionRecord) -> Result<()> {
         let k = k.clone();
-        self.row_write(move |db| async move {
-            let k = &k;
-            let mut c = db.client().await?;
-            let tx = locked(&mut c, &k.vault, &k.name).await?;
-            if is_deleted(&tx, &k.vault, &k.name).await? {
-                return Err(StoreError::Deleted);
-            }
-            if super::secrets::latest_managed(&tx, "key_versions", &k.vault, &k.name).await? {
-                return Err(StoreError::Managed);
-            }
-            insert(&tx, k).await?;
-            tx.commit().await.map_err(db_err)
-        })
-        .await
+        self.row_write(move |db| async move { put_version(&mut db.client().await?, &k).await })
+            .await
     }
 
     async fn update_key_version(&self, k: &KeyVersionRecord) -> Result<()> {
         let k = k.clone();
-        self.row_write(move |db| async move {
-            let k = &k;
-            let mut c = db.client().await?;
-            let tx = locked(&mut c, &k.vault, &k.name).await?;
-            let n = execute(
-                &tx,
-                &format!(
-                    "UPDATE key_versions AS s SET key_ops = $4, enabled = $5, nbf = $6, exp = $7, tags = $8, updated = $9
-                     WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
-                ),
-                &[
-                    &fold(&k.vault),
-                    &fold(&k.name),
-                    &k.version,
-                    &to_json(&k.key_ops)?,
-                    &k.enabled,
-                    &k.nbf,
-                    &k.exp,
-                    &opt_to_json(k.tags.as_ref())?,
-                    &k.updated,
-                ],
-            )
-            .await?;
-            if n == 0 {
-                return Err(StoreError::NotFound);
-            }
-            tx.commit().await.map_err(db_err)
-        })
-        .await
+        self.row_write(move |db| async move { update_version(&mut db.client().await?, &k).await })
+            .await
     }
 
     async fn key_version(&self, vault: &str, name: &str, version: Option<&str>) -> Result<Option<KeyVersionRecord>> {

@@ -224,6 +224,25 @@ async fn migrate(pool: &Pool) -> Result<()> {
     tx.commit().await.map_err(db_err)
 }
 
+/// Takes a name's advisory lock (`lock`, with the folded vault and name) and runs `write` after it,
+/// in one round trip: both are sent before either answer is read, and the server runs them in
+/// order, `write` once the lock is held. Returns the rows `write` changed. Every round trip wakes
+/// the server's backend, which was most of a write's cost.
+pub(crate) async fn locked_write(
+    tx: &deadpool_postgres::Transaction<'_>,
+    lock: &str,
+    (vault_key, name_key): (&str, &str),
+    write: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64> {
+    let lock = tx.prepare_cached(lock).await.map_err(db_err)?;
+    let write = tx.prepare_cached(write).await.map_err(db_err)?;
+    let (locked, written) =
+        futures_util::future::join(tx.execute(&lock, &[&vault_key, &name_key]), tx.execute(&write, params)).await;
+    locked.map_err(db_err)?;
+    written.map_err(db_err)
+}
+
 /// Runs one statement (prepared once per connection) and returns its rows.
 pub(crate) async fn query(c: &impl GenericClient, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
     let st = c.prepare_cached(sql).await.map_err(db_err)?;

@@ -8,7 +8,7 @@
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use tokio_postgres::{Row, types::ToSql};
 
-use super::{db_err, execute, fold, query, query_opt};
+use super::{db_err, execute, fold, locked_write, query, query_opt};
 use crate::*;
 
 pub(super) const COLS: &str =
@@ -79,19 +79,6 @@ pub(super) async fn insert(c: &impl GenericClient, s: &SecretVersionRecord) -> R
     .map(drop)
 }
 
-/// Whether the latest version of a name is a certificate's.
-pub(super) async fn latest_managed(c: &impl GenericClient, table: &str, vault: &str, name: &str) -> Result<bool> {
-    let row = query_opt(
-        c,
-        &format!("SELECT managed FROM {table} WHERE vault_key = $1 AND name_key = $2 ORDER BY seq DESC LIMIT 1"),
-        &[&fold(vault), &fold(name)],
-    )
-    .await?;
-    row.map(|r| r.try_get::<_, bool>(0).map_err(db_err))
-        .transpose()
-        .map(|m| m.unwrap_or(false))
-}
-
 /// Takes the name's lock, in a statement of its own (see [`locked`]).
 const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))";
 
@@ -106,14 +93,11 @@ const PUT_UNLESS_HIDDEN: &str = "INSERT INTO secret_versions
              (SELECT managed FROM secret_versions WHERE vault_key = $13 AND name_key = $14 ORDER BY seq DESC LIMIT 1),
              false)";
 
-/// A SET: after `BEGIN`, the lock and the conditional insert go out together (the server runs them
-/// in order, the insert once the lock is held), then `COMMIT`. Three round trips where the lock, the
-/// two checks and the insert each took one: every round trip wakes the server's backend, which
-/// was most of a SET's cost.
+/// A SET: `BEGIN`, the lock with the conditional insert ([`locked_write`]), `COMMIT` — three round
+/// trips where the lock, the two checks and the insert each took one. Only a refused insert asks
+/// which check refused it.
 pub(super) async fn put_version(c: &mut Object, s: &SecretVersionRecord) -> Result<()> {
     let tx = c.transaction().await.map_err(db_err)?;
-    let lock = tx.prepare_cached(LOCK).await.map_err(db_err)?;
-    let put = tx.prepare_cached(PUT_UNLESS_HIDDEN).await.map_err(db_err)?;
     let (vault_key, name_key) = (fold(&s.vault), fold(&s.name));
     let tags = tags_json(s)?;
     let value = s.value.as_bytes();
@@ -133,10 +117,7 @@ pub(super) async fn put_version(c: &mut Object, s: &SecretVersionRecord) -> Resu
         &vault_key,
         &name_key,
     ];
-    let (locked, inserted) =
-        futures_util::future::join(tx.execute(&lock, &[&vault_key, &name_key]), tx.execute(&put, &params)).await;
-    locked.map_err(db_err)?;
-    if inserted.map_err(db_err)? == 0 {
+    if locked_write(&tx, LOCK, (&vault_key, &name_key), PUT_UNLESS_HIDDEN, &params).await? == 0 {
         return Err(if is_deleted(&tx, &s.vault, &s.name).await? {
             StoreError::Deleted
         } else {
@@ -149,14 +130,10 @@ pub(super) async fn put_version(c: &mut Object, s: &SecretVersionRecord) -> Resu
 /// As [`put_version`]: the lock and the update go out together.
 pub(super) async fn update_version(c: &mut Object, s: &SecretVersionRecord) -> Result<()> {
     let tx = c.transaction().await.map_err(db_err)?;
-    let lock = tx.prepare_cached(LOCK).await.map_err(db_err)?;
-    let update = tx
-        .prepare_cached(&format!(
-            "UPDATE secret_versions AS s SET content_type = $4, tags = $5, enabled = $6, nbf = $7, exp = $8, updated = $9
-             WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
-        ))
-        .await
-        .map_err(db_err)?;
+    let update = format!(
+        "UPDATE secret_versions AS s SET content_type = $4, tags = $5, enabled = $6, nbf = $7, exp = $8, updated = $9
+         WHERE s.vault_key = $1 AND s.name_key = $2 AND s.version = $3 AND {LIVE}"
+    );
     let (vault_key, name_key) = (fold(&s.vault), fold(&s.name));
     let tags = tags_json(s)?;
     let params: [&(dyn ToSql + Sync); 9] = [
@@ -170,13 +147,7 @@ pub(super) async fn update_version(c: &mut Object, s: &SecretVersionRecord) -> R
         &s.exp,
         &s.updated,
     ];
-    let (locked, updated) = futures_util::future::join(
-        tx.execute(&lock, &[&vault_key, &name_key]),
-        tx.execute(&update, &params),
-    )
-    .await;
-    locked.map_err(db_err)?;
-    if updated.map_err(db_err)? == 0 {
+    if locked_write(&tx, LOCK, (&vault_key, &name_key), &update, &params).await? == 0 {
         return Err(StoreError::NotFound);
     }
     tx.commit().await.map_err(db_err)
