@@ -67,7 +67,7 @@ impl Row for KeyVersionRecord {
 
 /// `(vault, name, version)`, as the caller spelled them (names are compared without case, so two
 /// spellings are two entries of the same row).
-pub(crate) fn key(vault: &str, name: &str, version: Option<&str>) -> String {
+fn key(vault: &str, name: &str, version: Option<&str>) -> String {
     // Vault, object and version names cannot hold a newline.
     let mut k = String::with_capacity(vault.len() + name.len() + version.map_or(0, str::len) + 2);
     k.push_str(vault);
@@ -108,7 +108,7 @@ impl<R: Row> RowCache<R> {
 
     /// The row if it was read since the last write; otherwise a ticket to read it with. The ticket
     /// is taken before the read starts, so a write that ends during the read is seen by `keep`.
-    pub(crate) fn get(&self, key: &str) -> Result<Option<R>, Ticket> {
+    fn get(&self, key: &str) -> Result<Option<R>, Ticket> {
         let now = self.generation.current();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.catch_up(now);
@@ -118,8 +118,33 @@ impl<R: Row> RowCache<R> {
         }
     }
 
+    /// The version `(vault, name, version)`: from memory if it was read since the last write and
+    /// `serve` (the backend may serve from memory now), else from `read` — kept unless a write
+    /// ended meanwhile, or the row was found in memory but not served.
+    pub(crate) async fn read_through<E, F>(
+        &self,
+        (vault, name, version): (&str, &str, Option<&str>),
+        serve: bool,
+        read: impl FnOnce() -> F,
+    ) -> Result<Option<R>, E>
+    where
+        F: std::future::Future<Output = Result<Option<R>, E>>,
+    {
+        let key = key(vault, name, version);
+        let ticket = match self.get(&key) {
+            Ok(row) if serve => return Ok(row),
+            Ok(_) => None,
+            Err(ticket) => Some(ticket),
+        };
+        let row = read().await?;
+        if let Some(ticket) = ticket {
+            self.keep(key, ticket, &row);
+        }
+        Ok(row)
+    }
+
     /// Keeps what a read found, unless a write ended after its ticket was taken.
-    pub(crate) fn keep(&self, key: String, ticket: Ticket, row: &Option<R>) {
+    fn keep(&self, key: String, ticket: Ticket, row: &Option<R>) {
         let now = self.generation.current();
         if ticket.0 != now {
             return;

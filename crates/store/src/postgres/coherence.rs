@@ -120,12 +120,11 @@ impl Coherence {
     /// Starts listening on a connection of its own (listening before it returns, so that this node's
     /// first writes hear their fences); stops when the returned value is dropped.
     pub(super) async fn start(
-        config: &Config,
+        mut config: Config,
         tls: MakeRustlsConnect,
         generation: Arc<Generation>,
     ) -> Result<Arc<Self>> {
         let this = Arc::new(Self::new(generation));
-        let mut config = config.clone();
         config.application_name(format!("keyhold-rows {}", this.node));
         let first = open(&config, &tls).await?;
         tokio::spawn(listen(Arc::downgrade(&this), config, tls, Some(first)));

@@ -24,7 +24,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, Rec
 use tokio_postgres::{Row, types::ToSql};
 
 use crate::{
-    row_cache::{self, Generation, Row as Cacheable, RowCache},
+    row_cache::{Generation, Row as Cacheable, RowCache},
     write_counts::WriteCounts,
     *,
 };
@@ -106,8 +106,7 @@ impl PostgresStore {
         let tls::Database { config, tls } = tls::parse(url)?;
         let leader = Arc::new(leader::Leader::new(config.clone(), tls.clone()));
         let generation = Arc::new(Generation::default());
-        let listening_config = config.clone();
-        let listening = coherence::Coherence::start(&listening_config, tls.clone(), generation.clone());
+        let listening = coherence::Coherence::start(config.clone(), tls.clone(), generation.clone());
         let manager = Manager::from_config(
             config,
             tls,
@@ -178,24 +177,18 @@ impl PostgresStore {
     async fn cached_version<R, F>(
         &self,
         cache: &RowCache<R>,
-        (vault, name, version): (&str, &str, Option<&str>),
+        id: (&str, &str, Option<&str>),
         read: impl FnOnce(Object) -> F,
     ) -> Result<Option<R>>
     where
         R: Cacheable,
         F: std::future::Future<Output = Result<Option<R>>>,
     {
-        let key = row_cache::key(vault, name, version);
-        let ticket = match cache.get(&key) {
-            Ok(row) if self.coherence.serving() => return Ok(row),
-            Ok(_) => None,
-            Err(ticket) => Some(ticket),
-        };
-        let row = read(self.client().await?).await?;
-        if let Some(ticket) = ticket {
-            cache.keep(key, ticket, &row);
-        }
-        Ok(row)
+        cache
+            .read_through(id, self.coherence.serving(), || async {
+                read(self.client().await?).await
+            })
+            .await
     }
 }
 

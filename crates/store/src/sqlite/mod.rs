@@ -30,7 +30,7 @@ use std::{
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::row_cache::{self, Generation, Row, RowCache};
+use crate::row_cache::{Generation, Row, RowCache};
 use crate::{write_counts::WriteCounts, *};
 
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -208,15 +208,13 @@ impl SqliteStore {
         R: Row + Send + 'static,
         F: FnOnce(&Connection, &str, &str, Option<&str>) -> Result<Option<R>> + Send + 'static,
     {
-        let key = row_cache::key(vault, name, version);
-        let ticket = match cache.get(&key) {
-            Ok(row) => return Ok(row),
-            Err(ticket) => ticket,
-        };
-        let (vault, name, version) = (vault.to_owned(), name.to_owned(), version.map(str::to_owned));
-        let row = self.read(move |c| read(c, &vault, &name, version.as_deref())).await?;
-        cache.keep(key, ticket, &row);
-        Ok(row)
+        // The one writer counts every transaction, so what was read since is always served.
+        cache
+            .read_through((vault, name, version), true, || {
+                let (vault, name, version) = (vault.to_owned(), name.to_owned(), version.map(str::to_owned));
+                self.read(move |c| read(c, &vault, &name, version.as_deref()))
+            })
+            .await
     }
 
     /// A read that may return many rows: on the blocking pool, so it never holds up the async workers.

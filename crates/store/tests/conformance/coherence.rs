@@ -27,11 +27,6 @@ async fn pair() -> Option<Pair> {
 }
 
 impl Pair {
-    /// Whether B serves secret `name` from memory (see [`Pair::holds_in_memory`]).
-    async fn b_holds_in_memory(&self, name: &str) -> bool {
-        self.holds_in_memory(&self.b, name).await
-    }
-
     /// Whether `node` serves secret `name` from memory: a change no node wrote (as an operator's SQL
     /// would be) goes unseen by it while it holds the row. Each node also forgets everything once a
     /// second, so a read may miss the cache by chance: a few tries, each flipping `enabled`.
@@ -85,7 +80,7 @@ async fn postgres_a_node_serves_versions_from_memory() {
     p.a.put_secret_version(&version(&ring, VAULT, "s", "v1")).await.unwrap();
 
     assert!(
-        p.b_holds_in_memory("s").await,
+        p.holds_in_memory(&p.b, "s").await,
         "node B never served the row from memory"
     );
 
@@ -205,7 +200,7 @@ async fn postgres_a_write_waits_for_a_silent_node_until_it_stops_serving() {
     // fence nor its own heartbeats. B connected second, so its listener is the later one.
     let pid = *p.listeners().await.last().unwrap();
     assert!(
-        p.b_holds_in_memory("s").await,
+        p.holds_in_memory(&p.b, "s").await,
         "node B never served the row from memory"
     );
     let frozen = Frozen::new(pid);
