@@ -11,7 +11,7 @@
 //! is the file's one writer (`keyhold serve` holds the data dir's lock, and the offline `keyhold
 //! audit` commands write only the audit anchor, never these rows; `JobStore::try_lead` rests on the
 //! same fact): its writer thread advances the count after each transaction, before answering any of
-//! its callers. On PostgreSQL other nodes write too, and `postgres/coherence.rs` advances it when
+//! its callers. On PostgreSQL other nodes write too, and `postgres/coherence/` advances it when
 //! they do. What is held is the rows as stored — values and private keys still sealed — within
 //! [`MAX_BYTES`].
 
